@@ -1,0 +1,246 @@
+//! Typed configuration read once from the environment at start-up.
+//!
+//! Every variable is documented on its field (and in the README). A missing or malformed
+//! value stops start-up with one line naming the variable; secrets are never printed
+//! (`Debug` redacts them).
+
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+
+/// A start-up configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong, without echoing a secret value.
+    pub problem: String,
+}
+
+/// Configuration of `maef-api`.
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL` (required): libpq-style URL of the database, e.g.
+    /// `postgres://maef:maef@127.0.0.1:5432/maef`.
+    pub database_url: String,
+    /// `BIND_ADDR` (default `0.0.0.0:8000`): address the HTTP server listens on.
+    pub bind_addr: SocketAddr,
+    /// `JWT_SECRET` (required for `serve`, at least 32 bytes): HS256 signing key for
+    /// access tokens.
+    pub jwt_secret: Option<String>,
+    /// `CORS_ORIGINS` (default empty: no cross-origin access): comma-separated list of
+    /// origins allowed by CORS, e.g. `https://shop.example,https://admin.example`.
+    pub cors_origins: Vec<String>,
+    /// `DB_POOL_SIZE` (default 16): maximum connections in the pool.
+    pub db_pool_size: usize,
+    /// `DB_POOL_TIMEOUT_MS` (default 2000): how long a request waits for a free
+    /// connection before answering 504.
+    pub db_pool_timeout: Duration,
+    /// `DB_CONNECT_TIMEOUT_MS` (default 3000): TCP + authentication timeout of a new
+    /// connection; past it the request answers 503.
+    pub db_connect_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT_MS` (default 5000): PostgreSQL `statement_timeout` of the
+    /// API's connections; a statement cancelled by it answers 504.
+    pub db_statement_timeout: Duration,
+    /// `REQUEST_TIMEOUT_MS` (default 30000): whole-request timeout (408 past it).
+    pub request_timeout: Duration,
+    /// `MAX_BODY_BYTES` (default 1048576): largest JSON request body (413 past it).
+    pub max_body_bytes: usize,
+    /// `LOG_FORMAT` (`text` or `json`, default `text`); the level comes from `RUST_LOG`
+    /// (default `info`).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind_addr", &self.bind_addr)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("cors_origins", &self.cors_origins)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_pool_timeout", &self.db_pool_timeout)
+            .field("db_connect_timeout", &self.db_connect_timeout)
+            .field("db_statement_timeout", &self.db_statement_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Hides the password of a `postgres://user:password@host/db` URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Which command is being configured: `serve` needs more than `migrate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// `maef-api serve`: the HTTP server.
+    Serve,
+    /// `maef-api migrate` / `demo`: database tooling.
+    Tooling,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_env(purpose: Purpose) -> Result<Self, ConfigError> {
+        Self::from_lookup(purpose, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_lookup(
+        purpose: Purpose,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = var("DATABASE_URL").ok_or(ConfigError {
+            var: "DATABASE_URL",
+            problem: "is not set (e.g. postgres://maef:maef@127.0.0.1:5432/maef)".into(),
+        })?;
+        database_url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| ConfigError { var: "DATABASE_URL", problem: format!("is not a valid PostgreSQL URL: {e}") })?;
+
+        let jwt_secret = var("JWT_SECRET");
+        match (&jwt_secret, purpose) {
+            (None, Purpose::Serve) => {
+                return Err(ConfigError { var: "JWT_SECRET", problem: "is not set (at least 32 bytes)".into() })
+            }
+            (Some(s), _) if s.len() < 32 => {
+                return Err(ConfigError { var: "JWT_SECRET", problem: format!("is {} bytes; at least 32 are needed", s.len()) })
+            }
+            _ => {}
+        }
+
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError { var: "LOG_FORMAT", problem: format!("'{other}' is neither 'text' nor 'json'") })
+            }
+        };
+
+        Ok(Self {
+            database_url,
+            bind_addr: parse_or(&var, "BIND_ADDR", "0.0.0.0:8000".parse().expect("valid default"))?,
+            jwt_secret,
+            cors_origins: var("CORS_ORIGINS")
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+                .unwrap_or_default(),
+            db_pool_size: positive(&var, "DB_POOL_SIZE", 16)?,
+            db_pool_timeout: millis(&var, "DB_POOL_TIMEOUT_MS", 2_000)?,
+            db_connect_timeout: millis(&var, "DB_CONNECT_TIMEOUT_MS", 3_000)?,
+            db_statement_timeout: millis(&var, "DB_STATEMENT_TIMEOUT_MS", 5_000)?,
+            request_timeout: millis(&var, "REQUEST_TIMEOUT_MS", 30_000)?,
+            max_body_bytes: positive(&var, "MAX_BODY_BYTES", 1 << 20)?,
+            log_format,
+        })
+    }
+}
+
+fn parse_or<T: FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e| ConfigError { var: name, problem: format!("'{raw}' is invalid: {e}") }),
+    }
+}
+
+fn positive(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    let value: usize = parse_or(var, name, default)?;
+    if value == 0 {
+        return Err(ConfigError { var: name, problem: "must be greater than 0".into() });
+    }
+    Ok(value)
+}
+
+fn millis(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(positive(var, name, default as usize)? as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)], purpose: Purpose) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(purpose, |k| map.get(k).cloned())
+    }
+
+    const URL: (&str, &str) = ("DATABASE_URL", "postgres://maef:secret@127.0.0.1:5432/maef");
+    const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let c = config(&[URL, SECRET], Purpose::Serve).unwrap();
+        assert_eq!(c.bind_addr.port(), 8000);
+        assert_eq!(c.db_pool_size, 16);
+        assert_eq!(c.max_body_bytes, 1 << 20);
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn a_missing_database_url_names_the_variable() {
+        let err = config(&[SECRET], Purpose::Serve).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn serve_needs_a_long_enough_jwt_secret_but_migrate_does_not() {
+        assert_eq!(config(&[URL], Purpose::Serve).unwrap_err().var, "JWT_SECRET");
+        assert_eq!(config(&[URL, ("JWT_SECRET", "short")], Purpose::Serve).unwrap_err().var, "JWT_SECRET");
+        assert!(config(&[URL], Purpose::Tooling).is_ok());
+    }
+
+    #[test]
+    fn malformed_numbers_and_addresses_name_their_variable() {
+        for (name, bad) in [("DB_POOL_SIZE", "many"), ("DB_POOL_SIZE", "0"), ("BIND_ADDR", "nowhere"), ("MAX_BODY_BYTES", "-1"), ("LOG_FORMAT", "xml")] {
+            let err = config(&[URL, SECRET, (name, bad)], Purpose::Serve).unwrap_err();
+            assert_eq!(err.var, name, "{name}={bad}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_split_on_commas() {
+        let c = config(&[URL, SECRET, ("CORS_ORIGINS", "https://a.example, https://b.example,")], Purpose::Serve).unwrap();
+        assert_eq!(c.cors_origins, vec!["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let c = config(&[URL, SECRET], Purpose::Serve).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("secret@") && !shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("maef:***@127.0.0.1"));
+    }
+}

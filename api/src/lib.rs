@@ -1,0 +1,152 @@
+//! maef-api: a thin HTTP layer over the `api.*` SQL functions.
+//!
+//! # Layout
+//! - [`config`]: typed configuration from the environment.
+//! - [`db`]: the connection pool and [`db::call`], the one request path.
+//! - [`error`]: the one SQLSTATE → HTTP map and the problem-JSON body.
+//! - [`caller`]: who is calling (the identity set in each transaction).
+//! - [`extract`]: query/JSON extractors that reject with problem JSON.
+//! - [`routes`]: one module per resource, each with its `router()`.
+//! - [`openapi`]: the OpenAPI 3.1 document.
+//! - [`migrate`]: applies migrations and reloads the SQL code.
+//! - [`demo`]: the demo catalog loaded by `make run`.
+//!
+//! `main.rs` only parses the command line; tests drive [`app`] directly.
+
+pub mod caller;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod migrate;
+pub mod openapi;
+pub mod routes;
+
+use std::time::Duration;
+
+use axum::{
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, HeaderValue, StatusCode},
+    middleware, Router,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::config::Config;
+
+/// Shared state of every handler (cheap to clone: the pool is an `Arc` inside).
+#[derive(Clone)]
+pub struct AppState {
+    /// The database connection pool.
+    pub db: deadpool_postgres::Pool,
+}
+
+/// Name of the request-id header (set when absent, echoed in the response).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: routes plus the middleware every request goes through.
+pub fn app(state: AppState, config: &Config) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
+        .allow_methods(tower_http::cors::Any)
+        .allow_headers(tower_http::cors::Any)
+        .max_age(Duration::from_secs(600));
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        })
+        // 5xx are logged once, with their cause, by error::log_server_errors.
+        .on_failure(());
+
+    routes::router()
+        .with_state(state)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(error::log_server_errors))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A panicking handler answers a problem-JSON 500 (logged by the error middleware).
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    error::ApiError::internal("handler panicked").into_response()
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+}
+
+/// Starts logging to stderr in the configured format.
+pub fn init_tracing(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// `maef-api serve`: checks that migrations are current, then serves HTTP until
+/// SIGTERM or Ctrl-C, finishing in-flight requests.
+///
+/// # Errors
+/// The database cannot be reached at start-up, migrations are pending, or the address
+/// cannot be bound.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::pool(&config)?;
+    {
+        let mut client = pool.get().await.map_err(|e| {
+            anyhow::anyhow!("cannot reach the database at {}: {e}", config::redact_url(&config.database_url))
+        })?;
+        let pending = migrate::pending(&mut client).await?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "{} migration(s) pending ({}): run `maef-api migrate` first",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind_addr).await?;
+    tracing::info!(addr = %config.bind_addr, "maef-api listening");
+    let app = app(AppState { db: pool }, &config);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("maef-api stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,129 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! annotations.
+//!
+//! Response bodies are JSON built by PostgreSQL and passed through untouched, so the
+//! structs below exist only to document their shape; the SQL API tests check that the
+//! JSON really has these fields.
+#![allow(dead_code)] // documentation-only structs
+
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "maef API", description = "E-commerce backend whose logic lives in PostgreSQL."),
+    paths(
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+        crate::routes::categories::list_categories,
+        crate::routes::products::list_products,
+        crate::routes::products::product_by_slug,
+        crate::routes::products::lookup_products,
+    ),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "health", description = "Probes"),
+        (name = "catalog", description = "Categories and products"),
+    )
+)]
+pub struct ApiDoc;
+
+/// A price in one currency.
+#[derive(Serialize, ToSchema)]
+pub struct Price {
+    /// ISO 4217 code.
+    currency: String,
+    /// Minor units (cents; francs for XOF).
+    amount: i64,
+    /// Display string, e.g. `19.99 EUR`.
+    formatted: String,
+    /// The "was" price, when the product is on sale.
+    compare_at_amount: Option<i64>,
+    /// Display string of `compare_at_amount`.
+    compare_at_formatted: Option<String>,
+}
+
+/// A category reference.
+#[derive(Serialize, ToSchema)]
+pub struct CategoryRef {
+    slug: String,
+    name: String,
+}
+
+/// A node of the category tree.
+#[derive(Serialize, ToSchema)]
+pub struct CategoryNode {
+    id: i64,
+    slug: String,
+    name: String,
+    description: String,
+    position: i32,
+    #[schema(no_recursion)]
+    children: Vec<CategoryNode>,
+}
+
+/// An image reference.
+#[derive(Serialize, ToSchema)]
+pub struct Image {
+    asset_id: String,
+    /// Where the bytes are served.
+    url: String,
+    alt: String,
+}
+
+/// A product in a list.
+#[derive(Serialize, ToSchema)]
+pub struct ProductSummary {
+    id: i64,
+    slug: String,
+    title: String,
+    brand: Option<String>,
+    is_featured: bool,
+    category: Option<CategoryRef>,
+    /// Lowest current price over the variants, per currency.
+    price_from: Vec<Price>,
+    in_stock: bool,
+    image: Option<Image>,
+}
+
+/// A page of products.
+#[derive(Serialize, ToSchema)]
+pub struct ProductPage {
+    items: Vec<ProductSummary>,
+    /// Pass as `after` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A variant of a product.
+#[derive(Serialize, ToSchema)]
+pub struct Variant {
+    id: i64,
+    sku: String,
+    name: String,
+    attributes: serde_json::Value,
+    prices: Vec<Price>,
+    /// `in_stock`, `low_stock` or `out_of_stock` (never the exact quantity).
+    stock_status: String,
+}
+
+/// A product page.
+#[derive(Serialize, ToSchema)]
+pub struct ProductDetail {
+    id: i64,
+    slug: String,
+    sku_root: String,
+    title: String,
+    description: String,
+    long_description: String,
+    brand: Option<String>,
+    specs: serde_json::Value,
+    is_featured: bool,
+    /// From the root category down to the product's.
+    breadcrumbs: Vec<CategoryRef>,
+    tags: Vec<CategoryRef>,
+    price_from: Vec<Price>,
+    variants: Vec<Variant>,
+    media: Vec<Image>,
+    related: Vec<ProductSummary>,
+}

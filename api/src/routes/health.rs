@@ -1,0 +1,35 @@
+//! Liveness and readiness probes.
+
+use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use serde_json::{json, Value};
+
+use crate::{error::ApiError, migrate, AppState};
+
+/// `/healthz` and `/readyz`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+/// The process is up (no database access).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process is up")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The database answers and every embedded migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve"),
+        (status = 503, description = "Database unreachable or migrations pending", body = crate::error::Problem),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut client = state.db.get().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let pending = migrate::pending(&mut client).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    if !pending.is_empty() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "migrations_pending", "database migrations are pending")
+            .details(pending.join(", "))
+            .hint("Run `maef-api migrate`."));
+    }
+    Ok(Json(json!({"status": "ready"})))
+}

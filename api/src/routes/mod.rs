@@ -1,0 +1,45 @@
+//! HTTP routes: one module per resource, each exporting `router()`.
+//!
+//! A handler extracts and shape-checks the request, then makes one [`crate::db::call`];
+//! it holds no business rule.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Router,
+};
+
+use crate::AppState;
+
+pub mod categories;
+pub mod docs;
+pub mod health;
+pub mod products;
+
+/// Every route of the API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(docs::router())
+        .merge(categories::router())
+        .merge(products::router())
+}
+
+/// JSON text produced by PostgreSQL, sent as the body without being parsed.
+#[derive(Debug, Clone)]
+pub struct JsonText(pub StatusCode, pub String);
+
+impl JsonText {
+    /// A 200 response.
+    pub fn ok(body: String) -> Self {
+        Self(StatusCode::OK, body)
+    }
+}
+
+impl IntoResponse for JsonText {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, self.1).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}

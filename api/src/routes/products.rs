@@ -1,0 +1,112 @@
+//! Products: the public catalog reads.
+
+use axum::{
+    extract::{Path, State},
+    routing::{get, post},
+    Router,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    caller::Caller,
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::{Json, Query},
+    openapi::{ProductDetail, ProductPage, ProductSummary},
+    routes::JsonText,
+    AppState,
+};
+
+/// `/api/v1/products…`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/products", get(list_products))
+        .route("/api/v1/products/lookup", post(lookup_products))
+        .route("/api/v1/products/{slug}", get(product_by_slug))
+}
+
+/// Query of `GET /api/v1/products`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1..=100 (default 20).
+    pub limit: Option<i32>,
+    /// The `next_cursor` of the previous page; absent for the first page.
+    pub after: Option<String>,
+}
+
+/// Active products in a stable order, one page at a time (keyset pagination: a page
+/// never repeats or skips a row, even while products are added).
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
+    responses(
+        (status = 200, description = "A page of products", body = ProductPage),
+        (status = 422, description = "Bad limit or cursor", body = Problem),
+    ))]
+pub async fn list_products(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.list_products($1, $2)::text",
+        &[&params.limit, &params.after],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
+
+/// One product with its variants, current prices, stock status, media, tags,
+/// category breadcrumbs and related products.
+#[utoipa::path(get, path = "/api/v1/products/{slug}", tag = "catalog",
+    params(("slug" = String, Path, description = "The product's slug")),
+    responses(
+        (status = 200, description = "The product", body = ProductDetail),
+        (status = 404, description = "No active product has this slug", body = Problem),
+    ))]
+pub async fn product_by_slug(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<JsonText, ApiError> {
+    let body =
+        db::call(&state.db, &caller, Access::ReadOnly, "select api.product_by_slug($1)::text", &[&slug]).await?;
+    Ok(JsonText::ok(body))
+}
+
+/// Body of `POST /api/v1/products/lookup`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// Up to 100 slugs (a cart or a wishlist, say).
+    pub slugs: Vec<String>,
+}
+
+/// Summaries of several products at once, in the order asked; unknown or inactive
+/// slugs are left out.
+#[utoipa::path(post, path = "/api/v1/products/lookup", tag = "catalog", request_body = LookupRequest,
+    responses(
+        (status = 200, description = "The products found", body = Vec<ProductSummary>),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 413, description = "Body too large", body = Problem),
+        (status = 415, description = "Not JSON", body = Problem),
+        (status = 422, description = "Wrong shape, or more than 100 slugs", body = Problem),
+    ))]
+pub async fn lookup_products(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<LookupRequest>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.lookup_products($1)::text",
+        &[&request.slugs],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# maef-api and maef-worker in one small image. Build context: the repo root.
+#   docker build -f docker/app.Dockerfile -t maef-app .
+
+# ---- build ----
+FROM rust:1.95-bookworm AS build
+WORKDIR /build
+# The whole workspace: the extension crate is a member, so its manifest must exist even
+# though only the two binaries (not pgrx) are compiled. migrations/ and sql/ are embedded
+# into maef-api at compile time.
+COPY . .
+# Registry cache mount: faster re-downloads, never in the image. Its own id, because
+# compose builds both images at once and cargo's lock file lies outside the mount.
+# target/ is deliberately not cached: refinery's embed_migrations! does not track newly
+# added migration files, so an incremental build could ship a binary missing one.
+RUN --mount=type=cache,id=maef-app-cargo-registry,target=/usr/local/cargo/registry \
+    cargo build --release --locked -p maef-api -p maef-worker \
+ && install -D -m 0755 target/release/maef-api target/release/maef-worker -t /out/
+
+# ---- runtime ----
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin maef
+COPY --from=build /out/maef-api /out/maef-worker /usr/local/bin/
+USER maef
+EXPOSE 8000
+# No HEALTHCHECK here: the same image also runs `maef-worker` and `maef-api migrate`,
+# which listen on no port, and slim has no curl. compose.yaml checks the api service.
+CMD ["maef-api", "serve"]

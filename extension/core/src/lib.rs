@@ -1,0 +1,10 @@
+//! Pure Rust logic behind the `maef` PostgreSQL extension.
+//!
+//! Nothing here knows about PostgreSQL: the extension (`extension/src`) only converts
+//! types and calls into these modules, so every rule is tested with plain `cargo test`.
+//!
+//! # Layout
+//! - [`money`]: amounts in integer minor units, conversion from decimal text with
+//!   half-to-even rounding, and display formatting by currency exponent.
+
+pub mod money;

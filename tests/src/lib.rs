@@ -1,0 +1,175 @@
+//! Test harness shared by maef's SQL API, HTTP and end-to-end tests.
+//!
+//! Every test runs against a real PostgreSQL with the real `maef` extension installed.
+//! A template database is migrated once per run (`maef-api migrate`'s own code); each
+//! test gets a fresh database cloned from it with `CREATE DATABASE … TEMPLATE`, which is
+//! fast and isolates tests so they can run in parallel.
+//!
+//! The server is found through `MAEF_TEST_ADMIN_URL` (a URL whose role may create
+//! databases; default `postgres://maef:maef@127.0.0.1:5432/postgres`). `make test` sets
+//! `MAEF_TEST_RUN_ID` so all test binaries of a run share one template; it drops the
+//! run's databases afterwards.
+
+use std::sync::OnceLock;
+
+use tokio_postgres::{Client, NoTls};
+
+/// URL of a role allowed to create databases, connected to a maintenance database.
+pub fn admin_url() -> String {
+    std::env::var("MAEF_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://maef:maef@127.0.0.1:5432/postgres".into())
+}
+
+/// The URL of database `name` on the test server.
+pub fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("admin URL ends with /database");
+    format!("{base}/{name}")
+}
+
+/// Connects and drives the connection in the background.
+///
+/// # Panics
+/// When the server cannot be reached: a test without its database cannot run.
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+fn run_id() -> String {
+    std::env::var("MAEF_TEST_RUN_ID").unwrap_or_else(|_| format!("p{}", std::process::id()))
+}
+
+/// Name of this run's migrated template database, creating it on first use.
+///
+/// Creation happens once per run even across test binaries running at the same time:
+/// it is serialised by an advisory lock, and a finished template is marked with a
+/// database comment.
+pub fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        // Its own runtime on its own thread: each #[tokio::test] has a runtime of its
+        // own, and this connection must outlive none of them.
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(create_template())
+        })
+        .join()
+        .expect("template creation panicked")
+    })
+}
+
+async fn create_template() -> String {
+    let name = format!("maef_tmpl_{}", run_id());
+    let admin = connect(&admin_url()).await;
+    admin.execute("select pg_advisory_lock(hashtext($1))", &[&name]).await.unwrap();
+    let ready: bool = admin
+        .query_one(
+            "select exists (select from pg_database where datname = $1 and shobj_description(oid, 'pg_database') = 'ready')",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !ready {
+        admin.batch_execute(&format!("drop database if exists {name}")).await.unwrap();
+        admin.batch_execute(&format!("create database {name}")).await.unwrap();
+        {
+            let (mut client, connection) = tokio_postgres::connect(&database_url(&name), NoTls).await.unwrap();
+            let driver = tokio::spawn(connection);
+            maef_api::migrate::run(&mut client).await.expect("migrating the template database");
+            drop(client);
+            // Wait until the session is really gone: CREATE DATABASE … TEMPLATE refuses a
+            // template with open connections.
+            let _ = driver.await;
+        }
+        admin.batch_execute(&format!("comment on database {name} is 'ready'")).await.unwrap();
+    }
+    admin.execute("select pg_advisory_unlock(hashtext($1))", &[&name]).await.unwrap();
+    name
+}
+
+/// A fresh database cloned from the migrated template.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    /// Database name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Clones the template into a new database named after the test.
+    ///
+    /// # Panics
+    /// When the server refuses (the test cannot run without it).
+    pub async fn new() -> Self {
+        let template = template();
+        let suffix: String = uuid_like();
+        let name = format!("maef_t_{}_{suffix}", run_id());
+        let admin = connect(&admin_url()).await;
+        // A template with a lingering connection (its creator's session closing) makes
+        // CREATE DATABASE fail for a moment: retry briefly.
+        let mut tries = 0;
+        loop {
+            match admin.batch_execute(&format!("create database {name} template {template}")).await {
+                Ok(()) => break,
+                Err(e) if tries < 50 && e.to_string().contains("being accessed") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("create database {name}: {e}"),
+            }
+        }
+        Self { url: database_url(&name), name }
+    }
+
+    /// A new connection to this database.
+    pub async fn connect(&self) -> Client {
+        connect(&self.url).await
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+/// Inserts `n` active products (one variant each, XOF and EUR prices, stock) in one
+/// category and returns their slugs in id order. Slugs are `"{prefix}-{i}"`.
+pub async fn seed_products(client: &Client, prefix: &str, n: i32) -> Vec<String> {
+    client
+        .execute(
+            "insert into shop.category (name, slug) values ('Test', 'test') on conflict (slug) do nothing",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .query(
+            "with p as (
+                 insert into shop.product (category_id, sku_root, title, slug, brand)
+                 select (select category_id from shop.category where slug = 'test'),
+                        upper($1) || '-' || i, 'Product ' || $1 || ' ' || i, $1 || '-' || i, 'Brand'
+                 from generate_series(1, $2) i
+                 returning product_id, slug, sku_root),
+             v as (
+                 insert into shop.product_variant (product_id, name, sku)
+                 select product_id, 'Default', sku_root || '-D' from p
+                 returning variant_id, product_id),
+             i as (insert into shop.inventory (variant_id, qty_on_hand) select variant_id, 10 from v),
+             pr as (insert into shop.price (product_id, currency_code, amount)
+                    select product_id, c, case c when 'XOF' then 15000 else 2299 end
+                    from p cross join (values ('XOF'), ('EUR')) cur(c))
+             select slug from p order by product_id",
+            &[&prefix, &n],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
