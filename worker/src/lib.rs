@@ -64,7 +64,9 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
 
 /// One database session: LISTEN, then claim and run jobs until the connection fails.
 async fn session(config: &WorkerConfig, in_flight: Arc<tokio::sync::Mutex<JoinSet<()>>>) -> anyhow::Result<()> {
-    let (client, mut connection) = tokio_postgres::connect(&config.database_url, NoTls).await?;
+    let mut pg: tokio_postgres::Config = config.database_url.parse()?;
+    pg.application_name("maef-worker");
+    let (client, mut connection) = pg.connect(NoTls).await?;
     let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<String>();
     tokio::spawn(async move {

@@ -1,0 +1,27 @@
+# The two commands (see README): `make run` and `make test`. Both set up everything
+# they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help run test bench lint setup
+
+help:
+	@echo "make run    - set up, load the demo catalog, run maef-api on :8000 and maef-worker"
+	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
+	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
+	@echo "make lint   - cargo fmt --check and cargo clippy -D warnings"
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+bench:
+	@scripts/bench.sh
+
+setup:
+	@scripts/setup.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --quiet -p maef-core -p maef-api -p maef-worker -p maef-tests --all-targets -- -D warnings

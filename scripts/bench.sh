@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make bench`: figures for the thin-API request path, compared in the same run with
+# PostgreSQL itself:
+#   * maef-api: req/s, p50, p99 of GET /api/v1/products/{slug} at 8 connections (wrk);
+#   * pgbench: the same api.product_by_slug call with 8 clients (the baseline);
+#   * the ratio maef-api / pgbench (goal >= 0.8);
+#   * maef-api idle RSS (goal < 30 MB) and time from start to /readyz 200.
+# Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 8).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+CONNECTIONS="${BENCH_CONNECTIONS:-8}"
+PORT="${BENCH_PORT:-18088}"
+
+scripts/setup.sh maef_bench
+# shellcheck source=/dev/null
+source .run/env
+echo "==> building maef-api with the perf profile" >&2
+cargo build --quiet --profile perf -p maef-api
+BIN="${CARGO_TARGET_DIR:-target}/perf/maef-api"
+RUST_LOG=warn "$BIN" demo >/dev/null
+SLUG="$(psql -w -tA "$DATABASE_URL" -c "select slug from shop.product where is_active order by product_id limit 1")"
+
+export JWT_SECRET="bench-secret-bench-secret-bench-secret"
+export BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn DB_POOL_SIZE="$CONNECTIONS"
+start_ns=$(date +%s%N)
+"$BIN" serve &
+API=$!
+trap 'kill -TERM $API 2>/dev/null; wait $API 2>/dev/null || true' EXIT
+until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
+    kill -0 $API 2>/dev/null || { echo "maef-api died" >&2; exit 1; }
+    sleep 0.005
+done
+ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+sleep 1
+idle_rss_kb=$(awk '/^VmRSS/ {print $2}' /proc/$API/status)
+
+echo "==> wrk: GET /api/v1/products/$SLUG, $CONNECTIONS connections, ${SECONDS_PER_RUN}s" >&2
+curl -fs "http://127.0.0.1:$PORT/api/v1/products/$SLUG" >/dev/null   # warm the pool
+wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$PORT/api/v1/products/$SLUG" > .run/wrk.txt
+to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
+api_rps=$(awk '/^Requests\/sec/ {print $2}' .run/wrk.txt)
+api_p50=$(awk '$1=="50%" {print $2}' .run/wrk.txt | to_ms)
+api_p99=$(awk '$1=="99%" {print $2}' .run/wrk.txt | to_ms)
+non2xx=$(awk '/Non-2xx/ {print $NF}' .run/wrk.txt)
+[ -z "$non2xx" ] || { echo "wrk saw $non2xx non-2xx responses" >&2; exit 1; }
+
+echo "==> pgbench: select api.product_by_slug('$SLUG'), $CONNECTIONS clients, ${SECONDS_PER_RUN}s" >&2
+printf "select api.product_by_slug('%s');\n" "$SLUG" > .run/pgbench.sql
+pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$SECONDS_PER_RUN" -f .run/pgbench.sql "$DATABASE_URL" > .run/pgbench.txt 2>&1
+pg_tps=$(awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]}' .run/pgbench.txt)
+pg_lat=$(awk -F'= ' '/^latency average/ {split($2, a, " "); print a[1]}' .run/pgbench.txt)
+
+kill -TERM $API; wait $API 2>/dev/null || true; trap - EXIT
+
+ratio=$(awk -v a="$api_rps" -v b="$pg_tps" 'BEGIN { printf "%.2f", a / b }')
+printf '\n%-44s %12s\n' "figure" "value"
+printf '%-44s %12.0f\n' "maef-api GET /products/{slug} req/s" "$api_rps"
+printf '%-44s %12.3f\n' "maef-api p50 latency (ms)" "$api_p50"
+printf '%-44s %12.3f\n' "maef-api p99 latency (ms)" "$api_p99"
+printf '%-44s %12.0f\n' "pgbench api.product_by_slug tx/s (baseline)" "$pg_tps"
+printf '%-44s %12.3f\n' "pgbench average latency (ms)" "$pg_lat"
+printf '%-44s %12s   (goal >= 0.8)\n' "ratio maef-api / pgbench" "$ratio"
+printf '%-44s %12.1f   (goal < 30)\n' "maef-api idle RSS (MB)" "$(awk -v k="$idle_rss_kb" 'BEGIN { print k/1024 }')"
+printf '%-44s %12d\n' "maef-api start to /readyz 200 (ms)" "$ready_ms"

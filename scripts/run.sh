@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make run`: set up, load the demo catalog, then run maef-api on :8000 and maef-worker
+# until Ctrl-C (both are stopped gracefully).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh maef
+# shellcheck source=/dev/null
+source .run/env
+BIN="${CARGO_TARGET_DIR:-target}/debug"
+
+# A development JWT secret, generated once and kept out of git.
+if [ -z "${JWT_SECRET:-}" ]; then
+    [ -s .run/jwt_secret ] || head -c 48 /dev/urandom | base64 | tr -d '\n' > .run/jwt_secret
+    JWT_SECRET="$(cat .run/jwt_secret)"
+    export JWT_SECRET
+fi
+export BIND_ADDR="${BIND_ADDR:-0.0.0.0:8000}"
+export RUST_LOG="${RUST_LOG:-info}"
+
+"$BIN/maef-api" demo
+
+"$BIN/maef-worker" &
+WORKER=$!
+"$BIN/maef-api" serve &
+API=$!
+trap 'kill -TERM $API $WORKER 2>/dev/null; wait $API $WORKER 2>/dev/null' INT TERM EXIT
+echo "==> maef-api on http://$BIND_ADDR (docs: /docs), maef-worker running; Ctrl-C stops both" >&2
+wait -n $API $WORKER

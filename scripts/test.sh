@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make test`: set up, then run every suite against the real server and extension:
+#   1. cargo test: pure unit tests (maef-core, api, worker), SQL API, HTTP and
+#      end-to-end tests (tests/), each test in its own database cloned from a template;
+#   2. cargo pgrx test: the extension's in-database #[pg_test]s, in a throw-away
+#      cluster run as the postgres user (initdb refuses root).
+# Exits non-zero on any failure; drops the run's databases at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh maef
+# shellcheck source=/dev/null
+source .run/env
+MAEF_TEST_RUN_ID="r$(date +%s)$$"
+export MAEF_TEST_RUN_ID
+
+drop_test_databases() {
+    psql -w -q "$MAEF_TEST_ADMIN_URL" -tAc \
+        "select datname from pg_database where datname like 'maef\\_t\\_%' or datname like 'maef\\_tmpl\\_%'" |
+        while read -r db; do [ -n "$db" ] && psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"; done
+}
+drop_test_databases
+trap drop_test_databases EXIT
+
+echo "==> cargo test (unit, SQL API, HTTP, end-to-end)" >&2
+cargo build --quiet -p maef-api -p maef-worker
+cargo test --quiet --workspace
+
+echo "==> cargo pgrx test (extension, in-database)" >&2
+PGRX_DATA=/var/tmp/maef-pgrx-test
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGRX_DATA" && chown postgres:postgres "$PGRX_DATA"
+    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR" --runas postgres --pgdata "$PGRX_DATA/data")
+else
+    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR")
+fi

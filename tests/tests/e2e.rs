@@ -1,0 +1,195 @@
+//! End-to-end: the real `maef-api` and `maef-worker` binaries against a real database,
+//! over real HTTP and real process signals.
+//!
+//! The binaries are the ones `make test` builds next to this test executable
+//! (`target/debug/`).
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use maef_tests::{seed_products, TestDb};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+fn binary(name: &str) -> PathBuf {
+    // target/debug/deps/e2e-<hash> → target/debug/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.exists(), "{} not built: run `cargo build -p maef-api -p maef-worker` first", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A raw HTTP/1.1 GET: returns status and body.
+async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+struct Process(Child);
+
+impl Process {
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn spawn(name: &str, envs: &[(&str, String)], args: &[&str]) -> Process {
+    let mut command = Command::new(binary(name));
+    command.args(args).env_clear().env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    Process(command.spawn().unwrap())
+}
+
+#[tokio::test]
+async fn the_api_binary_serves_products_until_sigterm() {
+    let db = TestDb::new().await;
+    let slug = seed_products(&db.connect().await, "e2e", 3).await.remove(0);
+    let port = free_port();
+    let api = spawn(
+        "maef-api",
+        &[
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e".into()),
+            ("BIND_ADDR", format!("127.0.0.1:{port}")),
+        ],
+        &["serve"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok((200, _)) = http_get(port, "/readyz").await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "maef-api never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = http_get(port, &format!("/api/v1/products/{slug}")).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("\"slug\": \"{slug}\"")), "{body}");
+    let (status, body) = http_get(port, "/api/v1/products?limit=0").await.unwrap();
+    assert_eq!(status, 422);
+    assert!(body.contains("invalid_limit"));
+    assert!(api.terminate().success(), "graceful shutdown exits 0");
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_while_migrations_are_pending() {
+    let db = TestDb::new().await;
+    db.connect().await.execute("delete from public.refinery_schema_history", &[]).await.unwrap();
+    let output = Command::new(binary("maef-api"))
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e")
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pending") && stderr.contains("maef-api migrate"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_missing_or_bad_setting_stops_start_up_with_one_line_naming_it() {
+    let run = |envs: &[(&str, &str)]| {
+        let mut command = Command::new(binary("maef-api"));
+        command.arg("serve").env_clear();
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let output = command.output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).trim().to_string())
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("DATABASE_URL") && stderr.lines().count() == 1, "{stderr}");
+    let (code, stderr) = run(&[("DATABASE_URL", "postgres://u:p@127.0.0.1/db"), ("JWT_SECRET", "x".repeat(40).as_str()), ("DB_POOL_SIZE", "lots")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("DB_POOL_SIZE"), "{stderr}");
+    assert!(!stderr.contains(":p@"), "the password must not be printed: {stderr}");
+}
+
+#[tokio::test]
+async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let worker = spawn(
+        "maef-worker",
+        &[("DATABASE_URL", db.url.clone()), ("WORKER_ID", "e2e-worker".into()), ("WORKER_POLL_MS", "60000".into())],
+        &[],
+    );
+    // Wait for its first claim (it LISTENs before); the long poll interval means only NOTIFY can wake it quickly.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listening: i64 = client
+            .query_one("select count(*) from pg_stat_activity where datname = current_database()
+                 and application_name = 'maef-worker' and query like '%claim_jobs%'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if listening > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "worker never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok_job: i64 = client.query_one("select api.enqueue_job('noop')", &[]).await.unwrap().get(0);
+    let failing_job: i64 =
+        client.query_one("select api.enqueue_job('noop', '{\"fail\": true}')", &[]).await.unwrap().get(0);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = client
+            .query_one(
+                "select (select status from shop.job_queue where job_id = $1),
+                        (select status from shop.job_queue where job_id = $2),
+                        (select count(*) from shop.job_attempt where job_id = $1 and ok and worker = 'e2e-worker'),
+                        (select count(*) from shop.job_attempt where job_id = $2 and not ok and error = 'noop asked to fail')",
+                &[&ok_job, &failing_job],
+            )
+            .await
+            .unwrap();
+        let (ok_status, fail_status, ok_attempts, failed_attempts): (String, String, i64, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if ok_status == "completed" && fail_status == "pending" && failed_attempts == 1 {
+            assert_eq!(ok_attempts, 1, "exactly one job_attempt row for the completed job");
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs not processed: {ok_status} {fail_status} {failed_attempts}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(worker.terminate().success(), "graceful shutdown exits 0");
+}
