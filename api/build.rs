@@ -17,13 +17,22 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     files.sort();
-    let mut out = String::from("/// `sql/*.sql` in load order: (file name, contents).\npub const SQL_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// `sql/*.sql` in load order: (file name, contents).\npub const SQL_FILES: &[(&str, &str)] = &[\n",
+    );
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
         let abs = path.canonicalize().unwrap();
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string()));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("sql_files.rs"), out).unwrap();
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").unwrap()).join("sql_files.rs"),
+        out,
+    )
+    .unwrap();
 }

@@ -21,7 +21,10 @@ pub struct Caller {
 impl Caller {
     /// The anonymous caller.
     pub fn anonymous() -> Self {
-        Self { role: "maef_anon", claims: r#"{"role":"maef_anon"}"#.to_string() }
+        Self {
+            role: "maef_anon",
+            claims: r#"{"role":"maef_anon"}"#.to_string(),
+        }
     }
 }
 

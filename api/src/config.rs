@@ -122,15 +122,24 @@ impl Config {
         })?;
         database_url
             .parse::<tokio_postgres::Config>()
-            .map_err(|e| ConfigError { var: "DATABASE_URL", problem: format!("is not a valid PostgreSQL URL: {e}") })?;
+            .map_err(|e| ConfigError {
+                var: "DATABASE_URL",
+                problem: format!("is not a valid PostgreSQL URL: {e}"),
+            })?;
 
         let jwt_secret = var("JWT_SECRET");
         match (&jwt_secret, purpose) {
             (None, Purpose::Serve) => {
-                return Err(ConfigError { var: "JWT_SECRET", problem: "is not set (at least 32 bytes)".into() })
+                return Err(ConfigError {
+                    var: "JWT_SECRET",
+                    problem: "is not set (at least 32 bytes)".into(),
+                })
             }
             (Some(s), _) if s.len() < 32 => {
-                return Err(ConfigError { var: "JWT_SECRET", problem: format!("is {} bytes; at least 32 are needed", s.len()) })
+                return Err(ConfigError {
+                    var: "JWT_SECRET",
+                    problem: format!("is {} bytes; at least 32 are needed", s.len()),
+                })
             }
             _ => {}
         }
@@ -139,7 +148,10 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError { var: "LOG_FORMAT", problem: format!("'{other}' is neither 'text' nor 'json'") })
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    problem: format!("'{other}' is neither 'text' nor 'json'"),
+                })
             }
         };
 
@@ -148,7 +160,13 @@ impl Config {
             bind_addr: parse_or(&var, "BIND_ADDR", "0.0.0.0:8000".parse().expect("valid default"))?,
             jwt_secret,
             cors_origins: var("CORS_ORIGINS")
-                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default(),
             db_pool_size: positive(&var, "DB_POOL_SIZE", 16)?,
             db_pool_timeout: millis(&var, "DB_POOL_TIMEOUT_MS", 2_000)?,
@@ -171,20 +189,36 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|e| ConfigError { var: name, problem: format!("'{raw}' is invalid: {e}") }),
+        Some(raw) => raw.trim().parse().map_err(|e| ConfigError {
+            var: name,
+            problem: format!("'{raw}' is invalid: {e}"),
+        }),
     }
 }
 
-fn positive(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+fn positive(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
     let value: usize = parse_or(var, name, default)?;
     if value == 0 {
-        return Err(ConfigError { var: name, problem: "must be greater than 0".into() });
+        return Err(ConfigError {
+            var: name,
+            problem: "must be greater than 0".into(),
+        });
     }
     Ok(value)
 }
 
-fn millis(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_millis(positive(var, name, default as usize)? as u64))
+fn millis(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(
+        positive(var, name, default as usize)? as u64
+    ))
 }
 
 #[cfg(test)]
@@ -193,7 +227,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)], purpose: Purpose) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(purpose, |k| map.get(k).cloned())
     }
 
@@ -218,13 +255,24 @@ mod tests {
     #[test]
     fn serve_needs_a_long_enough_jwt_secret_but_migrate_does_not() {
         assert_eq!(config(&[URL], Purpose::Serve).unwrap_err().var, "JWT_SECRET");
-        assert_eq!(config(&[URL, ("JWT_SECRET", "short")], Purpose::Serve).unwrap_err().var, "JWT_SECRET");
+        assert_eq!(
+            config(&[URL, ("JWT_SECRET", "short")], Purpose::Serve)
+                .unwrap_err()
+                .var,
+            "JWT_SECRET"
+        );
         assert!(config(&[URL], Purpose::Tooling).is_ok());
     }
 
     #[test]
     fn malformed_numbers_and_addresses_name_their_variable() {
-        for (name, bad) in [("DB_POOL_SIZE", "many"), ("DB_POOL_SIZE", "0"), ("BIND_ADDR", "nowhere"), ("MAX_BODY_BYTES", "-1"), ("LOG_FORMAT", "xml")] {
+        for (name, bad) in [
+            ("DB_POOL_SIZE", "many"),
+            ("DB_POOL_SIZE", "0"),
+            ("BIND_ADDR", "nowhere"),
+            ("MAX_BODY_BYTES", "-1"),
+            ("LOG_FORMAT", "xml"),
+        ] {
             let err = config(&[URL, SECRET, (name, bad)], Purpose::Serve).unwrap_err();
             assert_eq!(err.var, name, "{name}={bad}");
         }
@@ -232,7 +280,15 @@ mod tests {
 
     #[test]
     fn cors_origins_are_split_on_commas() {
-        let c = config(&[URL, SECRET, ("CORS_ORIGINS", "https://a.example, https://b.example,")], Purpose::Serve).unwrap();
+        let c = config(
+            &[
+                URL,
+                SECRET,
+                ("CORS_ORIGINS", "https://a.example, https://b.example,"),
+            ],
+            Purpose::Serve,
+        )
+        .unwrap();
         assert_eq!(c.cors_origins, vec!["https://a.example", "https://b.example"]);
     }
 
@@ -240,7 +296,10 @@ mod tests {
     fn debug_output_never_shows_secrets() {
         let c = config(&[URL, SECRET], Purpose::Serve).unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("secret@") && !shown.contains("0123456789abcdef"), "{shown}");
+        assert!(
+            !shown.contains("secret@") && !shown.contains("0123456789abcdef"),
+            "{shown}"
+        );
         assert!(shown.contains("maef:***@127.0.0.1"));
     }
 }

@@ -30,8 +30,17 @@ pub fn pool(config: &Config) -> anyhow::Result<Pool> {
     let mut pg: tokio_postgres::Config = config.database_url.parse()?;
     pg.connect_timeout(config.db_connect_timeout);
     pg.application_name("maef-api");
-    pg.options(format!("-c statement_timeout={}", config.db_statement_timeout.as_millis()));
-    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    pg.options(format!(
+        "-c statement_timeout={}",
+        config.db_statement_timeout.as_millis()
+    ));
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     let pool = Pool::builder(manager)
         .max_size(config.db_pool_size)
         .runtime(Runtime::Tokio1)

@@ -61,7 +61,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            problem: Problem { code: code.into(), message: message.into(), details: None, hint: None },
+            problem: Problem {
+                code: code.into(),
+                message: message.into(),
+                details: None,
+                hint: None,
+            },
             internal: None,
         }
     }
@@ -82,15 +87,26 @@ impl ApiError {
 
     /// A 500 whose cause is logged but not shown.
     pub fn internal(cause: impl Into<String>) -> Self {
-        Self { internal: Some(cause.into()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error") }
+        Self {
+            internal: Some(cause.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+            )
+        }
     }
 
     /// 503: the database cannot be reached.
     pub fn unavailable(cause: impl Into<String>) -> Self {
         Self {
             internal: Some(cause.into()),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable")
-                .hint("Retry later.")
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is unavailable",
+            )
+            .hint("Retry later.")
         }
     }
 }
@@ -111,8 +127,12 @@ impl From<PoolError> for ApiError {
         match err {
             PoolError::Timeout(TimeoutType::Wait) => Self {
                 internal: Some("timed out waiting for a pooled connection".into()),
-                ..Self::new(StatusCode::GATEWAY_TIMEOUT, "database_pool_timeout", "no database connection became free in time")
-                    .hint("The server is busy; retry later.")
+                ..Self::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "database_pool_timeout",
+                    "no database connection became free in time",
+                )
+                .hint("The server is busy; retry later.")
             },
             PoolError::Backend(e) => Self::from(e),
             other => Self::unavailable(other.to_string()),
@@ -135,12 +155,19 @@ fn from_db_error(db: &DbError) -> ApiError {
             StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(cause),
             StatusCode::GATEWAY_TIMEOUT => ApiError {
                 internal: Some(cause),
-                ..ApiError::new(status, "statement_timeout", "the database took too long to answer")
+                ..ApiError::new(
+                    status,
+                    "statement_timeout",
+                    "the database took too long to answer",
+                )
             },
             _ => ApiError::internal(cause),
         };
     }
-    let name = db.constraint().map(str::to_string).unwrap_or_else(|| sqlstate_name(db.code()).to_string());
+    let name = db
+        .constraint()
+        .map(str::to_string)
+        .unwrap_or_else(|| sqlstate_name(db.code()).to_string());
     ApiError {
         status,
         problem: Problem {
@@ -166,13 +193,15 @@ pub fn status_for_sqlstate(code: &str) -> StatusCode {
     match code {
         "23505" | "23503" | "23P01" => StatusCode::CONFLICT, // unique, foreign key, exclusion
         "23514" | "23502" => StatusCode::UNPROCESSABLE_ENTITY, // check, not null
-        "40001" | "40P01" => StatusCode::CONFLICT,            // serialization failure, deadlock: retry
-        "42501" => StatusCode::FORBIDDEN,                     // insufficient privilege
-        "57014" => StatusCode::GATEWAY_TIMEOUT,               // statement_timeout
-        "25006" => StatusCode::METHOD_NOT_ALLOWED,            // write in a read-only transaction
+        "40001" | "40P01" => StatusCode::CONFLICT,           // serialization failure, deadlock: retry
+        "42501" => StatusCode::FORBIDDEN,                    // insufficient privilege
+        "57014" => StatusCode::GATEWAY_TIMEOUT,              // statement_timeout
+        "25006" => StatusCode::METHOD_NOT_ALLOWED,           // write in a read-only transaction
         c if c.starts_with("22") => StatusCode::UNPROCESSABLE_ENTITY, // data exception
         c if c.starts_with("28") => StatusCode::UNAUTHORIZED, // invalid authorization
-        c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => StatusCode::SERVICE_UNAVAILABLE,
+        c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -203,9 +232,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (self.status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(cause) = self.internal {
             response.extensions_mut().insert(ServerErrorCause(cause));
         }
@@ -220,7 +250,10 @@ pub async fn log_server_errors(request: Request, next: Next) -> Response {
     let uri = request.uri().path().to_string();
     let response = next.run(request).await;
     if response.status().is_server_error() {
-        let cause = response.extensions().get::<ServerErrorCause>().map_or("(no cause recorded)", |c| c.0.as_str());
+        let cause = response
+            .extensions()
+            .get::<ServerErrorCause>()
+            .map_or("(no cause recorded)", |c| c.0.as_str());
         tracing::error!(status = response.status().as_u16(), %method, path = %uri, cause, "request failed");
     }
     response
@@ -258,7 +291,10 @@ mod tests {
     fn internal_errors_hide_their_cause_from_the_body() {
         let response = ApiError::internal("relation shop.secret does not exist").into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         let cause = response.extensions().get::<ServerErrorCause>().unwrap();
         assert!(cause.0.contains("shop.secret"));
     }

@@ -49,9 +49,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the request body is not valid JSON").details(detail)
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the request body is not valid JSON",
+        )
+        .details(detail),
         JsonRejection::JsonDataError(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
@@ -65,10 +68,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         )
         .hint("Send Content-Type: application/json."),
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-                .details(detail)
-                .hint("See MAX_BODY_BYTES.")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+            .details(detail)
+            .hint("See MAX_BODY_BYTES.")
         }
-        other => ApiError::new(other.status(), "invalid_body", "the request body could not be read").details(detail),
+        other => ApiError::new(
+            other.status(),
+            "invalid_body",
+            "the request body could not be read",
+        )
+        .details(detail),
     }
 }

@@ -53,7 +53,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: routes plus the middleware every request goes through.
 pub fn app(state: AppState, config: &Config) -> Router {
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
+        .allow_origin(AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
         .allow_methods(tower_http::cors::Any)
         .allow_headers(tower_http::cors::Any)
         .max_age(Duration::from_secs(600));
@@ -71,7 +76,10 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error::log_server_errors))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
@@ -92,7 +100,9 @@ async fn not_found() -> error::ApiError {
 pub fn init_tracing(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         config::LogFormat::Json => builder.json().try_init(),
         config::LogFormat::Text => builder.try_init(),
@@ -109,7 +119,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::pool(&config)?;
     {
         let mut client = pool.get().await.map_err(|e| {
-            anyhow::anyhow!("cannot reach the database at {}: {e}", config::redact_url(&config.database_url))
+            anyhow::anyhow!(
+                "cannot reach the database at {}: {e}",
+                config::redact_url(&config.database_url)
+            )
         })?;
         let pending = migrate::pending(&mut client).await?;
         if !pending.is_empty() {
@@ -123,7 +136,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind_addr).await?;
     tracing::info!(addr = %config.bind_addr, "maef-api listening");
     let app = app(AppState { db: pool }, &config);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("maef-api stopped");
     Ok(())
 }

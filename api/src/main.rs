@@ -49,7 +49,12 @@ async fn main() {
 async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(&config.database_url, tokio_postgres::NoTls)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the database at {}: {e}", maef_api::config::redact_url(&config.database_url)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the database at {}: {e}",
+                maef_api::config::redact_url(&config.database_url)
+            )
+        })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::error!("database connection: {e}");
@@ -64,7 +69,11 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     if report.applied.is_empty() {
         println!("migrations current; reloaded {} SQL file(s)", report.sql_files);
     } else {
-        println!("applied {}; reloaded {} SQL file(s)", report.applied.join(", "), report.sql_files);
+        println!(
+            "applied {}; reloaded {} SQL file(s)",
+            report.applied.join(", "),
+            report.sql_files
+        );
     }
     Ok(())
 }

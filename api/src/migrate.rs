@@ -49,20 +49,31 @@ pub struct MigrateReport {
 /// A failing migration, a missing extension on the server, a data object depending on
 /// code, or a SQL file that does not load (the error names the file).
 pub async fn run(client: &mut Client) -> anyhow::Result<MigrateReport> {
-    client.execute("select pg_advisory_lock($1)", &[&MIGRATE_LOCK]).await?;
+    client
+        .execute("select pg_advisory_lock($1)", &[&MIGRATE_LOCK])
+        .await?;
     let result = run_locked(client).await;
     // The lock is released with the session anyway; unlocking early lets waiters go.
-    let _ = client.execute("select pg_advisory_unlock($1)", &[&MIGRATE_LOCK]).await;
+    let _ = client
+        .execute("select pg_advisory_unlock($1)", &[&MIGRATE_LOCK])
+        .await;
     result
 }
 
 async fn run_locked(client: &mut Client) -> anyhow::Result<MigrateReport> {
     let report = runner().run_async(client).await?;
-    let applied = report.applied_migrations().iter().map(|m| m.to_string()).collect();
+    let applied = report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
     let tx = client.transaction().await?;
     reload_code(&tx).await?;
     tx.commit().await?;
-    Ok(MigrateReport { applied, sql_files: SQL_FILES.len() })
+    Ok(MigrateReport {
+        applied,
+        sql_files: SQL_FILES.len(),
+    })
 }
 
 /// Names of embedded migrations not yet applied to the database.
@@ -92,7 +103,8 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
     tx.batch_execute("create extension maef").await.map_err(|e| {
         anyhow::anyhow!(
             "cannot create extension maef ({}); is it installed on the server? run `make install-extension`",
-            e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string())
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string())
         )
     })?;
     tx.batch_execute(
@@ -102,7 +114,10 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
     .await?;
     for (name, sql) in SQL_FILES {
         tx.batch_execute(sql).await.map_err(|e| {
-            let msg = e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()));
+            let msg = e.as_db_error().map_or_else(
+                || e.to_string(),
+                |d| format!("{}: {}", d.code().code(), d.message()),
+            );
             anyhow::anyhow!("sql/{name} failed to load: {msg}")
         })?;
     }
@@ -116,7 +131,10 @@ async fn refuse_data_depending_on_code(tx: &Transaction<'_>) -> anyhow::Result<(
     if rows.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = rows.iter().map(|r| format!("{} -> {}", r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let list: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} -> {}", r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect();
     anyhow::bail!(
         "data objects depend on reloadable code (ARCHITECTURE principle 3); move the helper into a migration: {}",
         list.join("; ")

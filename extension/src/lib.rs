@@ -8,7 +8,6 @@
 //! # Layout
 //! - [`money`]: `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
 
-
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod money;

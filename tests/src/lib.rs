@@ -16,7 +16,8 @@ use tokio_postgres::{Client, NoTls};
 
 /// URL of a role allowed to create databases, connected to a maintenance database.
 pub fn admin_url() -> String {
-    std::env::var("MAEF_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://maef:maef@127.0.0.1:5432/postgres".into())
+    std::env::var("MAEF_TEST_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://maef:maef@127.0.0.1:5432/postgres".into())
 }
 
 /// The URL of database `name` on the test server.
@@ -55,7 +56,11 @@ pub fn template() -> &'static str {
         // Its own runtime on its own thread: each #[tokio::test] has a runtime of its
         // own, and this connection must outlive none of them.
         std::thread::spawn(|| {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(create_template())
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(create_template())
         })
         .join()
         .expect("template creation panicked")
@@ -65,7 +70,10 @@ pub fn template() -> &'static str {
 async fn create_template() -> String {
     let name = format!("maef_tmpl_{}", run_id());
     let admin = connect(&admin_url()).await;
-    admin.execute("select pg_advisory_lock(hashtext($1))", &[&name]).await.unwrap();
+    admin
+        .execute("select pg_advisory_lock(hashtext($1))", &[&name])
+        .await
+        .unwrap();
     let ready: bool = admin
         .query_one(
             "select exists (select from pg_database where datname = $1 and shobj_description(oid, 'pg_database') = 'ready')",
@@ -75,20 +83,36 @@ async fn create_template() -> String {
         .unwrap()
         .get(0);
     if !ready {
-        admin.batch_execute(&format!("drop database if exists {name}")).await.unwrap();
-        admin.batch_execute(&format!("create database {name}")).await.unwrap();
+        admin
+            .batch_execute(&format!("drop database if exists {name}"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("create database {name}"))
+            .await
+            .unwrap();
         {
-            let (mut client, connection) = tokio_postgres::connect(&database_url(&name), NoTls).await.unwrap();
+            let (mut client, connection) = tokio_postgres::connect(&database_url(&name), NoTls)
+                .await
+                .unwrap();
             let driver = tokio::spawn(connection);
-            maef_api::migrate::run(&mut client).await.expect("migrating the template database");
+            maef_api::migrate::run(&mut client)
+                .await
+                .expect("migrating the template database");
             drop(client);
             // Wait until the session is really gone: CREATE DATABASE … TEMPLATE refuses a
             // template with open connections.
             let _ = driver.await;
         }
-        admin.batch_execute(&format!("comment on database {name} is 'ready'")).await.unwrap();
+        admin
+            .batch_execute(&format!("comment on database {name} is 'ready'"))
+            .await
+            .unwrap();
     }
-    admin.execute("select pg_advisory_unlock(hashtext($1))", &[&name]).await.unwrap();
+    admin
+        .execute("select pg_advisory_unlock(hashtext($1))", &[&name])
+        .await
+        .unwrap();
     name
 }
 
@@ -115,7 +139,10 @@ impl TestDb {
         // CREATE DATABASE fail for a moment: retry briefly.
         let mut tries = 0;
         loop {
-            match admin.batch_execute(&format!("create database {name} template {template}")).await {
+            match admin
+                .batch_execute(&format!("create database {name} template {template}"))
+                .await
+            {
                 Ok(()) => break,
                 Err(e) if tries < 50 && e.to_string().contains("being accessed") => {
                     tries += 1;
@@ -124,7 +151,10 @@ impl TestDb {
                 Err(e) => panic!("create database {name}: {e}"),
             }
         }
-        Self { url: database_url(&name), name }
+        Self {
+            url: database_url(&name),
+            name,
+        }
     }
 
     /// A new connection to this database.
@@ -136,7 +166,10 @@ impl TestDb {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
 }
 

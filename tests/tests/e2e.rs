@@ -20,12 +20,20 @@ fn binary(name: &str) -> PathBuf {
     // target/debug/deps/e2e-<hash> → target/debug/<name>
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(path.exists(), "{} not built: run `cargo build -p maef-api -p maef-worker` first", path.display());
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build -p maef-api -p maef-worker` first",
+        path.display()
+    );
     path
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A raw HTTP/1.1 GET: returns status and body.
@@ -38,7 +46,10 @@ async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     stream.read_to_end(&mut raw).await?;
     let text = String::from_utf8_lossy(&raw).to_string();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -67,7 +78,12 @@ impl Drop for Process {
 
 fn spawn(name: &str, envs: &[(&str, String)], args: &[&str]) -> Process {
     let mut command = Command::new(binary(name));
-    command.args(args).env_clear().env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null());
+    command
+        .args(args)
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     for (k, v) in envs {
         command.env(k, v);
     }
@@ -108,7 +124,11 @@ async fn the_api_binary_serves_products_until_sigterm() {
 #[tokio::test]
 async fn serve_refuses_to_start_while_migrations_are_pending() {
     let db = TestDb::new().await;
-    db.connect().await.execute("delete from public.refinery_schema_history", &[]).await.unwrap();
+    db.connect()
+        .await
+        .execute("delete from public.refinery_schema_history", &[])
+        .await
+        .unwrap();
     let output = Command::new(binary("maef-api"))
         .arg("serve")
         .env_clear()
@@ -119,7 +139,10 @@ async fn serve_refuses_to_start_while_migrations_are_pending() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("pending") && stderr.contains("maef-api migrate"), "{stderr}");
+    assert!(
+        stderr.contains("pending") && stderr.contains("maef-api migrate"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -131,15 +154,28 @@ async fn a_missing_or_bad_setting_stops_start_up_with_one_line_naming_it() {
             command.env(k, v);
         }
         let output = command.output().unwrap();
-        (output.status.code(), String::from_utf8_lossy(&output.stderr).trim().to_string())
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        )
     };
     let (code, stderr) = run(&[]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("DATABASE_URL") && stderr.lines().count() == 1, "{stderr}");
-    let (code, stderr) = run(&[("DATABASE_URL", "postgres://u:p@127.0.0.1/db"), ("JWT_SECRET", "x".repeat(40).as_str()), ("DB_POOL_SIZE", "lots")]);
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[
+        ("DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
+        ("JWT_SECRET", "x".repeat(40).as_str()),
+        ("DB_POOL_SIZE", "lots"),
+    ]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("DB_POOL_SIZE"), "{stderr}");
-    assert!(!stderr.contains(":p@"), "the password must not be printed: {stderr}");
+    assert!(
+        !stderr.contains(":p@"),
+        "the password must not be printed: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -148,15 +184,22 @@ async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
     let client = db.connect().await;
     let worker = spawn(
         "maef-worker",
-        &[("DATABASE_URL", db.url.clone()), ("WORKER_ID", "e2e-worker".into()), ("WORKER_POLL_MS", "60000".into())],
+        &[
+            ("DATABASE_URL", db.url.clone()),
+            ("WORKER_ID", "e2e-worker".into()),
+            ("WORKER_POLL_MS", "60000".into()),
+        ],
         &[],
     );
     // Wait for its first claim (it LISTENs before); the long poll interval means only NOTIFY can wake it quickly.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let listening: i64 = client
-            .query_one("select count(*) from pg_stat_activity where datname = current_database()
-                 and application_name = 'maef-worker' and query like '%claim_jobs%'", &[])
+            .query_one(
+                "select count(*) from pg_stat_activity where datname = current_database()
+                 and application_name = 'maef-worker' and query like '%claim_jobs%'",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
@@ -166,9 +209,16 @@ async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
         assert!(Instant::now() < deadline, "worker never listened");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ok_job: i64 = client.query_one("select api.enqueue_job('noop')", &[]).await.unwrap().get(0);
-    let failing_job: i64 =
-        client.query_one("select api.enqueue_job('noop', '{\"fail\": true}')", &[]).await.unwrap().get(0);
+    let ok_job: i64 = client
+        .query_one("select api.enqueue_job('noop')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let failing_job: i64 = client
+        .query_one("select api.enqueue_job('noop', '{\"fail\": true}')", &[])
+        .await
+        .unwrap()
+        .get(0);
 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -185,10 +235,16 @@ async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
         let (ok_status, fail_status, ok_attempts, failed_attempts): (String, String, i64, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
         if ok_status == "completed" && fail_status == "pending" && failed_attempts == 1 {
-            assert_eq!(ok_attempts, 1, "exactly one job_attempt row for the completed job");
+            assert_eq!(
+                ok_attempts, 1,
+                "exactly one job_attempt row for the completed job"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "jobs not processed: {ok_status} {fail_status} {failed_attempts}");
+        assert!(
+            Instant::now() < deadline,
+            "jobs not processed: {ok_status} {fail_status} {failed_attempts}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(worker.terminate().success(), "graceful shutdown exits 0");

@@ -26,11 +26,19 @@ fn config(database_url: &str, extra: &[(&str, &str)]) -> Config {
         ("DB_CONNECT_TIMEOUT_MS".into(), "1000".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(Purpose::Serve, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+    Config::from_lookup(Purpose::Serve, |k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap()
 }
 
 fn app_for(config: &Config) -> Router {
-    maef_api::app(AppState { db: maef_api::db::pool(config).unwrap() }, config)
+    maef_api::app(
+        AppState {
+            db: maef_api::db::pool(config).unwrap(),
+        },
+        config,
+    )
 }
 
 async fn spawn_app() -> (Router, TestDb) {
@@ -47,10 +55,15 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn problem_code(&self) -> String {
-        assert_eq!(self.content_type, "application/problem+json", "status {}", self.status);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "status {}",
+            self.status
+        );
         let body = self.json();
         for key in ["code", "message", "details", "hint"] {
             assert!(body.get(key).is_some(), "problem JSON lacks {key}: {body}");
@@ -63,9 +76,17 @@ async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Reply { status, content_type, headers, body }
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
 }
 
 async fn get(app: &Router, uri: &str) -> Reply {
@@ -73,7 +94,12 @@ async fn get(app: &Router, uri: &str) -> Reply {
 }
 
 fn post_json(uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::builder().method(Method::POST).uri(uri).header(header::CONTENT_TYPE, content_type).body(body.into()).unwrap()
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -93,7 +119,13 @@ async fn keyset_pagination_returns_every_row_exactly_once_while_rows_are_inserte
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.content_type, "application/json");
         let page = reply.json();
-        seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["slug"].as_str().unwrap().to_string()),
+        );
         // A writer adds products between pages.
         seed_products(&client, &format!("new{round}"), 2).await;
         round += 1;
@@ -133,7 +165,10 @@ async fn an_unknown_slug_is_a_404_problem() {
     let reply = get(&app, "/api/v1/products/no-such-thing").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.problem_code(), "product_not_found");
-    assert!(reply.json()["message"].as_str().unwrap().contains("no-such-thing"));
+    assert!(reply.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-thing"));
     let unknown_route = get(&app, "/api/v1/nothing-here").await;
     assert_eq!(unknown_route.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown_route.problem_code(), "route_not_found");
@@ -167,7 +202,13 @@ async fn json_bodies_are_checked_for_syntax_type_size_and_shape() {
     let body = serde_json::json!({"slugs": [slugs[2], "missing", slugs[0]]}).to_string();
     let ok = send(&app, post_json(uri, "application/json", body)).await;
     assert_eq!(ok.status, StatusCode::OK);
-    let found: Vec<String> = ok.json().as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().into()).collect();
+    let found: Vec<String> = ok
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().into())
+        .collect();
     assert_eq!(found, vec![slugs[2].clone(), slugs[0].clone()]);
 
     let malformed = send(&app, post_json(uri, "application/json", "{\"slugs\": [")).await;
@@ -202,7 +243,10 @@ async fn an_unreachable_database_is_a_503_and_readyz_says_so() {
     let reply = get(&app, "/api/v1/products").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.problem_code(), "database_unavailable");
-    assert!(!String::from_utf8_lossy(&reply.body).contains("refused"), "internal error text leaked");
+    assert!(
+        !String::from_utf8_lossy(&reply.body).contains("refused"),
+        "internal error text leaked"
+    );
     assert_eq!(get(&app, "/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
 }
@@ -229,8 +273,14 @@ async fn a_failed_call_leaves_its_connection_clean_for_the_next_request() {
     let client = db.connect().await;
     let slug = seed_products(&client, "clean", 1).await.remove(0);
     for _ in 0..3 {
-        assert_eq!(get(&app, "/api/v1/products/missing").await.status, StatusCode::NOT_FOUND);
-        assert_eq!(get(&app, &format!("/api/v1/products/{slug}")).await.status, StatusCode::OK);
+        assert_eq!(
+            get(&app, "/api/v1/products/missing").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(&app, &format!("/api/v1/products/{slug}")).await.status,
+            StatusCode::OK
+        );
     }
 }
 
@@ -239,7 +289,10 @@ async fn readyz_is_503_while_migrations_are_pending() {
     let (app, db) = spawn_app().await;
     assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
     let client = db.connect().await;
-    client.execute("delete from public.refinery_schema_history", &[]).await.unwrap();
+    client
+        .execute("delete from public.refinery_schema_history", &[])
+        .await
+        .unwrap();
     let reply = get(&app, "/readyz").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.problem_code(), "migrations_pending");
@@ -249,9 +302,22 @@ async fn readyz_is_503_while_migrations_are_pending() {
 async fn responses_carry_a_request_id_and_keep_the_callers_one() {
     let (app, _db) = spawn_app().await;
     let reply = get(&app, "/healthz").await;
-    let generated = reply.headers.get("x-request-id").expect("request id set").to_str().unwrap().to_string();
+    let generated = reply
+        .headers
+        .get("x-request-id")
+        .expect("request id set")
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
-    let mine = send(&app, Request::get("/healthz").header("x-request-id", "abc-123").body(Body::empty()).unwrap()).await;
+    let mine = send(
+        &app,
+        Request::get("/healthz")
+            .header("x-request-id", "abc-123")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(mine.headers["x-request-id"], "abc-123");
 }
 
@@ -269,7 +335,10 @@ async fn cors_allows_only_configured_origins() {
             .unwrap()
     };
     let allowed = send(&app, preflight("https://shop.example")).await;
-    assert_eq!(allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://shop.example");
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://shop.example"
+    );
     let refused = send(&app, preflight("https://evil.example")).await;
     assert!(refused.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
@@ -279,16 +348,27 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_and_the_docs_page_ren
     let (app, _db) = spawn_app().await;
     let doc = get(&app, "/api/v1/openapi.json").await.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/v1/products", "/api/v1/products/{slug}", "/api/v1/categories", "/api/v1/products/lookup", "/readyz"] {
+    for path in [
+        "/api/v1/products",
+        "/api/v1/products/{slug}",
+        "/api/v1/categories",
+        "/api/v1/products/lookup",
+        "/readyz",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
     }
-    assert!(doc["paths"]["/api/v1/products"]["get"]["responses"].get("422").is_some());
+    assert!(doc["paths"]["/api/v1/products"]["get"]["responses"]
+        .get("422")
+        .is_some());
     let page = get(&app, "/docs").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.content_type.starts_with("text/html"));
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("/api/v1/products/{slug}") && html.contains("GET"));
-    assert!(!html.contains("<script"), "the docs page must not load remote code");
+    assert!(
+        !html.contains("<script"),
+        "the docs page must not load remote code"
+    );
 }
 
 #[tokio::test]

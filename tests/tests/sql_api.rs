@@ -4,12 +4,18 @@
 use maef_tests::{seed_products, TestDb};
 use serde_json::Value;
 
-async fn json(client: &tokio_postgres::Client, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Value {
+async fn json(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Value {
     client.query_one(sql, params).await.unwrap().get(0)
 }
 
 fn sqlstate(err: &tokio_postgres::Error) -> (String, Option<String>) {
-    let db = err.as_db_error().unwrap_or_else(|| panic!("not a server error: {err}"));
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("not a server error: {err}"));
     (db.code().code().to_string(), db.constraint().map(String::from))
 }
 
@@ -19,9 +25,17 @@ async fn migrate_is_idempotent_and_reloads_code_without_touching_data() {
     let mut client = db.connect().await;
     seed_products(&client, "keep", 3).await;
     let report = maef_api::migrate::run(&mut client).await.unwrap();
-    assert!(report.applied.is_empty(), "template already migrated: {:?}", report.applied);
+    assert!(
+        report.applied.is_empty(),
+        "template already migrated: {:?}",
+        report.applied
+    );
     assert!(report.sql_files >= 3);
-    let count: i64 = client.query_one("select count(*) from shop.product", &[]).await.unwrap().get(0);
+    let count: i64 = client
+        .query_one("select count(*) from shop.product", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(count, 3, "reloading code must not touch data");
     assert!(maef_api::migrate::pending(&mut client).await.unwrap().is_empty());
 }
@@ -31,14 +45,20 @@ async fn reload_refuses_when_data_depends_on_code() {
     let db = TestDb::new().await;
     let mut client = db.connect().await;
     client
-        .batch_execute("alter table shop.product add column shown_price text default maef.format_money(1, 0, 'XOF')")
+        .batch_execute(
+            "alter table shop.product add column shown_price text default maef.format_money(1, 0, 'XOF')",
+        )
         .await
         .unwrap();
     let err = maef_api::migrate::run(&mut client).await.unwrap_err().to_string();
     assert!(err.contains("depend on reloadable code"), "{err}");
     assert!(err.contains("shop.product"), "names the dependent object: {err}");
     // Nothing was dropped: the column and the code are still there.
-    let formatted: String = client.query_one("select maef.format_money(150000, 0, 'XOF')", &[]).await.unwrap().get(0);
+    let formatted: String = client
+        .query_one("select maef.format_money(150000, 0, 'XOF')", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(formatted, "150,000 XOF");
 }
 
@@ -47,7 +67,9 @@ async fn no_data_object_depends_on_code_after_migrate() {
     let db = TestDb::new().await;
     let mut client = db.connect().await;
     // Running migrate again performs the dependency check against the real model.
-    maef_api::migrate::run(&mut client).await.expect("the real data model must not depend on api/report/maef");
+    maef_api::migrate::run(&mut client)
+        .await
+        .expect("the real data model must not depend on api/report/maef");
 }
 
 #[tokio::test]
@@ -65,10 +87,16 @@ async fn list_products_pages_by_keyset_and_validates_its_arguments() {
     assert!(last["next_cursor"].is_null());
 
     for (limit, after) in [(0, None), (101, None), (10, Some("abc")), (10, Some("-1"))] {
-        let err = client.query_one("select api.list_products($1, $2)", &[&limit, &after]).await.unwrap_err();
+        let err = client
+            .query_one("select api.list_products($1, $2)", &[&limit, &after])
+            .await
+            .unwrap_err();
         let (code, constraint) = sqlstate(&err);
         assert_eq!(code, "MA422", "limit={limit} after={after:?}");
-        assert!(matches!(constraint.as_deref(), Some("invalid_limit" | "invalid_cursor")));
+        assert!(matches!(
+            constraint.as_deref(),
+            Some("invalid_limit" | "invalid_cursor")
+        ));
     }
 }
 
@@ -78,7 +106,10 @@ async fn product_json_has_formatted_prices_variants_and_stock_status() {
     let client = db.connect().await;
     let slug = seed_products(&client, "shape", 1).await.remove(0);
     client
-        .execute("update shop.price set compare_at_amount = 3000 where currency_code = 'EUR'", &[])
+        .execute(
+            "update shop.price set compare_at_amount = 3000 where currency_code = 'EUR'",
+            &[],
+        )
         .await
         .unwrap();
     let product = json(&client, "select api.product_by_slug($1)", &[&slug]).await;
@@ -93,14 +124,29 @@ async fn product_json_has_formatted_prices_variants_and_stock_status() {
     assert_eq!(variant["stock_status"], "in_stock");
     assert_eq!(variant["prices"].as_array().unwrap().len(), 2);
     assert_eq!(product["breadcrumbs"][0]["slug"], "test");
-    for field in ["id", "sku_root", "title", "description", "specs", "tags", "media", "related"] {
+    for field in [
+        "id",
+        "sku_root",
+        "title",
+        "description",
+        "specs",
+        "tags",
+        "media",
+        "related",
+    ] {
         assert!(product.get(field).is_some(), "missing {field}");
     }
 
-    client.execute("update shop.inventory set qty_on_hand = 3", &[]).await.unwrap();
+    client
+        .execute("update shop.inventory set qty_on_hand = 3", &[])
+        .await
+        .unwrap();
     let low = json(&client, "select api.product_by_slug($1)", &[&slug]).await;
     assert_eq!(low["variants"][0]["stock_status"], "low_stock");
-    client.execute("update shop.inventory set qty_reserved = 3", &[]).await.unwrap();
+    client
+        .execute("update shop.inventory set qty_reserved = 3", &[])
+        .await
+        .unwrap();
     let out = json(&client, "select api.product_by_slug($1)", &[&slug]).await;
     assert_eq!(out["variants"][0]["stock_status"], "out_of_stock");
     assert_eq!(out["in_stock"], false);
@@ -111,9 +157,15 @@ async fn an_unknown_or_inactive_slug_raises_ma404() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let slug = seed_products(&client, "gone", 1).await.remove(0);
-    client.execute("update shop.product set is_active = false", &[]).await.unwrap();
+    client
+        .execute("update shop.product set is_active = false", &[])
+        .await
+        .unwrap();
     for s in [slug.as_str(), "never-existed"] {
-        let err = client.query_one("select api.product_by_slug($1)", &[&s]).await.unwrap_err();
+        let err = client
+            .query_one("select api.product_by_slug($1)", &[&s])
+            .await
+            .unwrap_err();
         assert_eq!(sqlstate(&err), ("MA404".into(), Some("product_not_found".into())));
     }
 }
@@ -145,20 +197,44 @@ async fn overlapping_price_windows_and_reservations_beyond_stock_are_refused() {
         .execute("insert into shop.price (product_id, currency_code, amount) select product_id, 'EUR', 1 from shop.product", &[])
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(&err), ("23P01".into(), Some("price_product_window_excl".into())));
-    let err = client.execute("update shop.inventory set qty_reserved = qty_on_hand + 1", &[]).await.unwrap_err();
-    assert_eq!(sqlstate(&err), ("23514".into(), Some("inventory_reserved_within_on_hand".into())));
+    assert_eq!(
+        sqlstate(&err),
+        ("23P01".into(), Some("price_product_window_excl".into()))
+    );
     let err = client
-        .execute("insert into shop.app_user (email) values ('Mixed@Example.com')", &[])
+        .execute("update shop.inventory set qty_reserved = qty_on_hand + 1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&err),
+        ("23514".into(), Some("inventory_reserved_within_on_hand".into()))
+    );
+    let err = client
+        .execute(
+            "insert into shop.app_user (email) values ('Mixed@Example.com')",
+            &[],
+        )
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err).0, "23514", "emails are stored normalised");
-    client.execute("insert into shop.app_user (email) values ('ada@example.com')", &[]).await.unwrap();
+    client
+        .execute(
+            "insert into shop.app_user (email) values ('ada@example.com')",
+            &[],
+        )
+        .await
+        .unwrap();
     let err = client
-        .execute("insert into shop.app_user (email) values ('ada@example.com')", &[])
+        .execute(
+            "insert into shop.app_user (email) values ('ada@example.com')",
+            &[],
+        )
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(&err), ("23505".into(), Some("app_user_email_key".into())));
+    assert_eq!(
+        sqlstate(&err),
+        ("23505".into(), Some("app_user_email_key".into()))
+    );
 }
 
 #[tokio::test]
@@ -166,17 +242,26 @@ async fn anonymous_callers_reach_the_api_but_not_the_tables_or_the_queue() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     seed_products(&client, "anon", 2).await;
-    client.batch_execute("begin; set local role maef_anon").await.unwrap();
+    client
+        .batch_execute("begin; set local role maef_anon")
+        .await
+        .unwrap();
     let page = json(&client, "select api.list_products(10, null)", &[]).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     client.batch_execute("savepoint s").await.unwrap();
     let err = client.query("select * from shop.product", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&err).0, "42501");
     client.batch_execute("rollback to savepoint s").await.unwrap();
-    let err = client.query("select api.claim_jobs('w', array['noop'], 1, '30 s')", &[]).await.unwrap_err();
+    let err = client
+        .query("select api.claim_jobs('w', array['noop'], 1, '30 s')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err).0, "42501");
     client.batch_execute("rollback to savepoint s").await.unwrap();
-    let err = client.query("select api._stock_status(1)", &[]).await.unwrap_err();
+    let err = client
+        .query("select api._stock_status(1)", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err).0, "42501", "private helpers are not callable");
     client.batch_execute("rollback").await.unwrap();
 }
@@ -198,7 +283,10 @@ async fn money_helpers_are_installed_and_round_half_to_even() {
     assert_eq!(row.get::<_, i64>(2), 2000);
     assert_eq!(row.get::<_, i64>(3), 2);
     assert_eq!(row.get::<_, String>(4), "19.99");
-    let err = client.query_one("select maef.format_money(1, 9, 'EUR')", &[]).await.unwrap_err();
+    let err = client
+        .query_one("select maef.format_money(1, 9, 'EUR')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err).0, "22023");
 }
 
@@ -207,7 +295,10 @@ async fn racing_workers_claim_each_job_exactly_once() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     client
-        .execute("select api.enqueue_job('noop', jsonb_build_object('i', i)) from generate_series(1, 200) i", &[])
+        .execute(
+            "select api.enqueue_job('noop', jsonb_build_object('i', i)) from generate_series(1, 200) i",
+            &[],
+        )
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -218,7 +309,10 @@ async fn racing_workers_claim_each_job_exactly_once() {
             let mut mine = Vec::new();
             loop {
                 let rows = client
-                    .query("select job_id from api.claim_jobs($1, array['noop'], 7, '1 minute')", &[&format!("w{w}")])
+                    .query(
+                        "select job_id from api.claim_jobs($1, array['noop'], 7, '1 minute')",
+                        &[&format!("w{w}")],
+                    )
                     .await
                     .unwrap();
                 if rows.is_empty() {
@@ -236,7 +330,11 @@ async fn racing_workers_claim_each_job_exactly_once() {
     all.sort_unstable();
     all.dedup();
     assert_eq!((n, all.len()), (200, 200), "every job claimed once");
-    let attempts: i64 = client.query_one("select count(*) from shop.job_attempt where attempt = 1", &[]).await.unwrap().get(0);
+    let attempts: i64 = client
+        .query_one("select count(*) from shop.job_attempt where attempt = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(attempts, 200);
 }
 
@@ -244,22 +342,61 @@ async fn racing_workers_claim_each_job_exactly_once() {
 async fn a_stale_attempt_cannot_complete_a_job_and_failures_back_off() {
     let db = TestDb::new().await;
     let client = db.connect().await;
-    let id: i64 = client.query_one("select api.enqueue_job('noop', '{}', p_max_attempts => 2)", &[]).await.unwrap().get(0);
-    let attempt: i32 = client.query_one("select attempt from api.claim_jobs('w', array['noop'])", &[]).await.unwrap().get(0);
+    let id: i64 = client
+        .query_one("select api.enqueue_job('noop', '{}', p_max_attempts => 2)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let attempt: i32 = client
+        .query_one("select attempt from api.claim_jobs('w', array['noop'])", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(attempt, 1);
-    let stale: bool = client.query_one("select api.complete_job($1, 99)", &[&id]).await.unwrap().get(0);
+    let stale: bool = client
+        .query_one("select api.complete_job($1, 99)", &[&id])
+        .await
+        .unwrap()
+        .get(0);
     assert!(!stale);
-    let failed: bool = client.query_one("select api.fail_job($1, 1, 'boom')", &[&id]).await.unwrap().get(0);
+    let failed: bool = client
+        .query_one("select api.fail_job($1, 1, 'boom')", &[&id])
+        .await
+        .unwrap()
+        .get(0);
     assert!(failed);
     let row = client
         .query_one("select status, run_at > now() + interval '2 seconds', last_error from shop.job_queue where job_id = $1", &[&id])
         .await
         .unwrap();
-    assert_eq!((row.get::<_, String>(0), row.get::<_, bool>(1), row.get::<_, String>(2)), ("pending".into(), true, "boom".into()));
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, String>(2)
+        ),
+        ("pending".into(), true, "boom".into())
+    );
     // Second and last attempt fails: the job is discarded, kept for inspection.
-    client.execute("update shop.job_queue set run_at = now() where job_id = $1", &[&id]).await.unwrap();
-    client.query_one("select attempt from api.claim_jobs('w', array['noop'])", &[]).await.unwrap();
-    client.query_one("select api.fail_job($1, 2, 'boom again')", &[&id]).await.unwrap();
-    let status: String = client.query_one("select status from shop.job_queue where job_id = $1", &[&id]).await.unwrap().get(0);
+    client
+        .execute(
+            "update shop.job_queue set run_at = now() where job_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    client
+        .query_one("select attempt from api.claim_jobs('w', array['noop'])", &[])
+        .await
+        .unwrap();
+    client
+        .query_one("select api.fail_job($1, 2, 'boom again')", &[&id])
+        .await
+        .unwrap();
+    let status: String = client
+        .query_one("select status from shop.job_queue where job_id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(status, "discarded");
 }

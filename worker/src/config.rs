@@ -55,10 +55,18 @@ impl WorkerConfig {
         database_url
             .parse::<tokio_postgres::Config>()
             .map_err(|e| format!("DATABASE_URL: is not a valid PostgreSQL URL: {e}"))?;
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
         Ok(Self {
             database_url,
-            worker_id: var("WORKER_ID").unwrap_or_else(|| format!("{}-{}", if host.is_empty() { "worker" } else { &host }, std::process::id())),
+            worker_id: var("WORKER_ID").unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    if host.is_empty() { "worker" } else { &host },
+                    std::process::id()
+                )
+            }),
             concurrency: number("WORKER_CONCURRENCY", 4)? as usize,
             poll_interval: Duration::from_millis(number("WORKER_POLL_MS", 1000)?),
             lease: Duration::from_secs(number("WORKER_LEASE_SECS", 30)?),
@@ -83,6 +91,8 @@ mod tests {
             _ => None,
         });
         assert!(bad.unwrap_err().starts_with("WORKER_CONCURRENCY"));
-        assert!(WorkerConfig::from_lookup(|_| None).unwrap_err().starts_with("DATABASE_URL"));
+        assert!(WorkerConfig::from_lookup(|_| None)
+            .unwrap_err()
+            .starts_with("DATABASE_URL"));
     }
 }

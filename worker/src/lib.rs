@@ -57,13 +57,19 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(still_running = running.len(), "grace period over; their leases will expire");
+        tracing::warn!(
+            still_running = running.len(),
+            "grace period over; their leases will expire"
+        );
     }
     Ok(())
 }
 
 /// One database session: LISTEN, then claim and run jobs until the connection fails.
-async fn session(config: &WorkerConfig, in_flight: Arc<tokio::sync::Mutex<JoinSet<()>>>) -> anyhow::Result<()> {
+async fn session(
+    config: &WorkerConfig,
+    in_flight: Arc<tokio::sync::Mutex<JoinSet<()>>>,
+) -> anyhow::Result<()> {
     let mut pg: tokio_postgres::Config = config.database_url.parse()?;
     pg.application_name("maef-worker");
     let (client, mut connection) = pg.connect(NoTls).await?;
@@ -137,8 +143,16 @@ async fn run_job(client: &Client, job_id: i64, kind: &str, payload: serde_json::
         Err(e) => Err(e),
     };
     let recorded = match &outcome {
-        Ok(()) => client.query_one("select api.complete_job($1, $2)", &[&job_id, &attempt]).await,
-        Err(error) => client.query_one("select api.fail_job($1, $2, $3)", &[&job_id, &attempt, error]).await,
+        Ok(()) => {
+            client
+                .query_one("select api.complete_job($1, $2)", &[&job_id, &attempt])
+                .await
+        }
+        Err(error) => {
+            client
+                .query_one("select api.fail_job($1, $2, $3)", &[&job_id, &attempt, error])
+                .await
+        }
     };
     match (recorded.map(|row| row.get::<_, bool>(0)), outcome) {
         (Ok(true), Ok(())) => tracing::info!("job completed"),

@@ -20,6 +20,13 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, description = "The category tree", body = Vec<crate::openapi::CategoryNode>)))]
 pub async fn list_categories(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, &caller, Access::ReadOnly, "select api.list_categories()::text", &[]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.list_categories()::text",
+        &[],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }

@@ -12,7 +12,9 @@ use crate::{openapi::ApiDoc, AppState};
 
 /// `/api/v1/openapi.json` and `/docs`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page))
 }
 
 async fn openapi_json() -> Json<Document> {
@@ -24,7 +26,10 @@ async fn docs_page() -> Html<String> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders every operation: method, path, summary, parameters and responses.
@@ -66,7 +71,9 @@ fn render_operation(method: &str, path: &str, op: &Operation) -> String {
     if let Some(params) = op.parameters.as_ref().filter(|p| !p.is_empty()) {
         out.push_str("<table><tr><th>parameter</th><th>in</th><th>description</th></tr>");
         for p in params {
-            let location = serde_json::to_value(&p.parameter_in).ok().and_then(|v| v.as_str().map(String::from));
+            let location = serde_json::to_value(&p.parameter_in)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from));
             out.push_str(&format!(
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                 escape(&p.name),
@@ -82,7 +89,11 @@ fn render_operation(method: &str, path: &str, op: &Operation) -> String {
             utoipa::openapi::RefOr::T(r) => r.description.clone(),
             utoipa::openapi::RefOr::Ref(r) => r.ref_location.clone(),
         };
-        out.push_str(&format!("<li><b>{}</b> {}</li>", escape(status), escape(&description)));
+        out.push_str(&format!(
+            "<li><b>{}</b> {}</li>",
+            escape(status),
+            escape(&description)
+        ));
     }
     out.push_str("</ul>");
     out

@@ -7,7 +7,9 @@ use crate::{error::ApiError, migrate, AppState};
 
 /// `/healthz` and `/readyz`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// The process is up (no database access).
@@ -24,12 +26,22 @@ pub async fn healthz() -> Json<Value> {
         (status = 503, description = "Database unreachable or migrations pending", body = crate::error::Problem),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut client = state.db.get().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let pending = migrate::pending(&mut client).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let mut client = state
+        .db
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let pending = migrate::pending(&mut client)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     if !pending.is_empty() {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "migrations_pending", "database migrations are pending")
-            .details(pending.join(", "))
-            .hint("Run `maef-api migrate`."));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "migrations_pending",
+            "database migrations are pending",
+        )
+        .details(pending.join(", "))
+        .hint("Run `maef-api migrate`."));
     }
     Ok(Json(json!({"status": "ready"})))
 }

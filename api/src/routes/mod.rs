@@ -39,7 +39,9 @@ impl JsonText {
 impl IntoResponse for JsonText {
     fn into_response(self) -> Response {
         let mut response = (self.0, self.1).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 }

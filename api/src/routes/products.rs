@@ -72,8 +72,14 @@ pub async fn product_by_slug(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<JsonText, ApiError> {
-    let body =
-        db::call(&state.db, &caller, Access::ReadOnly, "select api.product_by_slug($1)::text", &[&slug]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.product_by_slug($1)::text",
+        &[&slug],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }
 

@@ -52,14 +52,17 @@ pub fn to_minor_units(decimal: &str, exponent: i32) -> Result<i64, MoneyError> {
     };
     let (int_part, frac_part) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part)
-    {
+    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
         return Err(not_decimal());
     }
 
     // Digits kept in minor units, and the first dropped digit plus "anything non-zero
     // after it", which is all half-to-even needs.
-    let kept_frac: String = frac_part.chars().chain(std::iter::repeat('0')).take(exponent).collect();
+    let kept_frac: String = frac_part
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(exponent)
+        .collect();
     let dropped = frac_part.get(exponent..).unwrap_or("");
     let first_dropped = dropped.bytes().next().map_or(0, |b| b - b'0');
     let rest_nonzero = dropped.bytes().skip(1).any(|b| b != b'0');
@@ -171,11 +174,17 @@ mod tests {
     #[test]
     fn malformed_amounts_are_refused() {
         for bad in ["", "-", ".", "1e3", "1,5", "abc", "1.2.3", "--1", " 1 2"] {
-            assert!(matches!(to_minor_units(bad, 2), Err(MoneyError::NotDecimal(_))), "{bad}");
+            assert!(
+                matches!(to_minor_units(bad, 2), Err(MoneyError::NotDecimal(_))),
+                "{bad}"
+            );
         }
         assert_eq!(to_minor_units("1", 5), Err(MoneyError::BadExponent(5)));
         assert_eq!(to_minor_units("1", -1), Err(MoneyError::BadExponent(-1)));
-        assert_eq!(to_minor_units("99999999999999999999", 0), Err(MoneyError::Overflow));
+        assert_eq!(
+            to_minor_units("99999999999999999999", 0),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]

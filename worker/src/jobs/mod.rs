@@ -23,7 +23,9 @@ impl Job {
     /// An unknown kind or a payload of the wrong shape (the job fails with this text).
     pub fn parse(kind: &str, payload: Value) -> Result<Self, String> {
         match kind {
-            "noop" => Ok(Job::Noop(serde_json::from_value(payload).map_err(|e| format!("noop payload: {e}"))?)),
+            "noop" => Ok(Job::Noop(
+                serde_json::from_value(payload).map_err(|e| format!("noop payload: {e}"))?,
+            )),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }
@@ -46,7 +48,9 @@ mod tests {
     #[test]
     fn unknown_kinds_and_bad_payloads_are_refused() {
         assert!(Job::parse("noop", serde_json::json!({})).is_ok());
-        assert!(Job::parse("launch_rocket", serde_json::json!({})).unwrap_err().contains("unknown job kind"));
+        assert!(Job::parse("launch_rocket", serde_json::json!({}))
+            .unwrap_err()
+            .contains("unknown job kind"));
         assert!(Job::parse("noop", serde_json::json!({"fail": "yes"})).is_err());
     }
 }
