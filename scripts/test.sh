@@ -23,7 +23,7 @@ trap drop_test_databases EXIT
 
 echo "==> cargo test (unit, SQL API, HTTP, end-to-end)" >&2
 cargo build --quiet -p maef-api -p maef-worker
-cargo test --quiet --workspace
+cargo test --quiet   # default-members: everything but the pgrx crate, tested below
 
 echo "==> cargo pgrx test (extension, in-database)" >&2
 PGRX_DATA=/var/tmp/maef-pgrx-test

@@ -375,8 +375,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_route_and_the_docs_page_ren
 async fn a_slow_statement_is_cut_by_statement_timeout_as_a_504() {
     let db = TestDb::new().await;
     let client = db.connect().await;
-    // A product whose JSON takes long to build: a trigger-free way is a slow category
-    // tree; simplest is a sleeping function shadowing nothing, called by list_categories.
+    // Replace the category tree function in this test's own database by a slow one.
     client
         .batch_execute(
             "create or replace function api.list_categories() returns jsonb language sql security definer
