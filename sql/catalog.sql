@@ -3,13 +3,18 @@
 -- Public functions are SECURITY DEFINER with an empty search_path (every name is
 -- schema-qualified), so anonymous callers read through them without table grants.
 -- Private helpers start with `_` and are not granted to anyone.
+--
+-- Performance: a SQL-language function that is not inlined is re-planned at every
+-- call. So helpers are either inlinable SQL (one SELECT without subqueries, no SET
+-- clause, volatility no stricter than their body) or PL/pgSQL, whose plans are cached
+-- per session. Helpers run inside a public function's empty search_path anyway.
 
 -- Current price rows of a product at an instant: per active variant and currency, the
 -- variant's own price if it has one, else the product's.
 create function api._variant_prices(p_product_id bigint, p_at timestamptz)
 returns table (variant_id bigint, currency_code char(3), exponent smallint, amount bigint, compare_at_amount bigint)
 language sql stable parallel safe
-set search_path = '' as $$
+as $$
     select v.variant_id, c.code, c.exponent,
            coalesce(vp.amount, pp.amount),
            case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end
@@ -28,8 +33,8 @@ comment on function api._variant_prices(bigint, timestamptz) is
 -- One price as JSON, with display strings from the extension.
 create function api._price_json(p_currency char(3), p_exponent smallint, p_amount bigint, p_compare_at bigint)
 returns jsonb
-language sql immutable parallel safe
-set search_path = '' as $$
+language sql stable parallel safe
+as $$
     select jsonb_build_object(
         'currency', p_currency,
         'amount', p_amount,
@@ -43,15 +48,20 @@ comment on function api._price_json(char, smallint, bigint, bigint) is
 -- Stock status shown to shoppers: never the exact quantity.
 create function api._stock_status(p_variant_id bigint)
 returns text
-language sql stable parallel safe
-set search_path = '' as $$
-    select case
-        when i.variant_id is null or i.qty_on_hand - i.qty_reserved <= 0 then 'out_of_stock'
-        when i.qty_on_hand - i.qty_reserved <= i.low_stock_threshold then 'low_stock'
+language plpgsql stable parallel safe
+as $$
+declare
+    v_available integer;
+    v_threshold integer;
+begin
+    select i.qty_on_hand - i.qty_reserved, i.low_stock_threshold into v_available, v_threshold
+    from shop.inventory i where i.variant_id = p_variant_id;
+    return case
+        when coalesce(v_available, 0) <= 0 then 'out_of_stock'
+        when v_available <= v_threshold then 'low_stock'
         else 'in_stock'
-    end
-    from (select p_variant_id as variant_id) x
-    left join shop.inventory i using (variant_id)
+    end;
+end
 $$;
 comment on function api._stock_status(bigint) is
     'Private: in_stock, low_stock or out_of_stock for a variant (available = on hand - reserved).';
@@ -59,9 +69,10 @@ comment on function api._stock_status(bigint) is
 -- A product as shown in lists.
 create function api._product_summary(p shop.product)
 returns jsonb
-language sql stable parallel safe
-set search_path = '' as $$
-    select jsonb_build_object(
+language plpgsql stable parallel safe
+as $$
+begin
+    return jsonb_build_object(
         'id', p.product_id,
         'slug', p.slug,
         'title', p.title,
@@ -80,7 +91,8 @@ set search_path = '' as $$
             where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved),
         'image', (select jsonb_build_object('asset_id', pm.asset_id, 'url', '/api/v1/media/' || pm.asset_id, 'alt', pm.alt)
                   from shop.product_media pm where pm.product_id = p.product_id
-                  order by pm.is_primary desc, pm.position limit 1))
+                  order by pm.is_primary desc, pm.position limit 1));
+end
 $$;
 comment on function api._product_summary(shop.product) is
     'Private: the list form of a product (prices "from", stock flag, primary image).';
@@ -88,14 +100,17 @@ comment on function api._product_summary(shop.product) is
 -- Builds one category node with its children, recursively.
 create function api._category_node(p_category_id bigint)
 returns jsonb
-language sql stable
-set search_path = '' as $$
-    select jsonb_build_object(
-        'id', c.category_id, 'slug', c.slug, 'name', c.name, 'description', c.description,
-        'position', c.position,
-        'children', coalesce((select jsonb_agg(api._category_node(k.category_id) order by k.position, k.name)
-                              from shop.category k where k.parent_id = c.category_id), '[]'::jsonb))
-    from shop.category c where c.category_id = p_category_id
+language plpgsql stable
+as $$
+begin
+    return (
+        select jsonb_build_object(
+            'id', c.category_id, 'slug', c.slug, 'name', c.name, 'description', c.description,
+            'position', c.position,
+            'children', coalesce((select jsonb_agg(api._category_node(k.category_id) order by k.position, k.name)
+                                  from shop.category k where k.parent_id = c.category_id), '[]'::jsonb))
+        from shop.category c where c.category_id = p_category_id);
+end
 $$;
 comment on function api._category_node(bigint) is 'Private: a category and its subtree as JSON.';
 
