@@ -11,8 +11,7 @@ WORKDIR /build
 COPY . .
 # Registry cache mount: faster re-downloads, never in the image. Its own id, because
 # compose builds both images at once and cargo's lock file lies outside the mount.
-# target/ is deliberately not cached: refinery's embed_migrations! does not track newly
-# added migration files, so an incremental build could ship a binary missing one.
+# target/ is deliberately not cached: every image is a clean, reproducible build.
 RUN --mount=type=cache,id=maef-app-cargo-registry,target=/usr/local/cargo/registry \
     cargo build --release --locked -p maef-api -p maef-worker \
  && install -D -m 0755 target/release/maef-api target/release/maef-worker -t /out/

@@ -35,8 +35,7 @@ COPY . .
 # pgrx mirrors pg_config's absolute paths:
 #   /pkg/usr/lib/postgresql/16/lib/maef.so                       (pkglibdir)
 #   /pkg/usr/share/postgresql/16/extension/maef.control, maef--<version>.sql
-# No cache mount on target/: refinery's embed_migrations! does not notice new migration
-# files, so a reused target/ could yield stale binaries (same rule as app.Dockerfile).
+# No cache mount on target/: every image is a clean, reproducible build.
 RUN --mount=type=cache,id=maef-pg-cargo-registry,target=/usr/local/cargo/registry \
     cargo pgrx package -p maef \
       --pg-config /usr/lib/postgresql/16/bin/pg_config \

@@ -38,12 +38,12 @@ as $$
     select jsonb_build_object(
         'currency', p_currency,
         'amount', p_amount,
-        'formatted', maef.format_money(p_amount, p_exponent, p_currency),
+        'price_formatted', maef.format_money(p_amount, p_exponent, p_currency),
         'compare_at_amount', p_compare_at,
         'compare_at_formatted', maef.format_money(p_compare_at, p_exponent, p_currency))
 $$;
 comment on function api._price_json(char, smallint, bigint, bigint) is
-    'Private: a price as {currency, amount, formatted, compare_at_amount, compare_at_formatted}.';
+    'Private: a price as {currency, amount, price_formatted, compare_at_amount, compare_at_formatted}.';
 
 -- Stock status shown to shoppers: never the exact quantity.
 create function api._stock_status(p_variant_id bigint)

@@ -37,6 +37,10 @@ comment on function api.enqueue_job(text, jsonb, text, smallint, timestamptz, in
     'Enqueues a job (kind, payload, queue, priority, run_at, max_attempts, unique_key) and returns its id; with a unique_key, an existing pending/running job of the same kind and key is kept and its id returned. Notifies channel maef_jobs.';
 
 -- Claims up to p_limit ready jobs of the given kinds for a worker, with a lease.
+-- Ready means pending and due, or running with an expired lease (its worker died or
+-- hung): such a job is taken over, its old attempt closed as 'lease expired', and the
+-- new attempt number fences the old worker out. A job whose attempts are exhausted is
+-- not taken over (it stays visible in report.job_stats for a DBA).
 -- SKIP LOCKED lets many workers claim concurrently without waiting on each other.
 create function api.claim_jobs(p_worker text, p_kinds text[], p_limit integer default 1,
                                p_lease interval default '30 seconds')
@@ -44,8 +48,11 @@ returns table (job_id bigint, kind text, payload jsonb, attempt integer, locked_
 language sql security definer
 set search_path = '' as $$
     with ready as (
-        select j.job_id from shop.job_queue j
-        where j.status = 'pending' and j.run_at <= now() and j.kind = any (p_kinds)
+        select j.job_id, j.status as previous_status, j.attempt as previous_attempt
+        from shop.job_queue j
+        where j.kind = any (p_kinds)
+          and ((j.status = 'pending' and j.run_at <= now())
+               or (j.status = 'running' and j.locked_until < now() and j.attempt < j.max_attempts))
         order by j.priority desc, j.run_at, j.job_id
         limit greatest(p_limit, 0)
         for update skip locked
@@ -55,6 +62,12 @@ set search_path = '' as $$
             locked_until = now() + p_lease
         from ready where j.job_id = ready.job_id
         returning j.job_id, j.kind, j.payload, j.attempt, j.locked_until
+    ), expired as (
+        update shop.job_attempt a
+        set finished_at = now(), ok = false, error = 'lease expired'
+        from ready
+        where ready.previous_status = 'running' and a.job_id = ready.job_id
+          and a.attempt = ready.previous_attempt and a.finished_at is null
     ), attempts as (
         insert into shop.job_attempt (job_id, attempt, worker)
         select c.job_id, c.attempt, p_worker from claimed c
@@ -62,7 +75,7 @@ set search_path = '' as $$
     select * from claimed order by job_id
 $$;
 comment on function api.claim_jobs(text, text[], integer, interval) is
-    'Claims up to p_limit ready jobs of the given kinds (FOR UPDATE SKIP LOCKED, by priority, run_at, id), leasing them to p_worker; the returned attempt is the fencing token for complete/fail.';
+    'Claims up to p_limit ready jobs of the given kinds (pending and due, or running with an expired lease), FOR UPDATE SKIP LOCKED, by priority, run_at, id; leases them to p_worker. The returned attempt is the fencing token for complete_job/fail_job.';
 
 -- Marks a claimed job completed. Returns false for a stale attempt (lease lost).
 create function api.complete_job(p_job_id bigint, p_attempt integer)

@@ -37,7 +37,7 @@ pub struct Price {
     /// Minor units (cents; francs for XOF).
     amount: i64,
     /// Display string, e.g. `19.99 EUR`.
-    formatted: String,
+    price_formatted: String,
     /// The "was" price, when the product is on sale.
     compare_at_amount: Option<i64>,
     /// Display string of `compare_at_amount`.

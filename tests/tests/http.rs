@@ -153,7 +153,7 @@ async fn product_page_and_category_tree_are_served_as_json() {
     assert_eq!(reply.status, StatusCode::OK);
     let product = reply.json();
     assert_eq!(product["slug"], slug.as_str());
-    assert_eq!(product["price_from"][1]["formatted"], "15,000 XOF");
+    assert_eq!(product["price_from"][1]["price_formatted"], "15,000 XOF");
     let tree = get(&app, "/api/v1/categories").await.json();
     assert_eq!(tree[0]["slug"], "test");
     assert!(tree[0]["children"].as_array().unwrap().is_empty());

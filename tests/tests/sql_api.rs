@@ -116,9 +116,9 @@ async fn product_json_has_formatted_prices_variants_and_stock_status() {
     let prices = product["price_from"].as_array().unwrap();
     assert_eq!(prices.len(), 2);
     assert_eq!(prices[0]["currency"], "EUR");
-    assert_eq!(prices[0]["formatted"], "22.99 EUR");
+    assert_eq!(prices[0]["price_formatted"], "22.99 EUR");
     assert_eq!(prices[0]["compare_at_formatted"], "30.00 EUR");
-    assert_eq!(prices[1]["formatted"], "15,000 XOF");
+    assert_eq!(prices[1]["price_formatted"], "15,000 XOF");
     assert!(prices[1]["compare_at_amount"].is_null());
     let variant = &product["variants"][0];
     assert_eq!(variant["stock_status"], "in_stock");
@@ -399,4 +399,61 @@ async fn a_stale_attempt_cannot_complete_a_job_and_failures_back_off() {
         .unwrap()
         .get(0);
     assert_eq!(status, "discarded");
+}
+
+#[tokio::test]
+async fn a_job_whose_lease_expired_is_taken_over_and_its_old_worker_fenced_out() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let id: i64 = client
+        .query_one("select api.enqueue_job('noop')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let first: i32 = client
+        .query_one(
+            "select attempt from api.claim_jobs('crashed', array['noop'], 1, '1 millisecond')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let row = client
+        .query_one(
+            "select job_id, attempt from api.claim_jobs('rescuer', array['noop'], 1, '1 minute')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (id, first + 1));
+    let stale: bool = client
+        .query_one("select api.complete_job($1, $2)", &[&id, &first])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!stale, "the crashed worker's attempt is fenced out");
+    let done: bool = client
+        .query_one("select api.complete_job($1, $2)", &[&id, &(first + 1)])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(done);
+    let attempts: Vec<(i32, String, bool, Option<String>)> = client
+        .query(
+            "select attempt, worker, ok, error from shop.job_attempt where job_id = $1 order by attempt",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (1, "crashed".into(), false, Some("lease expired".into())),
+            (2, "rescuer".into(), true, None)
+        ]
+    );
 }

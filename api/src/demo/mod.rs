@@ -126,7 +126,7 @@ pub async fn load(client: &mut Client) -> anyhow::Result<DemoSummary> {
         images: image_count,
         already_loaded: false,
     };
-    tracing::info!(
+    tracing::debug!(
         categories = summary.categories,
         products = summary.products,
         variants = summary.variants,
