@@ -21,15 +21,22 @@ drop_test_databases() {
 drop_test_databases
 trap drop_test_databases EXIT
 
+LOG=.run/test.log
+: > "$LOG"
 echo "==> cargo test (unit, SQL API, HTTP, end-to-end)" >&2
 cargo build --quiet -p maef-api -p maef-worker
-cargo test --quiet   # default-members: everything but the pgrx crate, tested below
+# default-members: everything but the pgrx crate, tested below
+cargo test --quiet 2>&1 | tee -a "$LOG"
 
 echo "==> cargo pgrx test (extension, in-database)" >&2
 PGRX_DATA=/var/tmp/maef-pgrx-test
 if [ "$(id -u)" = 0 ]; then
     mkdir -p "$PGRX_DATA" && chown postgres:postgres "$PGRX_DATA"
-    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR" --runas postgres --pgdata "$PGRX_DATA/data")
+    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR" --runas postgres --pgdata "$PGRX_DATA/data") 2>&1 | tee -a "$LOG"
 else
-    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR")
+    (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR") 2>&1 | tee -a "$LOG"
 fi
+
+# One closing line for the whole run (pipefail above already stopped on a failure).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"

@@ -259,6 +259,29 @@ pub async fn log_server_errors(request: Request, next: Next) -> Response {
     response
 }
 
+/// Middleware: gives a problem-JSON body to error responses that middleware produced
+/// without one (a 408 from the timeout layer, say), so every 4xx/5xx has the same shape.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let code = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace([' ', '-'], "_");
+    let message = status.canonical_reason().unwrap_or("error").to_string();
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH); // the new body has its own length
+    let problem = ApiError::new(status, &code, message).into_response();
+    parts.headers.extend(problem.headers().clone());
+    Response::from_parts(parts, problem.into_body())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

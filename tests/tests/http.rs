@@ -172,6 +172,17 @@ async fn an_unknown_slug_is_a_404_problem() {
     let unknown_route = get(&app, "/api/v1/nothing-here").await;
     assert_eq!(unknown_route.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown_route.problem_code(), "route_not_found");
+    let wrong_method = send(
+        &app,
+        Request::delete("/api/v1/products").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.problem_code(), "method_not_allowed");
+    assert!(
+        wrong_method.headers.get(header::ALLOW).is_some(),
+        "405 keeps its Allow header"
+    );
 }
 
 #[tokio::test]
@@ -390,4 +401,21 @@ async fn a_slow_statement_is_cut_by_statement_timeout_as_a_504() {
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(reply.problem_code(), "statement_timeout");
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_a_408_problem() {
+    let db = TestDb::new().await;
+    db.connect()
+        .await
+        .batch_execute(
+            "create or replace function api.list_categories() returns jsonb language sql security definer
+             set search_path = '' as $$ select to_jsonb(pg_sleep(1)::text) $$;",
+        )
+        .await
+        .unwrap();
+    let app = app_for(&config(&db.url, &[("REQUEST_TIMEOUT_MS", "100")]));
+    let reply = get(&app, "/api/v1/categories").await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(reply.problem_code(), "request_timeout");
 }
