@@ -10,16 +10,26 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh maef
 # shellcheck source=/dev/null
 source .run/env
-MAEF_TEST_RUN_ID="r$(date +%s)$$"
+MAEF_TEST_RUN_ID="r$(date +%s)x$$"
 export MAEF_TEST_RUN_ID
 
-drop_test_databases() {
-    psql -w -q "$MAEF_TEST_ADMIN_URL" -tAc \
-        "select datname from pg_database where datname like 'maef\\_t\\_%' or datname like 'maef\\_tmpl\\_%'" |
-        while read -r db; do [ -n "$db" ] && psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"; done
+# Test databases are named maef_t_<run>_… and maef_tmpl_<run>, run = r<epoch>x<pid>.
+# At the end this run drops its own; at the start, leftovers of runs older than an hour
+# (killed runs) go too. Another run in progress on the same server is left alone.
+drop_test_databases() { # $1: an SQL condition on columns epoch and run
+    psql -w -q "$MAEF_TEST_ADMIN_URL" -tAc "
+        select datname from (
+            select datname, substring(datname from '^maef_(?:t|tmpl)_r([0-9]+)x') :: bigint as epoch,
+                   substring(datname from '^maef_(?:t|tmpl)_(r[0-9]+x[0-9]+)') as run
+            from pg_database) d
+        where epoch is not null and ($1)" |
+        while read -r db; do
+            [ -n "$db" ] && psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"
+        done
 }
-drop_test_databases
-trap drop_test_databases EXIT
+drop_test_databases "epoch < extract(epoch from now()) - 3600"
+cleanup() { drop_test_databases "run = '$MAEF_TEST_RUN_ID'"; }
+trap cleanup EXIT
 
 LOG=.run/test.log
 : > "$LOG"
