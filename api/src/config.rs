@@ -48,6 +48,57 @@ pub struct Config {
     /// `LOG_FORMAT` (`text` or `json`, default `text`); the level comes from `RUST_LOG`
     /// (default `info`).
     pub log_format: LogFormat,
+    /// Access and refresh token settings.
+    pub tokens: TokenConfig,
+    /// `ARGON2_MEMORY_KIB` (default 19456), `ARGON2_ITERATIONS` (default 2),
+    /// `ARGON2_PARALLELISM` (default 1): argon2id cost, OWASP's minimum by default.
+    /// Raising them rehashes each password at its owner's next login.
+    pub argon2: Argon2Config,
+    /// Rate limits of login, refresh and password reset.
+    pub rate_limits: RateLimitConfig,
+    /// `PASSWORD_RESET_URL` (default `http://localhost:8000/reset-password?token=`): the
+    /// reset token is appended to it in the e-mail's link.
+    pub password_reset_url: String,
+    /// `PASSWORD_RESET_TTL_SECS` (default 3600): lifetime of a reset link.
+    pub password_reset_ttl: Duration,
+    /// `TRUST_FORWARDED_FOR` (default `false`): take the client address from the first
+    /// `X-Forwarded-For` entry (only behind a proxy that sets it), else from the socket.
+    pub trust_forwarded_for: bool,
+}
+
+/// Token settings.
+#[derive(Clone)]
+pub struct TokenConfig {
+    /// `JWT_EXPIRES` (seconds, default 3600): access-token lifetime.
+    pub access_ttl: Duration,
+    /// `JWT_REFRESH_EXPIRES` (seconds, default 2592000 = 30 days): refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// `JWT_RS256_PRIVATE_KEY_FILE` and `JWT_RS256_PUBLIC_KEY_FILE` (PEM, optional): when
+    /// both are set, access tokens are signed RS256 instead of HS256 with `JWT_SECRET`.
+    pub rs256: Option<(String, String)>,
+}
+
+/// argon2id parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Iterations (t).
+    pub iterations: u32,
+    /// Lanes (p).
+    pub parallelism: u32,
+}
+
+/// Rate limits (fixed windows, counted in PostgreSQL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_WINDOW_SECS` (default 300): window length.
+    pub window: Duration,
+    /// `RATE_LIMIT_PER_ACCOUNT` (default 10): login or reset attempts per e-mail per window.
+    pub per_account: i32,
+    /// `RATE_LIMIT_PER_CLIENT` (default 100): login, refresh or reset attempts per client
+    /// address per window.
+    pub per_client: i32,
 }
 
 /// How log lines are written.
@@ -73,7 +124,9 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
-            .finish()
+            .field("argon2", &self.argon2)
+            .field("rate_limits", &self.rate_limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -175,6 +228,39 @@ impl Config {
             request_timeout: millis(&var, "REQUEST_TIMEOUT_MS", 30_000)?,
             max_body_bytes: positive(&var, "MAX_BODY_BYTES", 1 << 20)?,
             log_format,
+            tokens: TokenConfig {
+                access_ttl: Duration::from_secs(positive(&var, "JWT_EXPIRES", 3600)? as u64),
+                refresh_ttl: Duration::from_secs(
+                    positive(&var, "JWT_REFRESH_EXPIRES", 30 * 24 * 3600)? as u64
+                ),
+                rs256: match (
+                    var("JWT_RS256_PRIVATE_KEY_FILE"),
+                    var("JWT_RS256_PUBLIC_KEY_FILE"),
+                ) {
+                    (Some(private), Some(public)) => Some((private, public)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(ConfigError {
+                            var: "JWT_RS256_PRIVATE_KEY_FILE",
+                            problem: "set both it and JWT_RS256_PUBLIC_KEY_FILE, or neither".into(),
+                        })
+                    }
+                },
+            },
+            argon2: Argon2Config {
+                memory_kib: at_least(&var, "ARGON2_MEMORY_KIB", 19_456, 8)?,
+                iterations: at_least(&var, "ARGON2_ITERATIONS", 2, 1)?,
+                parallelism: at_least(&var, "ARGON2_PARALLELISM", 1, 1)?,
+            },
+            rate_limits: RateLimitConfig {
+                window: Duration::from_secs(positive(&var, "RATE_LIMIT_WINDOW_SECS", 300)? as u64),
+                per_account: at_least(&var, "RATE_LIMIT_PER_ACCOUNT", 10, 1)? as i32,
+                per_client: at_least(&var, "RATE_LIMIT_PER_CLIENT", 100, 1)? as i32,
+            },
+            password_reset_url: var("PASSWORD_RESET_URL")
+                .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
+            password_reset_ttl: Duration::from_secs(positive(&var, "PASSWORD_RESET_TTL_SECS", 3600)? as u64),
+            trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
         })
     }
 }
@@ -206,6 +292,22 @@ fn positive(
         return Err(ConfigError {
             var: name,
             problem: "must be greater than 0".into(),
+        });
+    }
+    Ok(value)
+}
+
+fn at_least(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    minimum: u32,
+) -> Result<u32, ConfigError> {
+    let value: u32 = parse_or(var, name, default)?;
+    if value < minimum || value > i32::MAX as u32 {
+        return Err(ConfigError {
+            var: name,
+            problem: format!("must be between {minimum} and {}", i32::MAX),
         });
     }
     Ok(value)

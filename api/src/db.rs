@@ -54,8 +54,12 @@ pub fn pool(config: &Config) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
-/// Sets the caller's identity for the current transaction only.
-const SET_IDENTITY: &str = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
+/// Sets the caller's identity for the current transaction only, and refuses a signed-in
+/// caller whose account was deactivated since the token was issued (a primary-key
+/// lookup in `api.authenticate`).
+const SET_IDENTITY: &str =
+    "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
+                            api.authenticate($3)";
 
 /// Runs one `api.*` call for `caller` in its own transaction and returns the JSON text
 /// it produced. `sql` must return one row with one `text` column, e.g.
@@ -80,7 +84,7 @@ pub async fn call(
     };
     // Pipelined: the four requests are written before any answer is read. If the call
     // fails, COMMIT answers ROLLBACK and the connection is clean for the next request.
-    let identity_params: [&(dyn ToSql + Sync); 2] = [&caller.role, &caller.claims];
+    let identity_params: [&(dyn ToSql + Sync); 3] = [&caller.role, &caller.claims, &caller.user_id];
     let (began, identity, row, committed) = tokio::join!(
         client.batch_execute(begin),
         client.execute(&set_identity, &identity_params),

@@ -49,6 +49,8 @@ pub struct ApiError {
     pub problem: Problem,
     /// The cause of a 5xx, for the log only.
     internal: Option<String>,
+    /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 /// The cause of a 5xx response, left in the response's extensions for
@@ -68,7 +70,15 @@ impl ApiError {
                 hint: None,
             },
             internal: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a response header.
+    #[must_use]
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// Adds `details` to the body.
@@ -168,7 +178,7 @@ fn from_db_error(db: &DbError) -> ApiError {
         .constraint()
         .map(str::to_string)
         .unwrap_or_else(|| sqlstate_name(db.code()).to_string());
-    ApiError {
+    let mut error = ApiError {
         status,
         problem: Problem {
             code: name,
@@ -177,7 +187,24 @@ fn from_db_error(db: &DbError) -> ApiError {
             hint: db.hint().map(str::to_string),
         },
         internal: None,
+        headers: Vec::new(),
+    };
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // Rate-limit errors carry detail = {"retry_after": seconds}.
+        let seconds = db
+            .detail()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|v| v["retry_after"].as_u64())
+            .unwrap_or(60);
+        error = error.header(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+    if status == StatusCode::UNAUTHORIZED {
+        error = error.header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"maef\""),
+        );
+    }
+    error
 }
 
 /// The one SQLSTATE → HTTP status table.
@@ -238,6 +265,9 @@ impl IntoResponse for ApiError {
         );
         if let Some(cause) = self.internal {
             response.extensions_mut().insert(ServerErrorCause(cause));
+        }
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
         }
         response
     }

@@ -13,17 +13,19 @@
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
+pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod migrate;
 pub mod openapi;
 pub mod routes;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -40,11 +42,35 @@ use tower_http::{
 
 use crate::config::Config;
 
-/// Shared state of every handler (cheap to clone: the pool is an `Arc` inside).
+/// Shared state of every handler (cheap to clone: everything is behind an `Arc`).
 #[derive(Clone)]
 pub struct AppState {
     /// The database connection pool.
     pub db: deadpool_postgres::Pool,
+    /// Access-token keys.
+    pub tokens: Arc<auth::tokens::TokenKeys>,
+    /// Password hashing.
+    pub passwords: auth::password::Passwords,
+    /// The configuration (rate limits, reset links, …).
+    pub config: Arc<Config>,
+    /// Copied from the configuration for the client-address extractor.
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    /// Builds the state from a pool and the configuration.
+    ///
+    /// # Errors
+    /// Bad token keys or argon2 parameters.
+    pub fn new(db: deadpool_postgres::Pool, config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            db,
+            tokens: Arc::new(auth::tokens::TokenKeys::from_config(config)?),
+            passwords: auth::password::Passwords::new(config.argon2)?,
+            config: Arc::new(config.clone()),
+            trust_forwarded_for: config.trust_forwarded_for,
+        })
+    }
 }
 
 /// Name of the request-id header (set when absent, echoed in the response).
@@ -146,10 +172,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(config.bind_addr).await?;
     tracing::info!(addr = %config.bind_addr, "maef-api listening");
-    let app = app(AppState { db: pool }, &config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = app(AppState::new(pool, &config)?, &config);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("maef-api stopped");
     Ok(())
 }

@@ -18,6 +18,14 @@ enum Command {
     Migrate,
     /// Load the demo catalog (idempotent).
     Demo,
+    /// Create an administrator, or promote an existing user. The password is read from
+    /// MAEF_ADMIN_PASSWORD or, if unset, from the first line of standard input — never
+    /// from the command line, where other users could see it.
+    CreateAdmin {
+        /// The administrator's e-mail.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -25,7 +33,7 @@ async fn main() {
     let cli = Cli::parse();
     let purpose = match cli.command {
         Command::Serve => Purpose::Serve,
-        Command::Migrate | Command::Demo => Purpose::Tooling,
+        Command::Migrate | Command::Demo | Command::CreateAdmin { .. } => Purpose::Tooling,
     };
     let config = match Config::from_env(purpose) {
         Ok(config) => config,
@@ -39,6 +47,7 @@ async fn main() {
         Command::Serve => maef_api::serve(config).await,
         Command::Migrate => migrate(&config).await,
         Command::Demo => demo(&config).await,
+        Command::CreateAdmin { email } => create_admin(&config, &email).await,
     };
     if let Err(err) = result {
         eprintln!("maef-api: {err:#}");
@@ -89,5 +98,28 @@ async fn demo(config: &Config) -> anyhow::Result<()> {
             summary.categories, summary.products, summary.variants, summary.images
         );
     }
+    Ok(())
+}
+
+async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("MAEF_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    maef_api::auth::password::check_policy(&password, Some(email))
+        .map_err(|e| anyhow::anyhow!("{}", e.problem.message))?;
+    let hash = maef_api::auth::password::Passwords::new(config.argon2)?
+        .hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.problem.message))?;
+    let client = connect(config).await?;
+    let row = client
+        .query_one("select api.create_admin($1, $2)::text", &[&email, &hash])
+        .await?;
+    println!("admin ready: {}", row.get::<_, String>(0));
     Ok(())
 }

@@ -20,14 +20,52 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::products::list_products,
         crate::routes::products::product_by_slug,
         crate::routes::products::lookup_products,
+        crate::routes::auth::register,
+        crate::routes::auth::login,
+        crate::routes::auth::refresh,
+        crate::routes::auth::logout,
+        crate::routes::auth::request_password_reset,
+        crate::routes::auth::confirm_password_reset,
+        crate::routes::users::me,
+        crate::routes::users::update_me,
+        crate::routes::users::export_me,
+        crate::routes::users::erase_me,
+        crate::routes::users::change_password,
+        crate::routes::admin::list_users,
+        crate::routes::admin::update_user,
+        crate::routes::admin::list_audit,
     ),
+    modifiers(&BearerAuth),
     components(schemas(crate::error::Problem)),
     tags(
         (name = "health", description = "Probes"),
         (name = "catalog", description = "Categories and products"),
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "users", description = "The signed-in user"),
+        (name = "admin", description = "Administration (permissions in each route's security)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme (JWT access tokens) that routes refer to; the
+/// scopes listed in a route's security requirement are the permissions it needs.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// A price in one currency.
 #[derive(Serialize, ToSchema)]

@@ -34,9 +34,7 @@ fn config(database_url: &str, extra: &[(&str, &str)]) -> Config {
 
 fn app_for(config: &Config) -> Router {
     maef_api::app(
-        AppState {
-            db: maef_api::db::pool(config).unwrap(),
-        },
+        AppState::new(maef_api::db::pool(config).unwrap(), config).unwrap(),
         config,
     )
 }
@@ -267,7 +265,7 @@ async fn a_pool_timeout_is_a_504() {
     let db = TestDb::new().await;
     let config = config(&db.url, &[("DB_POOL_SIZE", "1"), ("DB_POOL_TIMEOUT_MS", "200")]);
     let pool = maef_api::db::pool(&config).unwrap();
-    let app = maef_api::app(AppState { db: pool.clone() }, &config);
+    let app = maef_api::app(AppState::new(pool.clone(), &config).unwrap(), &config);
     let held = pool.get().await.unwrap(); // the only connection is busy
     let reply = get(&app, "/api/v1/products").await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);

@@ -11,10 +11,13 @@ use axum::{
 
 use crate::AppState;
 
+pub mod admin;
+pub mod auth;
 pub mod categories;
 pub mod docs;
 pub mod health;
 pub mod products;
+pub mod users;
 
 /// Every route of the API.
 pub fn router() -> Router<AppState> {
@@ -23,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .merge(docs::router())
         .merge(categories::router())
         .merge(products::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(admin::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

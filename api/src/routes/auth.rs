@@ -1,0 +1,332 @@
+//! Accounts and sessions: register, login, refresh, logout, password reset.
+//!
+//! Login is the one flow that needs two database calls: the password is verified here,
+//! with argon2id, between looking the account up and opening the session.
+
+use std::time::Duration;
+
+use axum::{extract::State, http::StatusCode, routing::post, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{password, tokens},
+    caller::{unauthorized, Caller, ClientAddr},
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::Json,
+    idempotency::IdempotencyKey,
+    routes::JsonText,
+    AppState,
+};
+
+/// `/api/v1/auth/…`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password-reset", post(request_password_reset))
+        .route(
+            "/api/v1/auth/password-reset/confirm",
+            post(confirm_password_reset),
+        )
+}
+
+fn interval(duration: Duration) -> String {
+    format!("{} seconds", duration.as_secs())
+}
+
+/// Body of `POST /api/v1/auth/register`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// E-mail address (stored lower-case).
+    pub email: String,
+    /// At least 10 characters, not the e-mail, not a common password.
+    pub password: String,
+    /// Optional display name.
+    pub username: Option<String>,
+}
+
+/// Creates a customer account. Accepts an `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses(
+        (status = 201, description = "The new account's profile"),
+        (status = 409, description = "E-mail taken, or the same key in flight", body = Problem),
+        (status = 422, description = "Invalid e-mail, weak password, key reused with another body", body = Problem),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyKey,
+    Json(request): Json<RegisterRequest>,
+) -> Result<JsonText, ApiError> {
+    password::check_policy(&request.password, Some(&request.email))?;
+    let idem = idempotency.argument(&state, &caller, &request);
+    let hash = state.passwords.hash(request.password.clone()).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.register_user($1, $2, $3, $4)::text",
+        &[&request.email, &hash, &request.username, &idem],
+    )
+    .await?;
+    Ok(JsonText(StatusCode::CREATED, body))
+}
+
+/// Body of `POST /api/v1/auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Tokens of a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT to send as `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque token for `POST /api/v1/auth/refresh` (single use).
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+}
+
+fn session(
+    state: &AppState,
+    claims_json: &str,
+    refresh_token: String,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let claims: tokens::UserClaims =
+        serde_json::from_str(claims_json).map_err(|e| ApiError::internal(format!("claims from SQL: {e}")))?;
+    let (access_token, expires_in) = state.tokens.issue(&claims).map_err(|e| ApiError::internal(e.0))?;
+    Ok(axum::Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        refresh_expires_in: state.tokens.refresh_ttl.as_secs(),
+    }))
+}
+
+/// Signs in with e-mail and password. An unknown e-mail and a wrong password give the
+/// same 401 after the same work (a dummy hash is verified). Rate-limited per e-mail and
+/// per client address (429 with `Retry-After`).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Access and refresh tokens", body = TokenResponse),
+        (status = 401, description = "Wrong e-mail or password", body = Problem),
+        (status = 429, description = "Too many attempts (see Retry-After)", body = Problem),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Json(request): Json<LoginRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let anonymous = Caller::anonymous();
+    let limits = state.config.rate_limits;
+    let found = db::call(
+        &state.db,
+        &anonymous,
+        Access::ReadWrite,
+        "select api.login_lookup($1, $2, $3, $4, $5::interval)::text",
+        &[
+            &request.email,
+            &client,
+            &limits.per_account,
+            &limits.per_client,
+            &interval(limits.window),
+        ],
+    )
+    .await?;
+    let found: serde_json::Value =
+        serde_json::from_str(&found).map_err(|e| ApiError::internal(format!("login_lookup: {e}")))?;
+    let user_id = found["user_id"]
+        .as_str()
+        .and_then(|s| s.parse::<uuid::Uuid>().ok());
+    let stored = found["password_hash"].as_str().map(String::from);
+    let verified = state.passwords.verify(request.password, stored).await?;
+    let Some(user_id) = user_id.filter(|_| verified.ok) else {
+        return Err(unauthorized(
+            "invalid_credentials",
+            "wrong email or password",
+            None,
+        ));
+    };
+    let (refresh_token, refresh_hash) = tokens::new_opaque_token();
+    let claims = db::call(
+        &state.db,
+        &anonymous,
+        Access::ReadWrite,
+        "select api.login_complete($1, $2, $3::interval, $4)::text",
+        &[
+            &user_id,
+            &refresh_hash,
+            &interval(state.tokens.refresh_ttl),
+            &verified.rehash,
+        ],
+    )
+    .await?;
+    session(&state, &claims, refresh_token)
+}
+
+/// Body of refresh and logout.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token of the session.
+    pub refresh_token: String,
+}
+
+/// Exchanges a refresh token for new tokens (the old one is used up). Presenting a
+/// used refresh token again revokes the whole session (theft detection).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New access and refresh tokens", body = TokenResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem),
+        (status = 429, description = "Too many attempts", body = Problem),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Json(request): Json<RefreshRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let (new_token, new_hash) = tokens::new_opaque_token();
+    let limits = state.config.rate_limits;
+    let result = db::call(
+        &state.db,
+        &Caller::anonymous(),
+        Access::ReadWrite,
+        "select api.refresh_session($1, $2, $3::interval, $4, $5, $6::interval)::text",
+        &[
+            &tokens::sha256_hex(&request.refresh_token),
+            &new_hash,
+            &interval(state.tokens.refresh_ttl),
+            &client,
+            &limits.per_client,
+            &interval(limits.window),
+        ],
+    )
+    .await?;
+    let reused = serde_json::from_str::<serde_json::Value>(&result)
+        .is_ok_and(|v| v["error"] == "refresh_token_reused");
+    if reused {
+        return Err(unauthorized(
+            "refresh_token_reused",
+            "this refresh token was already used; the session is revoked",
+            Some("refresh token reused"),
+        )
+        .hint("Sign in again."));
+    }
+    session(&state, &result, new_token)
+}
+
+/// Ends the session of a refresh token (every token of its family).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Json(request): Json<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    db::call(
+        &state.db,
+        &Caller::anonymous(),
+        Access::ReadWrite,
+        "select api.logout($1)::text",
+        &[&tokens::sha256_hex(&request.refresh_token)],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /api/v1/auth/password-reset`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The account's e-mail.
+    pub email: String,
+}
+
+/// Sends a password-reset link if the account exists; the answer never tells whether
+/// it does. Accepts an `Idempotency-Key`; rate-limited.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses(
+        (status = 202, description = "Accepted (whether or not the e-mail exists)"),
+        (status = 429, description = "Too many attempts", body = Problem),
+    ))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    idempotency: IdempotencyKey,
+    Json(request): Json<ResetRequest>,
+) -> Result<JsonText, ApiError> {
+    let idem = idempotency.argument(&state, &caller, &request);
+    let (token, token_hash) = tokens::new_opaque_token();
+    let link = format!("{}{token}", state.config.password_reset_url);
+    let limits = state.config.rate_limits;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.request_password_reset($1, $2, $3, $4::interval, $5, $6, $7, $8::interval, $9)::text",
+        &[
+            &request.email,
+            &token_hash,
+            &link,
+            &interval(state.config.password_reset_ttl),
+            &client,
+            &limits.per_account,
+            &limits.per_client,
+            &interval(limits.window),
+            &idem,
+        ],
+    )
+    .await?;
+    Ok(JsonText(StatusCode::ACCEPTED, body))
+}
+
+/// Body of `POST /api/v1/auth/password-reset/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmRequest {
+    /// The token from the e-mail's link.
+    pub token: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// Sets a new password with a reset token (single use, expiring); ends every session.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmRequest,
+    responses(
+        (status = 200, description = "Password changed"),
+        (status = 422, description = "Invalid, expired or used token; weak password", body = Problem),
+    ))]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    Json(request): Json<ResetConfirmRequest>,
+) -> Result<JsonText, ApiError> {
+    password::check_policy(&request.new_password, None)?;
+    let hash = state.passwords.hash(request.new_password).await?;
+    let body = db::call(
+        &state.db,
+        &Caller::anonymous(),
+        Access::ReadWrite,
+        "select api.confirm_password_reset($1, $2)::text",
+        &[&tokens::sha256_hex(&request.token), &hash],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
