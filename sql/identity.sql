@@ -591,3 +591,14 @@ begin
 end
 $$;
 comment on function api.create_admin(text, text) is 'Creates an admin or promotes an existing user (and sets the password). Not granted to HTTP roles.';
+
+-- Deletes rate-limit windows that ended more than a day ago (scheduled with the other
+-- pruning jobs; callable from psql).
+create function api.prune_rate_limit_counters()
+returns integer
+language sql security definer
+set search_path = '' as $$
+    with gone as (delete from shop.rate_limit_counter where window_start < now() - interval '1 day' returning 1)
+    select count(*)::integer from gone
+$$;
+comment on function api.prune_rate_limit_counters() is 'Deletes rate-limit counters older than a day; returns the count.';

@@ -15,7 +15,7 @@ begin
         where p.pronamespace = 'api'::regnamespace and p.proname !~ '^_'
           -- the job queue is for the worker and DBAs, not for HTTP callers
           and p.proname not in ('claim_jobs', 'complete_job', 'fail_job', 'enqueue_job',
-                                'create_admin', 'prune_idempotency_keys')
+                                'create_admin', 'prune_idempotency_keys', 'prune_rate_limit_counters')
     loop
         execute format('grant execute on function %s to maef_anon, maef_customer, maef_staff, maef_admin', f);
     end loop;

@@ -45,8 +45,8 @@ pub struct Problem {
 pub struct ApiError {
     /// HTTP status of the response.
     pub status: StatusCode,
-    /// The body.
-    pub problem: Problem,
+    /// The body (boxed: keeps `Result<_, ApiError>` small on the happy path).
+    pub problem: Box<Problem>,
     /// The cause of a 5xx, for the log only.
     internal: Option<String>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
@@ -63,12 +63,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 code: code.into(),
                 message: message.into(),
                 details: None,
                 hint: None,
-            },
+            }),
             internal: None,
             headers: Vec::new(),
         }
@@ -180,12 +180,12 @@ fn from_db_error(db: &DbError) -> ApiError {
         .unwrap_or_else(|| sqlstate_name(db.code()).to_string());
     let mut error = ApiError {
         status,
-        problem: Problem {
+        problem: Box::new(Problem {
             code: name,
             message: db.message().to_string(),
             details: db.detail().map(str::to_string),
             hint: db.hint().map(str::to_string),
-        },
+        }),
         internal: None,
         headers: Vec::new(),
     };
@@ -257,7 +257,7 @@ fn sqlstate_name(state: &SqlState) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.problem).unwrap_or_else(|_| b"{}".to_vec());
+        let body = serde_json::to_vec(&*self.problem).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

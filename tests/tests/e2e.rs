@@ -249,3 +249,59 @@ async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
     }
     assert!(worker.terminate().success(), "graceful shutdown exits 0");
 }
+
+#[tokio::test]
+async fn create_admin_takes_the_password_from_the_environment_or_stdin_never_argv() {
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let run = |email: &str, env_password: Option<&str>, stdin: &str| {
+        let mut command = Command::new(binary("maef-api"));
+        command
+            .args(["create-admin", "--email", email])
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("ARGON2_MEMORY_KIB", "64")
+            .env("ARGON2_ITERATIONS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(p) = env_password {
+            command.env("MAEF_ADMIN_PASSWORD", p);
+        }
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    assert!(run("root@example.com", Some("correct horse battery"), "").0);
+    assert!(run("ops@example.com", None, "another long passphrase\n").0);
+    let (ok, stderr) = run("weak@example.com", Some("password"), "");
+    assert!(!ok && stderr.contains("password"), "{stderr}");
+    let (ok, _) = run("root@example.com", Some("a changed passphrase"), "");
+    assert!(ok, "promoting or re-running is fine");
+    let admins: Vec<String> = db
+        .connect()
+        .await
+        .query(
+            "select u.email from shop.app_user u join shop.user_role using (user_id) join shop.role r using (role_id)
+             where r.name = 'admin' order by 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(admins, vec!["ops@example.com", "root@example.com"]);
+    let help = Command::new(binary("maef-api"))
+        .args(["create-admin", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&help.stdout).contains("--password"),
+        "no password flag exists"
+    );
+}

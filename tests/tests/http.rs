@@ -8,83 +8,15 @@ use axum::{
     http::{header, Method, Request, StatusCode},
     Router,
 };
-use http_body_util::BodyExt;
-use maef_api::{
-    config::{Config, Purpose},
-    AppState,
+use maef_api::AppState;
+use maef_tests::{
+    http::{router_for as app_for, send, test_config as config, Reply},
+    seed_products, TestDb,
 };
-use maef_tests::{seed_products, TestDb};
-use serde_json::Value;
-use tower::ServiceExt;
-
-fn config(database_url: &str, extra: &[(&str, &str)]) -> Config {
-    let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), database_url.into()),
-        ("JWT_SECRET".into(), "test-secret-test-secret-test-secret!".into()),
-        ("MAX_BODY_BYTES".into(), "4096".into()),
-        ("DB_POOL_TIMEOUT_MS".into(), "300".into()),
-        ("DB_CONNECT_TIMEOUT_MS".into(), "1000".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(Purpose::Serve, |k| {
-        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    })
-    .unwrap()
-}
-
-fn app_for(config: &Config) -> Router {
-    maef_api::app(
-        AppState::new(maef_api::db::pool(config).unwrap(), config).unwrap(),
-        config,
-    )
-}
 
 async fn spawn_app() -> (Router, TestDb) {
     let db = TestDb::new().await;
     (app_for(&config(&db.url, &[])), db)
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn problem_code(&self) -> String {
-        assert_eq!(
-            self.content_type, "application/problem+json",
-            "status {}",
-            self.status
-        );
-        let body = self.json();
-        for key in ["code", "message", "details", "hint"] {
-            assert!(body.get(key).is_some(), "problem JSON lacks {key}: {body}");
-        }
-        body["code"].as_str().unwrap().to_string()
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Reply {
-        status,
-        content_type,
-        headers,
-        body,
-    }
 }
 
 async fn get(app: &Router, uri: &str) -> Reply {

@@ -140,7 +140,7 @@ pub async fn login(
         &state.db,
         &anonymous,
         Access::ReadWrite,
-        "select api.login_lookup($1, $2, $3, $4, $5::interval)::text",
+        "select api.login_lookup($1, $2, $3, $4, $5::text::interval)::text",
         &[
             &request.email,
             &client,
@@ -169,7 +169,7 @@ pub async fn login(
         &state.db,
         &anonymous,
         Access::ReadWrite,
-        "select api.login_complete($1, $2, $3::interval, $4)::text",
+        "select api.login_complete($1, $2, $3::text::interval, $4)::text",
         &[
             &user_id,
             &refresh_hash,
@@ -208,7 +208,7 @@ pub async fn refresh(
         &state.db,
         &Caller::anonymous(),
         Access::ReadWrite,
-        "select api.refresh_session($1, $2, $3::interval, $4, $5, $6::interval)::text",
+        "select api.refresh_session($1, $2, $3::text::interval, $4, $5, $6::text::interval)::text",
         &[
             &tokens::sha256_hex(&request.refresh_token),
             &new_hash,
@@ -281,7 +281,7 @@ pub async fn request_password_reset(
         &state.db,
         &caller,
         Access::ReadWrite,
-        "select api.request_password_reset($1, $2, $3, $4::interval, $5, $6, $7, $8::interval, $9)::text",
+        "select api.request_password_reset($1, $2, $3, $4::text::interval, $5, $6, $7, $8::text::interval, $9)::text",
         &[
             &request.email,
             &token_hash,

@@ -1,0 +1,175 @@
+//! Driving the real router (`maef_api::app`) without a socket: a [`TestApp`] bound to
+//! its own database, and [`Reply`] with the assertions every HTTP test makes.
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, Method, Request, StatusCode},
+    Router,
+};
+use http_body_util::BodyExt;
+use maef_api::{
+    config::{Config, Purpose},
+    AppState,
+};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::TestDb;
+
+/// Configuration for tests: cheap argon2 parameters (the real ones are measured by
+/// `make bench`), small body limit, short pool timeouts, plus `extra` overrides.
+pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url.into()),
+        ("JWT_SECRET".into(), "test-secret-test-secret-test-secret!".into()),
+        ("MAX_BODY_BYTES".into(), "4096".into()),
+        ("DB_POOL_SIZE".into(), "4".into()),
+        ("DB_POOL_TIMEOUT_MS".into(), "2000".into()),
+        ("DB_CONNECT_TIMEOUT_MS".into(), "5000".into()),
+        ("ARGON2_MEMORY_KIB".into(), "64".into()),
+        ("ARGON2_ITERATIONS".into(), "1".into()),
+        ("TRUST_FORWARDED_FOR".into(), "true".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    Config::from_lookup(Purpose::Serve, |k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+/// The router for a configuration.
+pub fn router_for(config: &Config) -> Router {
+    maef_api::app(
+        AppState::new(maef_api::db::pool(config).unwrap(), config).unwrap(),
+        config,
+    )
+}
+
+/// A router bound to a fresh database.
+pub struct TestApp {
+    /// The router.
+    pub router: Router,
+    /// Its database.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// A fresh database and a router on it, with `extra` configuration.
+    pub async fn with(extra: &[(&str, &str)]) -> Self {
+        let db = TestDb::new().await;
+        let router = router_for(&test_config(&db.url, extra));
+        Self { router, db }
+    }
+
+    /// With the default test configuration.
+    pub async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// Sends a request.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        send(&self.router, request).await
+    }
+
+    /// `method path` with an optional bearer token and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(json) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    /// Registers an account and signs in; returns the token response.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        let created = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(serde_json::json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        self.login(email, password).await.json()
+    }
+
+    /// Signs in.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(serde_json::json!({"email": email, "password": password})),
+        )
+        .await
+    }
+}
+
+/// A response, read whole.
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Content-Type (empty when absent).
+    pub content_type: String,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+
+    /// Asserts a problem-JSON body and returns its `code`.
+    pub fn problem_code(&self) -> String {
+        assert_eq!(
+            self.content_type,
+            "application/problem+json",
+            "status {}: {}",
+            self.status,
+            self.text()
+        );
+        let body = self.json();
+        for key in ["code", "message", "details", "hint"] {
+            assert!(body.get(key).is_some(), "problem JSON lacks {key}: {body}");
+        }
+        body["code"].as_str().unwrap().to_string()
+    }
+}
+
+/// Sends a request through a router.
+pub async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
