@@ -550,8 +550,14 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
 
 #[tokio::test]
 async fn fifty_concurrent_identical_requests_have_exactly_one_effect() {
-    let app =
-        std::sync::Arc::new(TestApp::with(&[("DB_POOL_SIZE", "10"), ("DB_POOL_TIMEOUT_MS", "10000"), ("DB_CONNECT_TIMEOUT_MS", "10000")]).await);
+    let app = std::sync::Arc::new(
+        TestApp::with(&[
+            ("DB_POOL_SIZE", "10"),
+            ("DB_POOL_TIMEOUT_MS", "10000"),
+            ("DB_CONNECT_TIMEOUT_MS", "10000"),
+        ])
+        .await,
+    );
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let app = app.clone();
