@@ -1,6 +1,7 @@
 -- Loaded last: who may call what. Functions are EXECUTE-able by PUBLIC by default, so
--- revoke that, then grant the public API (names without a leading underscore) to the
--- request roles. Private helpers (`_name`) run only inside SECURITY DEFINER functions.
+-- revoke that, then grant the public API (names without a leading underscore) per role.
+-- Private helpers (`_name`) run only inside SECURITY DEFINER functions. The functions
+-- check the caller's permissions again inside (defence in depth).
 
 revoke all on all functions in schema api from public;
 grant usage on schema api to maef_anon, maef_customer, maef_staff, maef_admin;
@@ -8,16 +9,26 @@ grant usage on schema maef to maef_anon, maef_customer, maef_staff, maef_admin;
 
 do $$
 declare
-    f regprocedure;
+    f record;
+    v_roles text;
 begin
     for f in
-        select p.oid::regprocedure from pg_proc p
+        select p.oid::regprocedure as signature, p.proname as name from pg_proc p
         where p.pronamespace = 'api'::regnamespace and p.proname !~ '^_'
-          -- the job queue is for the worker and DBAs, not for HTTP callers
-          and p.proname not in ('claim_jobs', 'complete_job', 'fail_job', 'enqueue_job',
-                                'create_admin', 'prune_idempotency_keys', 'prune_rate_limit_counters')
     loop
-        execute format('grant execute on function %s to maef_anon, maef_customer, maef_staff, maef_admin', f);
+        v_roles := case
+            -- the job queue, pruning and admin creation: for the worker and DBAs only
+            when f.name like '%job%' or f.name like 'prune\_%' or f.name = 'create_admin' then null
+            -- user and audit administration: only the admin role holds those permissions
+            when f.name like 'admin\_%' then 'maef_admin'
+            -- the signed-in user's own data
+            when f.name in ('me', 'update_me', 'export_me', 'erase_me', 'my_password_hash', 'set_my_password')
+                then 'maef_customer, maef_staff, maef_admin'
+            else 'maef_anon, maef_customer, maef_staff, maef_admin'
+        end;
+        if v_roles is not null then
+            execute format('grant execute on function %s to %s', f.signature, v_roles);
+        end if;
     end loop;
 end
 $$;

@@ -29,7 +29,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{DefaultBodyLimit, Request},
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
     middleware, Router,
 };
 use tower_http::{
@@ -78,6 +78,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: routes plus the middleware every request goes through.
 pub fn app(state: AppState, config: &Config) -> Router {
+    // Only the configured origins, with credentials (cookies, Authorization) allowed for
+    // them alone; explicit methods and headers, as credentials forbid wildcards.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(
             config
@@ -85,8 +87,30 @@ pub fn app(state: AppState, config: &Config) -> Router {
                 .iter()
                 .filter_map(|o| HeaderValue::from_str(o).ok()),
         ))
-        .allow_methods(tower_http::cors::Any)
-        .allow_headers(tower_http::cors::Any)
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
+            header::RANGE,
+            HeaderName::from_static("idempotency-key"),
+            REQUEST_ID,
+        ])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            header::ETAG,
+            header::CONTENT_RANGE,
+        ])
         .max_age(Duration::from_secs(600));
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {

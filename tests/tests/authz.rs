@@ -262,7 +262,19 @@ async fn at_the_sql_level_a_customer_sees_and_changes_only_their_own_rows() {
     )
     .await
     .unwrap_err();
-    assert_eq!(admin_only.as_db_error().unwrap().code().code(), "MA403");
+    // Refused twice over: customers have no EXECUTE grant, and the function checks the
+    // users:admin permission itself (as a session with the admin role but without the
+    // permission shows).
+    assert_eq!(admin_only.as_db_error().unwrap().code().code(), "42501");
+    let no_permission = as_caller(
+        &client,
+        "maef_admin",
+        customer_a.clone(),
+        "select api.admin_list_users()::text",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(no_permission.as_db_error().unwrap().code().code(), "MA403");
 
     // A manager reads every order but cannot edit customers' addresses.
     let all_orders = as_caller(
@@ -302,5 +314,14 @@ async fn at_the_sql_level_a_customer_sees_and_changes_only_their_own_rows() {
     )
     .await
     .unwrap_err();
-    assert_eq!(anonymous_me.as_db_error().unwrap().code().code(), "MA401");
+    assert_eq!(anonymous_me.as_db_error().unwrap().code().code(), "42501");
+    let claimless_me = as_caller(
+        &client,
+        "maef_customer",
+        json!({"role": "maef_customer"}),
+        "select api.me()::text",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(claimless_me.as_db_error().unwrap().code().code(), "MA401");
 }

@@ -248,6 +248,30 @@ mod tests {
     }
 
     #[test]
+    fn rs256_keys_sign_and_verify_and_refuse_hs256_tokens() {
+        let fixture = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let (private, public) = (
+            fixture("test-rs256-private.pem"),
+            fixture("test-rs256-public.pem"),
+        );
+        let config = Config::from_lookup(Purpose::Serve, |k| match k {
+            "DATABASE_URL" => Some("postgres://u@localhost/db".into()),
+            "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            "JWT_RS256_PRIVATE_KEY_FILE" => Some(private.clone()),
+            "JWT_RS256_PUBLIC_KEY_FILE" => Some(public.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let rs256 = TokenKeys::from_config(&config).unwrap();
+        let (token, _) = rs256.issue(&user()).unwrap();
+        assert!(token.starts_with(&URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"RS256"}"#)));
+        assert!(rs256.verify(&token).is_ok());
+        // An HS256 token made with the secret is refused once RS256 is configured.
+        let (hs256_token, _) = keys().issue(&user()).unwrap();
+        assert!(rs256.verify(&hs256_token).is_err());
+    }
+
+    #[test]
     fn opaque_tokens_are_256_bits_and_stored_as_digests() {
         let (token, digest) = new_opaque_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
