@@ -53,6 +53,30 @@ async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
+/// A raw HTTP/1.1 request with a JSON body and optional bearer token.
+async fn http_json(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
+}
+
 struct Process(Child);
 
 impl Process {
@@ -304,4 +328,50 @@ async fn create_admin_takes_the_password_from_the_environment_or_stdin_never_arg
         !String::from_utf8_lossy(&help.stdout).contains("--password"),
         "no password flag exists"
     );
+}
+
+#[tokio::test]
+async fn a_customer_registers_signs_in_and_reads_their_profile_over_real_http() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let api = spawn(
+        "maef-api",
+        &[
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e".into()),
+            ("BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("ARGON2_MEMORY_KIB", "1024".into()),
+        ],
+        &["serve"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(http_get(port, "/readyz").await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "maef-api never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let credentials = r#"{"email": "ada@example.com", "password": "correct horse battery"}"#;
+    let (status, body) = http_json(port, "POST", "/api/v1/auth/register", None, credentials).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http_json(port, "POST", "/api/v1/auth/login", None, credentials).await;
+    assert_eq!(status, 200, "{body}");
+    let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let (status, body) = http_json(port, "GET", "/api/v1/users/me", Some(token), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ada@example.com"));
+    let (status, _) = http_json(port, "GET", "/api/v1/admin/users", Some(token), "").await;
+    assert_eq!(status, 403);
+    // The client address comes from the socket: the login was counted against 127.0.0.1.
+    let counted: i64 = db
+        .connect()
+        .await
+        .query_one(
+            "select count(*) from shop.rate_limit_counter where bucket = 'login:client:127.0.0.1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(counted, 1);
+    assert!(api.terminate().success());
 }
