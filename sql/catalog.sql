@@ -192,9 +192,17 @@ language plpgsql stable security definer
 set search_path = '' as $$
 declare
     p shop.product;
+    v_redirect jsonb;
 begin
     select * into p from shop.product where slug = p_slug and is_active;
     if not found then
+        -- An old slug of a product that was renamed: tell the caller where it moved.
+        select jsonb_build_object('redirect', cur.slug) into v_redirect
+        from shop.product_slug_history h join shop.product cur using (product_id)
+        where h.slug = p_slug and cur.is_active;
+        if v_redirect is not null then
+            return v_redirect;
+        end if;
         raise exception using errcode = 'MA404', constraint = 'product_not_found',
             message = format('no product has the slug %L', p_slug);
     end if;
@@ -242,4 +250,4 @@ begin
 end
 $$;
 comment on function api.product_by_slug(text) is
-    'A product page: summary fields plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products. Errors: MA404 product_not_found.';
+    'A product page: summary fields plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products; {"redirect": slug} for a former slug of a renamed product. Errors: MA404 product_not_found.';

@@ -20,6 +20,8 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::products::list_products,
         crate::routes::products::product_by_slug,
         crate::routes::products::lookup_products,
+        crate::routes::search::search,
+        crate::routes::search::suggest,
         crate::routes::auth::register,
         crate::routes::auth::login,
         crate::routes::auth::refresh,

@@ -7,10 +7,12 @@
 //!
 //! # Layout
 //! - [`money`]: `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
+//! - [`ranking`]: `maef.search_score`.
 
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod money;
+pub mod ranking;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

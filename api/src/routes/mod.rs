@@ -17,6 +17,7 @@ pub mod categories;
 pub mod docs;
 pub mod health;
 pub mod products;
+pub mod search;
 pub mod users;
 
 /// Every route of the API.
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(docs::router())
         .merge(categories::router())
         .merge(products::router())
+        .merge(search::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())

@@ -2,6 +2,8 @@
 
 use axum::{
     extract::{Path, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
@@ -65,13 +67,14 @@ pub async fn list_products(
     params(("slug" = String, Path, description = "The product's slug")),
     responses(
         (status = 200, description = "The product", body = ProductDetail),
+        (status = 301, description = "A former slug: Location holds the product's current URL"),
         (status = 404, description = "No active product has this slug", body = Problem),
     ))]
 pub async fn product_by_slug(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> Result<JsonText, ApiError> {
+) -> Result<Response, ApiError> {
     let body = db::call(
         &state.db,
         &caller,
@@ -80,7 +83,17 @@ pub async fn product_by_slug(
         &[&slug],
     )
     .await?;
-    Ok(JsonText::ok(body))
+    // A former slug answers {"redirect": "<current slug>"}: a permanent redirect keeps
+    // old links and search-engine entries working.
+    if body.starts_with("{\"redirect\":") {
+        let target: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| ApiError::internal(format!("redirect: {e}")))?;
+        if let Some(current) = target["redirect"].as_str() {
+            let location = format!("/api/v1/products/{current}");
+            return Ok((StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response());
+        }
+    }
+    Ok(JsonText::ok(body).into_response())
 }
 
 /// Body of `POST /api/v1/products/lookup`.

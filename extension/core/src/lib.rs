@@ -6,5 +6,8 @@
 //! # Layout
 //! - [`money`]: amounts in integer minor units, conversion from decimal text with
 //!   half-to-even rounding, and display formatting by currency exponent.
+//! - [`ranking`]: the search score combining full-text, trigram, exact/prefix title
+//!   matches, popularity and stock.
 
 pub mod money;
+pub mod ranking;
