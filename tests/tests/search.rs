@@ -8,8 +8,17 @@ use axum::http::{header, Method, StatusCode};
 use maef_tests::http::TestApp;
 use serde_json::Value;
 
-/// (slug, title, brand, category, tags, description)
-const CATALOG: &[(&str, &str, &str, &str, &[&str], &str)] = &[
+/// A fixture product: (slug, title, brand, category, tags, description).
+type Fixture = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
+const CATALOG: &[Fixture] = &[
     (
         "chaussures-running",
         "Chaussures de running Ultraboost",
