@@ -6,8 +6,8 @@
 //! `maef-api migrate`; no table, index or trigger may depend on it.
 //!
 //! # Layout
-//! - [`money`]: `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
-//! - [`ranking`]: `maef.search_score`.
+//! - [`money`] — `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
+//! - [`ranking`] — `maef.search_score`.
 
 ::pgrx::pg_module_magic!(name, version);
 
