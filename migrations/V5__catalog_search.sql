@@ -147,3 +147,31 @@ end
 $$;
 create trigger category_refuse_cycle before insert or update of parent_id on shop.category
     for each row execute function shop.category_refuse_cycle();
+
+-- ---------------------------------------------------------------- derived catalog data
+-- Refreshed CONCURRENTLY by api.refresh_catalog_views() (a scheduled job), so reads are
+-- never blocked; the unique indexes are what CONCURRENTLY requires.
+
+-- Units sold per product over the last 30 days of paid orders (sort=popular, ranking).
+create materialized view shop.popular_products as
+select v.product_id, sum(oi.quantity)::bigint as units_sold
+from shop.order_item oi
+join shop.customer_order o using (order_id)
+join shop.product_variant v using (variant_id)
+where o.status in ('paid', 'fulfilled', 'shipped', 'delivered')
+  and o.placed_at >= now() - interval '30 days'
+group by v.product_id;
+create unique index popular_products_product_idx on shop.popular_products (product_id);
+
+-- Active products per category, descendants included (the category tree's counts).
+create materialized view shop.category_counts as
+with recursive tree (ancestor_id, category_id) as (
+    select category_id, category_id from shop.category
+    union all
+    select t.ancestor_id, c.category_id from tree t join shop.category c on c.parent_id = t.category_id
+)
+select t.ancestor_id as category_id, count(p.product_id) filter (where p.is_active) as product_count
+from tree t
+left join shop.product p on p.category_id = t.category_id
+group by t.ancestor_id;
+create unique index category_counts_category_idx on shop.category_counts (category_id);

@@ -99,6 +99,8 @@ pub struct CategoryNode {
     name: String,
     description: String,
     position: i32,
+    /// Active products in this category and its descendants (refreshed every few minutes).
+    product_count: i64,
     #[schema(no_recursion)]
     children: Vec<CategoryNode>,
 }

@@ -304,9 +304,12 @@ async fn catalog_app() -> TestApp {
                      insert into shop.product (category_id, sku_root, title, slug, brand, description)
                      select category_id, $1, $2, $3, $4, $5 from shop.category where slug = $6
                      returning product_id),
-                 v as (insert into shop.product_variant (product_id, name, sku) select product_id, 'Default', $1 from p returning variant_id)
-                 insert into shop.inventory (variant_id, qty_on_hand) select variant_id, 5 from v",
-                &[&sku, title, slug, brand, description, category],
+                 v as (insert into shop.product_variant (product_id, name, sku) select product_id, 'Default', $1 from p returning variant_id),
+                 i as (insert into shop.inventory (variant_id, qty_on_hand) select variant_id, 5 from v)
+                 insert into shop.price (product_id, currency_code, amount)
+                 select product_id, c, case c when 'EUR' then $7::bigint * 500 else $7::bigint * 3000 end
+                 from p cross join (values ('EUR'), ('XOF')) cur(c)",
+                &[&sku, title, slug, brand, description, category, &(i as i64 + 1)],
             )
             .await
             .unwrap();
@@ -671,4 +674,176 @@ async fn a_category_cannot_become_its_own_ancestor() {
         .execute("update shop.category set parent_id = (select category_id from shop.category where slug = 'sport') where slug = 'running'", &[])
         .await
         .unwrap();
+}
+
+async fn list(app: &TestApp, query: &str) -> Value {
+    let reply = app
+        .call(Method::GET, &format!("/api/v1/products?{query}"), None, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text());
+    reply.json()
+}
+
+/// Every page of a listing, following the cursors.
+async fn list_all(app: &TestApp, query: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut page = list(app, &format!("{query}&limit=4")).await;
+    loop {
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            break;
+        };
+        let cursor = cursor.replace('|', "%7C");
+        page = list(app, &format!("{query}&limit=4&after={cursor}")).await;
+    }
+    items
+}
+
+#[tokio::test]
+async fn product_lists_filter_by_category_brand_tag_price_stock_and_attributes() {
+    let app = catalog_app().await;
+    let client = app.db.connect().await;
+    let count = |v: Value| v["items"].as_array().unwrap().len();
+    assert_eq!(count(list(&app, "category=chaussures&limit=100").await), 5);
+    client
+        .batch_execute(
+            "insert into shop.category (name, slug, parent_id) select 'Running', 'running', category_id from shop.category where slug = 'sport';
+             update shop.product set category_id = (select category_id from shop.category where slug = 'running') where slug = 'tapis-yoga';",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count(list(&app, "category=sport&limit=100").await),
+        4,
+        "descendants included"
+    );
+    assert_eq!(
+        count(list(&app, "brand=adidas&limit=100").await),
+        2,
+        "brand ignores case"
+    );
+    assert_eq!(count(list(&app, "tag=ete&limit=100").await), 6);
+    assert_eq!(count(list(&app, "featured=true").await), 0);
+    client.execute("update shop.inventory set qty_on_hand = 0 where variant_id in (select variant_id from shop.product_variant v join shop.product p using (product_id) where p.brand = 'JBL')", &[]).await.unwrap();
+    assert_eq!(count(list(&app, "in_stock=false&limit=100").await), 2);
+    assert_eq!(count(list(&app, "in_stock=true&limit=100").await), 28);
+    // "from" prices: EUR (i+1)*500 — between 10.00 and 30.00 EUR are products 2..=6.
+    let priced = list(&app, "currency=EUR&min_price=1000&max_price=3000&limit=100").await;
+    assert_eq!(count(priced.clone()), 5, "{priced}");
+    client
+        .execute("update shop.product_variant set attributes = '{\"color\": \"red\", \"size\": \"M\"}' where sku = 'S-0'", &[])
+        .await
+        .unwrap();
+    let red = list(&app, "attr.color=red&attr.size=M").await;
+    assert_eq!(slugs(&red), vec!["chaussures-running"]);
+    assert_eq!(count(list(&app, "attr.color=blue").await), 0);
+    assert_eq!(count(list(&app, "q=cuir&limit=100").await), 3);
+}
+
+#[tokio::test]
+async fn every_sort_pages_through_all_products_in_order() {
+    let app = catalog_app().await;
+    let prices = |items: &[Value]| -> Vec<i64> {
+        items
+            .iter()
+            .map(|p| p["price_from"][0]["amount"].as_i64().unwrap())
+            .collect()
+    };
+    let ascending = list_all(&app, "sort=price_asc&currency=EUR").await;
+    assert_eq!(ascending.len(), CATALOG.len());
+    let amounts = prices(&ascending);
+    assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "{amounts:?}");
+    let descending = prices(&list_all(&app, "sort=price_desc&currency=EUR").await);
+    assert!(descending.windows(2).all(|w| w[0] >= w[1]), "{descending:?}");
+    let newest = list_all(&app, "sort=newest").await;
+    assert_eq!(newest.len(), CATALOG.len());
+    assert_eq!(
+        newest[0]["slug"],
+        CATALOG.last().unwrap().0,
+        "the last inserted comes first"
+    );
+    // Relevance on /products is the full-text rank: check the order against SQL's own.
+    let relevance: Vec<String> = list_all(&app, "q=chaussures%20OR%20cuir&sort=relevance")
+        .await
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().to_string())
+        .collect();
+    let ranked: Vec<String> = app
+        .db
+        .connect()
+        .await
+        .query(
+            "select slug from shop.product, api._search_tsquery('chaussures OR cuir') q
+             where search_vector @@ q order by round(ts_rank_cd(search_vector, q, 32)::numeric, 6) desc, product_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(relevance, ranked);
+    let popular = list_all(&app, "sort=popular").await;
+    assert_eq!(popular.len(), CATALOG.len());
+}
+
+#[tokio::test]
+async fn bad_filters_and_sorts_are_422_naming_what_is_allowed() {
+    let app = catalog_app().await;
+    for (query, code) in [
+        ("sort=cheapest", "invalid_sort"),
+        ("color=red", "unknown_filter"),
+        ("min_price=100", "currency_required"),
+        ("sort=price_asc", "currency_required"),
+        ("currency=EUR&min_price=ten", "invalid_price"),
+        ("currency=ZZZ&min_price=1", "invalid_currency"),
+        ("sort=relevance", "q_required"),
+        ("in_stock=maybe", "invalid_in_stock"),
+        ("limit=0", "invalid_limit"),
+        ("sort=newest&after=xyz", "invalid_cursor"),
+    ] {
+        let reply = app
+            .call(Method::GET, &format!("/api/v1/products?{query}"), None, None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.problem_code(), code, "{query}");
+    }
+    let reply = app
+        .call(Method::GET, "/api/v1/products?sort=cheapest", None, None)
+        .await;
+    assert!(
+        reply.json()["hint"].as_str().unwrap().contains("price_asc"),
+        "the hint lists the allowed sorts"
+    );
+}
+
+#[tokio::test]
+async fn the_category_tree_counts_products_with_descendants_after_a_refresh() {
+    let app = catalog_app().await;
+    let client = app.db.connect().await;
+    client
+        .batch_execute(
+            "insert into shop.category (name, slug, parent_id) select 'Trail', 'trail', category_id from shop.category where slug = 'chaussures';
+             update shop.product set category_id = (select category_id from shop.category where slug = 'trail') where slug = 'trail-shoes';
+             select api.refresh_catalog_views();",
+        )
+        .await
+        .unwrap();
+    let tree = app
+        .call(Method::GET, "/api/v1/categories", None, None)
+        .await
+        .json();
+    let shoes = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "chaussures")
+        .unwrap();
+    assert_eq!(shoes["product_count"], 5, "{shoes}");
+    assert_eq!(shoes["children"][0]["product_count"], 1);
 }

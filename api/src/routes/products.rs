@@ -7,6 +7,8 @@ use axum::{
     routing::{get, post},
     Router,
 };
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,34 +30,75 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/products/{slug}", get(product_by_slug))
 }
 
-/// Query of `GET /api/v1/products`.
+/// Query of `GET /api/v1/products` (filters are checked in SQL, which names the
+/// allowed values when one is wrong).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; the handler reads them as a map
 pub struct ListParams {
     /// Page size, 1..=100 (default 20).
     pub limit: Option<i32>,
     /// The `next_cursor` of the previous page; absent for the first page.
     pub after: Option<String>,
+    /// Category slug; its descendants are included.
+    pub category: Option<String>,
+    /// Brand (case-insensitive).
+    pub brand: Option<String>,
+    /// Tag slug.
+    pub tag: Option<String>,
+    /// ISO 4217 code; needed by min_price, max_price and the price sorts.
+    pub currency: Option<String>,
+    /// Lowest "from" price, in minor units of `currency`.
+    pub min_price: Option<i64>,
+    /// Highest "from" price, in minor units of `currency`.
+    pub max_price: Option<i64>,
+    /// `true`: only products with stock; `false`: only without.
+    pub in_stock: Option<bool>,
+    /// `true`: only featured products.
+    pub featured: Option<bool>,
+    /// Full-text filter (same syntax as /search).
+    pub q: Option<String>,
+    /// `relevance` (needs q), `price_asc`, `price_desc` (need currency), `newest`, `popular`.
+    pub sort: Option<String>,
 }
 
-/// Active products in a stable order, one page at a time (keyset pagination: a page
-/// never repeats or skips a row, even while products are added).
+/// Active products, filtered and sorted, one page at a time (keyset pagination: a page
+/// never repeats or skips a row, even while products are added). Attribute filters are
+/// `attr.<name>=<value>`, e.g. `attr.color=red`.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
-        (status = 422, description = "Bad limit or cursor", body = Problem),
+        (status = 422, description = "Bad limit, cursor, filter or sort (the allowed values are listed)", body = Problem),
     ))]
 pub async fn list_products(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListParams>,
+    Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<JsonText, ApiError> {
+    let limit = match params.remove("limit") {
+        None => None,
+        Some(raw) => Some(raw.parse::<i32>().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                "limit must be a whole number",
+            )
+            .details(format!("limit={raw}"))
+        })?),
+    };
+    let after = params.remove("after");
+    let filters = serde_json::Value::Object(
+        params
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    );
     let body = db::call(
         &state.db,
         &caller,
         Access::ReadOnly,
-        "select api.list_products($1, $2)::text",
-        &[&params.limit, &params.after],
+        "select api.list_products($1, $2, $3)::text",
+        &[&limit, &after, &filters],
     )
     .await?;
     Ok(JsonText::ok(body))
