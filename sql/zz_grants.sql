@@ -22,6 +22,10 @@ begin
                  or f.name in ('create_admin', 'refresh_catalog_views') then null
             -- user and audit administration: only the admin role holds those permissions
             when f.name like 'admin\_%' then 'maef_admin'
+            -- catalog writes: managers and admins (the functions check catalog:write)
+            when f.name in ('create_product', 'update_product', 'delete_product', 'add_variant', 'update_variant',
+                            'delete_variant', 'add_price', 'delete_price', 'create_category', 'update_category',
+                            'delete_category') then 'maef_staff, maef_admin'
             -- the signed-in user's own data
             when f.name in ('me', 'update_me', 'export_me', 'erase_me', 'my_password_hash', 'set_my_password')
                 then 'maef_customer, maef_staff, maef_admin'

@@ -120,6 +120,12 @@ impl Permission for UsersAdmin {
     const SCOPE: Option<&'static str> = Some("users:admin");
 }
 
+/// `catalog:write`.
+pub struct CatalogWrite;
+impl Permission for CatalogWrite {
+    const SCOPE: Option<&'static str> = Some("catalog:write");
+}
+
 /// `audit:read`.
 pub struct AuditRead;
 impl Permission for AuditRead {

@@ -13,6 +13,7 @@ use crate::AppState;
 
 pub mod admin;
 pub mod auth;
+pub mod catalog_admin;
 pub mod categories;
 pub mod docs;
 pub mod health;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(categories::router())
         .merge(products::router())
         .merge(search::router())
+        .merge(catalog_admin::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())

@@ -1,0 +1,241 @@
+//! Catalog administration (needs `catalog:write`): products with their variants,
+//! prices, stock, tags and media; variants; prices; categories. Each write is audited
+//! in SQL.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{delete, patch, post},
+    Router,
+};
+use serde_json::Value;
+
+use crate::{
+    caller::{CatalogWrite, Require},
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::Json,
+    routes::JsonText,
+    AppState,
+};
+
+/// The catalog administration routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/products", post(create_product))
+        .route(
+            "/api/v1/admin/products/{id}",
+            patch(update_product).delete(delete_product),
+        )
+        .route("/api/v1/admin/products/{id}/variants", post(add_variant))
+        .route(
+            "/api/v1/admin/variants/{id}",
+            patch(update_variant).delete(delete_variant),
+        )
+        .route("/api/v1/admin/prices", post(add_price))
+        .route("/api/v1/admin/prices/{id}", delete(delete_price))
+        .route("/api/v1/admin/categories", post(create_category))
+        .route(
+            "/api/v1/admin/categories/{id}",
+            patch(update_category).delete(delete_category),
+        )
+}
+
+/// Runs one catalog write as `caller`.
+async fn write(
+    state: &AppState,
+    caller: &crate::caller::Caller,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<String, ApiError> {
+    db::call(&state.db, caller, Access::ReadWrite, sql, params).await
+}
+
+/// Creates a product with its variants (stock, prices), product prices, tags and media
+/// in one transaction — the mobile app's flow. The slug is made from the title when
+/// absent. Example: `{"title": "Robe wax", "category": "mode-femme", "variants": [{"name":
+/// "M", "sku": "RW-M", "attributes": {"size": "M"}, "stock": {"qty_on_hand": 5},
+/// "prices": [{"currency": "XOF", "amount": 15000}]}], "tags": ["wax"], "media": ["<asset id>"]}`.
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalog admin", request_body = Value,
+    security(("bearer" = ["catalog:write"])),
+    responses(
+        (status = 201, description = "The product (admin view)"),
+        (status = 409, description = "Duplicate slug or SKU, overlapping price windows", body = Problem),
+        (status = 422, description = "Invalid field (details = its JSON path)", body = Problem),
+    ))]
+pub async fn create_product(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    let json = write(&state, &caller, "select api.create_product($1)::text", &[&body]).await?;
+    Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Updates a product's fields; `tags` and `media` replace the lists; a slug change keeps
+/// the old slug as a redirect.
+#[utoipa::path(patch, path = "/api/v1/admin/products/{id}", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Product id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The product"), (status = 404, description = "No such product", body = Problem)))]
+pub async fn update_product(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.update_product($1, $2)::text",
+            &[&id, &body],
+        )
+        .await?,
+    ))
+}
+
+/// Deletes a product.
+#[utoipa::path(delete, path = "/api/v1/admin/products/{id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Product id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such product", body = Problem)))]
+pub async fn delete_product(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(&state, &caller, "select api.delete_product($1)::text", &[&id]).await?,
+    ))
+}
+
+/// Adds a variant (with stock and prices) to a product.
+#[utoipa::path(post, path = "/api/v1/admin/products/{id}/variants", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Product id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 201, description = "The product"), (status = 409, description = "Duplicate SKU or attributes", body = Problem)))]
+pub async fn add_variant(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    let json = write(
+        &state,
+        &caller,
+        "select api.add_variant($1, $2)::text",
+        &[&id, &body],
+    )
+    .await?;
+    Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Updates a variant and/or its stock (`{"stock": {"qty_on_hand": 12, "low_stock_threshold": 3}}`).
+#[utoipa::path(patch, path = "/api/v1/admin/variants/{id}", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Variant id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The product"), (status = 404, description = "No such variant", body = Problem)))]
+pub async fn update_variant(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.update_variant($1, $2)::text",
+            &[&id, &body],
+        )
+        .await?,
+    ))
+}
+
+/// Deletes a variant.
+#[utoipa::path(delete, path = "/api/v1/admin/variants/{id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Variant id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The product"), (status = 404, description = "No such variant", body = Problem)))]
+pub async fn delete_variant(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(&state, &caller, "select api.delete_variant($1)::text", &[&id]).await?,
+    ))
+}
+
+/// Adds a price window: `{product_id | variant_id, currency, amount, compare_at_amount?,
+/// starts_at?, ends_at?}`; a window overlapping another of the same target and currency
+/// is refused (409).
+#[utoipa::path(post, path = "/api/v1/admin/prices", tag = "catalog admin", request_body = Value,
+    security(("bearer" = ["catalog:write"])),
+    responses((status = 201, description = "The product"), (status = 409, description = "Overlapping window", body = Problem)))]
+pub async fn add_price(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    let json = write(&state, &caller, "select api.add_price($1)::text", &[&body]).await?;
+    Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Deletes a price window.
+#[utoipa::path(delete, path = "/api/v1/admin/prices/{id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Price id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The product"), (status = 404, description = "No such price", body = Problem)))]
+pub async fn delete_price(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(&state, &caller, "select api.delete_price($1)::text", &[&id]).await?,
+    ))
+}
+
+/// Creates a category: `{name, slug?, parent?, position?, description?}`.
+#[utoipa::path(post, path = "/api/v1/admin/categories", tag = "catalog admin", request_body = Value,
+    security(("bearer" = ["catalog:write"])),
+    responses((status = 201, description = "The category"), (status = 409, description = "Duplicate slug", body = Problem)))]
+pub async fn create_category(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    let json = write(&state, &caller, "select api.create_category($1)::text", &[&body]).await?;
+    Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Updates or moves a category with its subtree (`{"parent": "slug"}`; a cycle is 422).
+#[utoipa::path(patch, path = "/api/v1/admin/categories/{id}", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Category id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The category"), (status = 422, description = "Cycle or invalid field", body = Problem)))]
+pub async fn update_category(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.update_category($1, $2)::text",
+            &[&id, &body],
+        )
+        .await?,
+    ))
+}
+
+/// Deletes a category without children.
+#[utoipa::path(delete, path = "/api/v1/admin/categories/{id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Category id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "Deleted"), (status = 409, description = "It has children", body = Problem)))]
+pub async fn delete_category(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(&state, &caller, "select api.delete_category($1)::text", &[&id]).await?,
+    ))
+}
