@@ -159,8 +159,9 @@ $$;
 comment on function api.rescue_expired_jobs() is
     'Puts running jobs whose lease expired back to pending (attempt counted, job_attempt row ''lease expired''), or discards them when out of attempts. Returns how many.';
 
--- Claims up to p_limit ready jobs (pending and due) of the given kinds, optionally of
--- the given queues, for a worker: one statement, FOR UPDATE SKIP LOCKED over the small
+-- Claims up to p_limit ready jobs (pending and due) of the given kinds (null: any kind,
+-- so a worker fails kinds it has no handler for instead of leaving them unseen),
+-- optionally of the given queues, for a worker: one statement, FOR UPDATE SKIP LOCKED over the small
 -- partial ready index, by priority (higher first), run_at, id. Each claimed job gets a
 -- lease (locked_by, locked_until) and a new attempt number, the fencing token that
 -- complete/fail/heartbeat must present. Also returns the kind's timeout.
@@ -176,7 +177,7 @@ begin
     with ready as (
         select j.job_id
         from shop.job_queue j
-        where j.status = 'pending' and j.run_at <= now() and j.kind = any (p_kinds)
+        where j.status = 'pending' and j.run_at <= now() and (p_kinds is null or j.kind = any (p_kinds))
           and (p_queues is null or j.queue = any (p_queues))
         order by j.priority desc, j.run_at, j.job_id
         limit greatest(p_limit, 0)
@@ -195,7 +196,7 @@ begin
 end
 $$;
 comment on function api.claim_jobs(text, text[], integer, interval, text[]) is
-    'Claims up to p_limit ready jobs of the given kinds (and queues, when given): FOR UPDATE SKIP LOCKED, by priority desc, run_at, id; leases them to p_worker. The returned attempt is the fencing token; timeout is the kind''s (shop.job_kind, default 5 minutes). Rescues expired leases first.';
+    'Claims up to p_limit ready jobs of the given kinds (null: any) and queues (null: any): FOR UPDATE SKIP LOCKED, by priority desc, run_at, id; leases them to p_worker. The returned attempt is the fencing token; timeout is the kind''s (shop.job_kind, default 5 minutes). Rescues expired leases first.';
 
 -- Completes many jobs in one statement. A pair (job, attempt) whose attempt is not the
 -- job's current running attempt (lease expired, job cancelled) is ignored: returns

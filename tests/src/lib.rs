@@ -258,7 +258,7 @@ impl WorkerProcess {
             .env("DATABASE_URL", database_url)
             .env("WORKER_ID", id)
             .env("WORKER_POLL_MS", "200")
-            .env("WORKER_LEASE_SECS", "2")
+            .env("WORKER_LEASE_SECS", "10")
             .env("WORKER_CONCURRENCY", "4")
             .env(
                 "RUST_LOG",

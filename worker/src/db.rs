@@ -35,7 +35,7 @@ pub fn pool(config: &WorkerConfig) -> anyhow::Result<Pool> {
     // Handlers, the completer and the heartbeat share it; more connections than slots
     // would only add idle sessions to the server.
     Ok(Pool::builder(manager)
-        .max_size(config.concurrency.clamp(2, 16) + 2)
+        .max_size(config.pool_size)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)

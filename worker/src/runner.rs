@@ -169,7 +169,9 @@ async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
     tracing::info!(worker = %config.worker_id, kinds = ?jobs::KINDS, "worker listening");
 
-    let kinds: Vec<String> = jobs::KINDS.iter().map(|k| k.to_string()).collect();
+    // Every kind: one without a handler here fails with a clear error and retries with
+    // backoff, so a worker that knows it (a newer deploy) runs it later.
+    let kinds: Option<Vec<String>> = None;
     let lease_secs = config.lease.as_secs_f64();
     let claim = client.prepare(queue::CLAIM_SQL).await?;
     let mut schedules_due = Instant::now();
@@ -258,6 +260,8 @@ async fn execute(
         }
     };
     let outcome = tokio::select! {
+        // A handler that finished wins over a late abandon signal.
+        biased;
         result = tokio::time::timeout(job.timeout, AssertUnwindSafe(work).catch_unwind()) => match result {
             Err(_) => Outcome::Failed(format!("timed out after {:?}", job.timeout)),
             Ok(Err(panic)) => Outcome::Failed(format!("handler panicked: {}", panic_message(&*panic))),

@@ -22,36 +22,48 @@ pub struct WriteAudit {
     /// `audit_log.data`.
     #[serde(default)]
     pub data: Option<serde_json::Value>,
-    /// Waits this long inside the transaction before completing (tests: a worker
-    /// killed mid-job).
+    /// Waits this long before writing (tests: a worker killed mid-job).
     #[serde(default)]
     pub delay_ms: u64,
 }
 
 impl WriteAudit {
-    /// Writes the row and completes the job in one transaction.
+    /// Completes the job and writes the row in one statement (so one transaction and
+    /// one round trip): the row is inserted only if this attempt still held the job.
     ///
     /// # Errors
     /// Database errors, or the lease lost (nothing is written then).
     pub async fn run(self, ctx: &JobContext) -> Result<Completion, String> {
-        let mut conn = ctx.pool.get().await.map_err(|e| format!("database: {e}"))?;
-        let tx = conn.transaction().await.map_err(|e| format!("begin: {e}"))?;
-        tx.execute(
-            "insert into shop.audit_log (action, entity, entity_id, data) values ($1, $2, $3, $4)",
-            &[
-                &self.action,
-                &self.entity,
-                &self.entity_id,
-                &self.data.unwrap_or_else(|| serde_json::json!({})),
-            ],
-        )
-        .await
-        .map_err(|e| format!("writing the audit row: {e}"))?;
         if self.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
         }
-        ctx.complete_in(&tx).await?;
-        tx.commit().await.map_err(|e| format!("commit: {e}"))?;
-        Ok(Completion::InTransaction)
+        let client = ctx.pool.get().await.map_err(|e| format!("database: {e}"))?;
+        let statement = client
+            .prepare_cached(
+                "with held as (select api.complete_job($1, $2) as ok)
+                 insert into shop.audit_log (action, entity, entity_id, data)
+                 select $3, $4, $5, $6 from held where ok",
+            )
+            .await
+            .map_err(|e| format!("preparing: {e}"))?;
+        let written = client
+            .execute(
+                &statement,
+                &[
+                    &ctx.id,
+                    &ctx.attempt,
+                    &self.action,
+                    &self.entity,
+                    &self.entity_id,
+                    &self.data.unwrap_or_else(|| serde_json::json!({})),
+                ],
+            )
+            .await
+            .map_err(|e| format!("writing the audit row: {e}"))?;
+        if written == 1 {
+            Ok(Completion::InTransaction)
+        } else {
+            Err("lease lost before completion: nothing written".into())
+        }
     }
 }
