@@ -1,8 +1,9 @@
 //! The worker's loops.
 //!
 //! - **claim** (one dedicated session, which also LISTENs): claims as many jobs as there
-//!   are free slots, in one statement; when a claim comes back full it claims again at
-//!   once, otherwise it waits for a notification, a freed slot or the poll interval. Each
+//!   are free slots, in one statement; while claims return jobs it claims again at once
+//!   (waiting for a free slot when all are busy); an empty claim waits for a
+//!   notification or the poll interval. Each
 //!   poll it also enqueues due schedules (race-free in SQL, so every worker may).
 //! - **job tasks**: one per claimed job, holding a slot; the handler runs under the
 //!   kind's timeout with panics caught, so a bad job fails, never the worker.
@@ -36,7 +37,10 @@ use crate::{
 };
 
 /// Largest acknowledgement batch: bounds one statement's size.
-const MAX_ACK_BATCH: usize = 5_000;
+const MAX_ACK_BATCH: usize = 1_000;
+
+/// A finished job waiting for its batched acknowledgement, holding its slot.
+type Ack = (i64, i32, OwnedSemaphorePermit);
 
 /// A job being run by this process.
 struct Running {
@@ -51,7 +55,10 @@ struct Shared {
     pool: Pool,
     slots: Arc<Semaphore>,
     running: Mutex<HashMap<i64, Running>>,
-    acks: mpsc::UnboundedSender<(i64, i32)>,
+    /// Finished jobs to acknowledge, each with its slot: the slot is freed only once
+    /// the acknowledgement commits, so unacknowledged work never outgrows the slots
+    /// (without this back-pressure, claims outrun acknowledgements and leases expire).
+    acks: mpsc::UnboundedSender<Ack>,
 }
 
 /// Runs the worker until `shutdown` resolves, then stops gracefully (see the module
@@ -184,7 +191,7 @@ async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -
             schedules_due = Instant::now() + config.poll_interval;
         }
         let free = shared.slots.available_permits();
-        let mut full_batch = false;
+        let mut claimed_some = false;
         if free > 0 {
             let rows = client
                 .query(
@@ -199,15 +206,17 @@ async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -
                 )
                 .await?;
             let claimed = queue::claimed(rows);
-            full_batch = claimed.len() == free;
+            claimed_some = !claimed.is_empty();
             for job in claimed {
                 // Only this loop takes permits, so the free ones counted above are there.
                 let permit = shared.slots.clone().try_acquire_owned()?;
                 start(shared, job, permit);
             }
         }
-        if full_batch {
-            continue; // more may be ready right now
+        if claimed_some {
+            // More may be ready now: a short batch can mean other workers skipped-locked
+            // the rest, not that the queue is empty. Only an empty claim waits.
+            continue;
         }
         tokio::select! {
             reason = &mut closed_rx => anyhow::bail!("database connection closed: {}", reason.unwrap_or_default()),
@@ -275,8 +284,9 @@ async fn execute(
     let (id, kind, attempt) = (job.id, job.kind.as_str(), job.attempt);
     match outcome {
         Outcome::Done(Completion::Batched) => {
-            let _ = shared.acks.send((id, attempt));
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done");
+            let _ = shared.acks.send((id, attempt, permit));
+            return;
         }
         Outcome::Done(Completion::InTransaction) => {
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done and completed");
@@ -294,7 +304,7 @@ async fn execute(
             let recorded = match shared.pool.get().await {
                 Ok(client) => queue::fail_job(&**client, id, attempt, &error)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| describe(&e)),
                 Err(e) => Err(e.to_string()),
             };
             match recorded {
@@ -310,6 +320,14 @@ async fn execute(
     drop(permit);
 }
 
+/// A database error with its SQLSTATE and message (`Display` says only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -319,25 +337,28 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Acknowledges finished jobs in batches until told to stop, then flushes.
-async fn completer(
-    pool: Pool,
-    mut acks: mpsc::UnboundedReceiver<(i64, i32)>,
-    mut stop: oneshot::Receiver<()>,
-) {
+async fn completer(pool: Pool, mut acks: mpsc::UnboundedReceiver<Ack>, mut stop: oneshot::Receiver<()>) {
     let mut batch: Vec<(i64, i32)> = Vec::new();
+    let mut slots: Vec<OwnedSemaphorePermit> = Vec::new();
     let mut stopping = false;
     while !stopping {
         tokio::select! {
             biased;
             ack = acks.recv() => match ack {
-                Some(ack) => batch.push(ack),
+                Some((id, attempt, slot)) => {
+                    batch.push((id, attempt));
+                    slots.push(slot);
+                }
                 None => stopping = true,
             },
             _ = &mut stop => stopping = true,
         }
         while batch.len() < MAX_ACK_BATCH {
             match acks.try_recv() {
-                Ok(ack) => batch.push(ack),
+                Ok((id, attempt, slot)) => {
+                    batch.push((id, attempt));
+                    slots.push(slot);
+                }
                 Err(_) => break,
             }
         }
@@ -352,7 +373,7 @@ async fn completer(
             let result = match pool.get().await {
                 Ok(client) => queue::complete_jobs(&**client, &batch)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| describe(&e)),
                 Err(e) => Err(e.to_string()),
             };
             match result {
@@ -376,6 +397,7 @@ async fn completer(
                 }
             }
         }
+        slots.clear(); // acknowledged (or given up): the slots take new jobs
     }
 }
 
@@ -396,7 +418,7 @@ async fn heartbeat(shared: Arc<Shared>) {
         let result = match shared.pool.get().await {
             Ok(client) => queue::heartbeat(&**client, &shared.config.worker_id, &held, shared.config.lease)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| describe(&e)),
             Err(e) => Err(e.to_string()),
         };
         match result {
