@@ -12,7 +12,7 @@
 # The comparison tools are installed under .run/bench at bench time; they are never a
 # dependency of maef. Options (environment): BENCH_JOBS (200000), BENCH_RATE (1000 jobs/s),
 # BENCH_RATE_SECONDS (10), BENCH_WORKERS (2 processes), BENCH_CONCURRENCY (100 slots each),
-# BENCH_PGMQ_SECONDS (10), BENCH_PGMQ_BATCH (100).
+# BENCH_PGMQ_BATCH (100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${BENCH_JOBS:-200000}"
@@ -20,7 +20,6 @@ RATE="${BENCH_RATE:-1000}"
 RATE_SECONDS="${BENCH_RATE_SECONDS:-10}"
 WORKERS="${BENCH_WORKERS:-2}"
 CONCURRENCY="${BENCH_CONCURRENCY:-100}"
-PGMQ_SECONDS="${BENCH_PGMQ_SECONDS:-10}"
 PGMQ_BATCH="${BENCH_PGMQ_BATCH:-100}"
 GRAPHILE_VERSION=0.17.3
 PGMQ_VERSION=0.33.7
@@ -77,10 +76,12 @@ completed=$(psql -w -X -tA "$MAEF_URL" -c "select count(*) from shop.job_queue w
 [ "$completed" = "$JOBS" ] || { echo "maef: $completed of $JOBS completed" >&2; exit 1; }
 maef_rate=$(per_s "$JOBS" "$maef_drain_s")
 
-echo "==> maef: latency at $RATE jobs/s for ${RATE_SECONDS}s (pgbench -R, one job per transaction)" >&2
+echo "==> maef: latency at $RATE jobs/s for ${RATE_SECONDS}s (pgbench -R, 16 clients, one job per transaction)" >&2
 psql_q "$MAEF_URL" -c "truncate shop.job_queue, shop.job_attempt"
 echo "select api.enqueue_job('noop');" > "$BENCH_DIR/enqueue.sql"
-pgbench -n -M prepared -c 4 -j 2 -R "$RATE" -T "$RATE_SECONDS" -f "$BENCH_DIR/enqueue.sql" "$MAEF_URL" > "$BENCH_DIR/pgbench-enqueue.txt" 2>&1
+# 16 clients: each enqueue commits (and NOTIFY serialises commits), so fewer clients
+# cannot sustain the rate on a slow-fsync disk; -R spreads the transactions evenly.
+pgbench -n -M prepared -c 16 -j 2 -R "$RATE" -T "$RATE_SECONDS" -f "$BENCH_DIR/enqueue.sql" "$MAEF_URL" > "$BENCH_DIR/pgbench-enqueue.txt" 2>&1
 until [ "$(psql -w -X -tA "$MAEF_URL" -c "select exists (select from shop.job_queue where status in ('pending', 'running'))")" = f ]; do sleep 0.05; done
 read -r lat_p50 lat_p95 lat_n < <(psql -w -X -tA -F' ' "$MAEF_URL" -c "
     select round((1000 * extract(epoch from percentile_cont(0.5) within group (order by started_at - ready_at)))::numeric, 2),
@@ -166,20 +167,21 @@ psql_q "$ADMIN_URL" -c "drop database if exists $PGMQ_DB" -c "create database $P
 # An extension script: drop psql meta-commands (its CREATE EXTENSION guard).
 grep -v '^\\' "$PGMQ_SQL" | psql_q "$PGMQ_URL" >/dev/null
 psql_q "$PGMQ_URL" -c "select pgmq.create('bench')" >/dev/null
-echo "==> pgmq: send_batch $JOBS, then read($PGMQ_BATCH)+delete by pgbench, 4 clients, ${PGMQ_SECONDS}s" >&2
+echo "==> pgmq: send_batch $JOBS, then read($PGMQ_BATCH)+delete by pgbench, 4 clients, until drained" >&2
 for ((done_ = 0; done_ < JOBS; done_ += 50000)); do
     n=$(( JOBS - done_ < 50000 ? JOBS - done_ : 50000 ))
     psql_q "$PGMQ_URL" -c "select count(*) from pgmq.send_batch('bench', array(select '{}'::jsonb from generate_series(1, $n)))" >/dev/null
 done
 psql_q "$PGMQ_URL" -c "vacuum analyze pgmq.q_bench"
 echo "select pgmq.delete('bench', array(select msg_id from pgmq.read('bench', 30, $PGMQ_BATCH)));" > "$BENCH_DIR/pgmq.sql"
+# Each of the 4 clients runs its share of read+delete transactions; the rate is the
+# messages deleted over the wall time.
 before=$(psql -w -X -tA "$PGMQ_URL" -c "select count(*) from pgmq.q_bench")
 t0=$(now_ns)
-pgbench -n -M prepared -c 4 -j 2 -T "$PGMQ_SECONDS" -f "$BENCH_DIR/pgmq.sql" "$PGMQ_URL" > "$BENCH_DIR/pgbench-pgmq.txt" 2>&1
+pgbench -n -M prepared -c 4 -j 2 -t $(( JOBS / (4 * PGMQ_BATCH) )) -f "$BENCH_DIR/pgmq.sql" "$PGMQ_URL" > "$BENCH_DIR/pgbench-pgmq.txt" 2>&1
 t1=$(now_ns)
 after=$(psql -w -X -tA "$PGMQ_URL" -c "select count(*) from pgmq.q_bench")
 pgmq_rate=$(per_s "$(( before - after ))" "$(elapsed_s "$t0" "$t1")")
-[ "$after" -gt 0 ] || echo "note: pgmq drained before the end: raise BENCH_JOBS for a steady figure" >&2
 psql_q "$ADMIN_URL" -c "drop database if exists $PGMQ_DB"
 
 # ------------------------------------------------------------------ figures

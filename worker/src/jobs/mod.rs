@@ -12,7 +12,8 @@ use deadpool_postgres::Pool;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// The kinds this worker claims.
+/// The kinds this worker has handlers for (it claims every kind: an unknown one fails
+/// with a clear error and retries with backoff, for a worker that knows it).
 pub const KINDS: &[&str] = &[
     "noop",
     "write_audit",
