@@ -416,7 +416,7 @@ comment on function api.prune_jobs(interval, integer) is
     'Deletes up to p_limit finished jobs (and their attempts) older than p_older_than, and old attempts of living jobs; returns the jobs deleted.';
 
 -- Deletes expired idempotency keys (their replay window is over).
-create function api.prune_idempotency_keys(p_limit integer default 10000)
+create function api.prune_expired_idempotency_keys(p_limit integer default 10000)
 returns bigint
 language plpgsql security definer
 set search_path = '' as $$
@@ -430,7 +430,7 @@ begin
     return v_count;
 end
 $$;
-comment on function api.prune_idempotency_keys(integer) is
+comment on function api.prune_expired_idempotency_keys(integer) is
     'Deletes up to p_limit expired shop.idempotency_key rows; returns how many.';
 
 -- Refreshes every materialized view of schemas shop and report (none exist yet: the

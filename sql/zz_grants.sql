@@ -17,7 +17,7 @@ begin
           and p.proname not in ('claim_jobs', 'complete_job', 'complete_jobs', 'fail_job', 'enqueue_job',
                                 'enqueue_jobs', 'heartbeat_jobs', 'release_jobs', 'cancel_job', 'retry_job',
                                 'rescue_expired_jobs', 'enqueue_due_schedules', 'prune_jobs',
-                                'prune_idempotency_keys', 'refresh_materialized_views', 'job_backoff', 'cron_next')
+                                'prune_expired_idempotency_keys', 'refresh_materialized_views', 'job_backoff', 'cron_next')
     loop
         execute format('grant execute on function %s to maef_anon, maef_customer, maef_staff, maef_admin', f);
     end loop;

@@ -852,7 +852,10 @@ async fn pruning_deletes_only_old_finished_jobs_and_expired_idempotency_keys() {
         )
         .await
         .unwrap();
-    assert_eq!(count(&client, "select api.prune_idempotency_keys()").await, 1);
+    assert_eq!(
+        count(&client, "select api.prune_expired_idempotency_keys()").await,
+        1
+    );
     assert_eq!(
         count(
             &client,

@@ -61,7 +61,7 @@ pub async fn prune_idempotency_keys(ctx: &JobContext) -> Result<Completion, Stri
     let client = client(ctx).await?;
     loop {
         let n: i64 = client
-            .query_one("select api.prune_idempotency_keys($1)", &[&BATCH])
+            .query_one("select api.prune_expired_idempotency_keys($1)", &[&BATCH])
             .await
             .map_err(|e| format!("prune_idempotency_keys: {e}"))?
             .get(0);
