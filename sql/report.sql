@@ -1,12 +1,50 @@
 -- Reports for psql users (schema report, reloaded at each deploy).
 
+-- Queue health per queue and kind: job counts by state, the age of the oldest job
+-- waiting to run, and over the last hour the enqueue→start latency (attempt start
+-- minus the moment the job was due) and the failed attempts.
 create view report.job_stats as
-select queue, kind, status, count(*) as jobs,
-       min(run_at) filter (where status = 'pending') as oldest_pending_run_at,
-       max(finished_at) as last_finished_at
-from shop.job_queue
-group by queue, kind, status;
-comment on view report.job_stats is 'Jobs per queue, kind and status, with the oldest pending run_at.';
+with jobs as (
+    select queue, kind,
+           count(*) filter (where status = 'pending' and run_at <= now()) as ready,
+           count(*) filter (where status = 'pending' and run_at > now()) as scheduled,
+           count(*) filter (where status = 'running') as running,
+           count(*) filter (where status = 'completed') as completed,
+           count(*) filter (where status = 'discarded') as discarded,
+           count(*) filter (where status = 'cancelled') as cancelled,
+           now() - min(run_at) filter (where status = 'pending' and run_at <= now()) as oldest_ready_age
+    from shop.job_queue
+    group by queue, kind
+), attempts as (
+    select j.queue, j.kind,
+           percentile_cont(0.5) within group (order by a.started_at - a.ready_at)
+               filter (where a.ready_at is not null) as latency_p50,
+           percentile_cont(0.95) within group (order by a.started_at - a.ready_at)
+               filter (where a.ready_at is not null) as latency_p95,
+           count(*) filter (where a.ok = false) as failures_last_hour,
+           count(*) filter (where a.ok) as completed_last_hour
+    from shop.job_attempt a
+    join shop.job_queue j on j.job_id = a.job_id
+    where a.finished_at >= now() - interval '1 hour' and a.started_at >= now() - interval '1 hour'
+    group by j.queue, j.kind
+)
+select coalesce(j.queue, a.queue) as queue, coalesce(j.kind, a.kind) as kind,
+       coalesce(j.ready, 0) as ready, coalesce(j.scheduled, 0) as scheduled,
+       coalesce(j.running, 0) as running, coalesce(j.completed, 0) as completed,
+       coalesce(j.discarded, 0) as discarded, coalesce(j.cancelled, 0) as cancelled,
+       j.oldest_ready_age, a.latency_p50, a.latency_p95,
+       coalesce(a.failures_last_hour, 0) as failures_last_hour,
+       coalesce(a.completed_last_hour, 0) as completed_last_hour
+from jobs j
+full join attempts a on a.queue = j.queue and a.kind = j.kind;
+comment on view report.job_stats is
+    'Per queue and kind: jobs ready, scheduled, running, completed, discarded, cancelled; oldest ready job age; over the last hour enqueue→start latency p50/p95 and failed/completed attempts.';
+
+-- Schedules and when they run next.
+create view report.job_schedules as
+select name, kind, coalesce(every::text, cron) as timing, enabled, next_run_at, last_run_at, last_job_id
+from shop.job_schedule;
+comment on view report.job_schedules is 'Recurring jobs: timing (interval or cron), next and last run.';
 
 create view report.catalog_overview as
 select c.slug as category, count(p.product_id) filter (where p.is_active) as active_products,

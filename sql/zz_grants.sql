@@ -19,7 +19,8 @@ begin
         v_roles := case
             -- the job queue, pruning and admin creation: for the worker and DBAs only
             when f.name like '%job%' or f.name like 'prune\_%'
-                 or f.name in ('create_admin', 'refresh_catalog_views') then null
+                 or f.name in ('create_admin', 'refresh_catalog_views', 'enqueue_due_schedules', 'cron_next',
+                               'refresh_materialized_views') then null
             -- user and audit administration: only the admin role holds those permissions
             when f.name like 'admin\_%' then 'maef_admin'
             -- catalog writes: managers and admins (the functions check catalog:write)

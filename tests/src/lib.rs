@@ -208,3 +208,119 @@ pub async fn seed_products(client: &Client, prefix: &str, n: i32) -> Vec<String>
         .unwrap();
     rows.iter().map(|r| r.get(0)).collect()
 }
+
+/// Waits until `check` returns true, polling every 20 ms; panics with `what` after
+/// `timeout`. For waiting on another process's progress: the condition, not the
+/// delay, is what the test relies on.
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Path of a workspace binary next to the running test executable
+/// (`target/debug/deps/<test>` → `target/debug/<name>`).
+///
+/// # Panics
+/// When the binary is not built (`cargo build -p maef-api -p maef-worker`).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build -p maef-api -p maef-worker` first",
+        path.display()
+    );
+    path
+}
+
+/// A running `maef-worker` process; killed when dropped.
+pub struct WorkerProcess {
+    child: std::process::Child,
+    /// Its `WORKER_ID`.
+    pub id: String,
+}
+
+impl WorkerProcess {
+    /// Starts `maef-worker` on `database_url` with a short poll interval and lease
+    /// (tests wait on them), plus `extra` settings, which win.
+    pub fn spawn(database_url: &str, id: &str, extra: &[(&str, &str)]) -> Self {
+        let mut command = std::process::Command::new(binary("maef-worker"));
+        command
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("WORKER_ID", id)
+            .env("WORKER_POLL_MS", "200")
+            .env("WORKER_LEASE_SECS", "10")
+            .env("WORKER_CONCURRENCY", "4")
+            .env(
+                "RUST_LOG",
+                std::env::var("MAEF_TEST_WORKER_LOG").unwrap_or_else(|_| "error".into()),
+            )
+            .stdout(std::process::Stdio::null());
+        if std::env::var("MAEF_TEST_WORKER_LOG").is_err() {
+            command.stderr(std::process::Stdio::null());
+        }
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        Self {
+            child: command.spawn().expect("spawn maef-worker"),
+            id: id.to_string(),
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`"TERM"`, `"KILL"`).
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit, up to `timeout`.
+    ///
+    /// # Panics
+    /// When it is still running after `timeout`.
+    pub async fn wait(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "worker {} still running after {timeout:?}",
+                self.id
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One integer from a query without parameters.
+pub async fn count(client: &Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}

@@ -11,8 +11,14 @@ pub struct WorkerConfig {
     /// `WORKER_ID` (default `<hostname>-<pid>`): name recorded in `locked_by` and
     /// `job_attempt.worker`.
     pub worker_id: String,
-    /// `WORKER_CONCURRENCY` (default 4): jobs run at the same time.
+    /// `WORKER_CONCURRENCY` (default 10): jobs run at the same time; claims are sized
+    /// to the free slots.
     pub concurrency: usize,
+    /// `WORKER_DB_POOL` (default: concurrency + 2, at most 12): connections for
+    /// acknowledgements, heartbeats and handlers' SQL, besides the LISTEN/claim session.
+    pub pool_size: usize,
+    /// `WORKER_QUEUES` (default: all): comma-separated queues this worker claims from.
+    pub queues: Option<Vec<String>>,
     /// `WORKER_POLL_MS` (default 1000): how often the queue is polled when no
     /// notification arrives (a lost NOTIFY only delays a job by this much).
     pub poll_interval: Duration,
@@ -20,8 +26,21 @@ pub struct WorkerConfig {
     /// it over once expired.
     pub lease: Duration,
     /// `WORKER_SHUTDOWN_GRACE_SECS` (default 20): how long a stopping worker waits for
-    /// running jobs.
+    /// running jobs before releasing them to other workers.
     pub shutdown_grace: Duration,
+    /// `WORKER_STATEMENT_TIMEOUT_MS` (default 30000): `statement_timeout` of the worker's
+    /// sessions, so a stuck statement cannot hold locks forever.
+    pub statement_timeout: Duration,
+    /// `WORKER_SYNCHRONOUS_COMMIT` (default `off`): `synchronous_commit` of the worker's
+    /// sessions. `off` is safe for the queue: a commit lost in a server crash loses a
+    /// job's completion together with the effects committed with it, and the job runs
+    /// again (the queue is at-least-once for effects outside the completing transaction
+    /// anyway). Set `on` when handlers have effects that must never be rolled back.
+    pub synchronous_commit: String,
+    /// `WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS` (default 60000):
+    /// `idle_in_transaction_session_timeout`, so a handler that stalls inside a
+    /// transaction does not hold back vacuum on the queue tables.
+    pub idle_in_transaction_timeout: Duration,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -31,6 +50,8 @@ impl std::fmt::Debug for WorkerConfig {
             .field("concurrency", &self.concurrency)
             .field("poll_interval", &self.poll_interval)
             .field("lease", &self.lease)
+            .field("queues", &self.queues)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish_non_exhaustive()
     }
 }
@@ -67,11 +88,45 @@ impl WorkerConfig {
                     std::process::id()
                 )
             }),
-            concurrency: number("WORKER_CONCURRENCY", 4)? as usize,
+            concurrency: number("WORKER_CONCURRENCY", 10)? as usize,
+            pool_size: number(
+                "WORKER_DB_POOL",
+                (number("WORKER_CONCURRENCY", 10)? + 2).min(12),
+            )? as usize,
+            queues: var("WORKER_QUEUES").map(|raw| {
+                raw.split(',')
+                    .map(|q| q.trim().to_string())
+                    .filter(|q| !q.is_empty())
+                    .collect()
+            }),
             poll_interval: Duration::from_millis(number("WORKER_POLL_MS", 1000)?),
             lease: Duration::from_secs(number("WORKER_LEASE_SECS", 30)?),
             shutdown_grace: Duration::from_secs(number("WORKER_SHUTDOWN_GRACE_SECS", 20)?),
+            synchronous_commit: match var("WORKER_SYNCHRONOUS_COMMIT").as_deref().map(str::trim) {
+                None => "off".into(),
+                Some(v @ ("on" | "off" | "local" | "remote_write" | "remote_apply")) => v.into(),
+                Some(other) => {
+                    return Err(format!(
+                        "WORKER_SYNCHRONOUS_COMMIT: '{other}' is not on, off, local, remote_write or remote_apply"
+                    ))
+                }
+            },
+            statement_timeout: Duration::from_millis(number("WORKER_STATEMENT_TIMEOUT_MS", 30_000)?),
+            idle_in_transaction_timeout: Duration::from_millis(number(
+                "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                60_000,
+            )?),
         })
+    }
+
+    /// The session settings every worker connection starts with (libpq `options`).
+    pub fn session_options(&self) -> String {
+        format!(
+            "-c statement_timeout={} -c idle_in_transaction_session_timeout={} -c synchronous_commit={}",
+            self.statement_timeout.as_millis(),
+            self.idle_in_transaction_timeout.as_millis(),
+            self.synchronous_commit
+        )
     }
 }
 
@@ -83,7 +138,9 @@ mod tests {
     fn defaults_apply_and_bad_numbers_name_their_variable() {
         let url = |k: &str| (k == "DATABASE_URL").then(|| "postgres://u@localhost/db".to_string());
         let c = WorkerConfig::from_lookup(url).unwrap();
-        assert_eq!(c.concurrency, 4);
+        assert_eq!(c.concurrency, 10);
+        assert_eq!(c.queues, None);
+        assert!(c.session_options().contains("statement_timeout=30000"));
         assert_eq!(c.poll_interval, Duration::from_secs(1));
         let bad = WorkerConfig::from_lookup(|k| match k {
             "DATABASE_URL" => Some("postgres://u@localhost/db".into()),

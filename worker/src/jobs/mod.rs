@@ -1,19 +1,91 @@
 //! Job kinds: one variant per kind, one module per kind (mini-redis's `Command`).
 //!
-//! Adding a kind means a variant here, its module, and its name in [`KINDS`].
+//! Adding a kind means a variant here, its module, its name in [`KINDS`] and a row in
+//! `shop.job_kind` (timeout) by migration.
 
+pub mod maintenance;
 pub mod noop;
+pub mod placeholder;
+pub mod write_audit;
 
+use deadpool_postgres::Pool;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// The kinds this worker claims.
-pub const KINDS: &[&str] = &["noop"];
+/// The kinds this worker has handlers for (it claims every kind: an unknown one fails
+/// with a clear error and retries with backoff, for a worker that knows it).
+pub const KINDS: &[&str] = &[
+    "noop",
+    "write_audit",
+    "pull_instagram_stories",
+    "expire_stock_reservations",
+    "refresh_materialized_views",
+    "prune_jobs",
+    "prune_idempotency_keys",
+];
 
 /// A job to run, parsed from its kind and payload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Job {
-    /// Does nothing; proves the queue end to end.
+    /// Does nothing (or sleeps, fails, panics on request); proves the queue end to end.
     Noop(noop::Noop),
+    /// Writes an audit row in the transaction that completes the job (exactly once).
+    WriteAudit(write_audit::WriteAudit),
+    /// Pulls Instagram stories: a no-op until the stories issue lands.
+    PullInstagramStories,
+    /// Expires stock reservations: a no-op until reservations exist in the model.
+    ExpireStockReservations,
+    /// Refreshes the materialized views of schemas shop and report.
+    RefreshMaterializedViews,
+    /// Deletes finished jobs and attempts older than a retention period.
+    PruneJobs(maintenance::PruneJobs),
+    /// Deletes expired idempotency keys.
+    PruneIdempotencyKeys,
+}
+
+/// How a job that ran successfully is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The runner completes it, batched with others (`api.complete_jobs`).
+    Batched,
+    /// The handler completed it itself, in the transaction holding its effects.
+    InTransaction,
+}
+
+/// What a handler knows about the job it runs and how it reaches the database.
+#[derive(Clone)]
+pub struct JobContext {
+    /// Connections for the handler's own SQL.
+    pub pool: Pool,
+    /// The job's id.
+    pub id: i64,
+    /// The attempt being run (fencing token).
+    pub attempt: i32,
+}
+
+impl JobContext {
+    /// Completes the job inside the handler's transaction, so its effects commit if and
+    /// only if this attempt still holds the job: exactly-once effects under crashes and
+    /// lease takeovers.
+    ///
+    /// # Errors
+    /// The lease was lost (another worker owns the job now): roll back.
+    pub async fn complete_in(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), String> {
+        let held: bool = tx
+            .query_one("select api.complete_job($1, $2)", &[&self.id, &self.attempt])
+            .await
+            .map_err(|e| format!("completing job: {e}"))?
+            .get(0);
+        if held {
+            Ok(())
+        } else {
+            Err("lease lost before completion: effects rolled back".into())
+        }
+    }
+}
+
+fn payload<T: DeserializeOwned>(kind: &str, payload: Value) -> Result<T, String> {
+    serde_json::from_value(payload).map_err(|e| format!("{kind} payload: {e}"))
 }
 
 impl Job {
@@ -21,22 +93,32 @@ impl Job {
     ///
     /// # Errors
     /// An unknown kind or a payload of the wrong shape (the job fails with this text).
-    pub fn parse(kind: &str, payload: Value) -> Result<Self, String> {
-        match kind {
-            "noop" => Ok(Job::Noop(
-                serde_json::from_value(payload).map_err(|e| format!("noop payload: {e}"))?,
-            )),
-            other => Err(format!("unknown job kind '{other}'")),
-        }
+    pub fn parse(kind: &str, value: Value) -> Result<Self, String> {
+        Ok(match kind {
+            "noop" => Job::Noop(payload(kind, value)?),
+            "write_audit" => Job::WriteAudit(payload(kind, value)?),
+            "pull_instagram_stories" => Job::PullInstagramStories,
+            "expire_stock_reservations" => Job::ExpireStockReservations,
+            "refresh_materialized_views" => Job::RefreshMaterializedViews,
+            "prune_jobs" => Job::PruneJobs(payload(kind, value)?),
+            "prune_idempotency_keys" => Job::PruneIdempotencyKeys,
+            other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
+        })
     }
 
     /// Runs the job.
     ///
     /// # Errors
     /// The job's failure, recorded in `job_attempt.error`.
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self, ctx: &JobContext) -> Result<Completion, String> {
         match self {
             Job::Noop(job) => job.run().await,
+            Job::WriteAudit(job) => job.run(ctx).await,
+            Job::PullInstagramStories => placeholder::pull_instagram_stories().await,
+            Job::ExpireStockReservations => placeholder::expire_stock_reservations().await,
+            Job::RefreshMaterializedViews => maintenance::refresh_materialized_views(ctx).await,
+            Job::PruneJobs(job) => job.run(ctx).await,
+            Job::PruneIdempotencyKeys => maintenance::prune_idempotency_keys(ctx).await,
         }
     }
 }
@@ -52,5 +134,17 @@ mod tests {
             .unwrap_err()
             .contains("unknown job kind"));
         assert!(Job::parse("noop", serde_json::json!({"fail": "yes"})).is_err());
+        assert!(Job::parse("write_audit", serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn every_listed_kind_parses_with_its_default_payload() {
+        for kind in KINDS {
+            let payload = match *kind {
+                "write_audit" => serde_json::json!({"action": "a", "entity": "e"}),
+                _ => serde_json::json!({}),
+            };
+            assert!(Job::parse(kind, payload).is_ok(), "{kind}");
+        }
     }
 }

@@ -1,0 +1,440 @@
+//! The worker's loops.
+//!
+//! - **claim** (one dedicated session, which also LISTENs): claims as many jobs as there
+//!   are free slots, in one statement; while claims return jobs it claims again at once
+//!   (waiting for a free slot when all are busy); an empty claim waits for a
+//!   notification or the poll interval. Each
+//!   poll it also enqueues due schedules (race-free in SQL, so every worker may).
+//! - **job tasks**: one per claimed job, holding a slot; the handler runs under the
+//!   kind's timeout with panics caught, so a bad job fails, never the worker.
+//! - **completer**: acknowledges successful jobs in batches (`api.complete_jobs`); jobs
+//!   that finish while a batch is in flight form the next batch.
+//! - **heartbeat**: every third of the lease, extends the leases of running jobs and
+//!   abandons the ones the database says are no longer ours (expired, cancelled).
+//!
+//! Shutdown: stop claiming, wait up to the grace period for running jobs, release the
+//! rest (pending again, no failed attempt counted), flush acknowledgements.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use deadpool_postgres::Pool;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::{
+    config::WorkerConfig,
+    db,
+    jobs::{self, Completion, Job, JobContext},
+    queue::{self, ClaimedJob},
+    CHANNEL,
+};
+
+/// Largest acknowledgement batch: bounds one statement's size.
+const MAX_ACK_BATCH: usize = 1_000;
+
+/// A finished job waiting for its batched acknowledgement, holding its slot.
+type Ack = (i64, i32, OwnedSemaphorePermit);
+
+/// A job being run by this process.
+struct Running {
+    attempt: i32,
+    /// Tells the job task to stop waiting for its handler (lease lost, or shutdown).
+    abandon: Option<oneshot::Sender<()>>,
+}
+
+/// State shared by the loops.
+struct Shared {
+    config: WorkerConfig,
+    pool: Pool,
+    slots: Arc<Semaphore>,
+    running: Mutex<HashMap<i64, Running>>,
+    /// Finished jobs to acknowledge, each with its slot: the slot is freed only once
+    /// the acknowledgement commits, so unacknowledged work never outgrows the slots
+    /// (without this back-pressure, claims outrun acknowledgements and leases expire).
+    acks: mpsc::UnboundedSender<Ack>,
+}
+
+/// Runs the worker until `shutdown` resolves, then stops gracefully (see the module
+/// documentation). A lost database session is re-opened with backoff.
+///
+/// # Errors
+/// A configuration the connection pool refuses.
+pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let pool = db::pool(&config)?;
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let (stop_acks, acks_stopped) = oneshot::channel();
+    let completer = tokio::spawn(completer(pool.clone(), ack_rx, acks_stopped));
+    let shared = Arc::new(Shared {
+        slots: Arc::new(Semaphore::new(config.concurrency)),
+        config,
+        pool,
+        running: Mutex::new(HashMap::new()),
+        acks: ack_tx,
+    });
+    let heartbeat = tokio::spawn(heartbeat(shared.clone()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let claimer = tokio::spawn(claim_forever(shared.clone(), stop_rx));
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = claimer.await;
+
+    let concurrency = shared.config.concurrency as u32;
+    tracing::info!("worker stopping: no more claims; waiting for running jobs");
+    let drained = tokio::time::timeout(
+        shared.config.shutdown_grace,
+        shared.slots.acquire_many(concurrency),
+    )
+    .await;
+    if drained.is_err() {
+        release_running(&shared).await;
+    }
+    heartbeat.abort();
+    let _ = stop_acks.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), completer).await;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// After the grace period: abandon the jobs still running and give them back.
+async fn release_running(shared: &Shared) {
+    let held: Vec<(i64, i32)> = {
+        let mut running = shared.running.lock().unwrap();
+        running
+            .iter_mut()
+            .map(|(id, job)| {
+                if let Some(abandon) = job.abandon.take() {
+                    let _ = abandon.send(());
+                }
+                (*id, job.attempt)
+            })
+            .collect()
+    };
+    tracing::warn!(jobs = held.len(), "grace period over: releasing running jobs");
+    let concurrency = shared.config.concurrency as u32;
+    let _ = tokio::time::timeout(Duration::from_secs(2), shared.slots.acquire_many(concurrency)).await;
+    match shared.pool.get().await {
+        Ok(client) => match queue::release(&**client, &shared.config.worker_id, &held).await {
+            Ok(n) => tracing::info!(released = n, "jobs released"),
+            Err(e) => tracing::error!(error = %e, "release failed; the jobs' leases will expire"),
+        },
+        Err(e) => tracing::error!(error = %e, "release failed; the jobs' leases will expire"),
+    }
+}
+
+/// Opens claim sessions until told to stop, with backoff between failed sessions.
+async fn claim_forever(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    while !*stop.borrow() {
+        let started = Instant::now();
+        match claim_session(&shared, &mut stop).await {
+            Ok(()) => break,
+            Err(err) => {
+                if started.elapsed() > Duration::from_secs(5) {
+                    backoff = Duration::from_millis(100);
+                }
+                tracing::warn!(error = %err, retry_in = ?backoff, "worker lost its database session");
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// One claim session: LISTEN, then claim and start jobs until stopped or the
+/// connection fails.
+async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+    let config = &shared.config;
+    let (client, mut connection) = db::pg_config(config)?.connect(NoTls).await?;
+    let (wake_tx, mut wake_rx) = mpsc::unbounded_channel::<()>();
+    let (closed_tx, mut closed_rx) = oneshot::channel::<String>();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    let _ = wake_tx.send(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = closed_tx.send(e.to_string());
+                    return;
+                }
+            }
+        }
+        let _ = closed_tx.send("connection closed".into());
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    tracing::info!(worker = %config.worker_id, kinds = ?jobs::KINDS, "worker listening");
+
+    // Every kind: one without a handler here fails with a clear error and retries with
+    // backoff, so a worker that knows it (a newer deploy) runs it later.
+    let kinds: Option<Vec<String>> = None;
+    let lease_secs = config.lease.as_secs_f64();
+    let claim = client.prepare(queue::CLAIM_SQL).await?;
+    let mut schedules_due = Instant::now();
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        if Instant::now() >= schedules_due {
+            queue::enqueue_due_schedules(&client).await?;
+            schedules_due = Instant::now() + config.poll_interval;
+        }
+        let free = shared.slots.available_permits();
+        let mut claimed_some = false;
+        if free > 0 {
+            let rows = client
+                .query(
+                    &claim,
+                    &[
+                        &config.worker_id,
+                        &kinds,
+                        &(free as i32),
+                        &lease_secs,
+                        &config.queues,
+                    ],
+                )
+                .await?;
+            let claimed = queue::claimed(rows);
+            claimed_some = !claimed.is_empty();
+            for job in claimed {
+                // Only this loop takes permits, so the free ones counted above are there.
+                let permit = shared.slots.clone().try_acquire_owned()?;
+                start(shared, job, permit);
+            }
+        }
+        if claimed_some {
+            // More may be ready now: a short batch can mean other workers skipped-locked
+            // the rest, not that the queue is empty. Only an empty claim waits.
+            continue;
+        }
+        tokio::select! {
+            reason = &mut closed_rx => anyhow::bail!("database connection closed: {}", reason.unwrap_or_default()),
+            _ = stop.changed() => return Ok(()),
+            _ = wake_rx.recv() => { while wake_rx.try_recv().is_ok() {} }
+            _ = shared.slots.acquire(), if free == 0 => {}
+            () = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+}
+
+/// Registers a claimed job as running and spawns its task.
+fn start(shared: &Arc<Shared>, job: ClaimedJob, permit: OwnedSemaphorePermit) {
+    let (abandon_tx, abandon_rx) = oneshot::channel();
+    shared.running.lock().unwrap().insert(
+        job.id,
+        Running {
+            attempt: job.attempt,
+            abandon: Some(abandon_tx),
+        },
+    );
+    tokio::spawn(execute(shared.clone(), job, abandon_rx, permit));
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Done(Completion),
+    Failed(String),
+    Abandoned,
+}
+
+/// Runs one job and reports its outcome with its attempt number (the fencing token: a
+/// stale attempt is refused by SQL and only logged here).
+async fn execute(
+    shared: Arc<Shared>,
+    job: ClaimedJob,
+    abandon: oneshot::Receiver<()>,
+    permit: OwnedSemaphorePermit,
+) {
+    let started = Instant::now();
+    let ctx = JobContext {
+        pool: shared.pool.clone(),
+        id: job.id,
+        attempt: job.attempt,
+    };
+    let work = async {
+        match Job::parse(&job.kind, job.payload.clone()) {
+            Ok(parsed) => parsed.run(&ctx).await,
+            Err(e) => Err(e),
+        }
+    };
+    let outcome = tokio::select! {
+        // A handler that finished wins over a late abandon signal.
+        biased;
+        result = tokio::time::timeout(job.timeout, AssertUnwindSafe(work).catch_unwind()) => match result {
+            Err(_) => Outcome::Failed(format!("timed out after {:?}", job.timeout)),
+            Ok(Err(panic)) => Outcome::Failed(format!("handler panicked: {}", panic_message(&*panic))),
+            Ok(Ok(Err(error))) => Outcome::Failed(error),
+            Ok(Ok(Ok(completion))) => Outcome::Done(completion),
+        },
+        _ = abandon => Outcome::Abandoned,
+    };
+    shared.running.lock().unwrap().remove(&job.id);
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (id, kind, attempt) = (job.id, job.kind.as_str(), job.attempt);
+    match outcome {
+        Outcome::Done(Completion::Batched) => {
+            tracing::info!(job_id = id, kind, attempt, duration_ms, "job done");
+            let _ = shared.acks.send((id, attempt, permit));
+            return;
+        }
+        Outcome::Done(Completion::InTransaction) => {
+            tracing::info!(job_id = id, kind, attempt, duration_ms, "job done and completed");
+        }
+        Outcome::Abandoned => {
+            tracing::warn!(
+                job_id = id,
+                kind,
+                attempt,
+                duration_ms,
+                "job abandoned (lease lost or shutdown)"
+            );
+        }
+        Outcome::Failed(error) => {
+            let recorded = match shared.pool.get().await {
+                Ok(client) => queue::fail_job(&**client, id, attempt, &error)
+                    .await
+                    .map_err(|e| describe(&e)),
+                Err(e) => Err(e.to_string()),
+            };
+            match recorded {
+                Ok(true) => tracing::warn!(job_id = id, kind, attempt, duration_ms, %error, "job failed"),
+                Ok(false) => {
+                    tracing::warn!(job_id = id, kind, attempt, %error, "job failed after losing its lease")
+                }
+                Err(e) => tracing::error!(job_id = id, kind, attempt, %error, db_error = %e,
+                    "could not record the failure; the lease will expire"),
+            }
+        }
+    }
+    drop(permit);
+}
+
+/// A database error with its SQLSTATE and message (`Display` says only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Acknowledges finished jobs in batches until told to stop, then flushes.
+async fn completer(pool: Pool, mut acks: mpsc::UnboundedReceiver<Ack>, mut stop: oneshot::Receiver<()>) {
+    let mut batch: Vec<(i64, i32)> = Vec::new();
+    let mut slots: Vec<OwnedSemaphorePermit> = Vec::new();
+    let mut stopping = false;
+    while !stopping {
+        tokio::select! {
+            biased;
+            ack = acks.recv() => match ack {
+                Some((id, attempt, slot)) => {
+                    batch.push((id, attempt));
+                    slots.push(slot);
+                }
+                None => stopping = true,
+            },
+            _ = &mut stop => stopping = true,
+        }
+        while batch.len() < MAX_ACK_BATCH {
+            match acks.try_recv() {
+                Ok((id, attempt, slot)) => {
+                    batch.push((id, attempt));
+                    slots.push(slot);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        // Retry while the database is away: a completion is idempotent, and a job whose
+        // lease expires meanwhile is simply run again (its effects, if transactional,
+        // were fenced).
+        for tries in 0.. {
+            if batch.is_empty() {
+                break;
+            }
+            let result = match pool.get().await {
+                Ok(client) => queue::complete_jobs(&**client, &batch)
+                    .await
+                    .map_err(|e| describe(&e)),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(done) => {
+                    if done < batch.len() {
+                        tracing::warn!(
+                            stale = batch.len() - done,
+                            "some completions refused: leases lost"
+                        );
+                    }
+                    batch.clear();
+                }
+                Err(e) if tries < 60 => {
+                    tracing::warn!(error = %e, jobs = batch.len(), "completing jobs failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, jobs = batch.len(), "giving up completing jobs; their leases will expire");
+                    batch.clear();
+                }
+            }
+        }
+        slots.clear(); // acknowledged (or given up): the slots take new jobs
+    }
+}
+
+/// Extends the leases of running jobs every third of the lease; abandons the jobs the
+/// database no longer lets us hold.
+async fn heartbeat(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.config.lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let held: Vec<(i64, i32)> = {
+            let running = shared.running.lock().unwrap();
+            running.iter().map(|(id, job)| (*id, job.attempt)).collect()
+        };
+        if held.is_empty() {
+            continue;
+        }
+        let result = match shared.pool.get().await {
+            Ok(client) => queue::heartbeat(&**client, &shared.config.worker_id, &held, shared.config.lease)
+                .await
+                .map_err(|e| describe(&e)),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(still_held) => {
+                let mut running = shared.running.lock().unwrap();
+                for (id, _) in held.iter().filter(|(id, _)| !still_held.contains(id)) {
+                    if let Some(abandon) = running.get_mut(id).and_then(|job| job.abandon.take()) {
+                        tracing::warn!(
+                            job_id = id,
+                            "lease lost (expired or cancelled): abandoning the job"
+                        );
+                        let _ = abandon.send(());
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+}
