@@ -6,5 +6,8 @@
 //! # Layout
 //! - [`money`]: amounts in integer minor units, conversion from decimal text with
 //!   half-to-even rounding, and display formatting by currency exponent.
+//! - [`pricing`]: the quote engine (prices, promotions with stacking, exact per-line
+//!   allocation, tax, shipping) and the promotion rule validator.
 
 pub mod money;
+pub mod pricing;
