@@ -19,6 +19,8 @@ begin
         v_roles := case
             -- the job queue, pruning and admin creation: for the worker and DBAs only
             when f.name like '%job%' or f.name like 'prune\_%' or f.name = 'create_admin' then null
+            -- promotions and coupons: managers too (the functions check promotions:write)
+            when f.name ~ '^admin_.*(promotion|coupon)' then 'maef_staff, maef_admin'
             -- user and audit administration: only the admin role holds those permissions
             when f.name like 'admin\_%' then 'maef_admin'
             -- the signed-in user's own data

@@ -7,10 +7,12 @@
 //!
 //! # Layout
 //! - [`money`]: `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
+//! - [`pricing`]: `maef.quote`, `maef.validate_promotion_rules`.
 
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod money;
+pub mod pricing;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

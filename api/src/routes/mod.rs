@@ -13,10 +13,12 @@ use crate::AppState;
 
 pub mod admin;
 pub mod auth;
+pub mod cart;
 pub mod categories;
 pub mod docs;
 pub mod health;
 pub mod products;
+pub mod promotions;
 pub mod users;
 
 /// Every route of the API.
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())
+        .merge(cart::router())
+        .merge(promotions::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.
