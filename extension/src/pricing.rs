@@ -17,8 +17,8 @@ fn invalid(message: String) -> ! {
 /// documents). A malformed input raises `22023 invalid_parameter_value`.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn quote(input: JsonB) -> JsonB {
-    let input: QuoteInput = serde_json::from_value(input.0)
-        .unwrap_or_else(|e| invalid(format!("invalid quote input: {e}")));
+    let input: QuoteInput =
+        serde_json::from_value(input.0).unwrap_or_else(|e| invalid(format!("invalid quote input: {e}")));
     let quote = pricing::quote(&input).unwrap_or_else(|e| invalid(e.to_string()));
     JsonB(serde_json::to_value(quote).unwrap_or_else(|e| error!("quote serialisation: {e}")))
 }

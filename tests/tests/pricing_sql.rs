@@ -21,7 +21,10 @@ async fn guest_cart(client: &Client, n: i32) -> (String, String, Vec<i64>) {
         .unwrap()
         .get(0);
     let variants: Vec<i64> = client
-        .query("select variant_id from shop.product_variant order by variant_id", &[])
+        .query(
+            "select variant_id from shop.product_variant order by variant_id",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -47,8 +50,13 @@ async fn quote(client: &Client, cart_id: &str, session: &str) -> Value {
 }
 
 fn code_of(err: &tokio_postgres::Error) -> (String, String) {
-    let db = err.as_db_error().unwrap_or_else(|| panic!("not a server error: {err}"));
-    (db.code().code().to_string(), db.constraint().unwrap_or_default().to_string())
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("not a server error: {err}"));
+    (
+        db.code().code().to_string(),
+        db.constraint().unwrap_or_default().to_string(),
+    )
 }
 
 #[tokio::test]
@@ -63,7 +71,11 @@ async fn maef_quote_is_immutable_parallel_safe_and_prices_a_document() {
     assert_eq!(volatility, "is");
     let input = json!({"currency": "XOF", "exponent": 0, "lines": [
         {"line_id": 1, "variant_id": 1, "quantity": 3, "unit_price": 2500}]});
-    let q: Value = client.query_one("select maef.quote($1)", &[&input]).await.unwrap().get(0);
+    let q: Value = client
+        .query_one("select maef.quote($1)", &[&input])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(q["grand_total"], 7500);
 }
 
@@ -124,8 +136,14 @@ async fn a_volume_tier_lowers_the_unit_price_from_its_minimum_quantity() {
         )
         .await
         .unwrap();
-    assert_eq!(quote(&client, &cart, &session).await["lines"][0]["unit_price"], 2299);
-    client.execute("update shop.cart_item set quantity = 3", &[]).await.unwrap();
+    assert_eq!(
+        quote(&client, &cart, &session).await["lines"][0]["unit_price"],
+        2299
+    );
+    client
+        .execute("update shop.cart_item set quantity = 3", &[])
+        .await
+        .unwrap();
     let q = quote(&client, &cart, &session).await;
     assert_eq!(q["lines"][0]["unit_price"], 1999);
     assert_eq!(q["subtotal"], 5997);
@@ -146,7 +164,10 @@ async fn a_scheduled_sale_price_applies_only_inside_its_window() {
         .unwrap();
     assert_eq!(quote(&client, &cart, &session).await["subtotal"], 2299);
     client
-        .execute("update shop.price set starts_at = now() - interval '1 hour' where variant_id = $1", &[&variants[0]])
+        .execute(
+            "update shop.price set starts_at = now() - interval '1 hour' where variant_id = $1",
+            &[&variants[0]],
+        )
         .await
         .unwrap();
     assert_eq!(quote(&client, &cart, &session).await["subtotal"], 1500);
@@ -167,7 +188,10 @@ async fn a_coupon_promotion_applies_with_its_code_and_an_expired_one_says_so() {
         .unwrap();
     // Without the code the promotion (which has a coupon) does not apply.
     assert_eq!(quote(&client, &cart, &session).await["discount_total"], 0);
-    client.execute("update shop.cart set coupon_code = 'SPRING10'", &[]).await.unwrap();
+    client
+        .execute("update shop.cart set coupon_code = 'SPRING10'", &[])
+        .await
+        .unwrap();
     let q = quote(&client, &cart, &session).await;
     // 45.98 × 10 % = 4.598 → 4.60, split 2.30 + 2.30
     assert_eq!(q["discount_total"], 460);
@@ -202,11 +226,18 @@ async fn invalid_promotion_rules_are_refused_naming_the_json_path() {
         .await
         .unwrap();
     let bad = json!({"name": "Bad", "rules": {"action": {"type": "percent_off_items", "percent": 120}}});
-    let err = client.query_one("select api.admin_create_promotion($1)", &[&bad]).await.unwrap_err();
+    let err = client
+        .query_one("select api.admin_create_promotion($1)", &[&bad])
+        .await
+        .unwrap_err();
     assert_eq!(code_of(&err), ("MA422".into(), "promotion_rules_invalid".into()));
     let db_err = err.as_db_error().unwrap();
     assert_eq!(db_err.detail(), Some("$.action.percent"));
-    assert!(db_err.message().contains("must be between 1 and 100"), "{}", db_err.message());
+    assert!(
+        db_err.message().contains("must be between 1 and 100"),
+        "{}",
+        db_err.message()
+    );
 }
 
 #[tokio::test]
@@ -214,11 +245,30 @@ async fn every_price_change_is_recorded_and_the_lowest_price_of_30_days_is_kept(
     let db = TestDb::new().await;
     let client = db.connect().await;
     seed_products(&client, "h", 1).await;
-    let variant: i64 = client.query_one("select variant_id from shop.product_variant", &[]).await.unwrap().get(0);
-    client.execute("update shop.price set amount = 1999 where currency_code = 'EUR'", &[]).await.unwrap();
-    client.execute("update shop.price set amount = 2499 where currency_code = 'EUR'", &[]).await.unwrap();
+    let variant: i64 = client
+        .query_one("select variant_id from shop.product_variant", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .execute(
+            "update shop.price set amount = 1999 where currency_code = 'EUR'",
+            &[],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "update shop.price set amount = 2499 where currency_code = 'EUR'",
+            &[],
+        )
+        .await
+        .unwrap();
     let changes: i64 = client
-        .query_one("select count(*) from shop.price_history where currency_code = 'EUR'", &[])
+        .query_one(
+            "select count(*) from shop.price_history where currency_code = 'EUR'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -261,7 +311,11 @@ async fn a_hundred_concurrent_redemptions_of_a_ten_use_coupon_give_exactly_ten()
             let c = db.connect().await;
             let mut results = Vec::new();
             for _ in 0..4 {
-                results.push(c.query_one("select api.redeem_coupon('race')", &[]).await.map_err(|e| code_of(&e)));
+                results.push(
+                    c.query_one("select api.redeem_coupon('race')", &[])
+                        .await
+                        .map_err(|e| code_of(&e)),
+                );
             }
             results
         }));
@@ -277,7 +331,10 @@ async fn a_hundred_concurrent_redemptions_of_a_ten_use_coupon_give_exactly_ten()
     }
     assert_eq!(ok, 10);
     let row = client
-        .query_one("select times_used, (select count(*) from shop.coupon_redemption) from shop.coupon", &[])
+        .query_one(
+            "select times_used, (select count(*) from shop.coupon_redemption) from shop.coupon",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!((row.get::<_, i32>(0), row.get::<_, i64>(1)), (10, 10));

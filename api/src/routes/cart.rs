@@ -96,7 +96,14 @@ pub async fn show_cart(
     caller: Caller,
     CartSession(session): CartSession,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, &caller, Access::ReadOnly, "select api.cart($1)::text", &[&session]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.cart($1)::text",
+        &[&session],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }
 

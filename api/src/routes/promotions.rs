@@ -20,8 +20,14 @@ use crate::{
 /// `/api/v1/admin/promotions…` and `/api/v1/admin/coupons…`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/admin/promotions", get(list_promotions).post(create_promotion))
-        .route("/api/v1/admin/promotions/{id}", patch(update_promotion).delete(delete_promotion))
+        .route(
+            "/api/v1/admin/promotions",
+            get(list_promotions).post(create_promotion),
+        )
+        .route(
+            "/api/v1/admin/promotions/{id}",
+            patch(update_promotion).delete(delete_promotion),
+        )
         .route("/api/v1/admin/promotions/{id}/coupons", post(create_coupon))
         .route("/api/v1/admin/coupons/{id}", delete(delete_coupon))
 }
@@ -36,7 +42,14 @@ pub async fn list_promotions(
     State(state): State<AppState>,
     Require(caller, ..): Require<PromotionsWrite>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, &caller, Access::ReadOnly, "select api.admin_list_promotions()::text", &[]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_promotions()::text",
+        &[],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }
 
@@ -101,7 +114,14 @@ pub async fn delete_promotion(
     Require(caller, ..): Require<PromotionsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, &caller, Access::ReadWrite, "select api.admin_delete_promotion($1)::text", &[&id]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_delete_promotion($1)::text",
+        &[&id],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }
 
@@ -142,6 +162,13 @@ pub async fn delete_coupon(
     Require(caller, ..): Require<PromotionsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, &caller, Access::ReadWrite, "select api.admin_delete_coupon($1)::text", &[&id]).await?;
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_delete_coupon($1)::text",
+        &[&id],
+    )
+    .await?;
     Ok(JsonText::ok(body))
 }
