@@ -89,9 +89,14 @@ declare
     v_exponent smallint;
     v_coupon_promotion bigint;
     v_coupon_status text;
+    v_country_rate integer;
+    v_groups bigint[];
 begin
     select * into v_setting from shop.store_setting where currency_code = p_cart.currency_code;
     v_country := coalesce(p_cart.shipping_country, v_setting.default_country);
+    v_country_rate := api._tax_rate_bp(v_country, '{}'::bigint[]);
+    select coalesce(array_agg(m.customer_group_id), '{}') into v_groups
+    from shop.customer_group_member m where m.user_id = p_cart.user_id;
     select exponent into v_exponent from shop.currency where code = p_cart.currency_code;
     if p_cart.coupon_code is not null then
         select s.promotion_id, s.status into v_coupon_promotion, v_coupon_status
@@ -102,21 +107,49 @@ begin
         'exponent', v_exponent,
         'tax_inclusive', coalesce(v_setting.prices_include_tax, false),
         'lines', coalesce((
+            -- One set-based query (no per-line function calls): it is most of a quote's
+            -- cost. Same resolution as api._unit_price and api._tax_rate_bp.
+            with recursive item as (
+                select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand
+                from shop.cart_item ci
+                join shop.product_variant v on v.variant_id = ci.variant_id
+                join shop.product p on p.product_id = v.product_id
+                where ci.cart_id = p_cart.cart_id and v.is_active and p.is_active),
+            up(start_id, category_id, parent_id, depth) as (
+                select c.category_id, c.category_id, c.parent_id, 0 from shop.category c
+                where c.category_id in (select category_id from item)
+                union all
+                select up.start_id, c.category_id, c.parent_id, up.depth + 1
+                from shop.category c join up on c.category_id = up.parent_id where up.depth < 50),
+            path as (
+                select up.start_id, array_agg(up.category_id order by up.depth) as ids,
+                       (select t.rate_bp from shop.tax_rate t join up u2 on u2.category_id = t.category_id
+                        where u2.start_id = up.start_id and t.country = v_country
+                        order by u2.depth limit 1) as rate_bp
+                from up group by up.start_id)
             select jsonb_agg(jsonb_build_object(
-                'line_id', ci.cart_item_id, 'variant_id', ci.variant_id, 'product_id', v.product_id,
-                'quantity', ci.quantity, 'unit_price', up.amount, 'compare_at', up.compare_at,
-                'categories', to_jsonb(path.ids),
+                'line_id', i.cart_item_id, 'variant_id', i.variant_id, 'product_id', i.product_id,
+                'quantity', i.quantity,
+                'unit_price', least(coalesce(vp.amount, pp.amount), tier.amount),
+                'compare_at', case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end,
+                'categories', coalesce(to_jsonb(path.ids), '[]'),
                 'tags', coalesce((select jsonb_agg(t.slug) from shop.product_tag pt
                                   join shop.tag t on t.tag_id = pt.tag_id
-                                  where pt.product_id = v.product_id), '[]'),
-                'brand', p.brand,
-                'tax_rate_bp', api._tax_rate_bp(v_country, path.ids)))
-            from shop.cart_item ci
-            join shop.product_variant v on v.variant_id = ci.variant_id
-            join shop.product p on p.product_id = v.product_id
-            cross join lateral (select api._category_path(p.category_id) as ids) path
-            cross join lateral api._unit_price(ci.variant_id, p_cart.currency_code, ci.quantity, p_cart.user_id, p_at) up
-            where ci.cart_id = p_cart.cart_id and v.is_active and p.is_active), '[]'),
+                                  where pt.product_id = i.product_id), '[]'),
+                'brand', i.brand,
+                'tax_rate_bp', coalesce(path.rate_bp, v_country_rate)))
+            from item i
+            left join path on path.start_id = i.category_id
+            left join shop.price vp on vp.variant_id = i.variant_id and vp.currency_code = p_cart.currency_code
+                 and tstzrange(vp.starts_at, vp.ends_at) @> p_at
+            left join shop.price pp on pp.product_id = i.product_id and pp.variant_id is null
+                 and pp.currency_code = p_cart.currency_code and tstzrange(pp.starts_at, pp.ends_at) @> p_at
+            left join lateral (
+                select min(pt.amount) as amount from shop.price_tier pt
+                where pt.variant_id = i.variant_id and pt.currency_code = p_cart.currency_code
+                  and pt.min_quantity <= i.quantity
+                  and (pt.customer_group_id is null or pt.customer_group_id = any (v_groups))) tier on true
+            where vp.price_id is not null or pp.price_id is not null), '[]'),
         'promotions', coalesce((
             select jsonb_agg(jsonb_build_object(
                 'promotion_id', pr.promotion_id, 'name', pr.name, 'priority', pr.priority,
@@ -137,7 +170,7 @@ begin
             'first_order', p_cart.user_id is null or not exists (
                 select from shop.customer_order o where o.user_id = p_cart.user_id and o.placed_at is not null)),
         'shipping', (select jsonb_build_object('amount', s.amount, 'free_over', s.free_over,
-                                               'tax_rate_bp', api._tax_rate_bp(v_country, '{}'::bigint[]))
+                                               'tax_rate_bp', v_country_rate)
                      from shop.shipping_rate s
                      where s.country = v_country and s.currency_code = p_cart.currency_code));
 end
@@ -151,31 +184,36 @@ returns jsonb
 language plpgsql stable as $$
 declare
     v_quote jsonb := maef.quote(api._quote_input(p_cart, now()));
-    v_exponent integer := (v_quote ->> 'exponent')::integer;
+    v_lines jsonb := v_quote -> 'lines';
+    v_quoted bigint[];
     v_missing jsonb;
+    v_labelled jsonb;
 begin
+    -- The quote document is read once into arrays: re-reading a jsonb variable inside
+    -- a per-row subquery re-copies it for every row.
+    select coalesce(array_agg((l ->> 'line_id')::bigint), '{}'),
+           jsonb_agg(l || jsonb_build_object('sku', v.sku, 'variant_name', v.name,
+                                             'product_title', p.title, 'product_slug', p.slug)
+                     order by (l ->> 'line_id')::bigint)
+    into v_quoted, v_labelled
+    from jsonb_array_elements(v_lines) l
+    join shop.product_variant v on v.variant_id = (l ->> 'variant_id')::bigint
+    join shop.product p on p.product_id = v.product_id;
     -- Items no longer sold (inactive, or without a price in the cart's currency) are
     -- left out of the totals and named in a message.
     select jsonb_agg(jsonb_build_object('code', 'item_unavailable', 'promotion_id', null,
                'text', format('%s is no longer available', v.sku)))
     into v_missing
     from shop.cart_item ci join shop.product_variant v on v.variant_id = ci.variant_id
-    where ci.cart_id = p_cart.cart_id
-      and not exists (select from jsonb_array_elements(v_quote -> 'lines') l
-                      where (l ->> 'line_id')::bigint = ci.cart_item_id);
+    where ci.cart_id = p_cart.cart_id and ci.cart_item_id <> all (v_quoted);
     return v_quote || jsonb_build_object(
         'cart_id', p_cart.cart_id,
         'coupon_code', p_cart.coupon_code,
         'shipping_country', p_cart.shipping_country,
-        'grand_total_formatted', maef.format_money((v_quote ->> 'grand_total')::bigint, v_exponent, p_cart.currency_code),
+        'grand_total_formatted', maef.format_money((v_quote ->> 'grand_total')::bigint,
+                                                   (v_quote ->> 'exponent')::integer, p_cart.currency_code),
         'messages', (v_quote -> 'messages') || coalesce(v_missing, '[]'),
-        'lines', coalesce((
-            select jsonb_agg(l || jsonb_build_object('sku', v.sku, 'variant_name', v.name,
-                                                     'product_title', p.title, 'product_slug', p.slug)
-                             order by (l ->> 'line_id')::bigint)
-            from jsonb_array_elements(v_quote -> 'lines') l
-            join shop.product_variant v on v.variant_id = (l ->> 'variant_id')::bigint
-            join shop.product p on p.product_id = v.product_id), '[]'));
+        'lines', coalesce(v_labelled, '[]'));
 end
 $$;
 comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a cart, with item labels and messages.';

@@ -78,7 +78,7 @@ fn conditions(v: &Value, path: &str) -> Result<(), RuleError> {
             }
             "tags" | "brands" | "customer_groups" => {
                 for (i, item) in array(value, &at)?.iter().enumerate() {
-                    if !item.as_str().is_some_and(|s| !s.is_empty()) {
+                    if item.as_str().is_none_or(str::is_empty) {
                         return err(&format!("{at}[{i}]"), "must be a non-empty string");
                     }
                 }
