@@ -107,6 +107,8 @@ begin
         select jsonb_build_object(
             'id', c.category_id, 'slug', c.slug, 'name', c.name, 'description', c.description,
             'position', c.position,
+            'product_count', coalesce((select cc.product_count from shop.category_counts cc
+                                       where cc.category_id = c.category_id), 0),
             'children', coalesce((select jsonb_agg(api._category_node(k.category_id) order by k.position, k.name)
                                   from shop.category k where k.parent_id = c.category_id), '[]'::jsonb))
         from shop.category c where c.category_id = p_category_id);
@@ -125,14 +127,48 @@ $$;
 comment on function api.list_categories() is
     'The category tree: top-level categories ordered by position, each with nested "children".';
 
--- One page of active products in product_id order (keyset pagination).
-create function api.list_products(p_limit integer default 20, p_after text default null)
+-- Raises MA422 naming the allowed values when p_value is not one of them.
+create function api._require_one_of(p_what text, p_value text, p_allowed text[])
+returns void
+language plpgsql immutable as $$
+begin
+    if p_value is not null and not (p_value = any (p_allowed)) then
+        raise exception using errcode = 'MA422', constraint = 'invalid_' || p_what,
+            message = format('%s %L is not allowed', p_what, p_value),
+            hint = format('Allowed: %s.', array_to_string(p_allowed, ', '));
+    end if;
+end
+$$;
+
+-- One page of active products, filtered and sorted, keyset-paginated.
+--
+-- p_filters (all optional): category (slug; includes descendants), brand, tag (slug),
+-- currency + min_price / max_price (minor units; a price filter needs a currency),
+-- in_stock, featured ("true"/"false"), q (full-text, same syntax as search), sort
+-- (relevance, price_asc, price_desc, newest, popular; default: catalog order),
+-- "attr.<name>" = value (a variant with that attribute value).
+--
+-- Every sort is turned into one ascending numeric key (descending sorts negate it) so
+-- one keyset condition (key, id) > (after_key, after_id) serves them all; the cursor
+-- is "key|id".
+create function api.list_products(p_limit integer default 20, p_after text default null,
+                                  p_filters jsonb default '{}')
 returns jsonb
 language plpgsql stable security definer
 set search_path = '' as $$
 declare
+    f jsonb := coalesce(p_filters, '{}');
     v_limit integer := coalesce(p_limit, 20);
-    v_after bigint := 0;
+    v_after_key numeric;
+    v_after_id bigint;
+    v_unknown text;
+    v_sort text := f ->> 'sort';
+    v_currency text := upper(f ->> 'currency');
+    v_min bigint;
+    v_max bigint;
+    v_category_ids bigint[];
+    v_attrs jsonb;
+    v_tsq tsquery;
     v_page jsonb;
 begin
     if v_limit not between 1 and 100 then
@@ -140,31 +176,105 @@ begin
             message = format('limit must be between 1 and 100, not %s', v_limit),
             hint = 'Omit limit for pages of 20.';
     end if;
+    select string_agg(k, ', ' order by k) into v_unknown from jsonb_object_keys(f) k
+    where k not in ('category', 'brand', 'tag', 'currency', 'min_price', 'max_price', 'in_stock', 'featured', 'q', 'sort')
+      and k !~ '^attr\.[a-z0-9_]{1,64}$';
+    if v_unknown is not null then
+        raise exception using errcode = 'MA422', constraint = 'unknown_filter',
+            message = format('unknown filter(s): %s', v_unknown),
+            hint = 'Allowed: category, brand, tag, currency, min_price, max_price, in_stock, featured, q, sort, attr.<name>.';
+    end if;
+    perform api._require_one_of('sort', v_sort, array['relevance', 'price_asc', 'price_desc', 'newest', 'popular']);
+    perform api._require_one_of('in_stock', f ->> 'in_stock', array['true', 'false']);
+    perform api._require_one_of('featured', f ->> 'featured', array['true', 'false']);
+    if (f ? 'min_price' or f ? 'max_price' or v_sort in ('price_asc', 'price_desc')) and v_currency is null then
+        raise exception using errcode = 'MA422', constraint = 'currency_required',
+            message = 'price filters and price sorts need a currency', hint = 'Add currency=XOF or currency=EUR.';
+    end if;
+    if v_currency is not null and not exists (select from shop.currency where code = v_currency) then
+        raise exception using errcode = 'MA422', constraint = 'invalid_currency',
+            message = format('unknown currency %L', v_currency);
+    end if;
+    begin
+        v_min := (f ->> 'min_price')::bigint;
+        v_max := (f ->> 'max_price')::bigint;
+    exception when others then
+        raise exception using errcode = 'MA422', constraint = 'invalid_price',
+            message = 'min_price and max_price are whole numbers of minor units (cents; francs for XOF)';
+    end;
+    if v_sort = 'relevance' and f ->> 'q' is null then
+        raise exception using errcode = 'MA422', constraint = 'q_required', message = 'sort=relevance needs q';
+    end if;
+    if f ? 'q' then
+        v_tsq := api._search_tsquery(api._search_text(f ->> 'q'));
+    end if;
+    if f ? 'category' then
+        with recursive tree as (
+            select category_id from shop.category where slug = f ->> 'category'
+            union all
+            select c.category_id from shop.category c join tree t on c.parent_id = t.category_id)
+        select array_agg(category_id) into v_category_ids from tree;
+        v_category_ids := coalesce(v_category_ids, '{}');
+    end if;
+    select jsonb_object_agg(substr(key, 6), value) into v_attrs from jsonb_each(f) where key like 'attr.%';
     if p_after is not null then
-        if p_after !~ '^[0-9]{1,18}$' then
+        if p_after !~ '^-?[0-9]+(\.[0-9]+)?\|[0-9]{1,18}$' then
             raise exception using errcode = 'MA422', constraint = 'invalid_cursor',
                 message = 'after is not a cursor returned by this API',
                 hint = 'Pass the next_cursor of the previous page, or omit after.';
         end if;
-        v_after := p_after::bigint;
+        v_after_key := split_part(p_after, '|', 1)::numeric;
+        v_after_id := split_part(p_after, '|', 2)::bigint;
     end if;
 
+    with candidates as (
+        select p, pr.price,
+               case v_sort
+                   when 'newest' then -extract(epoch from p.created_at)
+                   when 'price_asc' then pr.price
+                   when 'price_desc' then -pr.price
+                   when 'popular' then -coalesce(pop.units_sold, 0)
+                   when 'relevance' then -round(ts_rank_cd(p.search_vector, v_tsq, 32)::numeric, 6)
+                   else 0
+               end as k
+        from shop.product p
+        left join lateral (
+            select min(vp.amount) as price from api._variant_prices(p.product_id, now()) vp
+            where vp.currency_code = v_currency) pr on v_currency is not null
+        left join shop.popular_products pop on pop.product_id = p.product_id and v_sort = 'popular'
+        where p.is_active
+          and (v_category_ids is null or p.category_id = any (v_category_ids))
+          and (f ->> 'brand' is null or lower(p.brand) = lower(f ->> 'brand'))
+          and (f ->> 'tag' is null or exists (select from shop.product_tag pt join shop.tag t using (tag_id)
+                                               where pt.product_id = p.product_id and t.slug = f ->> 'tag'))
+          and (f ->> 'featured' is null or p.is_featured = (f ->> 'featured')::boolean)
+          and (v_tsq is null or p.search_vector @@ v_tsq)
+          and (v_attrs is null or exists (select from shop.product_variant v
+                                          where v.product_id = p.product_id and v.is_active and v.attributes @> v_attrs))
+          and (f ->> 'in_stock' is null or (f ->> 'in_stock')::boolean = exists (
+                  select from shop.product_variant v join shop.inventory i using (variant_id)
+                  where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved))
+    ), filtered as (
+        select * from candidates c
+        where (v_currency is null or (v_min is null and v_max is null and v_sort not in ('price_asc', 'price_desc'))
+               or (c.price is not null and c.price >= coalesce(v_min, c.price) and c.price <= coalesce(v_max, c.price)))
+          and (v_after_id is null or (c.k, (c.p).product_id) > (v_after_key, v_after_id))
+        order by c.k, (c.p).product_id
+        limit v_limit + 1
+    ), page as (
+        select f2.*, row_number() over (order by f2.k, (f2.p).product_id) as n from filtered f2
+    )
     select jsonb_build_object(
-        'items', coalesce(jsonb_agg(api._product_summary(page.p) order by (page.p).product_id)
-                          filter (where page.n <= v_limit), '[]'::jsonb),
-        'next_cursor', case when count(*) > v_limit
-                            then (max((page.p).product_id) filter (where page.n <= v_limit))::text end)
+        'items', coalesce(jsonb_agg(api._product_summary(page.p) order by page.n) filter (where page.n <= v_limit), '[]'::jsonb),
+        'next_cursor', (select pg.k::text || '|' || (pg.p).product_id from page pg
+                        where pg.n = v_limit and exists (select from page x where x.n > v_limit)))
     into v_page
-    from (select p, row_number() over (order by p.product_id) as n
-          from shop.product p
-          where p.is_active and p.product_id > v_after
-          order by p.product_id
-          limit v_limit + 1) page;
+    from page;
     return v_page;
 end
 $$;
-comment on function api.list_products(integer, text) is
-    'A page of active products: {items: [summary...], next_cursor}. limit 1..100 (default 20); after = previous next_cursor. Errors: MA422 invalid_limit, invalid_cursor.';
+comment on function api.list_products(integer, text, jsonb) is
+    'A page of active products: {items, next_cursor}. Filters (jsonb): category (with descendants), brand, tag, currency + min_price/max_price (minor units), in_stock, featured, q, attr.<name>; sort: relevance|price_asc|price_desc|newest|popular. Errors: MA422 invalid_limit, invalid_cursor, unknown_filter, invalid_sort, currency_required, invalid_price, q_required.';
 
 -- Summaries of several products by slug, in the order asked.
 create function api.lookup_products(p_slugs text[])
@@ -192,9 +302,17 @@ language plpgsql stable security definer
 set search_path = '' as $$
 declare
     p shop.product;
+    v_redirect jsonb;
 begin
     select * into p from shop.product where slug = p_slug and is_active;
     if not found then
+        -- An old slug of a product that was renamed: tell the caller where it moved.
+        select jsonb_build_object('redirect', cur.slug) into v_redirect
+        from shop.product_slug_history h join shop.product cur using (product_id)
+        where h.slug = p_slug and cur.is_active;
+        if v_redirect is not null then
+            return v_redirect;
+        end if;
         raise exception using errcode = 'MA404', constraint = 'product_not_found',
             message = format('no product has the slug %L', p_slug);
     end if;
@@ -245,4 +363,21 @@ begin
 end
 $$;
 comment on function api.product_by_slug(text) is
-    'A product page: summary fields plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products. Errors: MA404 product_not_found.';
+    'A product page: summary fields plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products; {"redirect": slug} for a former slug of a renamed product. Errors: MA404 product_not_found.';
+
+-- Refreshes the derived catalog views without blocking readers (scheduled job; also
+-- callable from psql). Returns the time it took.
+create function api.refresh_catalog_views()
+returns interval
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v_started timestamptz := clock_timestamp();
+begin
+    refresh materialized view concurrently shop.popular_products;
+    refresh materialized view concurrently shop.category_counts;
+    return clock_timestamp() - v_started;
+end
+$$;
+comment on function api.refresh_catalog_views() is
+    'REFRESH MATERIALIZED VIEW CONCURRENTLY shop.popular_products and shop.category_counts; returns the duration.';

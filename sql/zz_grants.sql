@@ -18,7 +18,8 @@ begin
     loop
         v_roles := case
             -- the job queue, pruning and admin creation: for the worker and DBAs only
-            when f.name like '%job%' or f.name like 'prune\_%' or f.name = 'create_admin' then null
+            when f.name like '%job%' or f.name like 'prune\_%'
+                 or f.name in ('create_admin', 'refresh_catalog_views') then null
             -- promotions and coupons: managers too (the functions check promotions:write)
             when f.name ~ '^admin_.*(promotion|coupon)' then 'maef_staff, maef_admin'
             -- user and audit administration: only the admin role holds those permissions

@@ -30,8 +30,10 @@ pub fn pool(config: &Config) -> anyhow::Result<Pool> {
     let mut pg: tokio_postgres::Config = config.database_url.parse()?;
     pg.connect_timeout(config.db_connect_timeout);
     pg.application_name("maef-api");
+    // NOTICEs (e.g. "text-search query contains only stop words") are not errors and
+    // would only clutter the logs.
     pg.options(format!(
-        "-c statement_timeout={}",
+        "-c statement_timeout={} -c client_min_messages=warning",
         config.db_statement_timeout.as_millis()
     ));
     let manager = Manager::from_config(

@@ -20,6 +20,8 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::products::list_products,
         crate::routes::products::product_by_slug,
         crate::routes::products::lookup_products,
+        crate::routes::search::search,
+        crate::routes::search::suggest,
         crate::routes::auth::register,
         crate::routes::auth::login,
         crate::routes::auth::refresh,
@@ -111,6 +113,8 @@ pub struct CategoryNode {
     name: String,
     description: String,
     position: i32,
+    /// Active products in this category and its descendants (refreshed every few minutes).
+    product_count: i64,
     #[schema(no_recursion)]
     children: Vec<CategoryNode>,
 }

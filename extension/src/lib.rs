@@ -6,13 +6,15 @@
 //! `maef-api migrate`; no table, index or trigger may depend on it.
 //!
 //! # Layout
-//! - [`money`]: `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
-//! - [`pricing`]: `maef.quote`, `maef.validate_promotion_rules`.
+//! - [`money`] — `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
+//! - [`pricing`] — `maef.quote`, `maef.validate_promotion_rules`.
+//! - [`ranking`] — `maef.search_score`.
 
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod money;
 pub mod pricing;
+pub mod ranking;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -118,6 +118,11 @@ pub async fn load(client: &mut Client) -> anyhow::Result<DemoSummary> {
     let images = rendering.await.context("rendering the demo images")??;
     let image_count = insert_images(&tx, &products, &product_ids, &images).await?;
     tx.commit().await.context("committing the demo catalog")?;
+    // Category counts shown by the tree (refreshed later by a scheduled job).
+    client
+        .execute("select api.refresh_catalog_views()", &[])
+        .await
+        .context("refreshing catalog views")?;
 
     let summary = DemoSummary {
         categories: categories.len(),

@@ -19,6 +19,7 @@ pub mod docs;
 pub mod health;
 pub mod products;
 pub mod promotions;
+pub mod search;
 pub mod users;
 
 /// Every route of the API.
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(docs::router())
         .merge(categories::router())
         .merge(products::router())
+        .merge(search::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())

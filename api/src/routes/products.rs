@@ -2,9 +2,13 @@
 
 use axum::{
     extract::{Path, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,34 +30,75 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/products/{slug}", get(product_by_slug))
 }
 
-/// Query of `GET /api/v1/products`.
+/// Query of `GET /api/v1/products` (filters are checked in SQL, which names the
+/// allowed values when one is wrong).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; the handler reads them as a map
 pub struct ListParams {
     /// Page size, 1..=100 (default 20).
     pub limit: Option<i32>,
     /// The `next_cursor` of the previous page; absent for the first page.
     pub after: Option<String>,
+    /// Category slug; its descendants are included.
+    pub category: Option<String>,
+    /// Brand (case-insensitive).
+    pub brand: Option<String>,
+    /// Tag slug.
+    pub tag: Option<String>,
+    /// ISO 4217 code; needed by min_price, max_price and the price sorts.
+    pub currency: Option<String>,
+    /// Lowest "from" price, in minor units of `currency`.
+    pub min_price: Option<i64>,
+    /// Highest "from" price, in minor units of `currency`.
+    pub max_price: Option<i64>,
+    /// `true`: only products with stock; `false`: only without.
+    pub in_stock: Option<bool>,
+    /// `true`: only featured products.
+    pub featured: Option<bool>,
+    /// Full-text filter (same syntax as /search).
+    pub q: Option<String>,
+    /// `relevance` (needs q), `price_asc`, `price_desc` (need currency), `newest`, `popular`.
+    pub sort: Option<String>,
 }
 
-/// Active products in a stable order, one page at a time (keyset pagination: a page
-/// never repeats or skips a row, even while products are added).
+/// Active products, filtered and sorted, one page at a time (keyset pagination: a page
+/// never repeats or skips a row, even while products are added). Attribute filters are
+/// `attr.<name>=<value>`, e.g. `attr.color=red`.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListParams),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
-        (status = 422, description = "Bad limit or cursor", body = Problem),
+        (status = 422, description = "Bad limit, cursor, filter or sort (the allowed values are listed)", body = Problem),
     ))]
 pub async fn list_products(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListParams>,
+    Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<JsonText, ApiError> {
+    let limit = match params.remove("limit") {
+        None => None,
+        Some(raw) => Some(raw.parse::<i32>().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                "limit must be a whole number",
+            )
+            .details(format!("limit={raw}"))
+        })?),
+    };
+    let after = params.remove("after");
+    let filters = serde_json::Value::Object(
+        params
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    );
     let body = db::call(
         &state.db,
         &caller,
         Access::ReadOnly,
-        "select api.list_products($1, $2)::text",
-        &[&params.limit, &params.after],
+        "select api.list_products($1, $2, $3)::text",
+        &[&limit, &after, &filters],
     )
     .await?;
     Ok(JsonText::ok(body))
@@ -65,13 +110,14 @@ pub async fn list_products(
     params(("slug" = String, Path, description = "The product's slug")),
     responses(
         (status = 200, description = "The product", body = ProductDetail),
+        (status = 301, description = "A former slug: Location holds the product's current URL"),
         (status = 404, description = "No active product has this slug", body = Problem),
     ))]
 pub async fn product_by_slug(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> Result<JsonText, ApiError> {
+) -> Result<Response, ApiError> {
     let body = db::call(
         &state.db,
         &caller,
@@ -80,7 +126,17 @@ pub async fn product_by_slug(
         &[&slug],
     )
     .await?;
-    Ok(JsonText::ok(body))
+    // A former slug answers {"redirect": "<current slug>"}: a permanent redirect keeps
+    // old links and search-engine entries working.
+    if body.starts_with("{\"redirect\":") {
+        let target: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| ApiError::internal(format!("redirect: {e}")))?;
+        if let Some(current) = target["redirect"].as_str() {
+            let location = format!("/api/v1/products/{current}");
+            return Ok((StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response());
+        }
+    }
+    Ok(JsonText::ok(body).into_response())
 }
 
 /// Body of `POST /api/v1/products/lookup`.

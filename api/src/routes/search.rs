@@ -1,0 +1,86 @@
+//! Product search and autocomplete.
+
+use axum::{extract::State, routing::get, Router};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    caller::Caller,
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::Query,
+    routes::JsonText,
+    AppState,
+};
+
+/// `/api/v1/search…`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/search/suggest", get(suggest))
+}
+
+/// Query of `GET /api/v1/search`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// 1..200 characters; web-search syntax: `"exact phrase"`, `-exclude`, `OR`.
+    pub q: Option<String>,
+    /// Page size, 1..=100 (default 20).
+    pub limit: Option<i32>,
+    /// `next_cursor` of the previous page.
+    pub after: Option<String>,
+}
+
+/// Full-text search over products (French and English, accents ignored, typos
+/// tolerated), best first, with highlights and facet counts over all matches.
+#[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
+    responses(
+        (status = 200, description = "{query, total, items, next_cursor, facets}"),
+        (status = 422, description = "Empty or too long q, bad limit or cursor", body = Problem),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.search_products($1, $2, $3)::text",
+        &[&params.q, &params.limit, &params.after],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
+
+/// Query of `GET /api/v1/search/suggest`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestParams {
+    /// The prefix typed so far.
+    pub q: Option<String>,
+}
+
+/// Autocomplete: at most 10 categories and products with a word starting with `q`.
+#[utoipa::path(get, path = "/api/v1/search/suggest", tag = "catalog", params(SuggestParams),
+    responses(
+        (status = 200, description = "[{type, slug, name | title}]"),
+        (status = 422, description = "Empty or too long q", body = Problem),
+    ))]
+pub async fn suggest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SuggestParams>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.search_suggest($1)::text",
+        &[&params.q],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}

@@ -1,0 +1,175 @@
+-- Product search: full text (French + English, accent-insensitive, web-search syntax),
+-- typo tolerance with trigrams when full text finds too little, ranking by
+-- maef.search_score (weights in shop.search_weight), highlights, facets, suggestions.
+
+-- The query as both tsqueries (French and English stemming) OR-ed together.
+-- websearch_to_tsquery accepts any text: quotes, -exclusion, OR; never a syntax error.
+create function api._search_tsquery(p_q text)
+returns tsquery
+language sql stable parallel safe as $$
+    select websearch_to_tsquery('shop.french_unaccent', p_q) || websearch_to_tsquery('shop.english_unaccent', p_q)
+$$;
+
+-- Validates and normalises a search text: 1..200 characters after trimming.
+create function api._search_text(p_q text)
+returns text
+language plpgsql immutable as $$
+declare
+    v_q text := btrim(coalesce(p_q, ''));
+begin
+    if v_q = '' then
+        raise exception using errcode = 'MA422', constraint = 'invalid_query',
+            message = 'q must not be empty', hint = 'Pass the words to search for in q.';
+    end if;
+    if length(v_q) > 200 then
+        raise exception using errcode = 'MA422', constraint = 'query_too_long',
+            message = format('q has %s characters; at most 200 are allowed', length(v_q));
+    end if;
+    return v_q;
+end
+$$;
+
+-- Matching active products with their score. Full-text matches always; trigram matches
+-- are added when full text finds fewer than p_min_fulltext products (a typo, a partial
+-- word), so "chausure" and "addidas" still find something — but only for plain queries:
+-- a query using web-search syntax ("phrase", -exclusion, OR) says exactly what it wants,
+-- and a fuzzy match would ignore its exclusions.
+create function api._search_matches(p_q text, p_min_fulltext integer)
+returns table (product_id bigint, score double precision)
+language plpgsql stable as $$
+declare
+    v_tsq tsquery := api._search_tsquery(p_q);
+    v_norm text := shop.f_unaccent(lower(p_q));
+    v_fulltext integer;
+    v_plain boolean := p_q !~ '(^|\s)-\S|"|\sOR\s';
+    w jsonb;
+begin
+    select jsonb_object_agg(name, weight) into w from shop.search_weight;
+    select count(*) into v_fulltext from shop.product p where p.is_active and p.search_vector @@ v_tsq;
+    -- Trigram candidates: word_similarity above 0.4 catches one or two wrong letters.
+    perform set_config('pg_trgm.word_similarity_threshold', '0.4', true);
+    return query
+    with candidates as (
+        select p.product_id from shop.product p where p.is_active and p.search_vector @@ v_tsq
+        union
+        select p.product_id from shop.product p
+        where v_plain and v_fulltext < p_min_fulltext and p.is_active and v_norm operator(public.<%) p.search_title
+    )
+    select p.product_id,
+           maef.search_score(
+               ts_rank_cd(p.search_vector, v_tsq, 32),
+               public.word_similarity(v_norm, p.search_title),
+               shop.f_unaccent(lower(p.title)) = v_norm,
+               shop.f_unaccent(lower(p.title)) like v_norm || '%',
+               0,
+               exists (select from shop.product_variant v join shop.inventory i using (variant_id)
+                       where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved),
+               coalesce((w ->> 'text')::float8, 1.0), coalesce((w ->> 'trigram')::float8, 0.6),
+               coalesce((w ->> 'exact')::float8, 2.0), coalesce((w ->> 'prefix')::float8, 0.5),
+               coalesce((w ->> 'popularity')::float8, 0.3), coalesce((w ->> 'in_stock')::float8, 0.2))
+    from candidates c join shop.product p using (product_id);
+end
+$$;
+
+-- Search: one page of results (best first, keyset-paginated), the total, highlights
+-- and facet counts over all matches.
+create function api.search_products(p_q text, p_limit integer default 20, p_after text default null)
+returns jsonb
+language plpgsql stable security definer
+set search_path = '' as $$
+declare
+    v_q text := api._search_text(p_q);
+    v_limit integer := coalesce(p_limit, 20);
+    v_after_score double precision;
+    v_after_id bigint;
+    v_tsq tsquery := api._search_tsquery(v_q);
+    v_result jsonb;
+begin
+    if v_limit not between 1 and 100 then
+        raise exception using errcode = 'MA422', constraint = 'invalid_limit',
+            message = format('limit must be between 1 and 100, not %s', v_limit);
+    end if;
+    if p_after is not null then
+        if p_after !~ '^[0-9.eE+-]+\|[0-9]{1,18}$' then
+            raise exception using errcode = 'MA422', constraint = 'invalid_cursor',
+                message = 'after is not a cursor returned by this API';
+        end if;
+        v_after_score := split_part(p_after, '|', 1)::double precision;
+        v_after_id := split_part(p_after, '|', 2)::bigint;
+    end if;
+
+    -- One statement (GET requests run READ ONLY: no temporary table): the matches are
+    -- computed once and feed the page, the total and the facets.
+    with hits as materialized (
+        select m.product_id, m.score from api._search_matches(v_q, 5) m
+    ), page as (
+        select h.product_id, h.score, row_number() over (order by h.score desc, h.product_id desc) as n
+        from hits h
+        where v_after_id is null or (h.score, h.product_id) < (v_after_score, v_after_id)
+        order by h.score desc, h.product_id desc
+        limit v_limit + 1
+    )
+    select jsonb_build_object(
+        'query', v_q,
+        'total', (select count(*) from hits),
+        'items', coalesce((
+            select jsonb_agg(api._product_summary(p) || jsonb_build_object(
+                       'score', round(pg.score::numeric, 4),
+                       'highlight', ts_headline('shop.french_unaccent', p.title || ' — ' || p.description, v_tsq,
+                                                'MaxFragments=1, MaxWords=18, MinWords=6, StartSel=<mark>, StopSel=</mark>'))
+                   order by pg.score desc, pg.product_id desc)
+            from page pg join shop.product p using (product_id) where pg.n <= v_limit), '[]'::jsonb),
+        'next_cursor', (select pg.score::text || '|' || pg.product_id from page pg
+                        where pg.n = v_limit and exists (select from page x where x.n > v_limit)),
+        'facets', jsonb_build_object(
+            'categories', coalesce((
+                select jsonb_agg(jsonb_build_object('slug', c.slug, 'name', c.name, 'count', f.n) order by f.n desc, c.slug)
+                from (select p.category_id, count(*) as n from hits h join shop.product p using (product_id)
+                      where p.category_id is not null group by p.category_id) f
+                join shop.category c using (category_id)), '[]'::jsonb),
+            'brands', coalesce((
+                select jsonb_agg(jsonb_build_object('brand', f.brand, 'count', f.n) order by f.n desc, f.brand)
+                from (select p.brand, count(*) as n from hits h join shop.product p using (product_id)
+                      where p.brand is not null group by p.brand) f), '[]'::jsonb),
+            'tags', coalesce((
+                select jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name, 'count', f.n) order by f.n desc, t.slug)
+                from (select pt.tag_id, count(*) as n from hits h join shop.product_tag pt using (product_id)
+                      group by pt.tag_id) f
+                join shop.tag t using (tag_id)), '[]'::jsonb)))
+    into v_result;
+    return v_result;
+end
+$$;
+comment on function api.search_products(text, integer, text) is
+    'Product search: {query, total, items (summary + score + highlight), next_cursor, facets {categories, brands, tags}}. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
+
+-- Autocomplete: at most 10 suggestions (categories first, then products) whose name has
+-- a word starting with the typed prefix, accents and case ignored.
+create function api.search_suggest(p_q text)
+returns jsonb
+language plpgsql stable security definer
+set search_path = '' as $$
+declare
+    v_norm text := shop.f_unaccent(lower(api._search_text(p_q)));
+    v_pattern text := '(^|[^a-z0-9])' || regexp_replace(v_norm, '([^a-z0-9 ])', '\\\1', 'g');
+begin
+    return coalesce((
+        select jsonb_agg(s.item order by s.kind, s.starts desc, s.label)
+        from (select * from (
+            (select 0 as kind, jsonb_build_object('type', 'category', 'slug', c.slug, 'name', c.name) as item,
+                    shop.f_unaccent(lower(c.name)) like v_norm || '%' as starts, c.name as label
+             from shop.category c
+             where shop.f_unaccent(lower(c.name)) ~ v_pattern
+             order by starts desc, c.name limit 3)
+            union all
+            (select 1, jsonb_build_object('type', 'product', 'slug', p.slug, 'title', p.title),
+                    shop.f_unaccent(lower(p.title)) like v_norm || '%', p.title
+             from shop.product p
+             where p.is_active and p.search_title like '%' || v_norm || '%' and p.search_title ~ v_pattern
+             order by shop.f_unaccent(lower(p.title)) like v_norm || '%' desc, p.is_featured desc, p.title
+             limit 10)
+        ) u order by u.kind, u.starts desc, u.label limit 10) s), '[]'::jsonb);
+end
+$$;
+comment on function api.search_suggest(text) is
+    'Autocomplete: up to 10 {type: category|product, slug, name|title} whose name has a word starting with q.';
