@@ -345,9 +345,25 @@ async fn the_product_page_shows_the_lowest_price_of_the_last_30_days() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let slug = seed_products(&client, "omnibus", 1).await.remove(0);
-    client.execute("update shop.price set amount = 1899 where currency_code = 'EUR'", &[]).await.unwrap();
-    client.execute("update shop.price set amount = 2599 where currency_code = 'EUR'", &[]).await.unwrap();
-    let page: Value = client.query_one("select api.product_by_slug($1)", &[&slug]).await.unwrap().get(0);
+    client
+        .execute(
+            "update shop.price set amount = 1899 where currency_code = 'EUR'",
+            &[],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "update shop.price set amount = 2599 where currency_code = 'EUR'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let page: Value = client
+        .query_one("select api.product_by_slug($1)", &[&slug])
+        .await
+        .unwrap()
+        .get(0);
     let eur = page["variants"][0]["prices"]
         .as_array()
         .unwrap()
@@ -355,5 +371,8 @@ async fn the_product_page_shows_the_lowest_price_of_the_last_30_days() {
         .find(|p| p["currency"] == "EUR")
         .unwrap()
         .clone();
-    assert_eq!((eur["amount"].as_i64(), eur["lowest_price_30d"].as_i64()), (Some(2599), Some(1899)));
+    assert_eq!(
+        (eur["amount"].as_i64(), eur["lowest_price_30d"].as_i64()),
+        (Some(2599), Some(1899))
+    );
 }
