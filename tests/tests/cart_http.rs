@@ -429,3 +429,32 @@ async fn a_guest_cart_becomes_the_users_cart_when_they_have_none() {
     let mine = call(&app, Method::GET, "/api/v1/cart", Some(&token), None, None).await;
     assert_eq!(mine.json()["subtotal"], 4598);
 }
+
+#[tokio::test]
+async fn an_item_of_someone_elses_cart_cannot_be_changed() {
+    let app = TestApp::new().await;
+    let v = variants(&app, 1).await;
+    let mine = guest(&app).await;
+    let added = call(
+        &app,
+        Method::POST,
+        "/api/v1/cart/items",
+        None,
+        Some(&mine),
+        Some(json!({"variant_id": v[0], "quantity": 1})),
+    )
+    .await;
+    let item = added.json()["lines"][0]["line_id"].as_i64().unwrap();
+    let theirs = guest(&app).await;
+    let r = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/cart/items/{item}"),
+        None,
+        Some(&theirs),
+        Some(json!({"quantity": 2})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.problem_code(), "cart_item_not_found");
+}

@@ -376,3 +376,43 @@ async fn the_product_page_shows_the_lowest_price_of_the_last_30_days() {
         (Some(2599), Some(1899))
     );
 }
+
+#[tokio::test]
+async fn a_customer_cannot_redeem_a_coupon_beyond_their_own_limit() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let user: String = client
+        .query_one(
+            "insert into shop.app_user (email) values ('limit@example.com') returning user_id::text",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!(
+            r#"insert into shop.promotion (name, rules) values ('Once', '{{"action": {{"type": "free_shipping"}}}}');
+               insert into shop.coupon (promotion_id, code, per_customer_limit) select promotion_id, 'ONCE', 1 from shop.promotion;
+               select set_config('request.jwt.claims', '{{"sub": "{user}"}}', false);"#
+        ))
+        .await
+        .unwrap();
+    assert!(client
+        .query_one("select api.redeem_coupon('once')", &[])
+        .await
+        .is_ok());
+    let err = client
+        .query_one("select api.redeem_coupon('ONCE')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_of(&err),
+        ("MA409".into(), "coupon_customer_limit_reached".into())
+    );
+    let used: i32 = client
+        .query_one("select times_used from shop.coupon", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used, 1, "the refused redemption rolled back its increment");
+}
