@@ -80,9 +80,13 @@ comment on function api._coupon_status(text, uuid, timestamptz) is
     'Private: coupon id, promotion id and status (valid, inactive, not_started, expired, exhausted, customer_limit_reached).';
 
 -- The engine's input for a cart at an instant (see maef_core::pricing::model).
+-- Planning the lines query costs about four times executing it, and with parameters the
+-- plan cache would keep choosing custom plans: a generic plan is forced (the query's
+-- shape does not depend on the values).
 create function api._quote_input(p_cart shop.cart, p_at timestamptz)
 returns jsonb
-language plpgsql stable as $$
+language plpgsql stable
+set plan_cache_mode = force_generic_plan as $$
 declare
     v_setting shop.store_setting;
     v_country char(2);
@@ -110,7 +114,8 @@ begin
             -- One set-based query (no per-line function calls): it is most of a quote's
             -- cost. Same resolution as api._unit_price and api._tax_rate_bp.
             with recursive item as (
-                select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand
+                select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand,
+                       v.sku, v.name as variant_name, p.title as product_title, p.slug as product_slug
                 from shop.cart_item ci
                 join shop.product_variant v on v.variant_id = ci.variant_id
                 join shop.product p on p.product_id = v.product_id
@@ -137,7 +142,10 @@ begin
                                   join shop.tag t on t.tag_id = pt.tag_id
                                   where pt.product_id = i.product_id), '[]'),
                 'brand', i.brand,
-                'tax_rate_bp', coalesce(path.rate_bp, v_country_rate)))
+                'tax_rate_bp', coalesce(path.rate_bp, v_country_rate),
+                'label', jsonb_build_object('sku', i.sku, 'variant_name', i.variant_name,
+                                            'product_title', i.product_title, 'product_slug', i.product_slug))
+                order by i.cart_item_id)
             from item i
             left join path on path.start_id = i.category_id
             left join shop.price vp on vp.variant_id = i.variant_id and vp.currency_code = p_cart.currency_code
@@ -177,30 +185,22 @@ end
 $$;
 comment on function api._quote_input(shop.cart, timestamptz) is 'Private: the maef.quote input document of a cart.';
 
--- A cart's quote as returned to clients: the engine's result, each line with its
--- product title, variant name and SKU, display strings, and the cart's identity.
+-- A cart's quote as returned to clients: the engine's result (each line's `label`
+-- carries its SKU, variant name, product title and slug), display strings, messages
+-- about unavailable items, and the cart's identity.
 create function api._cart_quote(p_cart shop.cart)
 returns jsonb
-language plpgsql stable as $$
+language plpgsql stable
+set plan_cache_mode = force_generic_plan as $$
 declare
     v_quote jsonb := maef.quote(api._quote_input(p_cart, now()));
-    v_lines jsonb := v_quote -> 'lines';
     v_quoted bigint[];
     v_missing jsonb;
-    v_labelled jsonb;
 begin
-    -- The quote document is read once into arrays: re-reading a jsonb variable inside
-    -- a per-row subquery re-copies it for every row.
-    select coalesce(array_agg((l ->> 'line_id')::bigint), '{}'),
-           jsonb_agg(l || jsonb_build_object('sku', v.sku, 'variant_name', v.name,
-                                             'product_title', p.title, 'product_slug', p.slug)
-                     order by (l ->> 'line_id')::bigint)
-    into v_quoted, v_labelled
-    from jsonb_array_elements(v_lines) l
-    join shop.product_variant v on v.variant_id = (l ->> 'variant_id')::bigint
-    join shop.product p on p.product_id = v.product_id;
     -- Items no longer sold (inactive, or without a price in the cart's currency) are
     -- left out of the totals and named in a message.
+    select coalesce(array_agg((l ->> 'line_id')::bigint), '{}') into v_quoted
+    from jsonb_array_elements(v_quote -> 'lines') l;
     select jsonb_agg(jsonb_build_object('code', 'item_unavailable', 'promotion_id', null,
                'text', format('%s is no longer available', v.sku)))
     into v_missing
@@ -212,8 +212,8 @@ begin
         'shipping_country', p_cart.shipping_country,
         'grand_total_formatted', maef.format_money((v_quote ->> 'grand_total')::bigint,
                                                    (v_quote ->> 'exponent')::integer, p_cart.currency_code),
-        'messages', (v_quote -> 'messages') || coalesce(v_missing, '[]'),
-        'lines', coalesce(v_labelled, '[]'));
+        'messages', case when v_missing is null then v_quote -> 'messages'
+                         else (v_quote -> 'messages') || v_missing end);
 end
 $$;
 comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a cart, with item labels and messages.';

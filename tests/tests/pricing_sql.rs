@@ -99,7 +99,7 @@ async fn cart_quote_uses_the_store_setting_category_tax_and_shipping_threshold()
     assert_eq!(q["tax_total"], 383 + 383 + 83);
     assert_eq!(q["grand_total"], 5097);
     assert_eq!(q["grand_total_formatted"], "50.97 EUR");
-    assert_eq!(q["lines"][0]["sku"], "Q-1-D");
+    assert_eq!(q["lines"][0]["label"]["sku"], "Q-1-D");
     assert_eq!(q["messages"][0]["code"], "free_shipping_remaining");
 }
 

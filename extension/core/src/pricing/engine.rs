@@ -404,6 +404,7 @@ fn finish(
             total: fit(total)?,
             tax_rate_bp: l.input.tax_rate_bp,
             tax: fit(line_tax)?,
+            label: l.input.label.clone(),
         });
     }
     let mut shipping = outcome.shipping;

@@ -59,6 +59,10 @@ pub struct LineInput {
     /// Tax rate in basis points (2000 = 20 %).
     #[serde(default)]
     pub tax_rate_bp: i64,
+    /// Display data (SKU, titles) echoed untouched on the quote line, so SQL need not
+    /// join the catalog again after pricing.
+    #[serde(default)]
+    pub label: Option<serde_json::Value>,
 }
 
 /// How a promotion combines with the others.
@@ -306,6 +310,9 @@ pub struct LineQuote {
     pub tax_rate_bp: i64,
     /// Tax on `total` (included in it when prices are tax-inclusive).
     pub tax: i64,
+    /// The input line's `label`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<serde_json::Value>,
 }
 
 /// A promotion that applied, with what it gave in total.

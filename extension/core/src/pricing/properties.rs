@@ -82,6 +82,7 @@ fn input() -> impl Strategy<Value = QuoteInput> {
                         tags: vec![],
                         brand: None,
                         tax_rate_bp: rate,
+                        label: None,
                     })
                     .collect(),
                 // Promotion ids are primary keys: unique, like in the database.
