@@ -105,6 +105,12 @@ pub fn quote(input: &QuoteInput) -> Result<Quote, QuoteError> {
     finish(input, &lines, best, messages)
 }
 
+/// An amount as shoppers read it in messages (`10.00 EUR`, `1,000 XOF`).
+fn display(input: &QuoteInput, amount: i128) -> String {
+    let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+    crate::money::format(amount, input.exponent, &input.currency).unwrap_or_else(|_| amount.to_string())
+}
+
 /// Messages about the coupon itself.
 fn coupon_messages(input: &QuoteInput) -> Vec<Message> {
     let Some(c) = &input.coupon else {
@@ -169,7 +175,10 @@ fn eligible<'a>(input: &'a QuoteInput, lines: &[Work], messages: &mut Vec<Messag
             if !ok && p.via_coupon {
                 let text = match c.min_subtotal {
                     Some(m) if amount < i128::from(m) => {
-                        format!("add {} more to use this coupon", i128::from(m) - amount)
+                        format!(
+                            "add {} more to use this coupon",
+                            display(input, i128::from(m) - amount)
+                        )
                     }
                     _ => "the cart does not meet this coupon's conditions".to_string(),
                 };
@@ -322,7 +331,10 @@ fn evaluate(input: &QuoteInput, lines: &[Work], promotions: &[&Promotion]) -> Ou
             if rate.amount > 0 {
                 messages.push(Message {
                     code: "free_shipping_remaining".into(),
-                    text: format!("add {} more for free shipping", i128::from(f) - merchandise),
+                    text: format!(
+                        "add {} more for free shipping",
+                        display(input, i128::from(f) - merchandise)
+                    ),
                     promotion_id: None,
                 });
             }

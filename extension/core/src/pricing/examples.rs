@@ -329,7 +329,7 @@ fn ex25_a_coupon_below_its_minimum_says_how_much_is_missing() {
     input["coupon"] = json!({"code": "BIG", "status": "valid"});
     let q = run(input);
     assert_eq!(codes(&q), vec!["coupon_conditions_not_met"]);
-    assert_eq!(q.messages[0].text, "add 1000 more to use this coupon");
+    assert_eq!(q.messages[0].text, "add 1,000 XOF more to use this coupon");
 }
 
 #[test]
@@ -485,7 +485,7 @@ fn ex34_shipping_is_free_from_the_threshold_up() {
     let q = run(input);
     // 49.99 + 4.99 shipping
     assert_eq!(q.grand_total, 5498);
-    assert_eq!(q.messages[0].text, "add 1 more for free shipping");
+    assert_eq!(q.messages[0].text, "add 0.01 EUR more for free shipping");
 }
 
 #[test]
