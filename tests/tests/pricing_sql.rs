@@ -416,3 +416,46 @@ async fn a_customer_cannot_redeem_a_coupon_beyond_their_own_limit() {
         .get(0);
     assert_eq!(used, 1, "the refused redemption rolled back its increment");
 }
+
+#[tokio::test]
+async fn a_customer_group_price_list_applies_to_its_members_only() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    seed_products(&client, "group", 1).await;
+    let row = client
+        .query_one(
+            "with u as (insert into shop.app_user (email) values ('pro@example.com') returning user_id),
+                  g as (insert into shop.customer_group (code, name) values ('pro', 'Professionals') returning customer_group_id),
+                  t as (insert into shop.price_tier (variant_id, currency_code, amount, customer_group_id)
+                        select (select variant_id from shop.product_variant), 'EUR', 1999, customer_group_id from g),
+                  c as (insert into shop.cart (user_id, currency_code) select user_id, 'EUR' from u returning cart_id, user_id),
+                  i as (insert into shop.cart_item (cart_id, variant_id, quantity)
+                        select cart_id, (select variant_id from shop.product_variant), 1 from c)
+             select c.cart_id::text, c.user_id::text, (select customer_group_id from g) from c",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (cart, user, group): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+    client
+        .execute(
+            "select set_config('request.jwt.claims', $1, false)",
+            &[&json!({"sub": user}).to_string()],
+        )
+        .await
+        .unwrap();
+    let price = |q: Value| q["lines"][0]["unit_price"].as_i64();
+    assert_eq!(
+        price(quote(&client, &cart, "").await),
+        Some(2299),
+        "not a member yet"
+    );
+    client
+        .execute(
+            "insert into shop.customer_group_member (customer_group_id, user_id) values ($1, $2::text::uuid)",
+            &[&group, &user],
+        )
+        .await
+        .unwrap();
+    assert_eq!(price(quote(&client, &cart, "").await), Some(1999));
+}
