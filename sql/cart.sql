@@ -1,5 +1,6 @@
 -- Carts: one open cart per signed-in user, or a guest cart found by the hash of a secret
--- session id the client holds (X-Cart-Session). Every change returns the new quote.
+-- session id the client holds (X-Cart-Session). Every change returns the new quote and
+-- keeps the cart alive 30 more days; an expired cart is no longer found.
 --
 -- Guest-to-user merge (when a signed-in caller opens a cart and presents a guest
 -- session): if the user has no open cart, the guest cart becomes theirs; if it has one
@@ -23,17 +24,21 @@ declare
     v_cart shop.cart;
 begin
     if v_user_id is not null then
-        select * into v_cart from shop.cart c where c.user_id = v_user_id and c.status = 'open';
+        select * into v_cart from shop.cart c
+        where c.user_id = v_user_id and c.status = 'open' and c.expires_at > now();
     elsif p_session is not null then
         select * into v_cart from shop.cart c
-        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open';
+        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open'
+          and c.expires_at > now();
     end if;
     if v_cart.cart_id is null then
         raise exception using errcode = 'MA404', constraint = 'cart_not_found',
             message = 'there is no open cart', hint = 'POST /api/v1/cart first';
     end if;
     if p_lock then
-        perform from shop.cart c where c.cart_id = v_cart.cart_id for update;
+        -- A change is activity: the cart lives 30 more days.
+        update shop.cart c set expires_at = greatest(c.expires_at, now() + interval '30 days')
+        where c.cart_id = v_cart.cart_id;
     end if;
     return v_cart;
 end
@@ -108,9 +113,13 @@ begin
     end if;
     if p_session is not null then
         select * into v_guest from shop.cart c
-        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open' for update;
+        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open'
+          and c.expires_at > now() for update;
     end if;
     if v_user_id is not null then
+        -- An expired cart is closed so that a new one can open (one open cart per user).
+        update shop.cart set status = 'abandoned'
+        where user_id = v_user_id and status = 'open' and expires_at <= now();
         if v_guest.cart_id is not null then
             perform api._merge_cart(v_guest, v_user_id);
         end if;

@@ -458,3 +458,34 @@ async fn an_item_of_someone_elses_cart_cannot_be_changed() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.problem_code(), "cart_item_not_found");
 }
+
+#[tokio::test]
+async fn an_expired_guest_cart_is_gone_and_a_new_one_opens() {
+    let app = TestApp::new().await;
+    let s = guest(&app).await;
+    app.db
+        .connect()
+        .await
+        .execute(
+            "update shop.cart set expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let gone = call(&app, Method::GET, "/api/v1/cart", None, Some(&s), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let reopened = call(
+        &app,
+        Method::POST,
+        "/api/v1/cart",
+        None,
+        Some(&s),
+        Some(json!({"currency": "EUR"})),
+    )
+    .await;
+    assert_eq!(reopened.status, StatusCode::OK);
+    assert!(
+        reopened.json()["session"].is_string(),
+        "a new guest cart and session"
+    );
+}
