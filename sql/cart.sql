@@ -231,25 +231,33 @@ end
 $$;
 comment on function api.cart_remove_item(bigint, text) is 'Removes a line from the caller''s cart. Errors: MA404 cart_item_not_found.';
 
--- Puts a coupon on the cart. An unknown code is refused; a known one that cannot be
--- used now stays on the cart and the quote says why ("coupon SPRING has expired").
-create function api.cart_apply_coupon(p_code text, p_session text default null)
+-- Puts a coupon on the cart. A code that cannot be used now — unknown, expired, used
+-- up — stays on the cart and the quote says why ("coupon SPRING has expired"), as
+-- Shopify reports `applicable: false`. An unknown code is deliberately not an error:
+-- an error would roll back the attempt counter, and guessing codes must be throttled
+-- (30 attempts per 15 minutes per client address, then 429).
+create function api.cart_apply_coupon(p_code text, p_session text default null, p_client text default null)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
 declare
     v_cart shop.cart := api._my_cart(p_session, true);
-    v_code text;
+    v_code text := btrim(coalesce(p_code, ''));
 begin
-    select c.code into v_code from shop.coupon c where lower(c.code) = lower(btrim(coalesce(p_code, '')));
-    if v_code is null then
-        raise exception using errcode = 'MA404', constraint = 'coupon_not_found', message = 'no coupon has this code';
+    if length(v_code) not between 1 and 64 then
+        raise exception using errcode = 'MA422', constraint = 'coupon_code_length',
+            message = 'a coupon code has 1 to 64 characters';
     end if;
-    update shop.cart set coupon_code = v_code where cart_id = v_cart.cart_id returning * into v_cart;
+    perform api._rate_limit('cart_coupon:' || coalesce(p_client, v_cart.cart_id::text), 30, interval '15 minutes');
+    -- The stored spelling of a known code, else the code as entered.
+    select c.code into v_code from shop.coupon c where lower(c.code) = lower(v_code);
+    update shop.cart set coupon_code = coalesce(v_code, btrim(p_code))
+    where cart_id = v_cart.cart_id returning * into v_cart;
     return api._cart_quote(v_cart);
 end
 $$;
-comment on function api.cart_apply_coupon(text, text) is 'Puts a coupon (case-insensitive) on the caller''s cart. Errors: MA404 coupon_not_found.';
+comment on function api.cart_apply_coupon(text, text, text) is
+    'Puts a coupon (case-insensitive) on the caller''s cart; the quote''s messages say why it does not apply (coupon_unknown, coupon_expired, …). Errors: MA422 coupon_code_length, MA429 rate_limited.';
 
 create function api.cart_remove_coupon(p_session text default null)
 returns jsonb

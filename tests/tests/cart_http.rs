@@ -244,8 +244,10 @@ async fn a_coupon_code_is_case_insensitive_and_its_discount_names_the_promotion(
         Some(json!({"code": "NOPE"})),
     )
     .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.problem_code(), "coupon_not_found");
+    // An unknown code replaces the coupon, gives nothing, and the quote says why.
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(unknown.json()["discount_total"], 0);
+    assert_eq!(unknown.json()["messages"][0]["code"], "coupon_unknown");
     let removed = call(&app, Method::DELETE, "/api/v1/cart/coupon", None, Some(&s), None).await;
     assert_eq!(removed.json()["discount_total"], 0);
 }
@@ -488,4 +490,34 @@ async fn an_expired_guest_cart_is_gone_and_a_new_one_opens() {
         reopened.json()["session"].is_string(),
         "a new guest cart and session"
     );
+}
+
+#[tokio::test]
+async fn guessing_coupon_codes_is_throttled_after_thirty_attempts() {
+    let app = TestApp::new().await;
+    let s = guest(&app).await;
+    for i in 0..30 {
+        let r = call(
+            &app,
+            Method::POST,
+            "/api/v1/cart/coupon",
+            None,
+            Some(&s),
+            Some(json!({"code": format!("GUESS{i}")})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "attempt {i}");
+    }
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/cart/coupon",
+        None,
+        Some(&s),
+        Some(json!({"code": "GUESS30"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.problem_code(), "rate_limited");
+    assert!(r.headers.get("retry-after").is_some());
 }

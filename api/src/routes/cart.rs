@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    caller::Caller,
+    caller::{Caller, ClientAddr},
     db::{self, Access},
     error::{ApiError, Problem},
     extract::Json,
@@ -207,24 +207,27 @@ pub struct ApplyCoupon {
     pub code: String,
 }
 
-/// Puts a coupon on the cart; if it cannot be used now, the quote's messages say why.
+/// Puts a coupon on the cart; if it cannot be used (unknown, expired, used up), the
+/// quote's messages say why. Attempts are throttled per client address.
 #[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart", request_body = ApplyCoupon,
     responses(
         (status = 200, description = "The cart's quote"),
-        (status = 404, description = "No open cart, or no coupon has this code", body = Problem),
+        (status = 404, description = "No open cart", body = Problem),
+        (status = 429, description = "Too many attempts (see Retry-After)", body = Problem),
     ))]
 pub async fn apply_coupon(
     State(state): State<AppState>,
     caller: Caller,
     CartSession(session): CartSession,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<ApplyCoupon>,
 ) -> Result<JsonText, ApiError> {
     let body = db::call(
         &state.db,
         &caller,
         Access::ReadWrite,
-        "select api.cart_apply_coupon($1, $2)::text",
-        &[&body.code, &session],
+        "select api.cart_apply_coupon($1, $2, $3)::text",
+        &[&body.code, &session, &client],
     )
     .await?;
     Ok(JsonText::ok(body))
