@@ -340,7 +340,10 @@ begin
                        'id', v.variant_id, 'sku', v.sku, 'name', v.name, 'attributes', v.attributes,
                        'stock_status', api._stock_status(v.variant_id),
                        'prices', coalesce((
+                           -- lowest_price_30d: the EU Omnibus reference price (sql/pricing.sql)
                            select jsonb_agg(api._price_json(vp.currency_code, vp.exponent, vp.amount, vp.compare_at_amount)
+                                            || jsonb_build_object('lowest_price_30d',
+                                                                  api.lowest_price_30d(v.variant_id, vp.currency_code))
                                             order by vp.currency_code)
                            from api._variant_prices(p.product_id, now()) vp where vp.variant_id = v.variant_id), '[]'::jsonb))
                    order by v.position, v.variant_id)

@@ -132,6 +132,12 @@ impl Permission for AuditRead {
     const SCOPE: Option<&'static str> = Some("audit:read");
 }
 
+/// `promotions:write`: promotion and coupon administration.
+pub struct PromotionsWrite;
+impl Permission for PromotionsWrite {
+    const SCOPE: Option<&'static str> = Some("promotions:write");
+}
+
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.
 pub struct Require<P: Permission>(pub Caller, pub PhantomData<P>);
 

@@ -103,6 +103,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             header::IF_RANGE,
             header::RANGE,
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-cart-session"),
             REQUEST_ID,
         ])
         .expose_headers([

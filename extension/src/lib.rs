@@ -7,11 +7,13 @@
 //!
 //! # Layout
 //! - [`money`] — `maef.format_money`, `maef.to_minor_units`, `maef.to_major_units`.
+//! - [`pricing`] — `maef.quote`, `maef.validate_promotion_rules`.
 //! - [`ranking`] — `maef.search_score`.
 
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod money;
+pub mod pricing;
 pub mod ranking;
 
 /// Required by `cargo pgrx test`.

@@ -13,11 +13,13 @@ use crate::AppState;
 
 pub mod admin;
 pub mod auth;
+pub mod cart;
 pub mod catalog_admin;
 pub mod categories;
 pub mod docs;
 pub mod health;
 pub mod products;
+pub mod promotions;
 pub mod search;
 pub mod users;
 
@@ -33,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())
+        .merge(cart::router())
+        .merge(promotions::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

@@ -6,8 +6,11 @@
 //! # Layout
 //! - [`money`]: amounts in integer minor units, conversion from decimal text with
 //!   half-to-even rounding, and display formatting by currency exponent.
+//! - [`pricing`]: the quote engine (prices, promotions with stacking, exact per-line
+//!   allocation, tax, shipping) and the promotion rule validator.
 //! - [`ranking`]: the search score combining full-text, trigram, exact/prefix title
 //!   matches, popularity and stock.
 
 pub mod money;
+pub mod pricing;
 pub mod ranking;

@@ -1,0 +1,174 @@
+//! Promotion and coupon administration (`promotions:write`, audited in SQL).
+//! Rules are validated by the extension when saved: an invalid document is a 422 whose
+//! `details` is the JSON path of the error.
+
+use axum::{
+    extract::{Path, State},
+    routing::{delete, get, patch, post},
+    Router,
+};
+
+use crate::{
+    caller::{PromotionsWrite, Require},
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::Json,
+    routes::JsonText,
+    AppState,
+};
+
+/// `/api/v1/admin/promotions…` and `/api/v1/admin/coupons…`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/admin/promotions",
+            get(list_promotions).post(create_promotion),
+        )
+        .route(
+            "/api/v1/admin/promotions/{id}",
+            patch(update_promotion).delete(delete_promotion),
+        )
+        .route("/api/v1/admin/promotions/{id}/coupons", post(create_coupon))
+        .route("/api/v1/admin/coupons/{id}", delete(delete_coupon))
+}
+
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// Every promotion with its coupons, highest priority first.
+#[utoipa::path(get, path = "/api/v1/admin/promotions", tag = "admin",
+    security(("bearer" = ["promotions:write"])),
+    responses((status = 200, description = "Promotions"), (status = 403, description = "Missing promotions:write", body = Problem)))]
+pub async fn list_promotions(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_promotions()::text",
+        &[],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
+
+/// Creates a promotion: `{"name", "rules", "priority", "stacking", "starts_at", "ends_at", "is_active"}`.
+#[utoipa::path(post, path = "/api/v1/admin/promotions", tag = "admin", request_body = serde_json::Value,
+    security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 201, description = "The promotion"),
+        (status = 422, description = "Invalid rules (`details` is the JSON path) or fields", body = Problem),
+    ))]
+pub async fn create_promotion(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Json(promotion): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let promotion = serde_json::Value::Object(promotion);
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_create_promotion($1)::text",
+        &[&promotion],
+    )
+    .await?;
+    Ok(JsonText(axum::http::StatusCode::CREATED, body))
+}
+
+/// Changes fields of a promotion.
+#[utoipa::path(patch, path = "/api/v1/admin/promotions/{id}", tag = "admin", request_body = serde_json::Value,
+    params(("id" = i64, Path, description = "Promotion id")),
+    security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 200, description = "The promotion"),
+        (status = 404, description = "No such promotion", body = Problem),
+        (status = 422, description = "Invalid rules or fields", body = Problem),
+    ))]
+pub async fn update_promotion(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Path(id): Path<i64>,
+    Json(patch): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let patch = serde_json::Value::Object(patch);
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_update_promotion($1, $2)::text",
+        &[&id, &patch],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
+
+/// Deletes a promotion and its coupons.
+#[utoipa::path(delete, path = "/api/v1/admin/promotions/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "Promotion id")),
+    security(("bearer" = ["promotions:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such promotion", body = Problem)))]
+pub async fn delete_promotion(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_delete_promotion($1)::text",
+        &[&id],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}
+
+/// Creates a coupon of a promotion: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`.
+#[utoipa::path(post, path = "/api/v1/admin/promotions/{id}/coupons", tag = "admin", request_body = serde_json::Value,
+    params(("id" = i64, Path, description = "Promotion id")),
+    security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 201, description = "The coupon"),
+        (status = 404, description = "No such promotion", body = Problem),
+        (status = 409, description = "The code exists (case-insensitively)", body = Problem),
+    ))]
+pub async fn create_coupon(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Path(id): Path<i64>,
+    Json(coupon): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let coupon = serde_json::Value::Object(coupon);
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_create_coupon($1, $2)::text",
+        &[&id, &coupon],
+    )
+    .await?;
+    Ok(JsonText(axum::http::StatusCode::CREATED, body))
+}
+
+/// Deletes a coupon.
+#[utoipa::path(delete, path = "/api/v1/admin/coupons/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "Coupon id")),
+    security(("bearer" = ["promotions:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such coupon", body = Problem)))]
+pub async fn delete_coupon(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_delete_coupon($1)::text",
+        &[&id],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
+}

@@ -1,0 +1,446 @@
+-- Pricing: price resolution, tax, coupons, the quote of a cart, promotion and coupon
+-- administration. The arithmetic is in the extension (maef.quote, IMMUTABLE); these
+-- functions gather the data it needs at one instant and check who may see what.
+
+-- The category and all its ancestors, nearest first (rules on a parent category match
+-- products of its descendants; tax rates inherit the same way).
+create function api._category_path(p_category_id bigint)
+returns bigint[]
+language sql stable parallel safe as $$
+    with recursive up(category_id, parent_id, depth) as (
+        select category_id, parent_id, 0 from shop.category where category_id = p_category_id
+        union all
+        select c.category_id, c.parent_id, up.depth + 1
+        from shop.category c join up on c.category_id = up.parent_id
+        where up.depth < 50
+    )
+    select coalesce(array_agg(category_id order by depth), '{}') from up
+$$;
+comment on function api._category_path(bigint) is 'Private: a category id and its ancestors, nearest first.';
+
+-- Tax rate in basis points: the nearest category of the path with a rate in the
+-- country, else the country's standard rate, else 0.
+create function api._tax_rate_bp(p_country char(2), p_path bigint[])
+returns integer
+language sql stable parallel safe as $$
+    select coalesce(
+        (select t.rate_bp from shop.tax_rate t
+         join unnest(p_path) with ordinality as a(category_id, n) on a.category_id = t.category_id
+         where t.country = p_country order by a.n limit 1),
+        (select t.rate_bp from shop.tax_rate t where t.country = p_country and t.category_id is null),
+        0)
+$$;
+comment on function api._tax_rate_bp(char, bigint[]) is 'Private: tax rate (basis points) for a country and category path.';
+
+-- Unit price of a variant for a quantity and a customer at an instant: the base price
+-- (variant price over product price, in its window), lowered by the best volume tier or
+-- customer-group price the line qualifies for.
+create function api._unit_price(p_variant_id bigint, p_currency char(3), p_quantity integer,
+                                p_user_id uuid, p_at timestamptz)
+returns table (amount bigint, compare_at bigint)
+language sql stable parallel safe as $$
+    select least(coalesce(vp.amount, pp.amount), t.amount),
+           case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end
+    from shop.product_variant v
+    left join shop.price vp on vp.variant_id = v.variant_id and vp.currency_code = p_currency
+         and tstzrange(vp.starts_at, vp.ends_at) @> p_at
+    left join shop.price pp on pp.product_id = v.product_id and pp.variant_id is null
+         and pp.currency_code = p_currency and tstzrange(pp.starts_at, pp.ends_at) @> p_at
+    left join lateral (
+        select min(pt.amount) as amount from shop.price_tier pt
+        where pt.variant_id = v.variant_id and pt.currency_code = p_currency
+          and pt.min_quantity <= p_quantity
+          and (pt.customer_group_id is null or pt.customer_group_id in (
+                select m.customer_group_id from shop.customer_group_member m where m.user_id = p_user_id))
+    ) t on true
+    where v.variant_id = p_variant_id and (vp.price_id is not null or pp.price_id is not null)
+$$;
+comment on function api._unit_price(bigint, char, integer, uuid, timestamptz) is
+    'Private: unit price (base price lowered by tiers and group price lists) and compare-at price.';
+
+-- Whether a coupon code can be used now by a customer, and why not.
+create function api._coupon_status(p_code text, p_user_id uuid, p_at timestamptz)
+returns table (coupon_id bigint, promotion_id bigint, status text)
+language sql stable as $$
+    select c.coupon_id, c.promotion_id, case
+        when not c.is_active or not p.is_active then 'inactive'
+        when c.starts_at > p_at or p.starts_at > p_at then 'not_started'
+        when c.ends_at <= p_at or p.ends_at <= p_at then 'expired'
+        when c.usage_limit is not null and c.times_used >= c.usage_limit then 'exhausted'
+        when c.per_customer_limit is not null and p_user_id is not null
+             and (select count(*) from shop.coupon_redemption r
+                  where r.coupon_id = c.coupon_id and r.user_id = p_user_id) >= c.per_customer_limit
+            then 'customer_limit_reached'
+        else 'valid'
+    end
+    from shop.coupon c join shop.promotion p on p.promotion_id = c.promotion_id
+    where lower(c.code) = lower(btrim(p_code))
+$$;
+comment on function api._coupon_status(text, uuid, timestamptz) is
+    'Private: coupon id, promotion id and status (valid, inactive, not_started, expired, exhausted, customer_limit_reached).';
+
+-- The engine's input for a cart at an instant (see maef_core::pricing::model).
+-- Planning the lines query costs about four times executing it, and with parameters the
+-- plan cache would keep choosing custom plans: a generic plan is forced (the query's
+-- shape does not depend on the values).
+create function api._quote_input(p_cart shop.cart, p_at timestamptz)
+returns jsonb
+language plpgsql stable
+set plan_cache_mode = force_generic_plan as $$
+declare
+    v_setting shop.store_setting;
+    v_country char(2);
+    v_exponent smallint;
+    v_coupon_promotion bigint;
+    v_coupon_status text;
+    v_country_rate integer;
+    v_groups bigint[];
+begin
+    select * into v_setting from shop.store_setting where currency_code = p_cart.currency_code;
+    v_country := coalesce(p_cart.shipping_country, v_setting.default_country);
+    v_country_rate := api._tax_rate_bp(v_country, '{}'::bigint[]);
+    select coalesce(array_agg(m.customer_group_id), '{}') into v_groups
+    from shop.customer_group_member m where m.user_id = p_cart.user_id;
+    select exponent into v_exponent from shop.currency where code = p_cart.currency_code;
+    if p_cart.coupon_code is not null then
+        select s.promotion_id, s.status into v_coupon_promotion, v_coupon_status
+        from api._coupon_status(p_cart.coupon_code, p_cart.user_id, p_at) s;
+    end if;
+    return jsonb_build_object(
+        'currency', p_cart.currency_code,
+        'exponent', v_exponent,
+        'tax_inclusive', coalesce(v_setting.prices_include_tax, false),
+        'lines', coalesce((
+            -- One set-based query (no per-line function calls): it is most of a quote's
+            -- cost. Same resolution as api._unit_price and api._tax_rate_bp.
+            with recursive item as (
+                select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand,
+                       v.sku, v.name as variant_name, p.title as product_title, p.slug as product_slug
+                from shop.cart_item ci
+                join shop.product_variant v on v.variant_id = ci.variant_id
+                join shop.product p on p.product_id = v.product_id
+                where ci.cart_id = p_cart.cart_id and v.is_active and p.is_active),
+            up(start_id, category_id, parent_id, depth) as (
+                select c.category_id, c.category_id, c.parent_id, 0 from shop.category c
+                where c.category_id in (select category_id from item)
+                union all
+                select up.start_id, c.category_id, c.parent_id, up.depth + 1
+                from shop.category c join up on c.category_id = up.parent_id where up.depth < 50),
+            path as (
+                select up.start_id, array_agg(up.category_id order by up.depth) as ids,
+                       (select t.rate_bp from shop.tax_rate t join up u2 on u2.category_id = t.category_id
+                        where u2.start_id = up.start_id and t.country = v_country
+                        order by u2.depth limit 1) as rate_bp
+                from up group by up.start_id)
+            select jsonb_agg(jsonb_build_object(
+                'line_id', i.cart_item_id, 'variant_id', i.variant_id, 'product_id', i.product_id,
+                'quantity', i.quantity,
+                'unit_price', least(coalesce(vp.amount, pp.amount), tier.amount),
+                'compare_at', case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end,
+                'categories', coalesce(to_jsonb(path.ids), '[]'),
+                'tags', coalesce((select jsonb_agg(t.slug) from shop.product_tag pt
+                                  join shop.tag t on t.tag_id = pt.tag_id
+                                  where pt.product_id = i.product_id), '[]'),
+                'brand', i.brand,
+                'tax_rate_bp', coalesce(path.rate_bp, v_country_rate),
+                'label', jsonb_build_object('sku', i.sku, 'variant_name', i.variant_name,
+                                            'product_title', i.product_title, 'product_slug', i.product_slug))
+                order by i.cart_item_id)
+            from item i
+            left join path on path.start_id = i.category_id
+            left join shop.price vp on vp.variant_id = i.variant_id and vp.currency_code = p_cart.currency_code
+                 and tstzrange(vp.starts_at, vp.ends_at) @> p_at
+            left join shop.price pp on pp.product_id = i.product_id and pp.variant_id is null
+                 and pp.currency_code = p_cart.currency_code and tstzrange(pp.starts_at, pp.ends_at) @> p_at
+            left join lateral (
+                select min(pt.amount) as amount from shop.price_tier pt
+                where pt.variant_id = i.variant_id and pt.currency_code = p_cart.currency_code
+                  and pt.min_quantity <= i.quantity
+                  and (pt.customer_group_id is null or pt.customer_group_id = any (v_groups))) tier on true
+            where vp.price_id is not null or pp.price_id is not null), '[]'),
+        'promotions', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'promotion_id', pr.promotion_id, 'name', pr.name, 'priority', pr.priority,
+                'stacking', pr.stacking, 'rules', pr.rules,
+                'via_coupon', pr.promotion_id is not distinct from v_coupon_promotion))
+            from shop.promotion pr
+            where pr.is_active and tstzrange(pr.starts_at, pr.ends_at) @> p_at and pr.rules ? 'action'
+              -- a promotion with coupons (or marked coupon_required) needs its coupon
+              and (pr.promotion_id is not distinct from v_coupon_promotion
+                   or (coalesce(pr.rules #>> '{conditions,coupon_required}', 'false') <> 'true'
+                       and not exists (select from shop.coupon c where c.promotion_id = pr.promotion_id)))), '[]'),
+        'coupon', case when p_cart.coupon_code is not null then
+            jsonb_build_object('code', p_cart.coupon_code, 'status', coalesce(v_coupon_status, 'unknown')) end,
+        'customer', jsonb_build_object(
+            'groups', coalesce((select jsonb_agg(g.code) from shop.customer_group_member m
+                                join shop.customer_group g on g.customer_group_id = m.customer_group_id
+                                where m.user_id = p_cart.user_id), '[]'),
+            'first_order', p_cart.user_id is null or not exists (
+                select from shop.customer_order o where o.user_id = p_cart.user_id and o.placed_at is not null)),
+        'shipping', (select jsonb_build_object('amount', s.amount, 'free_over', s.free_over,
+                                               'tax_rate_bp', v_country_rate)
+                     from shop.shipping_rate s
+                     where s.country = v_country and s.currency_code = p_cart.currency_code));
+end
+$$;
+comment on function api._quote_input(shop.cart, timestamptz) is 'Private: the maef.quote input document of a cart.';
+
+-- A cart's quote as returned to clients: the engine's result (each line's `label`
+-- carries its SKU, variant name, product title and slug), display strings, messages
+-- about unavailable items, and the cart's identity.
+create function api._cart_quote(p_cart shop.cart)
+returns jsonb
+language plpgsql stable
+set plan_cache_mode = force_generic_plan as $$
+declare
+    v_quote jsonb := maef.quote(api._quote_input(p_cart, now()));
+    v_quoted bigint[];
+    v_missing jsonb;
+begin
+    -- Items no longer sold (inactive, or without a price in the cart's currency) are
+    -- left out of the totals and named in a message.
+    select coalesce(array_agg((l ->> 'line_id')::bigint), '{}') into v_quoted
+    from jsonb_array_elements(v_quote -> 'lines') l;
+    select jsonb_agg(jsonb_build_object('code', 'item_unavailable', 'promotion_id', null,
+               'text', format('%s is no longer available', v.sku)))
+    into v_missing
+    from shop.cart_item ci join shop.product_variant v on v.variant_id = ci.variant_id
+    where ci.cart_id = p_cart.cart_id and ci.cart_item_id <> all (v_quoted);
+    return v_quote || jsonb_build_object(
+        'cart_id', p_cart.cart_id,
+        'coupon_code', p_cart.coupon_code,
+        'shipping_country', p_cart.shipping_country,
+        'grand_total_formatted', maef.format_money((v_quote ->> 'grand_total')::bigint,
+                                                   (v_quote ->> 'exponent')::integer, p_cart.currency_code),
+        'messages', case when v_missing is null then v_quote -> 'messages'
+                         else (v_quote -> 'messages') || v_missing end);
+end
+$$;
+comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a cart, with item labels and messages.';
+
+-- The quote of a cart, for its owner (signed in), its guest (holding the session id),
+-- or staff who read orders.
+create function api.cart_quote(p_cart_id uuid, p_session text default null)
+returns jsonb
+language plpgsql stable security definer
+set search_path = '' as $$
+declare
+    v_cart shop.cart;
+begin
+    select * into v_cart from shop.cart c where c.cart_id = p_cart_id;
+    if not found or not coalesce(
+        v_cart.user_id = shop.current_user_id()
+        or (v_cart.user_id is null and v_cart.session_hash = encode(sha256(convert_to(coalesce(p_session, ''), 'UTF8')), 'hex'))
+        or shop.has_scope('orders:read:any'), false) then
+        raise exception using errcode = 'MA404', constraint = 'cart_not_found', message = 'no such cart';
+    end if;
+    return api._cart_quote(v_cart);
+end
+$$;
+comment on function api.cart_quote(uuid, text) is
+    'Quote of a cart (lines with allocated discounts, totals, messages) for its owner, its guest session, or staff with orders:read:any. Errors: MA404 cart_not_found.';
+
+-- EU Omnibus: the lowest price a variant had over the 30 days before an instant.
+create function api.lowest_price_30d(p_variant_id bigint, p_currency char(3), p_at timestamptz default now())
+returns bigint
+language sql stable parallel safe security definer
+set search_path = '' as $$
+    select min(h.amount)
+    from shop.price_history h
+    join shop.product_variant v on v.variant_id = p_variant_id
+    where h.currency_code = p_currency and h.amount is not null
+      and (h.variant_id = p_variant_id or (h.variant_id is null and h.product_id = v.product_id))
+      and h.changed_at <= p_at
+      -- a price row counts if its window overlapped the 30 days
+      and tstzrange(h.starts_at, h.ends_at) && tstzrange(p_at - interval '30 days', p_at, '[]')
+      and (h.changed_at >= p_at - interval '30 days'
+           or not exists (select from shop.price_history n where n.price_id = h.price_id
+                          and n.price_history_id > h.price_history_id and n.changed_at < p_at - interval '30 days'))
+$$;
+comment on function api.lowest_price_30d(bigint, char, timestamptz) is
+    'Lowest price (minor units) of a variant (or its product) in a currency over the 30 days before p_at (EU Omnibus).';
+
+-- Consumes one use of a coupon, atomically: the conditional UPDATE takes the coupon's
+-- row lock, so concurrent redemptions queue and each re-checks the limit after the one
+-- before commits — no double spend. The per-customer count is read after that lock.
+create function api.redeem_coupon(p_code text, p_order_id uuid default null)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v_user_id uuid := shop.current_user_id();
+    v_coupon shop.coupon;
+    v_status text;
+begin
+    select s.status into v_status from api._coupon_status(p_code, v_user_id, now()) s;
+    if v_status is null then
+        raise exception using errcode = 'MA404', constraint = 'coupon_not_found', message = 'no coupon has this code';
+    end if;
+    update shop.coupon c set times_used = c.times_used + 1
+    where lower(c.code) = lower(btrim(p_code)) and c.is_active
+      and (c.usage_limit is null or c.times_used < c.usage_limit)
+      and tstzrange(c.starts_at, c.ends_at) @> now()
+    returning * into v_coupon;
+    if not found then
+        raise exception using errcode = 'MA409', constraint = 'coupon_' || case when v_status = 'valid' then 'exhausted' else v_status end,
+            message = 'this coupon cannot be used';
+    end if;
+    if v_coupon.per_customer_limit is not null and v_user_id is not null
+       and (select count(*) from shop.coupon_redemption r
+            where r.coupon_id = v_coupon.coupon_id and r.user_id = v_user_id) >= v_coupon.per_customer_limit then
+        raise exception using errcode = 'MA409', constraint = 'coupon_customer_limit_reached',
+            message = 'you have used this coupon as often as allowed';
+    end if;
+    insert into shop.coupon_redemption (coupon_id, user_id, order_id) values (v_coupon.coupon_id, v_user_id, p_order_id);
+    return jsonb_build_object('coupon_id', v_coupon.coupon_id, 'promotion_id', v_coupon.promotion_id,
+                              'times_used', v_coupon.times_used, 'usage_limit', v_coupon.usage_limit);
+end
+$$;
+comment on function api.redeem_coupon(text, uuid) is
+    'Consumes one use of a coupon (checkout calls it), race-free. Errors: MA404 coupon_not_found, MA409 coupon_exhausted / coupon_expired / coupon_inactive / coupon_not_started / coupon_customer_limit_reached, 23505 coupon_redemption_order_key.';
+
+-- ---------------------------------------------------------------- administration
+
+-- Raises MA422 naming the JSON path when a rules document does not fit the schema.
+create function api._check_promotion_rules(p_rules jsonb)
+returns void
+language plpgsql stable as $$
+declare
+    v_error jsonb := maef.validate_promotion_rules(coalesce(p_rules, 'null'::jsonb));
+begin
+    if v_error is not null then
+        raise exception using errcode = 'MA422', constraint = 'promotion_rules_invalid',
+            message = format('rules%s: %s', substr(v_error ->> 'path', 2), v_error ->> 'message'),
+            detail = v_error ->> 'path';
+    end if;
+end
+$$;
+
+create function api._promotion_json(p shop.promotion)
+returns jsonb
+language sql stable as $$
+    select to_jsonb(p) || jsonb_build_object('coupons', coalesce((
+        select jsonb_agg(to_jsonb(c) order by c.coupon_id) from shop.coupon c where c.promotion_id = p.promotion_id), '[]'))
+$$;
+
+-- Creates a promotion: {"name", "rules", "priority"?, "stacking"?, "starts_at"?, "ends_at"?, "is_active"?}.
+create function api.admin_create_promotion(p_promotion jsonb)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v shop.promotion;
+begin
+    perform api._require_scope('promotions:write');
+    perform api._check_promotion_rules(p_promotion -> 'rules');
+    insert into shop.promotion (name, rules, priority, stacking, starts_at, ends_at, is_active)
+    values (p_promotion ->> 'name', p_promotion -> 'rules', coalesce((p_promotion ->> 'priority')::integer, 0),
+            coalesce(p_promotion ->> 'stacking', 'exclusive'), (p_promotion ->> 'starts_at')::timestamptz,
+            (p_promotion ->> 'ends_at')::timestamptz, coalesce((p_promotion ->> 'is_active')::boolean, true))
+    returning * into v;
+    perform api._audit('promotion.create', 'promotion', v.promotion_id::text, to_jsonb(v));
+    return api._promotion_json(v);
+end
+$$;
+comment on function api.admin_create_promotion(jsonb) is
+    'Creates a promotion after validating its rules. Needs promotions:write. Errors: MA422 promotion_rules_invalid (detail = JSON path), 23502/23514.';
+
+-- Changes fields of a promotion (same keys as creation).
+create function api.admin_update_promotion(p_promotion_id bigint, p_patch jsonb)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v shop.promotion;
+begin
+    perform api._require_scope('promotions:write');
+    if p_patch ? 'rules' then
+        perform api._check_promotion_rules(p_patch -> 'rules');
+    end if;
+    update shop.promotion p set
+        name = coalesce(p_patch ->> 'name', p.name),
+        rules = coalesce(p_patch -> 'rules', p.rules),
+        priority = coalesce((p_patch ->> 'priority')::integer, p.priority),
+        stacking = coalesce(p_patch ->> 'stacking', p.stacking),
+        starts_at = case when p_patch ? 'starts_at' then (p_patch ->> 'starts_at')::timestamptz else p.starts_at end,
+        ends_at = case when p_patch ? 'ends_at' then (p_patch ->> 'ends_at')::timestamptz else p.ends_at end,
+        is_active = coalesce((p_patch ->> 'is_active')::boolean, p.is_active)
+    where p.promotion_id = p_promotion_id
+    returning * into v;
+    if not found then
+        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
+    end if;
+    perform api._audit('promotion.update', 'promotion', p_promotion_id::text, p_patch);
+    return api._promotion_json(v);
+end
+$$;
+comment on function api.admin_update_promotion(bigint, jsonb) is
+    'Changes a promotion. Needs promotions:write. Errors: MA404 promotion_not_found, MA422 promotion_rules_invalid.';
+
+create function api.admin_delete_promotion(p_promotion_id bigint)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+begin
+    perform api._require_scope('promotions:write');
+    delete from shop.promotion where promotion_id = p_promotion_id;
+    if not found then
+        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
+    end if;
+    perform api._audit('promotion.delete', 'promotion', p_promotion_id::text);
+    return jsonb_build_object('deleted', p_promotion_id);
+end
+$$;
+comment on function api.admin_delete_promotion(bigint) is 'Deletes a promotion and its coupons. Needs promotions:write.';
+
+create function api.admin_list_promotions()
+returns jsonb
+language plpgsql stable security definer
+set search_path = '' as $$
+begin
+    perform api._require_scope('promotions:write');
+    return coalesce((select jsonb_agg(api._promotion_json(p) order by p.priority desc, p.promotion_id)
+                     from shop.promotion p), '[]');
+end
+$$;
+comment on function api.admin_list_promotions() is 'Every promotion with its coupons. Needs promotions:write.';
+
+-- Creates a coupon: {"code", "starts_at"?, "ends_at"?, "usage_limit"?, "per_customer_limit"?, "is_active"?}.
+create function api.admin_create_coupon(p_promotion_id bigint, p_coupon jsonb)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v shop.coupon;
+begin
+    perform api._require_scope('promotions:write');
+    if not exists (select from shop.promotion where promotion_id = p_promotion_id) then
+        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
+    end if;
+    insert into shop.coupon (promotion_id, code, starts_at, ends_at, usage_limit, per_customer_limit, is_active)
+    values (p_promotion_id, btrim(p_coupon ->> 'code'), (p_coupon ->> 'starts_at')::timestamptz,
+            (p_coupon ->> 'ends_at')::timestamptz, (p_coupon ->> 'usage_limit')::integer,
+            (p_coupon ->> 'per_customer_limit')::integer, coalesce((p_coupon ->> 'is_active')::boolean, true))
+    returning * into v;
+    perform api._audit('coupon.create', 'coupon', v.coupon_id::text, to_jsonb(v));
+    return to_jsonb(v);
+end
+$$;
+comment on function api.admin_create_coupon(bigint, jsonb) is
+    'Creates a coupon of a promotion. Needs promotions:write. Errors: MA404 promotion_not_found, 23505 coupon_code_key (codes are unique case-insensitively).';
+
+create function api.admin_delete_coupon(p_coupon_id bigint)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+begin
+    perform api._require_scope('promotions:write');
+    delete from shop.coupon where coupon_id = p_coupon_id;
+    if not found then
+        raise exception using errcode = 'MA404', constraint = 'coupon_not_found', message = 'no such coupon';
+    end if;
+    perform api._audit('coupon.delete', 'coupon', p_coupon_id::text);
+    return jsonb_build_object('deleted', p_coupon_id);
+end
+$$;
+comment on function api.admin_delete_coupon(bigint) is 'Deletes a coupon. Needs promotions:write.';
