@@ -53,13 +53,3 @@ language sql as $$
            p_status, convert_to(p_body::text, 'UTF8')
     where p_idem is not null
 $$;
-
--- Deletes expired keys; returns how many (scheduled by the worker, callable from psql).
-create function api.prune_idempotency_keys()
-returns integer
-language sql security definer
-set search_path = '' as $$
-    with gone as (delete from shop.idempotency_key where expires_at <= now() returning 1)
-    select count(*)::integer from gone
-$$;
-comment on function api.prune_idempotency_keys() is 'Deletes expired idempotency keys (24 h after first use); returns the count.';

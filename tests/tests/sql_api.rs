@@ -461,3 +461,28 @@ async fn a_job_whose_lease_expired_is_taken_over_and_its_old_worker_fenced_out()
         ]
     );
 }
+
+#[tokio::test]
+async fn rate_limit_windows_older_than_a_day_are_pruned() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "insert into shop.rate_limit_counter (bucket, window_start, hits) values
+                 ('login:client:a', now() - interval '2 days', 3), ('login:client:a', now(), 1)",
+        )
+        .await
+        .unwrap();
+    let pruned: i32 = client
+        .query_one("select api.prune_rate_limit_counters()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pruned, 1);
+    let left: i64 = client
+        .query_one("select count(*) from shop.rate_limit_counter", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1, "the current window stays");
+}

@@ -53,7 +53,8 @@ impl PruneJobs {
     }
 }
 
-/// Deletes expired idempotency keys, batch by batch.
+/// Deletes expired idempotency keys, batch by batch, and rate-limit windows older than
+/// a day (both are short-lived request-protection data).
 ///
 /// # Errors
 /// A database error.
@@ -69,6 +70,10 @@ pub async fn prune_idempotency_keys(ctx: &JobContext) -> Result<Completion, Stri
             break;
         }
     }
+    client
+        .query_one("select api.prune_rate_limit_counters()", &[])
+        .await
+        .map_err(|e| format!("prune_rate_limit_counters: {e}"))?;
     Ok(Completion::Batched)
 }
 
