@@ -73,7 +73,8 @@ $$;
 
 -- Search: one page of results (best first, keyset-paginated), the total, highlights
 -- and facet counts over all matches.
-create function api.search_products(p_q text, p_limit integer default 20, p_after text default null)
+create function api.search_products(p_q text, p_limit integer default 20, p_after text default null,
+                                    p_currency text default null)
 returns jsonb
 language plpgsql stable security definer
 set search_path = '' as $$
@@ -83,8 +84,13 @@ declare
     v_after_score double precision;
     v_after_id bigint;
     v_tsq tsquery := api._search_tsquery(v_q);
+    v_currency text := upper(p_currency);
     v_result jsonb;
 begin
+    if v_currency is not null and not exists (select from shop.currency where code = v_currency) then
+        raise exception using errcode = 'MA422', constraint = 'invalid_currency',
+            message = format('unknown currency %L', p_currency);
+    end if;
     if v_limit not between 1 and 100 then
         raise exception using errcode = 'MA422', constraint = 'invalid_limit',
             message = format('limit must be between 1 and 100, not %s', v_limit);
@@ -135,13 +141,38 @@ begin
                 select jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name, 'count', f.n) order by f.n desc, t.slug)
                 from (select pt.tag_id, count(*) as n from hits h join shop.product_tag pt using (product_id)
                       group by pt.tag_id) f
-                join shop.tag t using (tag_id)), '[]'::jsonb)))
+                join shop.tag t using (tag_id)), '[]'::jsonb),
+            -- Products per attribute value of their active variants ({"color": "red"} …).
+            'attributes', coalesce((
+                select jsonb_agg(jsonb_build_object('name', f.key, 'value', f.value, 'count', f.n)
+                                 order by f.key, f.n desc, f.value)
+                from (select a.key, a.value, count(distinct v.product_id) as n
+                      from hits h join shop.product_variant v using (product_id)
+                      cross join lateral jsonb_each_text(v.attributes) a
+                      where v.is_active group by a.key, a.value) f), '[]'::jsonb),
+            -- "From" prices in the requested currency, in five equal-width buckets
+            -- between the lowest and highest (minor units; max is inclusive in the last).
+            'price_buckets', case when v_currency is null then null else coalesce((
+                with priced as (
+                    select (select min(vp.amount) from api._variant_prices(h.product_id, now()) vp
+                            where vp.currency_code = v_currency) as price
+                    from hits h),
+                bounds as (select min(price) as lo, max(price) as hi from priced where price is not null),
+                bucketed as (
+                    select least(width_bucket(p.price, b.lo, b.hi + 1, 5), 5) as bucket, b.lo, b.hi
+                    from priced p, bounds b where p.price is not null)
+                select jsonb_agg(jsonb_build_object(
+                           'currency', v_currency,
+                           'min', x.lo + (x.bucket - 1) * (x.hi + 1 - x.lo) / 5,
+                           'max', x.lo + x.bucket * (x.hi + 1 - x.lo) / 5 - 1,
+                           'count', x.n) order by x.bucket)
+                from (select bucket, lo, hi, count(*) as n from bucketed group by bucket, lo, hi) x), '[]'::jsonb) end))
     into v_result;
     return v_result;
 end
 $$;
-comment on function api.search_products(text, integer, text) is
-    'Product search: {query, total, items (summary + score + highlight), next_cursor, facets {categories, brands, tags}}. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
+comment on function api.search_products(text, integer, text, text) is
+    'Product search: {query, total, items (summary + score + highlight), next_cursor, facets {categories, brands, tags, attributes, price_buckets (with p_currency)}}. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
 
 -- Autocomplete: at most 10 suggestions (categories first, then products) whose name has
 -- a word starting with the typed prefix, accents and case ignored.

@@ -847,3 +847,69 @@ async fn the_category_tree_counts_products_with_descendants_after_a_refresh() {
     assert_eq!(shoes["product_count"], 5, "{shoes}");
     assert_eq!(shoes["children"][0]["product_count"], 1);
 }
+
+#[tokio::test]
+async fn attribute_and_price_bucket_facets_count_every_match() {
+    let app = catalog_app().await;
+    let client = app.db.connect().await;
+    client
+        .batch_execute(
+            "update shop.product_variant set attributes = '{\"color\": \"black\"}' where sku in ('S-0', 'S-1');
+             update shop.product_variant set attributes = '{\"color\": \"brown\", \"size\": \"42\"}' where sku = 'S-2';",
+        )
+        .await
+        .unwrap();
+    let result = app
+        .call(
+            Method::GET,
+            "/api/v1/search?q=cuir%20OR%20chaussures&currency=eur&limit=100",
+            None,
+            None,
+        )
+        .await
+        .json();
+    let attributes = &result["facets"]["attributes"];
+    assert!(
+        attributes
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"name": "color", "value": "black", "count": 2})),
+        "{attributes}"
+    );
+    assert!(attributes
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"name": "size", "value": "42", "count": 1})));
+
+    let buckets = result["facets"]["price_buckets"].as_array().unwrap();
+    let counted: u64 = buckets.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(
+        counted,
+        result["total"].as_u64().unwrap(),
+        "every match has an EUR price and one bucket"
+    );
+    for item in result["items"].as_array().unwrap() {
+        let price = item["price_from"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["currency"] == "EUR")
+            .unwrap()["amount"]
+            .as_i64()
+            .unwrap();
+        let holders = buckets
+            .iter()
+            .filter(|b| b["min"].as_i64().unwrap() <= price && price <= b["max"].as_i64().unwrap())
+            .count();
+        assert_eq!(holders, 1, "price {price} in exactly one bucket: {buckets:?}");
+    }
+    assert!(app
+        .call(Method::GET, "/api/v1/search?q=cuir", None, None)
+        .await
+        .json()["facets"]["price_buckets"]
+        .is_null());
+    let bad = app
+        .call(Method::GET, "/api/v1/search?q=cuir&currency=ZZZ", None, None)
+        .await;
+    assert_eq!(bad.problem_code(), "invalid_currency");
+}

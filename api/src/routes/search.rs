@@ -30,13 +30,15 @@ pub struct SearchParams {
     pub limit: Option<i32>,
     /// `next_cursor` of the previous page.
     pub after: Option<String>,
+    /// ISO 4217 code: adds price-bucket facets in that currency.
+    pub currency: Option<String>,
 }
 
 /// Full-text search over products (French and English, accents ignored, typos
 /// tolerated), best first, with highlights and facet counts over all matches.
 #[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
     responses(
-        (status = 200, description = "{query, total, items, next_cursor, facets}"),
+        (status = 200, description = "{query, total, items, next_cursor, facets {categories, brands, tags, attributes, price_buckets}}"),
         (status = 422, description = "Empty or too long q, bad limit or cursor", body = Problem),
     ))]
 pub async fn search(
@@ -48,8 +50,8 @@ pub async fn search(
         &state.db,
         &caller,
         Access::ReadOnly,
-        "select api.search_products($1, $2, $3)::text",
-        &[&params.q, &params.limit, &params.after],
+        "select api.search_products($1, $2, $3, $4)::text",
+        &[&params.q, &params.limit, &params.after, &params.currency],
     )
     .await?;
     Ok(JsonText::ok(body))
