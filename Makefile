@@ -2,13 +2,14 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs lint setup
+.PHONY: help run test bench bench-jobs bench-search lint setup
 
 help:
 	@echo "make run    - set up, load the demo catalog, run maef-api on :8000 and maef-worker"
 	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
+	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
 	@echo "make lint   - cargo fmt --check and cargo clippy -D warnings"
 
 run:
@@ -19,6 +20,9 @@ test:
 
 bench:
 	@scripts/bench.sh
+
+bench-search:
+	@scripts/bench-search.sh
 
 bench-jobs:
 	@scripts/bench-jobs.sh
