@@ -271,3 +271,9 @@ begin
 end
 $$;
 comment on function api.cart_remove_coupon(text) is 'Takes the coupon off the caller''s cart.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._session_hash(text) is 'Private: SHA-256 hex of a guest cart session id (only the hash is stored).';
+comment on function api._my_cart(text, boolean) is 'Private: the caller''s open cart (signed-in user, or guest by session), optionally locked FOR UPDATE.';
+comment on function api._check_cart_quantity(bigint, integer) is 'Private: MA422 unless the quantity is 1..999 and within available stock (or backorder allowed).';
+comment on function api._merge_cart(shop.cart, uuid) is 'Private: merges a guest cart into the user''s cart at login (quantities summed and capped).';

@@ -381,3 +381,6 @@ end
 $$;
 comment on function api.refresh_catalog_views() is
     'REFRESH MATERIALIZED VIEW CONCURRENTLY shop.popular_products and shop.category_counts; returns the duration.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._require_one_of(text, text, text[]) is 'Private: MA422 invalid_<what> naming the allowed values when the value is not one of them.';

@@ -572,3 +572,17 @@ begin
 end
 $$;
 comment on function api.delete_category(bigint) is 'Deletes an empty category (one with children is refused: 409 category_parent_id_fkey); its products lose their category. Needs catalog:write.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._slugify(text, text) is 'Private: a unique slug from a title (lower-case, unaccented, dashes, -2/-3 suffix) for table product or category.';
+comment on function api._bad_field(text, text) is 'Private: raises MA422 invalid_field with the JSON path in DETAIL.';
+comment on function api._text_field(jsonb, text, text, boolean) is 'Private: a string field of a JSON object, or MA422 naming its path.';
+comment on function api._int_field(jsonb, text, text, boolean) is 'Private: a whole-number field of a JSON object, or MA422 naming its path.';
+comment on function api._bool_field(jsonb, text, text) is 'Private: a boolean field of a JSON object, or MA422 naming its path.';
+comment on function api._reject_unknown(jsonb, text, text[]) is 'Private: MA422 naming the path of the first field not in the allowed list.';
+comment on function api._category_id(text, text) is 'Private: the id of a category slug, or MA422 naming the path.';
+comment on function api._add_price(bigint, bigint, jsonb, text) is 'Private: inserts one validated price window for a product or a variant.';
+comment on function api._add_variant(bigint, jsonb, text) is 'Private: inserts one validated variant with its stock and prices.';
+comment on function api._product_admin_json(bigint) is 'Private: every field of a product (active or not) with variants, stock, prices, tags and media.';
+comment on function api._set_product_tags(bigint, jsonb, text) is 'Private: replaces a product''s tags, creating missing tags by name.';
+comment on function api._set_product_media(bigint, jsonb, text) is 'Private: replaces a product''s media links (asset ids or {asset_id, is_primary, position, alt}).';

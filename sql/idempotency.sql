@@ -53,3 +53,7 @@ language sql as $$
            p_status, convert_to(p_body::text, 'UTF8')
     where p_idem is not null
 $$;
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._idempotency_begin(jsonb) is 'Private: takes an Idempotency-Key: returns the stored response to replay, or null to proceed; MA409 in flight, MA422 reused.';
+comment on function api._idempotency_finish(jsonb, integer, jsonb) is 'Private: stores the response of the request holding the key, in the transaction of its effect.';

@@ -602,3 +602,13 @@ set search_path = '' as $$
     select count(*)::integer from gone
 $$;
 comment on function api.prune_rate_limit_counters() is 'Deletes rate-limit counters older than a day; returns the count.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._require_user() is 'Private: the signed-in user''s id, or MA401 authentication_required.';
+comment on function api._require_scope(text) is 'Private: MA403 permission_required unless the request''s scope holds the permission.';
+comment on function api._rate_limit(text, integer, interval) is 'Private: counts a hit in a fixed window; MA429 rate_limited (detail {retry_after}) past the limit.';
+comment on function api._user_claims(uuid) is 'Private: access-token claims of a user: sub, email, database role, scope (permissions).';
+comment on function api._profile(uuid) is 'Private: the profile a user sees of themselves (no password hash).';
+comment on function api._audit(text, text, text, jsonb) is 'Private: writes an audit row for the current user in the caller''s transaction.';
+comment on function api._normalize_email(text) is 'Private: lower-cased trimmed e-mail, or MA422 invalid_email.';
+comment on function api._issue_refresh_token(uuid, uuid, text, interval) is 'Private: stores a refresh token''s hash in a session family.';

@@ -39,13 +39,11 @@ create function api._unit_price(p_variant_id bigint, p_currency char(3), p_quant
                                 p_user_id uuid, p_at timestamptz)
 returns table (amount bigint, compare_at bigint)
 language sql stable parallel safe as $$
-    select least(coalesce(vp.amount, pp.amount), t.amount),
-           case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end
+    -- The base price comes from api._variant_prices, the one place that resolves a
+    -- variant's price (variant over product, active window); tiers only lower it.
+    select least(b.amount, t.amount), b.compare_at_amount
     from shop.product_variant v
-    left join shop.price vp on vp.variant_id = v.variant_id and vp.currency_code = p_currency
-         and tstzrange(vp.starts_at, vp.ends_at) @> p_at
-    left join shop.price pp on pp.product_id = v.product_id and pp.variant_id is null
-         and pp.currency_code = p_currency and tstzrange(pp.starts_at, pp.ends_at) @> p_at
+    cross join lateral api._variant_prices(v.product_id, p_at) b
     left join lateral (
         select min(pt.amount) as amount from shop.price_tier pt
         where pt.variant_id = v.variant_id and pt.currency_code = p_currency
@@ -53,7 +51,7 @@ language sql stable parallel safe as $$
           and (pt.customer_group_id is null or pt.customer_group_id in (
                 select m.customer_group_id from shop.customer_group_member m where m.user_id = p_user_id))
     ) t on true
-    where v.variant_id = p_variant_id and (vp.price_id is not null or pp.price_id is not null)
+    where v.variant_id = p_variant_id and b.variant_id = v.variant_id and b.currency_code = p_currency
 $$;
 comment on function api._unit_price(bigint, char, integer, uuid, timestamptz) is
     'Private: unit price (base price lowered by tiers and group price lists) and compare-at price.';
@@ -444,3 +442,7 @@ begin
 end
 $$;
 comment on function api.admin_delete_coupon(bigint) is 'Deletes a coupon. Needs promotions:write.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._check_promotion_rules(jsonb) is 'Private: MA422 promotion_rules_invalid naming the JSON path when maef.validate_promotion_rules finds an error.';
+comment on function api._promotion_json(shop.promotion) is 'Private: a promotion as JSON with its coupons.';

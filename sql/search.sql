@@ -204,3 +204,8 @@ end
 $$;
 comment on function api.search_suggest(text) is
     'Autocomplete: up to 10 {type: category|product, slug, name|title} whose name has a word starting with q.';
+
+-- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
+comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
+comment on function api._search_matches(text, integer) is 'Private: matching active products with their maef.search_score (full text, plus trigram matches for plain queries that find too little).';
