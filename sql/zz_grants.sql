@@ -20,7 +20,11 @@ begin
             -- the job queue, pruning and admin creation: for the worker and DBAs only
             when f.name like '%job%' or f.name like 'prune\_%'
                  or f.name in ('create_admin', 'refresh_catalog_views', 'enqueue_due_schedules', 'cron_next',
-                               'refresh_materialized_views') then null
+                               'refresh_materialized_views', 'media_derivative_source', 'save_media_derivative')
+                then null
+            -- uploads and derivative requests: managers and admins (the functions check media:write)
+            when f.name in ('media_upload_begin', 'media_upload_write', 'media_create', 'media_request_derivatives')
+                then 'maef_staff, maef_admin'
             -- promotions and coupons: managers too (the functions check promotions:write)
             when f.name ~ '^admin_.*(promotion|coupon)' then 'maef_staff, maef_admin'
             -- user and audit administration: only the admin role holds those permissions

@@ -126,6 +126,12 @@ impl Permission for CatalogWrite {
     const SCOPE: Option<&'static str> = Some("catalog:write");
 }
 
+/// `media:write`: uploads and derivative requests.
+pub struct MediaWrite;
+impl Permission for MediaWrite {
+    const SCOPE: Option<&'static str> = Some("media:write");
+}
+
 /// `audit:read`.
 pub struct AuditRead;
 impl Permission for AuditRead {

@@ -64,6 +64,33 @@ pub struct Config {
     /// `TRUST_FORWARDED_FOR` (default `false`): take the client address from the first
     /// `X-Forwarded-For` entry (only behind a proxy that sets it), else from the socket.
     pub trust_forwarded_for: bool,
+    /// Media upload and download settings.
+    pub media: MediaConfig,
+}
+
+/// Media settings (uploads stream; downloads are read from the database in chunks).
+#[derive(Debug, Clone, Copy)]
+pub struct MediaConfig {
+    /// `MEDIA_BYTEA_MAX` (bytes, default 10485760 = 10 MiB): files up to this size are
+    /// buffered and stored as one `bytea`; larger ones stream into a large object.
+    pub bytea_max: usize,
+    /// `MEDIA_MAX_IMAGE_BYTES` (default 10 MiB or `MEDIA_BYTEA_MAX` if smaller; at most
+    /// `MEDIA_BYTEA_MAX`): largest image. Images are decoded at upload, so they are buffered whole anyway.
+    pub max_image_bytes: u64,
+    /// `MEDIA_MAX_VIDEO_BYTES` (default 209715200 = 200 MiB): largest video.
+    pub max_video_bytes: u64,
+    /// `MEDIA_QUOTA_BYTES` (default 1073741824 = 1 GiB): total size of the media one
+    /// user may upload; administrators are exempt.
+    pub quota_bytes: i64,
+    /// `MEDIA_MAX_UPLOADS` (default 4): uploads processed at once by this instance;
+    /// more wait up to `DB_POOL_TIMEOUT_MS`, then get 503 + Retry-After.
+    pub max_uploads: usize,
+    /// `MEDIA_CHUNK_BYTES` (default 262144 = 256 KiB): bytes per database read of a
+    /// download and per large-object write of an upload (memory per transfer).
+    pub chunk_bytes: usize,
+    /// `MEDIA_UPLOAD_IDLE_MS` (default 30000): an upload whose client sends nothing for
+    /// this long is abandoned with 408 (uploads have no whole-request timeout).
+    pub upload_idle: Duration,
 }
 
 /// Token settings.
@@ -261,8 +288,31 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
             password_reset_ttl: Duration::from_secs(positive(&var, "PASSWORD_RESET_TTL_SECS", 3600)? as u64),
             trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
+            media: media_config(&var)?,
         })
     }
+}
+
+fn media_config(var: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, ConfigError> {
+    let bytea_max = positive(var, "MEDIA_BYTEA_MAX", 10 << 20)?;
+    let max_image_bytes = positive(var, "MEDIA_MAX_IMAGE_BYTES", bytea_max.min(10 << 20))? as u64;
+    if max_image_bytes > bytea_max as u64 {
+        return Err(ConfigError {
+            var: "MEDIA_MAX_IMAGE_BYTES",
+            problem: format!(
+                "is {max_image_bytes}, above MEDIA_BYTEA_MAX ({bytea_max}): images are decoded in memory at upload"
+            ),
+        });
+    }
+    Ok(MediaConfig {
+        bytea_max,
+        max_image_bytes,
+        max_video_bytes: positive(var, "MEDIA_MAX_VIDEO_BYTES", 200 << 20)? as u64,
+        quota_bytes: positive(var, "MEDIA_QUOTA_BYTES", 1 << 30)? as i64,
+        max_uploads: positive(var, "MEDIA_MAX_UPLOADS", 4)?,
+        chunk_bytes: positive(var, "MEDIA_CHUNK_BYTES", 256 << 10)?,
+        upload_idle: millis(var, "MEDIA_UPLOAD_IDLE_MS", 30_000)?,
+    })
 }
 
 fn parse_or<T: FromStr>(

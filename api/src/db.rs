@@ -100,3 +100,20 @@ pub async fn call(
     let json: Option<String> = row.try_get(0)?;
     json.ok_or_else(|| ApiError::internal(format!("{sql} returned NULL")))
 }
+
+/// Opens a transaction as `caller` on `client`, for the rare request that must make
+/// several calls in one transaction (an upload streaming into a large object). Prefer
+/// [`call`].
+///
+/// # Errors
+/// The database refused the transaction or the identity (deactivated account: 401).
+pub async fn begin_as<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    caller: &Caller,
+) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
+    let tx = client.transaction().await?;
+    let set_identity = tx.prepare_cached(SET_IDENTITY).await?;
+    tx.execute(&set_identity, &[&caller.role, &caller.claims, &caller.user_id])
+        .await?;
+    Ok(tx)
+}

@@ -55,6 +55,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Copied from the configuration for the client-address extractor.
     pub trust_forwarded_for: bool,
+    /// Uploads in progress (`MEDIA_MAX_UPLOADS`): bounds buffers and held connections.
+    pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Image decodes in progress (one per core): CPU- and memory-bound work.
+    pub decodes: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -69,6 +73,10 @@ impl AppState {
             passwords: auth::password::Passwords::new(config.argon2)?,
             config: Arc::new(config.clone()),
             trust_forwarded_for: config.trust_forwarded_for,
+            uploads: Arc::new(tokio::sync::Semaphore::new(config.media.max_uploads)),
+            decodes: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         })
     }
 }
@@ -122,16 +130,18 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .on_failure(());
 
     routes::router()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        // Added after the timeout layer, so outside it: uploads have an idle timeout.
+        .merge(routes::media::upload_router())
         .with_state(state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error::log_server_errors))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
         .layer(middleware::from_fn(error::problem_for_bare_errors))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -60,6 +60,9 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::promotions::delete_promotion,
         crate::routes::promotions::create_coupon,
         crate::routes::promotions::delete_coupon,
+        crate::routes::media::upload::upload,
+        crate::routes::media::download::download,
+        crate::routes::media::request_derivatives,
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::Problem)),
@@ -69,6 +72,7 @@ use utoipa::{OpenApi, ToSchema};
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "The signed-in user"),
         (name = "catalog admin", description = "Catalog writes (catalog:write), audited"),
+        (name = "media", description = "Images and videos stored in PostgreSQL: upload, download with Range/ETag, derivatives"),
         (name = "cart", description = "The shopper's cart and its quote"),
         (name = "admin", description = "Administration (permissions in each route's security)"),
     )

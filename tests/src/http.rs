@@ -103,6 +103,40 @@ impl TestApp {
         self.login(email, password).await.json()
     }
 
+    /// Registers an account holding a role (`manager`, `admin`, …) and returns its
+    /// access token.
+    pub async fn token_with_role(&self, email: &str, role: &str) -> String {
+        const PASSWORD: &str = "correct horse battery";
+        self.sign_up(email, PASSWORD).await;
+        self.db
+            .connect()
+            .await
+            .execute(
+                "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id
+                 from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
+                &[&email, &role],
+            )
+            .await
+            .unwrap();
+        self.login(email, PASSWORD).await.json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `POST /api/v1/media/upload` of `bytes` as the multipart field `file`.
+    pub async fn upload(&self, token: Option<&str>, filename: &str, bytes: &[u8]) -> Reply {
+        let (content_type, body) = multipart_file(filename, bytes);
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/media/upload")
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(builder.body(Body::from(body)).unwrap()).await
+    }
+
     /// Signs in.
     pub async fn login(&self, email: &str, password: &str) -> Reply {
         self.call(
@@ -113,6 +147,30 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// Boundary of the multipart bodies built by [`multipart_file`].
+pub const BOUNDARY: &str = "maef-test-boundary-7d1f";
+
+/// A multipart/form-data body with one file field `file`: (Content-Type, body).
+pub fn multipart_file(filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let (head, tail) = multipart_parts(filename);
+    let mut body = head.into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(tail.as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// The text before and after the file's bytes in a one-file multipart body, for tests
+/// that stream the bytes themselves.
+pub fn multipart_parts(filename: &str) -> (String, String) {
+    (
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        ),
+        format!("\r\n--{BOUNDARY}--\r\n"),
+    )
 }
 
 /// A response, read whole.

@@ -18,6 +18,7 @@ pub mod catalog_admin;
 pub mod categories;
 pub mod docs;
 pub mod health;
+pub mod media;
 pub mod products;
 pub mod promotions;
 pub mod search;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(cart::router())
         .merge(promotions::router())
+        .merge(media::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

@@ -4,6 +4,7 @@
 //! `shop.job_kind` (timeout) by migration.
 
 pub mod maintenance;
+pub mod media;
 pub mod noop;
 pub mod placeholder;
 pub mod write_audit;
@@ -22,6 +23,8 @@ pub const KINDS: &[&str] = &[
     "refresh_materialized_views",
     "prune_jobs",
     "prune_idempotency_keys",
+    "make_derivatives",
+    "prune_orphan_media",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -41,6 +44,10 @@ pub enum Job {
     PruneJobs(maintenance::PruneJobs),
     /// Deletes expired idempotency keys.
     PruneIdempotencyKeys,
+    /// Makes an image's thumb, medium and webp derivatives.
+    MakeDerivatives(media::MakeDerivatives),
+    /// Deletes media assets nothing links to any more.
+    PruneOrphanMedia(media::PruneOrphanMedia),
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -102,6 +109,8 @@ impl Job {
             "refresh_materialized_views" => Job::RefreshMaterializedViews,
             "prune_jobs" => Job::PruneJobs(payload(kind, value)?),
             "prune_idempotency_keys" => Job::PruneIdempotencyKeys,
+            "make_derivatives" => Job::MakeDerivatives(payload(kind, value)?),
+            "prune_orphan_media" => Job::PruneOrphanMedia(payload(kind, value)?),
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -119,6 +128,8 @@ impl Job {
             Job::RefreshMaterializedViews => maintenance::refresh_materialized_views(ctx).await,
             Job::PruneJobs(job) => job.run(ctx).await,
             Job::PruneIdempotencyKeys => maintenance::prune_idempotency_keys(ctx).await,
+            Job::MakeDerivatives(job) => job.run(ctx).await,
+            Job::PruneOrphanMedia(job) => job.run(ctx).await,
         }
     }
 }
@@ -142,6 +153,7 @@ mod tests {
         for kind in KINDS {
             let payload = match *kind {
                 "write_audit" => serde_json::json!({"action": "a", "entity": "e"}),
+                "make_derivatives" => serde_json::json!({"asset_id": "00000000-0000-0000-0000-000000000000"}),
                 _ => serde_json::json!({}),
             };
             assert!(Job::parse(kind, payload).is_ok(), "{kind}");

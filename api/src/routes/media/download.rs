@@ -1,0 +1,326 @@
+//! `GET`/`HEAD /api/v1/media/{asset_id}[?variant=thumb|medium|webp]`.
+//!
+//! Conditional and partial requests (RFC 9110):
+//! - strong `ETag` = the sha256 of the bytes served; `If-None-Match` → 304;
+//! - one `Range` → 206 with `Content-Range`; a suffix longer than the file → the
+//!   whole file as 206; unsatisfiable → 416 with `Content-Range: bytes */N`;
+//! - several ranges → 200 with the whole body: browsers and video players ask for one
+//!   range, and multipart/byteranges would be code for no client we serve;
+//! - a malformed `Range` is ignored (200), as the RFC allows;
+//! - `If-Range` with the current ETag → the range; anything else (another ETag, a
+//!   date: we have no Last-Modified) → 200 with the whole body.
+//!
+//! A derivative not made yet → 307 to the original (`Cache-Control: no-store`, so the
+//! derivative URL is asked again next time); videos have no derivatives → 404.
+
+use std::ops::RangeInclusive;
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use futures::stream;
+use serde::Deserialize;
+
+use super::parse_asset_id;
+use crate::{
+    caller::Caller,
+    db::{self, Access},
+    error::ApiError,
+    extract::Query,
+    AppState,
+};
+
+/// Query of a download.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadQuery {
+    /// A derivative instead of the original: `thumb` (320 px JPEG), `medium` (1024 px
+    /// JPEG) or `webp` (1024 px WebP).
+    pub variant: Option<String>,
+}
+
+/// What `api.media_info` says about the bytes to serve.
+#[derive(Debug, Deserialize)]
+struct MediaInfo {
+    ready: bool,
+    sha256: Option<String>,
+    mime_type: Option<String>,
+    size_bytes: Option<u64>,
+}
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
+/// Streams an asset or one of its derivatives.
+#[utoipa::path(get, path = "/api/v1/media/{asset_id}", tag = "media",
+    params(("asset_id" = uuid::Uuid, Path, description = "The asset"), DownloadQuery),
+    responses(
+        (status = 200, description = "The bytes (Content-Type sniffed at upload)"),
+        (status = 206, description = "One range of the bytes"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 307, description = "Derivative not made yet: redirect to the original"),
+        (status = 404, description = "No such asset, or a video's variant"),
+        (status = 416, description = "Range not satisfiable"),
+        (status = 422, description = "Unknown variant")))]
+pub async fn download(
+    State(state): State<AppState>,
+    method: Method,
+    Path(asset_id): Path<String>,
+    Query(query): Query<DownloadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let asset_id = parse_asset_id(&asset_id)?;
+    let variant = query.variant;
+    // Media are public by URL (unguessable ids, immutable bytes): no identity needed,
+    // and a stale token sent by a client out of habit does not break images.
+    let json = db::call(
+        &state.db,
+        &Caller::anonymous(),
+        Access::ReadOnly,
+        "select api.media_info($1, $2)::text",
+        &[&asset_id, &variant],
+    )
+    .await?;
+    let info: MediaInfo =
+        serde_json::from_str(&json).map_err(|e| ApiError::internal(format!("api.media_info: {e}")))?;
+    if !info.ready {
+        return Ok((
+            StatusCode::TEMPORARY_REDIRECT,
+            [
+                (header::LOCATION, format!("/api/v1/media/{asset_id}")),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+                (header::RETRY_AFTER, "5".to_string()),
+            ],
+        )
+            .into_response());
+    }
+    let (Some(sha256), Some(mime_type), Some(size)) = (info.sha256, info.mime_type, info.size_bytes) else {
+        return Err(ApiError::internal(
+            "api.media_info: a ready asset without sha256/mime_type/size",
+        ));
+    };
+    let etag =
+        HeaderValue::from_str(&format!("\"{sha256}\"")).map_err(|e| ApiError::internal(e.to_string()))?;
+
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(header::ETAG, etag.clone());
+    response_headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+
+    if if_none_match(&headers, &sha256) {
+        return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+    }
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&mime_type).map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+
+    let (status, range) = match requested_range(&headers, &sha256, size) {
+        RangeDecision::Full => (StatusCode::OK, 0..=size - 1),
+        RangeDecision::Partial(range) => {
+            response_headers.insert(
+                header::CONTENT_RANGE,
+                header_value(format!("bytes {}-{}/{size}", range.start(), range.end())),
+            );
+            (StatusCode::PARTIAL_CONTENT, range)
+        }
+        RangeDecision::Unsatisfiable => {
+            return Err(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the range is outside the {size} bytes of this file"),
+            )
+            .header(header::CONTENT_RANGE, header_value(format!("bytes */{size}")))
+            .header(header::ETAG, etag));
+        }
+    };
+    let length = range.end() - range.start() + 1;
+    response_headers.insert(header::CONTENT_LENGTH, header_value(length.to_string()));
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from_stream(chunks(
+            state.db.clone(),
+            asset_id,
+            variant,
+            range,
+            state.config.media.chunk_bytes,
+        ))
+    };
+    Ok((status, response_headers, body).into_response())
+}
+
+fn header_value(s: String) -> HeaderValue {
+    HeaderValue::from_str(&s).expect("digits, spaces, dashes and slashes are valid header characters")
+}
+
+/// Whether `If-None-Match` names the current entity tag (weak comparison, as the RFC
+/// requires for this header) or is `*`.
+fn if_none_match(headers: &HeaderMap, sha256: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == sha256)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeDecision {
+    Full,
+    Partial(RangeInclusive<u64>),
+    Unsatisfiable,
+}
+
+/// What to send for the request's `Range` and `If-Range` (see the module docs).
+fn requested_range(headers: &HeaderMap, sha256: &str, size: u64) -> RangeDecision {
+    use http_range_header::RangeUnsatisfiableError as E;
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return RangeDecision::Full;
+    };
+    if let Some(if_range) = headers.get(header::IF_RANGE) {
+        // Strong comparison: If-Range needs the exact current representation.
+        if if_range.to_str().ok().map(str::trim) != Some(format!("\"{sha256}\"").as_str()) {
+            return RangeDecision::Full;
+        }
+    }
+    let Ok(parsed) = http_range_header::parse_range_header(range) else {
+        return RangeDecision::Full;
+    };
+    match parsed.validate(size) {
+        Ok(ranges) if ranges.len() == 1 => RangeDecision::Partial(ranges[0].clone()),
+        Ok(_) | Err(E::OverlappingRanges) => RangeDecision::Full,
+        // "bytes=-N" with N larger than the file means the whole file (RFC 9110 14.1.2).
+        Err(E::FileSuffixOutOfBounds) if parsed.ranges.len() == 1 => RangeDecision::Partial(0..=size - 1),
+        Err(_) => RangeDecision::Unsatisfiable,
+    }
+}
+
+/// The bytes of `range`, read one chunk per statement, each chunk only when the body
+/// asks for it (hyper polls the stream when the socket has room).
+fn chunks(
+    pool: Pool,
+    asset_id: uuid::Uuid,
+    variant: Option<String>,
+    range: RangeInclusive<u64>,
+    chunk_bytes: usize,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    let end = range.end() + 1;
+    stream::try_unfold(*range.start(), move |offset| {
+        let pool = pool.clone();
+        let variant = variant.clone();
+        async move {
+            if offset >= end {
+                return Ok(None);
+            }
+            let length = (end - offset).min(chunk_bytes as u64);
+            let bytes = read_chunk(&pool, asset_id, variant.as_deref(), offset, length)
+                .await
+                .map_err(|e| {
+                    tracing::error!(%asset_id, offset, error = %e, "media download aborted");
+                    std::io::Error::other(e)
+                })?;
+            if bytes.len() as u64 != length {
+                tracing::error!(%asset_id, offset, "media asset shorter than recorded, or deleted mid-download");
+                return Err(std::io::Error::other("media asset changed during the download"));
+            }
+            Ok(Some((bytes, offset + length)))
+        }
+    })
+}
+
+/// One chunk, as the pool's login role in a single-statement transaction: public,
+/// immutable bytes need neither a request identity nor a transaction across chunks.
+async fn read_chunk(
+    pool: &Pool,
+    asset_id: uuid::Uuid,
+    variant: Option<&str>,
+    offset: u64,
+    length: u64,
+) -> Result<Bytes, String> {
+    let describe = |e: tokio_postgres::Error| match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    };
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let statement = client
+        .prepare_cached("select api.media_chunk($1, $2, $3, $4)")
+        .await
+        .map_err(describe)?;
+    let row = client
+        .query_one(
+            &statement,
+            &[&asset_id, &variant, &(offset as i64), &(length as i32)],
+        )
+        .await
+        .map_err(describe)?;
+    let bytes: Option<&[u8]> = row.try_get(0).map_err(describe)?;
+    bytes
+        .map(Bytes::copy_from_slice)
+        .ok_or_else(|| "asset deleted".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "ab";
+
+    fn with(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        let r = |v: &str| requested_range(&with(&[(header::RANGE, v)]), SHA, 100);
+        assert_eq!(r("bytes=0-9"), RangeDecision::Partial(0..=9));
+        assert_eq!(r("bytes=90-"), RangeDecision::Partial(90..=99));
+        assert_eq!(r("bytes=95-200"), RangeDecision::Partial(95..=99));
+        assert_eq!(r("bytes=-10"), RangeDecision::Partial(90..=99));
+        assert_eq!(r("bytes=-500"), RangeDecision::Partial(0..=99));
+        assert_eq!(r("bytes=100-"), RangeDecision::Unsatisfiable);
+        assert_eq!(r("bytes=0-1,5-9"), RangeDecision::Full);
+        assert_eq!(r("bytes=0-5,3-9"), RangeDecision::Full);
+        assert_eq!(r("pages=1-2"), RangeDecision::Full);
+        assert_eq!(r("bytes=abc"), RangeDecision::Full);
+        assert_eq!(requested_range(&HeaderMap::new(), SHA, 100), RangeDecision::Full);
+    }
+
+    #[test]
+    fn if_range_needs_the_current_strong_etag() {
+        let h = |if_range: &str| {
+            requested_range(
+                &with(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, if_range)]),
+                SHA,
+                100,
+            )
+        };
+        assert_eq!(h("\"ab\""), RangeDecision::Partial(0..=9));
+        assert_eq!(h("\"cd\""), RangeDecision::Full);
+        assert_eq!(h("W/\"ab\""), RangeDecision::Full);
+        assert_eq!(h("Tue, 24 Nov 2026 10:00:00 GMT"), RangeDecision::Full);
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_and_lists() {
+        let m = |v: &str| if_none_match(&with(&[(header::IF_NONE_MATCH, v)]), SHA);
+        assert!(m("\"ab\""));
+        assert!(m("W/\"ab\""));
+        assert!(m("\"x\", \"ab\""));
+        assert!(m("*"));
+        assert!(!m("\"abc\""));
+        assert!(!if_none_match(&HeaderMap::new(), SHA));
+    }
+}
