@@ -375,3 +375,89 @@ async fn a_customer_registers_signs_in_and_reads_their_profile_over_real_http() 
     assert_eq!(counted, 1);
     assert!(api.terminate().success());
 }
+
+/// Peak resident memory of a process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
+    use sha2::{Digest, Sha256};
+    let db = TestDb::new().await;
+    let port = free_port();
+    let api = spawn(
+        "maef-api",
+        &[
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e".into()),
+            ("BIND_ADDR", format!("127.0.0.1:{port}")),
+            ("ARGON2_MEMORY_KIB", "1024".into()),
+        ],
+        &["serve"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(http_get(port, "/readyz").await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "maef-api never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let credentials = r#"{"email": "studio@example.com", "password": "correct horse battery"}"#;
+    assert_eq!(http_json(port, "POST", "/api/v1/auth/register", None, credentials).await.0, 201);
+    db.connect()
+        .await
+        .execute(
+            "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id from shop.app_user u, shop.role r
+             where u.email = 'studio@example.com' and r.name = 'manager'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (_, body) = http_json(port, "POST", "/api/v1/auth/login", None, credentials).await;
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let video = maef_media::fixtures::mp4(50 << 20);
+    let (head, tail) = maef_tests::http::multipart_parts("clip.mp4");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request_head = format!(
+        "POST /api/v1/media/upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={}\r\n\
+         Content-Length: {}\r\n\r\n",
+        maef_tests::http::BOUNDARY,
+        head.len() + video.len() + tail.len()
+    );
+    stream.write_all(request_head.as_bytes()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in video.chunks(64 << 10) {
+        stream.write_all(chunk).await.unwrap();
+    }
+    stream.write_all(tail.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    let peak = peak_rss_kib(api.0.id());
+    eprintln!("maef-api peak RSS during a 50 MiB upload: {peak} KiB");
+    assert!(peak < 64 * 1024, "maef-api peak RSS {peak} KiB during a 50 MiB upload");
+
+    let sha = hex::encode(Sha256::digest(&video));
+    let client = db.connect().await;
+    let row = client
+        .query_one(
+            "select size_bytes, lo_oid is not null, encode(sha256(lo_get(lo_oid)), 'hex') from shop.media_asset where sha256 = $1",
+            &[&sha],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), video.len() as i64);
+    assert!(row.get::<_, bool>(1), "stored as a large object");
+    assert_eq!(row.get::<_, String>(2), sha);
+    assert!(api.terminate().success());
+}
