@@ -2,7 +2,7 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs bench-search lint setup
+.PHONY: help run test bench bench-jobs bench-search bench-media lint setup
 
 help:
 	@echo "make run    - set up, load the demo catalog, run maef-api on :8000 and maef-worker"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
 	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
+	@echo "make bench-media - media: download MB/s vs nginx, slow readers, upload MB/s, thumbnails vs vipsthumbnail"
 	@echo "make lint   - cargo fmt --check and cargo clippy -D warnings"
 
 run:
@@ -26,6 +27,9 @@ bench-search:
 
 bench-jobs:
 	@scripts/bench-jobs.sh
+
+bench-media:
+	@scripts/bench-media.sh
 
 setup:
 	@scripts/setup.sh

@@ -407,7 +407,12 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let credentials = r#"{"email": "studio@example.com", "password": "correct horse battery"}"#;
-    assert_eq!(http_json(port, "POST", "/api/v1/auth/register", None, credentials).await.0, 201);
+    assert_eq!(
+        http_json(port, "POST", "/api/v1/auth/register", None, credentials)
+            .await
+            .0,
+        201
+    );
     db.connect()
         .await
         .execute(
@@ -445,7 +450,10 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
     assert!(text.starts_with("HTTP/1.1 201"), "{text}");
     let peak = peak_rss_kib(api.0.id());
     eprintln!("maef-api peak RSS during a 50 MiB upload: {peak} KiB");
-    assert!(peak < 64 * 1024, "maef-api peak RSS {peak} KiB during a 50 MiB upload");
+    assert!(
+        peak < 64 * 1024,
+        "maef-api peak RSS {peak} KiB during a 50 MiB upload"
+    );
 
     let sha = hex::encode(Sha256::digest(&video));
     let client = db.connect().await;

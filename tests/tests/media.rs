@@ -44,7 +44,7 @@ async fn get_with(
     app.send(builder.body(Body::empty()).unwrap()).await
 }
 
-fn header_of<'a>(reply: &'a Reply, name: header::HeaderName) -> &'a str {
+fn header_of(reply: &Reply, name: header::HeaderName) -> &str {
     reply.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
 }
 
@@ -52,7 +52,9 @@ fn header_of<'a>(reply: &'a Reply, name: header::HeaderName) -> &'a str {
 async fn images_of_every_allowed_format_are_stored_measured_and_served_byte_exact() {
     let app = TestApp::new().await;
     let token = manager(&app).await;
-    let files: Vec<(&str, Vec<u8>, &str, (u64, u64))> = vec![
+    // (file name, bytes, sniffed type, displayed width × height)
+    type Case = (&'static str, Vec<u8>, &'static str, (u64, u64));
+    let files: Vec<Case> = vec![
         ("photo.png", fixtures::png(120, 80), "image/png", (120, 80)),
         ("photo.jpg", fixtures::jpeg(640, 480), "image/jpeg", (640, 480)),
         ("photo.webp", fixtures::webp(50, 40), "image/webp", (50, 40)),

@@ -385,5 +385,17 @@ async fn insert_images(
             .await
             .with_context(|| format!("inserting demo image {filename}"))?;
     }
+    // Thumbnails and WebP for the demo images, made by the worker `make run` starts, as
+    // for uploaded images.
+    tx.execute(
+        "select count(api.enqueue_job('make_derivatives', jsonb_build_object('asset_id', a.asset_id),
+                                       p_max_attempts => 5, p_unique_key => 'make_derivatives:' || a.asset_id))
+         from shop.media_asset a
+         where a.mime_type like 'image/%'
+           and not exists (select from shop.media_derivative d where d.asset_id = a.asset_id)",
+        &[],
+    )
+    .await
+    .context("enqueuing the demo images' derivatives")?;
     Ok(attached as usize)
 }
