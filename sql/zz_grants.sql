@@ -21,8 +21,10 @@ begin
             when f.name like '%job%' or f.name like 'prune\_%'
                  or f.name in ('create_admin', 'refresh_catalog_views', 'enqueue_due_schedules', 'cron_next',
                                'refresh_materialized_views') then null
-            -- promotions and coupons: managers too (the functions check promotions:write)
-            when f.name ~ '^admin_.*(promotion|coupon)' then 'maef_staff, maef_admin'
+            -- promotions, coupons and pricing settings: managers too (the functions check
+            -- promotions:write / pricing:write)
+            when f.name ~ '^admin_.*(promotion|coupon|tax_rate|shipping_rate|store_setting|customer_group|price_tier)'
+                then 'maef_staff, maef_admin'
             -- user and audit administration: only the admin role holds those permissions
             when f.name like 'admin\_%' then 'maef_admin'
             -- catalog writes: managers and admins (the functions check catalog:write)
