@@ -154,9 +154,10 @@ begin
                'unit_price', least(i.base, tier.amount),
                'compare_at', i.compare_at,
                'categories', coalesce(i.ids, '{}'),
-               'tags', coalesce((select array_agg(t.slug) from shop.product_tag pt
-                                 join shop.tag t on t.tag_id = pt.tag_id
-                                 where pt.product_id = i.product_id), '{}'),
+               -- a key lookup per tag: a join here was planned as a hash of every tag,
+               -- rebuilt for each line
+               'tags', coalesce((select array_agg((select t.slug from shop.tag t where t.tag_id = pt.tag_id))
+                                 from shop.product_tag pt where pt.product_id = i.product_id), '{}'),
                'brand', i.brand,
                'tax_rate_bp', coalesce(i.rate_bp, v_country_rate),
                'label', json_build_object('sku', i.sku, 'variant_name', i.variant_name,

@@ -94,9 +94,15 @@ mod tests {
 
     #[test]
     fn the_cart_quote_is_the_engine_quote_with_the_carts_identity_and_formatted_total() {
-        let cart = CartContext { cart_id: "c1", coupon_code: Some("SPRING"), ..CartContext::default() };
+        let cart = CartContext {
+            cart_id: "c1",
+            coupon_code: Some("SPRING"),
+            ..CartContext::default()
+        };
         let out: Value = serde_json::from_str(&cart_quote_json(&input(), &cart).unwrap()).unwrap();
-        let engine = serde_json::to_value(super::super::quote(&serde_json::from_str(&input()).unwrap()).unwrap()).unwrap();
+        let engine =
+            serde_json::to_value(super::super::quote(&serde_json::from_str(&input()).unwrap()).unwrap())
+                .unwrap();
         for (key, value) in engine.as_object().unwrap() {
             assert_eq!(&out[key], value, "{key}");
         }
@@ -125,8 +131,14 @@ mod tests {
     #[test]
     fn malformed_input_and_refused_input_are_errors() {
         let cart = CartContext::default();
-        assert!(matches!(cart_quote_json("{", &cart), Err(CartQuoteError::Input(_))));
+        assert!(matches!(
+            cart_quote_json("{", &cart),
+            Err(CartQuoteError::Input(_))
+        ));
         let zero = input().replace("\"quantity\":2", "\"quantity\":0");
-        assert!(matches!(cart_quote_json(&zero, &cart), Err(CartQuoteError::Quote(_))));
+        assert!(matches!(
+            cart_quote_json(&zero, &cart),
+            Err(CartQuoteError::Quote(_))
+        ));
     }
 }
