@@ -1,6 +1,8 @@
--- Pricing: price resolution, tax, coupons, the quote of a cart, promotion and coupon
--- administration. The arithmetic is in the extension (maef.quote, IMMUTABLE); these
--- functions gather the data it needs at one instant and check who may see what.
+-- Pricing: price resolution, tax, coupons, the quote of a cart, coupon redemption. The
+-- arithmetic is in the extension (maef.quote_cart, IMMUTABLE); these functions gather the
+-- data it needs at one instant and check who may see what. Administration is in
+-- pricing_admin.sql (promotions, coupons) and pricing_settings.sql (tax, shipping, store
+-- settings, tiers, customer groups).
 
 -- The category and all its ancestors, nearest first (rules on a parent category match
 -- products of its descendants; tax rates inherit the same way).

@@ -1,5 +1,5 @@
 //! Volume tiers, customer groups and their price lists (`pricing:write`, audited in
-//! SQL: `sql/pricing_settings.sql`). A price list is the set of tiers naming a customer
+//! SQL: `sql/price_lists.sql`). A price list is the set of tiers naming a customer
 //! group; a line pays the lowest tier it qualifies for when below the base price.
 
 use axum::{
