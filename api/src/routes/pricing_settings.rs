@@ -15,7 +15,7 @@ use crate::{
     db::Access,
     error::{ApiError, Problem},
     extract::Json,
-    routes::{answer as run, JsonText},
+    routes::{answer, JsonText},
     AppState,
 };
 
@@ -52,7 +52,7 @@ pub async fn list_tax_rates(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_tax_rates()::text";
-    run(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
 }
 
 /// Creates a tax rate: `{"country", "rate_bp", "category_id", "name"}` (no category: the
@@ -71,7 +71,7 @@ pub async fn create_tax_rate(
 ) -> Result<JsonText, ApiError> {
     let rate = serde_json::Value::Object(rate);
     let sql = "select api.admin_create_tax_rate($1)::text";
-    run(
+    answer(
         &state,
         &caller,
         Access::ReadWrite,
@@ -98,7 +98,7 @@ pub async fn update_tax_rate(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_tax_rate($1, $2)::text";
-    run(
+    answer(
         &state,
         &caller,
         Access::ReadWrite,
@@ -119,7 +119,7 @@ pub async fn delete_tax_rate(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_tax_rate($1)::text";
-    run(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
 }
 
 /// Every shipping rate.
@@ -130,7 +130,7 @@ pub async fn list_shipping_rates(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_shipping_rates()::text";
-    run(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
 }
 
 /// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
@@ -148,7 +148,7 @@ pub async fn create_shipping_rate(
 ) -> Result<JsonText, ApiError> {
     let rate = serde_json::Value::Object(rate);
     let sql = "select api.admin_create_shipping_rate($1)::text";
-    run(
+    answer(
         &state,
         &caller,
         Access::ReadWrite,
@@ -175,7 +175,7 @@ pub async fn update_shipping_rate(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_shipping_rate($1, $2)::text";
-    run(
+    answer(
         &state,
         &caller,
         Access::ReadWrite,
@@ -196,7 +196,7 @@ pub async fn delete_shipping_rate(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_shipping_rate($1)::text";
-    run(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
 }
 
 /// The price settings of every currency.
@@ -207,7 +207,7 @@ pub async fn list_store_settings(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_store_settings()::text";
-    run(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
 }
 
 /// Sets a currency's price settings: `{"prices_include_tax", "default_country"}`; absent
@@ -227,7 +227,7 @@ pub async fn set_store_setting(
 ) -> Result<JsonText, ApiError> {
     let setting = serde_json::Value::Object(setting);
     let sql = "select api.admin_set_store_setting($1, $2)::text";
-    run(
+    answer(
         &state,
         &caller,
         Access::ReadWrite,
