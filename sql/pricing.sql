@@ -91,7 +91,7 @@ create function api._quote_input(p_cart shop.cart, p_at timestamptz, out input j
 language plpgsql stable
 set plan_cache_mode = force_generic_plan as $$
 declare
-    v_setting shop.store_setting;
+    v_tax_inclusive boolean;
     v_country char(2);
     v_exponent smallint;
     v_coupon_promotion bigint;
@@ -101,14 +101,18 @@ declare
     v_group_codes text[];
     v_lines json;
 begin
-    select * into v_setting from shop.store_setting where currency_code = p_cart.currency_code;
-    v_country := coalesce(p_cart.shipping_country, v_setting.default_country);
-    v_country_rate := api._tax_rate_bp(v_country, '{}'::bigint[]);
-    select coalesce(array_agg(m.customer_group_id), '{}'), coalesce(array_agg(g.code), '{}')
-    into v_groups, v_group_codes
+    -- The cart's settings in one statement (each statement of a PL/pgSQL function has a
+    -- fixed cost): exponent, tax-inclusive prices, the country quoted and its standard
+    -- rate (api._tax_rate_bp with no category), the customer's groups.
+    select cur.exponent, coalesce(s.prices_include_tax, false), coalesce(p_cart.shipping_country, s.default_country)
+    into v_exponent, v_tax_inclusive, v_country
+    from shop.currency cur left join shop.store_setting s on s.currency_code = cur.code
+    where cur.code = p_cart.currency_code;
+    select coalesce((select t.rate_bp from shop.tax_rate t where t.country = v_country and t.category_id is null), 0),
+           coalesce(array_agg(m.customer_group_id), '{}'), coalesce(array_agg(g.code), '{}')
+    into v_country_rate, v_groups, v_group_codes
     from shop.customer_group_member m join shop.customer_group g on g.customer_group_id = m.customer_group_id
     where m.user_id = p_cart.user_id;
-    select exponent into v_exponent from shop.currency where code = p_cart.currency_code;
     if p_cart.coupon_code is not null then
         select s.promotion_id, s.status into v_coupon_promotion, v_coupon_status
         from api._coupon_status(p_cart.coupon_code, p_cart.user_id, p_at) s;
@@ -176,7 +180,7 @@ begin
     input := json_build_object(
         'currency', p_cart.currency_code,
         'exponent', v_exponent,
-        'tax_inclusive', coalesce(v_setting.prices_include_tax, false),
+        'tax_inclusive', v_tax_inclusive,
         'lines', coalesce(v_lines, '[]'),
         'promotions', coalesce((
             select json_agg(json_build_object(
