@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Pricing figures (issue 7): quotes per second of a 20-line cart with 10 active
 # promotions through `select api.cart_quote(...)` under pgbench, split into data
-# gathering (api._quote_input) and the engine (maef.quote on the same document), and
-# the engine's time per cart from the Rust benchmark (cargo bench -p maef-core).
+# gathering (api._quote_input) and the engine (maef.quote_cart on the same document,
+# JSON text in and out, as api.cart_quote calls it; and the older jsonb maef.quote for
+# comparison), the time of one quote in a warm session (wall clock and the backend's CPU
+# time, which other work on the machine disturbs less), and the engine's time per cart
+# from the Rust benchmark (cargo bench -p maef-core).
 # Options (environment): BENCH_SECONDS (default 10), BENCH_CLIENTS (default 2),
 # BENCH_DB (default maef_pricing_bench).
 set -euo pipefail
@@ -61,9 +64,9 @@ commit;
 select cart_id from shop.cart where session_hash = encode(sha256('bench-session'::bytea), 'hex');
 SQL
 )
-lines=$(psql -w -tA "$URL" -c "select jsonb_array_length(api.cart_quote('$CART', 'bench-session') -> 'lines')")
+lines=$(psql -w -tA "$URL" -c "select json_array_length(api.cart_quote('$CART', 'bench-session') -> 'lines')")
 [ "$lines" = 20 ] || { echo "expected a 20-line quote, got $lines" >&2; exit 1; }
-INPUT=$(psql -w -tA "$URL" -c "select api._quote_input(c, now()) from shop.cart c where cart_id = '$CART'")
+INPUT=$(psql -w -tA "$URL" -c "select q.input from shop.cart c, api._quote_input(c, now()) q where cart_id = '$CART'" | sed "s/'/''/g")
 
 run() { # run NAME SQL: pgbench one statement, prints tps and mean latency
     printf '%s\n' "$2" > ".run/pgbench-$1.sql"
@@ -75,17 +78,31 @@ run() { # run NAME SQL: pgbench one statement, prints tps and mean latency
 }
 echo "==> pgbench: $CLIENTS clients, ${SECONDS_PER_RUN}s each" >&2
 run "api.cart_quote (gather + engine + labels)" "select api.cart_quote('$CART', 'bench-session');"
-run "api._quote_input (gather only)" "select api._quote_input(c, now()) from shop.cart c where cart_id = '$CART';"
-# random() keeps the planner from folding an IMMUTABLE call on a constant into its result
-# (the engine ignores the extra key).
-run "maef.quote (engine inside PostgreSQL)" "select maef.quote('$INPUT'::jsonb || jsonb_build_object('r', random()));"
+run "api._quote_input (gather only)" "select q.input from shop.cart c, api._quote_input(c, now()) q where cart_id = '$CART';"
+# random() keeps the planner from folding an IMMUTABLE call on constants into its result
+# (as the cart id, or as a key the engine ignores).
+run "maef.quote_cart (engine, JSON text)" "select maef.quote_cart('$INPUT', random()::text, null, null, null)::json;"
+run "maef.quote (engine, jsonb in and out)" "select maef.quote('$INPUT'::jsonb || jsonb_build_object('r', random()));"
 # One session, warmed up (plans cached), 1000 quotes: the time of one quote inside the
 # database, without client round trips.
-loop() { # loop SQL-EXPRESSION: mean ms per evaluation over 1000 evaluations
-    psql -w -q "$URL" -c '\timing on' -c "select count($1) from generate_series(1, 50)" \
-        -c "select count($1) from generate_series(1, 1000)" | awk '/^Time/ {t=$2} END {printf "%.3f", t/1000}'
+# Prints the mean wall-clock ms and the mean backend CPU ms (from /proc/PID/schedstat,
+# so only where psql runs on the database's machine; "-" elsewhere).
+loop() { # loop SQL-EXPRESSION: "wall-ms cpu-ms" per evaluation over 1000 evaluations
+    {
+        echo 'select pg_backend_pid() as pid \gset'
+        echo '\setenv PID :pid'
+        echo "select count($1) from generate_series(1, 50) g \\g /dev/null"
+        echo '\! echo "S $(cut -d" " -f1 /proc/$PID/schedstat 2>/dev/null || echo -)"'
+        echo '\timing on'
+        echo "select count($1) from generate_series(1, 1000) g \\g /dev/null"
+        echo '\timing off'
+        echo '\! echo "E $(cut -d" " -f1 /proc/$PID/schedstat 2>/dev/null || echo -)"'
+    } | psql -w -q -X "$URL" | awk '/^S/ {s=$2} /^Time/ {t=$2} /^E/ {e=$2}
+        END {printf "%.3f ms wall  ", t/1000; if (s == "-" || e == "-") print "- ms CPU"; else printf "%.3f ms CPU\n", (e-s)/1e9}'
 }
-printf '%-44s %10s ms\n' "one api.cart_quote in a warm session" "$(loop "api.cart_quote('$CART', 'bench-session')")"
-printf '%-44s %10s ms\n' "one maef.quote in a warm session" "$(loop "maef.quote('$INPUT'::jsonb || jsonb_build_object('r', random()))")"
+printf '%-44s %s\n' "one api.cart_quote in a warm session" "$(loop "api.cart_quote('$CART', 'bench-session')")"
+printf '%-44s %s\n' "one gathering (api._quote_input)" "$(loop "api._quote_input((select c from shop.cart c where cart_id = '$CART'), now())")"
+printf '%-44s %s\n' "one maef.quote_cart (JSON text)" "$(loop "maef.quote_cart('$INPUT', g::text, null, null, null)::json")"
+printf '%-44s %s\n' "one maef.quote (jsonb)" "$(loop "maef.quote('$INPUT'::jsonb || jsonb_build_object('r', g))")"
 echo "==> engine (cargo bench -p maef-core --bench quote)" >&2
 cargo bench -q -p maef-core --bench quote 2>/dev/null

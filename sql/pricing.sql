@@ -1,6 +1,8 @@
--- Pricing: price resolution, tax, coupons, the quote of a cart, promotion and coupon
--- administration. The arithmetic is in the extension (maef.quote, IMMUTABLE); these
--- functions gather the data it needs at one instant and check who may see what.
+-- Pricing: price resolution, tax, coupons, the quote of a cart, coupon redemption. The
+-- arithmetic is in the extension (maef.quote_cart, IMMUTABLE); these functions gather the
+-- data it needs at one instant and check who may see what. Administration is in
+-- pricing_admin.sql (promotions, coupons) and pricing_settings.sql (tax, shipping, store
+-- settings, tiers, customer groups).
 
 -- The category and all its ancestors, nearest first (rules on a parent category match
 -- products of its descendants; tax rates inherit the same way).
@@ -77,87 +79,111 @@ $$;
 comment on function api._coupon_status(text, uuid, timestamptz) is
     'Private: coupon id, promotion id and status (valid, inactive, not_started, expired, exhausted, customer_limit_reached).';
 
--- The engine's input for a cart at an instant (see maef_core::pricing::model).
+-- The engine's input for a cart at an instant (see maef_core::pricing::model), as
+-- `json` text: json_build_object writes text directly, where jsonb_build_object builds
+-- and sorts a binary tree that maef.quote_cart would only turn back into text (about a
+-- third of the gathering's time). Also returns the SKUs of cart items no longer sold
+-- (inactive, or without a price in the cart's currency), in cart order.
 -- Planning the lines query costs about four times executing it, and with parameters the
 -- plan cache would keep choosing custom plans: a generic plan is forced (the query's
 -- shape does not depend on the values).
-create function api._quote_input(p_cart shop.cart, p_at timestamptz)
-returns jsonb
+create function api._quote_input(p_cart shop.cart, p_at timestamptz, out input json, out unavailable text[])
 language plpgsql stable
 set plan_cache_mode = force_generic_plan as $$
 declare
-    v_setting shop.store_setting;
+    v_tax_inclusive boolean;
     v_country char(2);
     v_exponent smallint;
     v_coupon_promotion bigint;
     v_coupon_status text;
     v_country_rate integer;
     v_groups bigint[];
+    v_group_codes text[];
+    v_lines json;
 begin
-    select * into v_setting from shop.store_setting where currency_code = p_cart.currency_code;
-    v_country := coalesce(p_cart.shipping_country, v_setting.default_country);
-    v_country_rate := api._tax_rate_bp(v_country, '{}'::bigint[]);
-    select coalesce(array_agg(m.customer_group_id), '{}') into v_groups
-    from shop.customer_group_member m where m.user_id = p_cart.user_id;
-    select exponent into v_exponent from shop.currency where code = p_cart.currency_code;
+    -- The cart's settings in one statement (each statement of a PL/pgSQL function has a
+    -- fixed cost): exponent, tax-inclusive prices, the country quoted and its standard
+    -- rate (api._tax_rate_bp with no category), the customer's groups.
+    select cur.exponent, coalesce(s.prices_include_tax, false), coalesce(p_cart.shipping_country, s.default_country)
+    into v_exponent, v_tax_inclusive, v_country
+    from shop.currency cur left join shop.store_setting s on s.currency_code = cur.code
+    where cur.code = p_cart.currency_code;
+    select coalesce((select t.rate_bp from shop.tax_rate t where t.country = v_country and t.category_id is null), 0),
+           coalesce(array_agg(m.customer_group_id), '{}'), coalesce(array_agg(g.code), '{}')
+    into v_country_rate, v_groups, v_group_codes
+    from shop.customer_group_member m join shop.customer_group g on g.customer_group_id = m.customer_group_id
+    where m.user_id = p_cart.user_id;
     if p_cart.coupon_code is not null then
         select s.promotion_id, s.status into v_coupon_promotion, v_coupon_status
         from api._coupon_status(p_cart.coupon_code, p_cart.user_id, p_at) s;
     end if;
-    return jsonb_build_object(
+    -- One set-based query (no per-line function calls): it is most of a quote's cost.
+    -- Same resolution as api._unit_price and api._tax_rate_bp. The price lookups are
+    -- LATERAL so that each is an index probe by variant or product, whatever the plan.
+    with recursive item as (
+        select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand,
+               v.sku, v.name as variant_name, p.title as product_title, p.slug as product_slug,
+               v.is_active and p.is_active as is_active
+        from shop.cart_item ci
+        join shop.product_variant v on v.variant_id = ci.variant_id
+        join shop.product p on p.product_id = v.product_id
+        where ci.cart_id = p_cart.cart_id),
+    up(start_id, category_id, parent_id, depth) as (
+        select c.category_id, c.category_id, c.parent_id, 0 from shop.category c
+        where c.category_id in (select category_id from item)
+        union all
+        select up.start_id, c.category_id, c.parent_id, up.depth + 1
+        from shop.category c join up on c.category_id = up.parent_id where up.depth < 50),
+    path as (
+        select up.start_id, array_agg(up.category_id order by up.depth) as ids,
+               (select t.rate_bp from shop.tax_rate t join up u2 on u2.category_id = t.category_id
+                where u2.start_id = up.start_id and t.country = v_country
+                order by u2.depth limit 1) as rate_bp
+        from up group by up.start_id),
+    priced as (
+        select i.*, path.ids, path.rate_bp, coalesce(vp.amount, pp.amount) as base,
+               case when vp.amount is not null then vp.compare_at_amount else pp.compare_at_amount end as compare_at,
+               i.is_active and coalesce(vp.amount, pp.amount) is not null as sold
+        from item i
+        left join path on path.start_id = i.category_id
+        left join lateral (
+            select x.amount, x.compare_at_amount from shop.price x
+            where x.variant_id = i.variant_id and x.currency_code = p_cart.currency_code
+              and tstzrange(x.starts_at, x.ends_at) @> p_at limit 1) vp on true
+        left join lateral (
+            select x.amount, x.compare_at_amount from shop.price x
+            where x.product_id = i.product_id and x.variant_id is null and x.currency_code = p_cart.currency_code
+              and tstzrange(x.starts_at, x.ends_at) @> p_at limit 1) pp on true)
+    select json_agg(json_build_object(
+               'line_id', i.cart_item_id, 'variant_id', i.variant_id, 'product_id', i.product_id,
+               'quantity', i.quantity,
+               'unit_price', least(i.base, tier.amount),
+               'compare_at', i.compare_at,
+               'categories', coalesce(i.ids, '{}'),
+               -- a key lookup per tag: a join here was planned as a hash of every tag,
+               -- rebuilt for each line
+               'tags', coalesce((select array_agg((select t.slug from shop.tag t where t.tag_id = pt.tag_id))
+                                 from shop.product_tag pt where pt.product_id = i.product_id), '{}'),
+               'brand', i.brand,
+               'tax_rate_bp', coalesce(i.rate_bp, v_country_rate),
+               'label', json_build_object('sku', i.sku, 'variant_name', i.variant_name,
+                                          'product_title', i.product_title, 'product_slug', i.product_slug))
+               order by i.cart_item_id) filter (where i.sold),
+           array_agg(i.sku order by i.cart_item_id) filter (where not i.sold)
+    into v_lines, unavailable
+    from priced i
+    left join lateral (
+        select min(pt.amount) as amount from shop.price_tier pt
+        where pt.variant_id = i.variant_id and pt.currency_code = p_cart.currency_code
+          and pt.min_quantity <= i.quantity
+          and (pt.customer_group_id is null or pt.customer_group_id = any (v_groups))) tier on i.sold;
+    input := json_build_object(
         'currency', p_cart.currency_code,
         'exponent', v_exponent,
-        'tax_inclusive', coalesce(v_setting.prices_include_tax, false),
-        'lines', coalesce((
-            -- One set-based query (no per-line function calls): it is most of a quote's
-            -- cost. Same resolution as api._unit_price and api._tax_rate_bp.
-            with recursive item as (
-                select ci.cart_item_id, ci.variant_id, ci.quantity, v.product_id, p.category_id, p.brand,
-                       v.sku, v.name as variant_name, p.title as product_title, p.slug as product_slug
-                from shop.cart_item ci
-                join shop.product_variant v on v.variant_id = ci.variant_id
-                join shop.product p on p.product_id = v.product_id
-                where ci.cart_id = p_cart.cart_id and v.is_active and p.is_active),
-            up(start_id, category_id, parent_id, depth) as (
-                select c.category_id, c.category_id, c.parent_id, 0 from shop.category c
-                where c.category_id in (select category_id from item)
-                union all
-                select up.start_id, c.category_id, c.parent_id, up.depth + 1
-                from shop.category c join up on c.category_id = up.parent_id where up.depth < 50),
-            path as (
-                select up.start_id, array_agg(up.category_id order by up.depth) as ids,
-                       (select t.rate_bp from shop.tax_rate t join up u2 on u2.category_id = t.category_id
-                        where u2.start_id = up.start_id and t.country = v_country
-                        order by u2.depth limit 1) as rate_bp
-                from up group by up.start_id)
-            select jsonb_agg(jsonb_build_object(
-                'line_id', i.cart_item_id, 'variant_id', i.variant_id, 'product_id', i.product_id,
-                'quantity', i.quantity,
-                'unit_price', least(coalesce(vp.amount, pp.amount), tier.amount),
-                'compare_at', case when vp.price_id is not null then vp.compare_at_amount else pp.compare_at_amount end,
-                'categories', coalesce(to_jsonb(path.ids), '[]'),
-                'tags', coalesce((select jsonb_agg(t.slug) from shop.product_tag pt
-                                  join shop.tag t on t.tag_id = pt.tag_id
-                                  where pt.product_id = i.product_id), '[]'),
-                'brand', i.brand,
-                'tax_rate_bp', coalesce(path.rate_bp, v_country_rate),
-                'label', jsonb_build_object('sku', i.sku, 'variant_name', i.variant_name,
-                                            'product_title', i.product_title, 'product_slug', i.product_slug))
-                order by i.cart_item_id)
-            from item i
-            left join path on path.start_id = i.category_id
-            left join shop.price vp on vp.variant_id = i.variant_id and vp.currency_code = p_cart.currency_code
-                 and tstzrange(vp.starts_at, vp.ends_at) @> p_at
-            left join shop.price pp on pp.product_id = i.product_id and pp.variant_id is null
-                 and pp.currency_code = p_cart.currency_code and tstzrange(pp.starts_at, pp.ends_at) @> p_at
-            left join lateral (
-                select min(pt.amount) as amount from shop.price_tier pt
-                where pt.variant_id = i.variant_id and pt.currency_code = p_cart.currency_code
-                  and pt.min_quantity <= i.quantity
-                  and (pt.customer_group_id is null or pt.customer_group_id = any (v_groups))) tier on true
-            where vp.price_id is not null or pp.price_id is not null), '[]'),
+        'tax_inclusive', v_tax_inclusive,
+        'lines', coalesce(v_lines, '[]'),
         'promotions', coalesce((
-            select jsonb_agg(jsonb_build_object(
+            select json_agg(json_build_object(
                 'promotion_id', pr.promotion_id, 'name', pr.name, 'priority', pr.priority,
                 'stacking', pr.stacking, 'rules', pr.rules,
                 'via_coupon', pr.promotion_id is not distinct from v_coupon_promotion))
@@ -168,50 +194,35 @@ begin
                    or (coalesce(pr.rules #>> '{conditions,coupon_required}', 'false') <> 'true'
                        and not exists (select from shop.coupon c where c.promotion_id = pr.promotion_id)))), '[]'),
         'coupon', case when p_cart.coupon_code is not null then
-            jsonb_build_object('code', p_cart.coupon_code, 'status', coalesce(v_coupon_status, 'unknown')) end,
-        'customer', jsonb_build_object(
-            'groups', coalesce((select jsonb_agg(g.code) from shop.customer_group_member m
-                                join shop.customer_group g on g.customer_group_id = m.customer_group_id
-                                where m.user_id = p_cart.user_id), '[]'),
+            json_build_object('code', p_cart.coupon_code, 'status', coalesce(v_coupon_status, 'unknown')) end,
+        'customer', json_build_object(
+            'groups', v_group_codes,
             'first_order', p_cart.user_id is null or not exists (
                 select from shop.customer_order o where o.user_id = p_cart.user_id and o.placed_at is not null)),
-        'shipping', (select jsonb_build_object('amount', s.amount, 'free_over', s.free_over,
-                                               'tax_rate_bp', v_country_rate)
+        'shipping', (select json_build_object('amount', s.amount, 'free_over', s.free_over,
+                                              'tax_rate_bp', v_country_rate)
                      from shop.shipping_rate s
                      where s.country = v_country and s.currency_code = p_cart.currency_code));
 end
 $$;
-comment on function api._quote_input(shop.cart, timestamptz) is 'Private: the maef.quote input document of a cart.';
+comment on function api._quote_input(shop.cart, timestamptz) is
+    'Private: the maef.quote input document of a cart (json) and the SKUs of its items no longer sold.';
 
 -- A cart's quote as returned to clients: the engine's result (each line's `label`
--- carries its SKU, variant name, product title and slug), display strings, messages
--- about unavailable items, and the cart's identity.
+-- carries its SKU, variant name, product title and slug), the cart's identity, the
+-- formatted grand total and an item_unavailable message per item no longer sold
+-- (left out of the totals). maef.quote_cart does all of it from JSON text.
 create function api._cart_quote(p_cart shop.cart)
-returns jsonb
-language plpgsql stable
-set plan_cache_mode = force_generic_plan as $$
+returns json
+language plpgsql stable as $$
 declare
-    v_quote jsonb := maef.quote(api._quote_input(p_cart, now()));
-    v_quoted bigint[];
-    v_missing jsonb;
+    v_input json;
+    v_unavailable text[];
 begin
-    -- Items no longer sold (inactive, or without a price in the cart's currency) are
-    -- left out of the totals and named in a message.
-    select coalesce(array_agg((l ->> 'line_id')::bigint), '{}') into v_quoted
-    from jsonb_array_elements(v_quote -> 'lines') l;
-    select jsonb_agg(jsonb_build_object('code', 'item_unavailable', 'promotion_id', null,
-               'text', format('%s is no longer available', v.sku)))
-    into v_missing
-    from shop.cart_item ci join shop.product_variant v on v.variant_id = ci.variant_id
-    where ci.cart_id = p_cart.cart_id and ci.cart_item_id <> all (v_quoted);
-    return v_quote || jsonb_build_object(
-        'cart_id', p_cart.cart_id,
-        'coupon_code', p_cart.coupon_code,
-        'shipping_country', p_cart.shipping_country,
-        'grand_total_formatted', maef.format_money((v_quote ->> 'grand_total')::bigint,
-                                                   (v_quote ->> 'exponent')::integer, p_cart.currency_code),
-        'messages', case when v_missing is null then v_quote -> 'messages'
-                         else (v_quote -> 'messages') || v_missing end);
+    select q.input, q.unavailable into v_input, v_unavailable from api._quote_input(p_cart, now()) q;
+    -- json, not jsonb: parsing the 12 kB quote into jsonb would cost twice the engine.
+    return maef.quote_cart(v_input::text, p_cart.cart_id::text, p_cart.coupon_code, p_cart.shipping_country,
+                           v_unavailable)::json;
 end
 $$;
 comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a cart, with item labels and messages.';
@@ -219,7 +230,7 @@ comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a 
 -- The quote of a cart, for its owner (signed in), its guest (holding the session id),
 -- or staff who read orders.
 create function api.cart_quote(p_cart_id uuid, p_session text default null)
-returns jsonb
+returns json
 language plpgsql stable security definer
 set search_path = '' as $$
 declare
@@ -296,153 +307,3 @@ end
 $$;
 comment on function api.redeem_coupon(text, uuid) is
     'Consumes one use of a coupon (checkout calls it), race-free. Errors: MA404 coupon_not_found, MA409 coupon_exhausted / coupon_expired / coupon_inactive / coupon_not_started / coupon_customer_limit_reached, 23505 coupon_redemption_order_key.';
-
--- ---------------------------------------------------------------- administration
-
--- Raises MA422 naming the JSON path when a rules document does not fit the schema.
-create function api._check_promotion_rules(p_rules jsonb)
-returns void
-language plpgsql stable as $$
-declare
-    v_error jsonb := maef.validate_promotion_rules(coalesce(p_rules, 'null'::jsonb));
-begin
-    if v_error is not null then
-        raise exception using errcode = 'MA422', constraint = 'promotion_rules_invalid',
-            message = format('rules%s: %s', substr(v_error ->> 'path', 2), v_error ->> 'message'),
-            detail = v_error ->> 'path';
-    end if;
-end
-$$;
-
-create function api._promotion_json(p shop.promotion)
-returns jsonb
-language sql stable as $$
-    select to_jsonb(p) || jsonb_build_object('coupons', coalesce((
-        select jsonb_agg(to_jsonb(c) order by c.coupon_id) from shop.coupon c where c.promotion_id = p.promotion_id), '[]'))
-$$;
-
--- Creates a promotion: {"name", "rules", "priority"?, "stacking"?, "starts_at"?, "ends_at"?, "is_active"?}.
-create function api.admin_create_promotion(p_promotion jsonb)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
-declare
-    v shop.promotion;
-begin
-    perform api._require_scope('promotions:write');
-    perform api._check_promotion_rules(p_promotion -> 'rules');
-    insert into shop.promotion (name, rules, priority, stacking, starts_at, ends_at, is_active)
-    values (p_promotion ->> 'name', p_promotion -> 'rules', coalesce((p_promotion ->> 'priority')::integer, 0),
-            coalesce(p_promotion ->> 'stacking', 'exclusive'), (p_promotion ->> 'starts_at')::timestamptz,
-            (p_promotion ->> 'ends_at')::timestamptz, coalesce((p_promotion ->> 'is_active')::boolean, true))
-    returning * into v;
-    perform api._audit('promotion.create', 'promotion', v.promotion_id::text, to_jsonb(v));
-    return api._promotion_json(v);
-end
-$$;
-comment on function api.admin_create_promotion(jsonb) is
-    'Creates a promotion after validating its rules. Needs promotions:write. Errors: MA422 promotion_rules_invalid (detail = JSON path), 23502/23514.';
-
--- Changes fields of a promotion (same keys as creation).
-create function api.admin_update_promotion(p_promotion_id bigint, p_patch jsonb)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
-declare
-    v shop.promotion;
-begin
-    perform api._require_scope('promotions:write');
-    if p_patch ? 'rules' then
-        perform api._check_promotion_rules(p_patch -> 'rules');
-    end if;
-    update shop.promotion p set
-        name = coalesce(p_patch ->> 'name', p.name),
-        rules = coalesce(p_patch -> 'rules', p.rules),
-        priority = coalesce((p_patch ->> 'priority')::integer, p.priority),
-        stacking = coalesce(p_patch ->> 'stacking', p.stacking),
-        starts_at = case when p_patch ? 'starts_at' then (p_patch ->> 'starts_at')::timestamptz else p.starts_at end,
-        ends_at = case when p_patch ? 'ends_at' then (p_patch ->> 'ends_at')::timestamptz else p.ends_at end,
-        is_active = coalesce((p_patch ->> 'is_active')::boolean, p.is_active)
-    where p.promotion_id = p_promotion_id
-    returning * into v;
-    if not found then
-        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
-    end if;
-    perform api._audit('promotion.update', 'promotion', p_promotion_id::text, p_patch);
-    return api._promotion_json(v);
-end
-$$;
-comment on function api.admin_update_promotion(bigint, jsonb) is
-    'Changes a promotion. Needs promotions:write. Errors: MA404 promotion_not_found, MA422 promotion_rules_invalid.';
-
-create function api.admin_delete_promotion(p_promotion_id bigint)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
-begin
-    perform api._require_scope('promotions:write');
-    delete from shop.promotion where promotion_id = p_promotion_id;
-    if not found then
-        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
-    end if;
-    perform api._audit('promotion.delete', 'promotion', p_promotion_id::text);
-    return jsonb_build_object('deleted', p_promotion_id);
-end
-$$;
-comment on function api.admin_delete_promotion(bigint) is 'Deletes a promotion and its coupons. Needs promotions:write.';
-
-create function api.admin_list_promotions()
-returns jsonb
-language plpgsql stable security definer
-set search_path = '' as $$
-begin
-    perform api._require_scope('promotions:write');
-    return coalesce((select jsonb_agg(api._promotion_json(p) order by p.priority desc, p.promotion_id)
-                     from shop.promotion p), '[]');
-end
-$$;
-comment on function api.admin_list_promotions() is 'Every promotion with its coupons. Needs promotions:write.';
-
--- Creates a coupon: {"code", "starts_at"?, "ends_at"?, "usage_limit"?, "per_customer_limit"?, "is_active"?}.
-create function api.admin_create_coupon(p_promotion_id bigint, p_coupon jsonb)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
-declare
-    v shop.coupon;
-begin
-    perform api._require_scope('promotions:write');
-    if not exists (select from shop.promotion where promotion_id = p_promotion_id) then
-        raise exception using errcode = 'MA404', constraint = 'promotion_not_found', message = 'no such promotion';
-    end if;
-    insert into shop.coupon (promotion_id, code, starts_at, ends_at, usage_limit, per_customer_limit, is_active)
-    values (p_promotion_id, btrim(p_coupon ->> 'code'), (p_coupon ->> 'starts_at')::timestamptz,
-            (p_coupon ->> 'ends_at')::timestamptz, (p_coupon ->> 'usage_limit')::integer,
-            (p_coupon ->> 'per_customer_limit')::integer, coalesce((p_coupon ->> 'is_active')::boolean, true))
-    returning * into v;
-    perform api._audit('coupon.create', 'coupon', v.coupon_id::text, to_jsonb(v));
-    return to_jsonb(v);
-end
-$$;
-comment on function api.admin_create_coupon(bigint, jsonb) is
-    'Creates a coupon of a promotion. Needs promotions:write. Errors: MA404 promotion_not_found, 23505 coupon_code_key (codes are unique case-insensitively).';
-
-create function api.admin_delete_coupon(p_coupon_id bigint)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
-begin
-    perform api._require_scope('promotions:write');
-    delete from shop.coupon where coupon_id = p_coupon_id;
-    if not found then
-        raise exception using errcode = 'MA404', constraint = 'coupon_not_found', message = 'no such coupon';
-    end if;
-    perform api._audit('coupon.delete', 'coupon', p_coupon_id::text);
-    return jsonb_build_object('deleted', p_coupon_id);
-end
-$$;
-comment on function api.admin_delete_coupon(bigint) is 'Deletes a coupon. Needs promotions:write.';
-
--- Descriptions of the private helpers above, for \df+ in psql.
-comment on function api._check_promotion_rules(jsonb) is 'Private: MA422 promotion_rules_invalid naming the JSON path when maef.validate_promotion_rules finds an error.';
-comment on function api._promotion_json(shop.promotion) is 'Private: a promotion as JSON with its coupons.';

@@ -25,8 +25,10 @@ begin
             -- uploads and derivative requests: managers and admins (the functions check media:write)
             when f.name in ('media_upload_begin', 'media_upload_write', 'media_create', 'media_request_derivatives')
                 then 'maef_staff, maef_admin'
-            -- promotions and coupons: managers too (the functions check promotions:write)
-            when f.name ~ '^admin_.*(promotion|coupon)' then 'maef_staff, maef_admin'
+            -- promotions, coupons and pricing settings: managers too (the functions check
+            -- promotions:write / pricing:write)
+            when f.name ~ '^admin_.*(promotion|coupon|tax_rate|shipping_rate|store_setting|customer_group|price_tier)'
+                then 'maef_staff, maef_admin'
             -- user and audit administration: only the admin role holds those permissions
             when f.name like 'admin\_%' then 'maef_admin'
             -- catalog writes: managers and admins (the functions check catalog:write)

@@ -144,6 +144,12 @@ impl Permission for PromotionsWrite {
     const SCOPE: Option<&'static str> = Some("promotions:write");
 }
 
+/// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
+pub struct PricingWrite;
+impl Permission for PricingWrite {
+    const SCOPE: Option<&'static str> = Some("pricing:write");
+}
+
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.
 pub struct Require<P: Permission>(pub Caller, pub PhantomData<P>);
 

@@ -459,3 +459,45 @@ async fn a_customer_group_price_list_applies_to_its_members_only() {
         .unwrap();
     assert_eq!(price(quote(&client, &cart, "").await), Some(1999));
 }
+
+#[tokio::test]
+async fn items_no_longer_sold_are_left_out_of_the_totals_and_named_in_a_message() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let (cart, session, variants) = guest_cart(&client, 4).await;
+    // One product taken off sale, one variant deactivated, one without a EUR price.
+    client
+        .batch_execute(
+            "update shop.product set is_active = false where slug = 'q-2';
+             update shop.product_variant set is_active = false where sku = 'Q-3-D';
+             delete from shop.price where currency_code = 'EUR'
+                 and product_id = (select product_id from shop.product where slug = 'q-4');",
+        )
+        .await
+        .unwrap();
+    let q = quote(&client, &cart, &session).await;
+    let lines: Vec<i64> = q["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["variant_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [variants[0]]);
+    assert_eq!(q["subtotal"], 2299);
+    let texts: Vec<&str> = q["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["code"] == "item_unavailable")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Q-2-D is no longer available",
+            "Q-3-D is no longer available",
+            "Q-4-D is no longer available"
+        ]
+    );
+    assert_eq!(q["cart_id"], cart);
+}

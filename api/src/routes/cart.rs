@@ -1,5 +1,5 @@
 //! The cart: guest (by the `X-Cart-Session` header) or the signed-in user's. Every
-//! route answers with the cart's full quote, computed in PostgreSQL by `maef.quote`.
+//! route answers with the cart's full quote, computed in PostgreSQL by `maef.quote_cart`.
 
 use axum::{
     extract::{FromRequestParts, Path, State},

@@ -9,7 +9,12 @@ use axum::{
     Router,
 };
 
-use crate::AppState;
+use crate::{
+    caller::Caller,
+    db::{self, Access},
+    error::ApiError,
+    AppState,
+};
 
 pub mod admin;
 pub mod auth;
@@ -19,6 +24,8 @@ pub mod categories;
 pub mod docs;
 pub mod health;
 pub mod media;
+pub mod price_lists;
+pub mod pricing_settings;
 pub mod products;
 pub mod promotions;
 pub mod search;
@@ -39,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .merge(cart::router())
         .merge(promotions::router())
         .merge(media::router())
+        .merge(pricing_settings::router())
+        .merge(price_lists::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.
@@ -60,4 +69,21 @@ impl IntoResponse for JsonText {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
+}
+
+/// One [`db::call`] answered with `status` and the JSON text it returns: the whole body
+/// of a handler that only forwards its arguments.
+///
+/// # Errors
+/// Those of [`db::call`].
+pub async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    access: Access,
+    status: StatusCode,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<JsonText, ApiError> {
+    let body = db::call(&state.db, caller, access, sql, params).await?;
+    Ok(JsonText(status, body))
 }

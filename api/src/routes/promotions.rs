@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{Path, State},
-    routing::{delete, get, patch, post},
+    routing::{get, patch, post},
     Router,
 };
 
@@ -29,7 +29,10 @@ pub fn router() -> Router<AppState> {
             patch(update_promotion).delete(delete_promotion),
         )
         .route("/api/v1/admin/promotions/{id}/coupons", post(create_coupon))
-        .route("/api/v1/admin/coupons/{id}", delete(delete_coupon))
+        .route(
+            "/api/v1/admin/coupons/{id}",
+            patch(update_coupon).delete(delete_coupon),
+        )
 }
 
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -133,6 +136,7 @@ pub async fn delete_promotion(
         (status = 201, description = "The coupon"),
         (status = 404, description = "No such promotion", body = Problem),
         (status = 409, description = "The code exists (case-insensitively)", body = Problem),
+        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
     ))]
 pub async fn create_coupon(
     State(state): State<AppState>,
@@ -150,6 +154,35 @@ pub async fn create_coupon(
     )
     .await?;
     Ok(JsonText(axum::http::StatusCode::CREATED, body))
+}
+
+/// Changes fields of a coupon: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`
+/// (null clears a window end or a limit; a limit cannot go below the uses already made).
+#[utoipa::path(patch, path = "/api/v1/admin/coupons/{id}", tag = "admin", request_body = serde_json::Value,
+    params(("id" = i64, Path, description = "Coupon id")),
+    security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 200, description = "The coupon"),
+        (status = 404, description = "No such coupon", body = Problem),
+        (status = 409, description = "The new code exists (case-insensitively)", body = Problem),
+        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+    ))]
+pub async fn update_coupon(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PromotionsWrite>,
+    Path(id): Path<i64>,
+    Json(patch): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let patch = serde_json::Value::Object(patch);
+    let body = db::call(
+        &state.db,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_update_coupon($1, $2)::text",
+        &[&id, &patch],
+    )
+    .await?;
+    Ok(JsonText::ok(body))
 }
 
 /// Deletes a coupon.

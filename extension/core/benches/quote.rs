@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use maef_core::pricing::{quote, QuoteInput};
+use maef_core::pricing::{cart_quote_json, quote, CartContext, QuoteInput};
 use serde_json::json;
 
 /// A 20-line EUR cart (mixed prices, categories, tags), 10 promotions of every kind and
@@ -91,5 +91,13 @@ fn main() {
     time("JSON text in, engine, JSON text out", 20_000, || {
         let input: QuoteInput = serde_json::from_str(black_box(&text)).unwrap();
         black_box(serde_json::to_string(&quote(&input).unwrap()).unwrap());
+    });
+    // What maef.quote_cart does inside PostgreSQL (api.cart_quote's path).
+    let cart = CartContext {
+        cart_id: "0b7f3c1e-cart",
+        ..CartContext::default()
+    };
+    time("cart_quote_json (maef.quote_cart)", 20_000, || {
+        black_box(cart_quote_json(black_box(&text), &cart).unwrap());
     });
 }

@@ -12,6 +12,7 @@
 //!   first error.
 //! - [`arith`]: half-to-even division and exact largest-remainder allocation.
 //! - [`engine`]: conditions, actions, the stacking algorithm, tax and shipping.
+//! - [`cart`]: the quote as `api.cart_quote` returns it, JSON text in and out.
 //!
 //! # Rounding (where it happens)
 //! - A percentage discount is computed once on the sum of the amounts it applies to and
@@ -21,10 +22,12 @@
 //!   the sum of the line taxes, so an order's lines add up to its total.
 
 pub mod arith;
+pub mod cart;
 pub mod engine;
 pub mod model;
 pub mod rules;
 
+pub use cart::{cart_quote_json, CartContext, CartQuoteError};
 pub use engine::quote;
 pub use model::{Quote, QuoteError, QuoteInput};
 pub use rules::{validate_rules, RuleError};

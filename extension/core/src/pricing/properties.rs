@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::model::*;
-use super::quote;
+use super::{cart_quote_json, quote, CartContext};
 
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
@@ -160,5 +160,14 @@ proptest! {
         let back: Quote = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(back.exponent, input.exponent);
         prop_assert_eq!(back, q);
+    }
+
+    #[test]
+    fn the_cart_quote_from_json_text_is_the_engine_quote(input in input()) {
+        // maef.quote_cart (api.cart_quote's path) must price exactly as the engine does.
+        let cart = CartContext { cart_id: "c", ..CartContext::default() };
+        let text = cart_quote_json(&serde_json::to_string(&input).unwrap(), &cart).unwrap();
+        let back: Quote = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(back, quote(&input).unwrap());
     }
 }

@@ -1,0 +1,239 @@
+//! Tax rates, shipping rates and the per-currency store price settings
+//! (`pricing:write`, audited in SQL: `sql/pricing_settings.sql`). Amounts are minor
+//! units, tax rates basis points (2000 = 20 %); a bad field is a 422 whose `details` is
+//! its JSON path.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, patch, put},
+    Router,
+};
+
+use crate::{
+    caller::{PricingWrite, Require},
+    db::Access,
+    error::{ApiError, Problem},
+    extract::Json,
+    routes::{answer, JsonText},
+    AppState,
+};
+
+/// `/api/v1/admin/tax-rates…`, `/api/v1/admin/shipping-rates…`, `/api/v1/admin/store-settings…`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/admin/tax-rates",
+            get(list_tax_rates).post(create_tax_rate),
+        )
+        .route(
+            "/api/v1/admin/tax-rates/{id}",
+            patch(update_tax_rate).delete(delete_tax_rate),
+        )
+        .route(
+            "/api/v1/admin/shipping-rates",
+            get(list_shipping_rates).post(create_shipping_rate),
+        )
+        .route(
+            "/api/v1/admin/shipping-rates/{id}",
+            patch(update_shipping_rate).delete(delete_shipping_rate),
+        )
+        .route("/api/v1/admin/store-settings", get(list_store_settings))
+        .route("/api/v1/admin/store-settings/{currency}", put(set_store_setting))
+}
+
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// Every tax rate, countries' standard rates first.
+#[utoipa::path(get, path = "/api/v1/admin/tax-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
+    responses((status = 200, description = "Tax rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+pub async fn list_tax_rates(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+) -> Result<JsonText, ApiError> {
+    let sql = "select api.admin_list_tax_rates()::text";
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+}
+
+/// Creates a tax rate: `{"country", "rate_bp", "category_id", "name"}` (no category: the
+/// country's standard rate; a category rate applies to its descendants too).
+#[utoipa::path(post, path = "/api/v1/admin/tax-rates", tag = "admin", request_body = serde_json::Value,
+    security(("bearer" = ["pricing:write"])),
+    responses(
+        (status = 201, description = "The tax rate"),
+        (status = 409, description = "The country (and category) has a rate", body = Problem),
+        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+    ))]
+pub async fn create_tax_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Json(rate): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let rate = serde_json::Value::Object(rate);
+    let sql = "select api.admin_create_tax_rate($1)::text";
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        StatusCode::CREATED,
+        sql,
+        &[&rate],
+    )
+    .await
+}
+
+/// Changes fields of a tax rate.
+#[utoipa::path(patch, path = "/api/v1/admin/tax-rates/{id}", tag = "admin", request_body = serde_json::Value,
+    params(("id" = i64, Path, description = "Tax rate id")), security(("bearer" = ["pricing:write"])),
+    responses(
+        (status = 200, description = "The tax rate"),
+        (status = 404, description = "No such tax rate", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    ))]
+pub async fn update_tax_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Path(id): Path<i64>,
+    Json(patch): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let patch = serde_json::Value::Object(patch);
+    let sql = "select api.admin_update_tax_rate($1, $2)::text";
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        StatusCode::OK,
+        sql,
+        &[&id, &patch],
+    )
+    .await
+}
+
+/// Deletes a tax rate.
+#[utoipa::path(delete, path = "/api/v1/admin/tax-rates/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "Tax rate id")), security(("bearer" = ["pricing:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such tax rate", body = Problem)))]
+pub async fn delete_tax_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    let sql = "select api.admin_delete_tax_rate($1)::text";
+    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+}
+
+/// Every shipping rate.
+#[utoipa::path(get, path = "/api/v1/admin/shipping-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
+    responses((status = 200, description = "Shipping rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+pub async fn list_shipping_rates(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+) -> Result<JsonText, ApiError> {
+    let sql = "select api.admin_list_shipping_rates()::text";
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+}
+
+/// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
+#[utoipa::path(post, path = "/api/v1/admin/shipping-rates", tag = "admin", request_body = serde_json::Value,
+    security(("bearer" = ["pricing:write"])),
+    responses(
+        (status = 201, description = "The shipping rate"),
+        (status = 409, description = "The country has a rate in this currency", body = Problem),
+        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+    ))]
+pub async fn create_shipping_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Json(rate): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let rate = serde_json::Value::Object(rate);
+    let sql = "select api.admin_create_shipping_rate($1)::text";
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        StatusCode::CREATED,
+        sql,
+        &[&rate],
+    )
+    .await
+}
+
+/// Changes fields of a shipping rate (`free_over: null` removes the free threshold).
+#[utoipa::path(patch, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin", request_body = serde_json::Value,
+    params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
+    responses(
+        (status = 200, description = "The shipping rate"),
+        (status = 404, description = "No such shipping rate", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    ))]
+pub async fn update_shipping_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Path(id): Path<i64>,
+    Json(patch): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let patch = serde_json::Value::Object(patch);
+    let sql = "select api.admin_update_shipping_rate($1, $2)::text";
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        StatusCode::OK,
+        sql,
+        &[&id, &patch],
+    )
+    .await
+}
+
+/// Deletes a shipping rate.
+#[utoipa::path(delete, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such shipping rate", body = Problem)))]
+pub async fn delete_shipping_rate(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    let sql = "select api.admin_delete_shipping_rate($1)::text";
+    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+}
+
+/// The price settings of every currency.
+#[utoipa::path(get, path = "/api/v1/admin/store-settings", tag = "admin", security(("bearer" = ["pricing:write"])),
+    responses((status = 200, description = "Store settings"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+pub async fn list_store_settings(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+) -> Result<JsonText, ApiError> {
+    let sql = "select api.admin_list_store_settings()::text";
+    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+}
+
+/// Sets a currency's price settings: `{"prices_include_tax", "default_country"}`; absent
+/// keys keep their value (a currency without settings needs `default_country`).
+#[utoipa::path(put, path = "/api/v1/admin/store-settings/{currency}", tag = "admin", request_body = serde_json::Value,
+    params(("currency" = String, Path, description = "ISO 4217 code")), security(("bearer" = ["pricing:write"])),
+    responses(
+        (status = 200, description = "The currency's settings"),
+        (status = 404, description = "No such currency", body = Problem),
+        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+    ))]
+pub async fn set_store_setting(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<PricingWrite>,
+    Path(currency): Path<String>,
+    Json(setting): Json<Object>,
+) -> Result<JsonText, ApiError> {
+    let setting = serde_json::Value::Object(setting);
+    let sql = "select api.admin_set_store_setting($1, $2)::text";
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        StatusCode::OK,
+        sql,
+        &[&currency, &setting],
+    )
+    .await
+}
