@@ -153,3 +153,31 @@ pub fn mp4(len: usize) -> Vec<u8> {
     out.extend((0..len).map(|i| (i * 31 % 251) as u8));
     out
 }
+
+/// A "fast start" MP4: `ftyp`, a `moov` with a movie header (`duration_sec` at a
+/// timescale of 1000) and one video track header (`width`×`height`), then an `mdat` of
+/// `payload` bytes.
+pub fn mp4_with_moov(width: u32, height: u32, duration_sec: f64, payload: usize) -> Vec<u8> {
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+    let mut mvhd = vec![0u8; 100]; // version 0
+    mvhd[12..16].copy_from_slice(&1000u32.to_be_bytes());
+    mvhd[16..20].copy_from_slice(&((duration_sec * 1000.0).round() as u32).to_be_bytes());
+    let mut tkhd = vec![0u8; 84]; // version 0
+    tkhd[76..80].copy_from_slice(&(width << 16).to_be_bytes());
+    tkhd[80..84].copy_from_slice(&(height << 16).to_be_bytes());
+    let trak = boxed(b"trak", &boxed(b"tkhd", &tkhd));
+    let mut moov_body = boxed(b"mvhd", &mvhd);
+    moov_body.extend(trak);
+    let mut out = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    out.extend(boxed(b"moov", &moov_body));
+    out.extend(boxed(
+        b"mdat",
+        &(0..payload).map(|i| (i % 251) as u8).collect::<Vec<u8>>(),
+    ));
+    out
+}

@@ -5,6 +5,7 @@
 //! - [`probe`]: decodes an image with limits (dimensions, pixels, allocation), so a
 //!   decompression bomb or a truncated file is refused before it costs anything, and
 //!   returns its upright dimensions.
+//! - [`video`]: size and duration of MP4/QuickTime files whose `moov` comes first.
 //! - [`derive`]: the derivatives the worker stores (320 px and 1024 px JPEGs, a WebP),
 //!   upright per EXIF, resized with `fast_image_resize`.
 //!
@@ -16,10 +17,12 @@ pub mod derive;
 pub mod fixtures;
 pub mod probe;
 pub mod sniff;
+pub mod video;
 
 pub use derive::{derive, Derivative, DerivativeKind};
 pub use probe::{probe_image, ImageInfo, ProbeError};
 pub use sniff::{sniff, MediaClass, Sniffed};
+pub use video::{probe_mp4, VideoInfo};
 
 /// Lower-case hex sha256 of bytes (the asset's identity and strong ETag).
 pub fn sha256_hex(bytes: &[u8]) -> String {

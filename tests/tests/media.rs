@@ -17,6 +17,7 @@ use maef_tests::{
     http::{multipart_parts, Reply, TestApp, BOUNDARY},
     WorkerProcess,
 };
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -405,14 +406,25 @@ async fn range_requests_are_byte_exact_for_bytea_and_large_object_assets() {
     let small = fixtures::mp4(50_000);
     let asset = app.upload(Some(&token), "small.mp4", &small).await.json();
     assert_eq!(asset["storage"], "bytea");
+    // No moov at the start: nothing claimed about the video.
+    assert_eq!(
+        (asset["width"].clone(), asset["duration_sec"].clone()),
+        (Value::Null, Value::Null)
+    );
     check_range_conformance(&app, asset["url"].as_str().unwrap(), &small).await;
 
-    let large = fixtures::mp4(300_001);
+    let large = fixtures::mp4_with_moov(1280, 720, 42.25, 300_001);
     let reply = app.upload(Some(&token), "large.mp4", &large).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let asset = reply.json();
     assert_eq!(asset["storage"], "large_object");
     assert_eq!(asset["sha256"], sha256(&large));
+    // The fast-start moov was in the buffered head: size and duration are known.
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert_eq!(asset["duration_sec"].as_f64(), Some(42.25));
     check_range_conformance(&app, asset["url"].as_str().unwrap(), &large).await;
 
     // The same large file again: the existing asset, and its new large object is gone.
@@ -720,4 +732,28 @@ async fn a_dump_and_restore_keeps_every_byte_of_bytea_and_large_object_media() {
     assert_eq!(large_objects, 2);
     assert_eq!(recorded, expected);
     assert_eq!(recomputed, expected);
+}
+
+#[tokio::test]
+async fn files_from_another_encoder_progressive_and_interlaced_ones_included_are_accepted() {
+    let app = TestApp::new().await;
+    let token = manager(&app).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/media");
+    for (name, mime) in [
+        ("progressive.jpg", "image/jpeg"),
+        ("interlaced.png", "image/png"),
+        ("lossy.webp", "image/webp"),
+        ("vips.gif", "image/gif"),
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let reply = app.upload(Some(&token), name, &bytes).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.text());
+        let asset = reply.json();
+        assert_eq!(asset["mime_type"], mime, "{name}");
+        assert_eq!(
+            (asset["width"].as_u64(), asset["height"].as_u64()),
+            (Some(96), Some(64)),
+            "{name}"
+        );
+    }
 }

@@ -28,7 +28,7 @@ use axum::{
 };
 use bytes::Bytes;
 use futures::Stream;
-use maef_media::{sniff, MediaClass, Sniffed};
+use maef_media::{sniff, MediaClass, Sniffed, VideoInfo};
 use multer::{Field, Multipart};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -119,6 +119,7 @@ pub async fn upload(
         }
     }
     let sniffed = upload.finish()?;
+    let video = upload.video_info();
     let dimensions = match sniffed.class {
         MediaClass::Image => {
             let (dimensions, bytes) =
@@ -128,7 +129,7 @@ pub async fn upload(
         }
         MediaClass::Video => None,
     };
-    let meta = upload.meta(sniffed, dimensions);
+    let meta = upload.meta(sniffed, dimensions, video);
     let result = db::call(
         &state.db,
         &caller,
@@ -152,6 +153,8 @@ async fn store_large(
     let chunk_bytes = state.config.media.chunk_bytes;
     let mut client = state.db.get().await?;
     let mut lo = LargeObject::begin(&mut client, caller).await?;
+    // The moov of a "fast start" video is in this first buffer, or nowhere cheap.
+    let video = upload.video_info();
     lo.write(&mut upload.buffer, chunk_bytes, false).await?;
     while let Some(chunk) = next_chunk(&mut field, state.config.media.upload_idle).await? {
         upload.take(&chunk)?;
@@ -159,7 +162,7 @@ async fn store_large(
     }
     let sniffed = upload.finish()?;
     lo.write(&mut upload.buffer, chunk_bytes, true).await?;
-    let meta = upload.meta(sniffed, None);
+    let meta = upload.meta(sniffed, None, video);
     lo.create(&meta, state.config.media.quota_bytes).await
 }
 
@@ -227,11 +230,25 @@ impl Upload {
         }
     }
 
-    fn meta(&mut self, sniffed: Sniffed, dimensions: Option<(u32, u32)>) -> Value {
+    /// Size and duration of an MP4/QuickTime video whose `moov` is in the buffer.
+    fn video_info(&self) -> Option<VideoInfo> {
+        match self.sniffed?.mime_type {
+            "video/mp4" | "video/quicktime" => maef_media::probe_mp4(&self.buffer),
+            _ => None,
+        }
+    }
+
+    fn meta(&mut self, sniffed: Sniffed, image: Option<(u32, u32)>, video: Option<VideoInfo>) -> Value {
         let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let (width, height) = match (image, video) {
+            (Some((w, h)), _) => (Some(w), Some(h)),
+            (None, Some(v)) => (v.width, v.height),
+            (None, None) => (None, None),
+        };
         json!({
             "filename": self.filename, "mime_type": sniffed.mime_type, "size_bytes": self.total,
-            "sha256": sha256, "width": dimensions.map(|d| d.0), "height": dimensions.map(|d| d.1),
+            "sha256": sha256, "width": width, "height": height,
+            "duration_sec": video.and_then(|v| v.duration_sec),
         })
     }
 }
