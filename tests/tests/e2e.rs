@@ -333,22 +333,7 @@ async fn create_admin_takes_the_password_from_the_environment_or_stdin_never_arg
 #[tokio::test]
 async fn a_customer_registers_signs_in_and_reads_their_profile_over_real_http() {
     let db = TestDb::new().await;
-    let port = free_port();
-    let api = spawn(
-        "maef-api",
-        &[
-            ("DATABASE_URL", db.url.clone()),
-            ("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-e2e".into()),
-            ("BIND_ADDR", format!("127.0.0.1:{port}")),
-            ("ARGON2_MEMORY_KIB", "1024".into()),
-        ],
-        &["serve"],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(http_get(port, "/readyz").await, Ok((200, _))) {
-        assert!(Instant::now() < deadline, "maef-api never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (api, port) = serve_ready(&db).await;
     let credentials = r#"{"email": "ada@example.com", "password": "correct horse battery"}"#;
     let (status, body) = http_json(port, "POST", "/api/v1/auth/register", None, credentials).await;
     assert_eq!(status, 201, "{body}");
@@ -376,20 +361,8 @@ async fn a_customer_registers_signs_in_and_reads_their_profile_over_real_http() 
     assert!(api.terminate().success());
 }
 
-/// Peak resident memory of a process (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
-    use sha2::{Digest, Sha256};
-    let db = TestDb::new().await;
+/// `maef-api serve` on a free port with cheap argon2 parameters, once `/readyz` says 200.
+async fn serve_ready(db: &TestDb) -> (Process, u16) {
     let port = free_port();
     let api = spawn(
         "maef-api",
@@ -406,6 +379,24 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
         assert!(Instant::now() < deadline, "maef-api never became ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (api, port)
+}
+
+/// Peak resident memory of a process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
+    use sha2::{Digest, Sha256};
+    let db = TestDb::new().await;
+    let (api, port) = serve_ready(&db).await;
     let credentials = r#"{"email": "studio@example.com", "password": "correct horse battery"}"#;
     assert_eq!(
         http_json(port, "POST", "/api/v1/auth/register", None, credentials)
