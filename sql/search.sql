@@ -29,46 +29,98 @@ begin
 end
 $$;
 
--- Matching active products with their score. Full-text matches always; trigram matches
--- are added when full text finds fewer than p_min_fulltext products (a typo, a partial
--- word), so "chausure" and "addidas" still find something — but only for plain queries:
--- a query using web-search syntax ("phrase", -exclusion, OR) says exactly what it wants,
--- and a fuzzy match would ignore its exclusions.
-create function api._search_matches(p_q text, p_min_fulltext integer)
-returns table (product_id bigint, score double precision)
-language plpgsql stable as $$
+-- Matching active products with their score, from a bounded candidate set.
+--
+-- Ranking every match of a broad query does not scale: at a million products "robe"
+-- matches 3% of the catalogue, and each match costs a heap visit and a ts_rank_cd. So
+-- at most p_cap products are ranked:
+--   * full-text matches, newest first (order by product_id desc, limit p_cap): for a
+--     broad query the planner walks the id index and stops after p_cap matches; for a
+--     narrow one it takes the GIN bitmap and sorts the few matches;
+--   * plus up to p_cap titles equal to or starting with the query (the btree of
+--     migrations/V8, shortest first) that also match the full text: the exact-title and
+--     prefix boosts are the strongest signals, so the cap must not hide them;
+--   * plus trigram matches when full text finds fewer than p_min_fulltext products (a
+--     typo, a partial word), so "chausure" and "addidas" still find something — but only
+--     for plain queries: a query using web-search syntax ("phrase", -exclusion, OR) says
+--     exactly what it wants, and a fuzzy match would ignore its exclusions.
+-- While no source reaches p_cap the set is every match and `exact` is true. Otherwise
+-- `matches` estimates the total: the p_cap newest full-text matches cover the ids from
+-- the p_cap-th one to the newest, and matches are assumed as dense over the older ids.
+-- `matches` is the same on every row.
+--
+-- plan_cache_mode: the best plan depends on how common the words are (walk the id index
+-- or take the GIN bitmap), so each call is planned with its own query, not a generic plan.
+create function api._search_matches(p_q text, p_min_fulltext integer, p_cap integer default 500)
+returns table (product_id bigint, score double precision, exact boolean, matches bigint)
+language plpgsql stable
+set plan_cache_mode = force_custom_plan as $$
 declare
     v_tsq tsquery := api._search_tsquery(p_q);
     v_norm text := shop.f_unaccent(lower(p_q));
-    v_fulltext integer;
+    v_like text := replace(replace(replace(shop.f_unaccent(lower(p_q)), '\', '\\'), '%', '\%'), '_', '\_') || '%';
     v_plain boolean := p_q !~ '(^|\s)-\S|"|\sOR\s';
+    v_fulltext bigint[];
+    v_titles bigint[];
+    v_fuzzy bigint[] := '{}';
+    v_exact boolean;
+    v_matches bigint;
+    v_newest bigint;
+    v_oldest bigint;
     w jsonb;
 begin
     select jsonb_object_agg(name, weight) into w from shop.search_weight;
-    select count(*) into v_fulltext from shop.product p where p.is_active and p.search_vector @@ v_tsq;
-    -- Trigram candidates: word_similarity above 0.4 catches one or two wrong letters.
-    perform set_config('pg_trgm.word_similarity_threshold', '0.4', true);
+    select coalesce(array_agg(x.product_id order by x.product_id desc), '{}') into v_fulltext
+    from (select p.product_id from shop.product p
+          where p.is_active and p.search_vector @@ v_tsq
+          order by p.product_id desc limit p_cap) x;
+    select coalesce(array_agg(x.product_id), '{}') into v_titles
+    from (select p.product_id from shop.product p
+          where p.is_active and shop.f_unaccent(lower(p.title)) like v_like and p.search_vector @@ v_tsq
+          order by shop.f_unaccent(lower(p.title)), p.product_id limit p_cap) x;
+    v_exact := cardinality(v_fulltext) < p_cap;
+    if v_plain and cardinality(v_fulltext) < p_min_fulltext then
+        -- word_similarity above 0.4 catches one or two wrong letters.
+        perform set_config('pg_trgm.word_similarity_threshold', '0.4', true);
+        select coalesce(array_agg(x.product_id), '{}') into v_fuzzy
+        from (select p.product_id from shop.product p
+              where p.is_active and v_norm operator(public.<%) p.search_title
+              order by p.product_id desc limit p_cap) x;
+        v_exact := v_exact and cardinality(v_fuzzy) < p_cap;
+    end if;
+    if not v_exact and cardinality(v_fulltext) = p_cap then
+        select max(p.product_id), min(p.product_id) into v_newest, v_oldest from shop.product p where p.is_active;
+        v_matches := round(p_cap::numeric * (v_newest - v_oldest + 1) / (v_newest - v_fulltext[p_cap] + 1));
+    end if;
     return query
     with candidates as (
-        select p.product_id from shop.product p where p.is_active and p.search_vector @@ v_tsq
-        union
-        select p.product_id from shop.product p
-        where v_plain and v_fulltext < p_min_fulltext and p.is_active and v_norm operator(public.<%) p.search_title
+        select distinct c.product_id from unnest(v_fulltext || v_titles || v_fuzzy) c(product_id)
     )
     select p.product_id,
            maef.search_score(
                ts_rank_cd(p.search_vector, v_tsq, 32),
                public.word_similarity(v_norm, p.search_title),
-               shop.f_unaccent(lower(p.title)) = v_norm,
-               shop.f_unaccent(lower(p.title)) like v_norm || '%',
-               0,
-               exists (select from shop.product_variant v join shop.inventory i using (variant_id)
-                       where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved),
+               t.norm = v_norm,
+               t.norm like v_like,
+               coalesce(pop.units_sold, 0),
+               p.in_stock,
                coalesce((w ->> 'text')::float8, 1.0), coalesce((w ->> 'trigram')::float8, 0.6),
                coalesce((w ->> 'exact')::float8, 2.0), coalesce((w ->> 'prefix')::float8, 0.5),
-               coalesce((w ->> 'popularity')::float8, 0.3), coalesce((w ->> 'in_stock')::float8, 0.2))
-    from candidates c join shop.product p using (product_id);
+               coalesce((w ->> 'popularity')::float8, 0.3), coalesce((w ->> 'in_stock')::float8, 0.2)),
+           v_exact,
+           coalesce(v_matches, count(*) over ())
+    from candidates c
+    join shop.product p using (product_id)
+    cross join lateral (select shop.f_unaccent(lower(p.title)) as norm) t
+    left join shop.popular_products pop on pop.product_id = p.product_id;
 end
+$$;
+
+-- A facet count of the candidate set scaled to the estimated total (scale 1: exact).
+create function api._scaled(p_count bigint, p_scale double precision)
+returns bigint
+language sql immutable parallel safe as $$
+    select case when p_scale = 1 then p_count else round(p_count * p_scale)::bigint end
 $$;
 
 -- Search: one page of results (best first, keyset-paginated), the total, highlights
@@ -107,7 +159,12 @@ begin
     -- One statement (GET requests run READ ONLY: no temporary table): the matches are
     -- computed once and feed the page, the total and the facets.
     with hits as materialized (
-        select m.product_id, m.score from api._search_matches(v_q, 5) m
+        select m.product_id, m.score, m.exact, m.matches from api._search_matches(v_q, 5) m
+    ), scope as (
+        -- Facet counts over a capped candidate set are scaled to the estimated total.
+        select coalesce(bool_and(h.exact), true) as exact, coalesce(max(h.matches), 0) as matches,
+               coalesce(max(h.matches)::float8 / count(*), 1) as scale
+        from hits h
     ), page as (
         select h.product_id, h.score, row_number() over (order by h.score desc, h.product_id desc) as n
         from hits h
@@ -117,7 +174,9 @@ begin
     )
     select jsonb_build_object(
         'query', v_q,
-        'total', (select count(*) from hits),
+        'total', (select matches from scope),
+        'total_exact', (select exact from scope),
+        'facets_exact', (select exact from scope),
         'items', coalesce((
             select jsonb_agg(api._product_summary(p) || jsonb_build_object(
                        'score', round(pg.score::numeric, 4),
@@ -129,27 +188,27 @@ begin
                         where pg.n = v_limit and exists (select from page x where x.n > v_limit)),
         'facets', jsonb_build_object(
             'categories', coalesce((
-                select jsonb_agg(jsonb_build_object('slug', c.slug, 'name', c.name, 'count', f.n) order by f.n desc, c.slug)
+                select jsonb_agg(jsonb_build_object('slug', c.slug, 'name', c.name, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, c.slug)
                 from (select p.category_id, count(*) as n from hits h join shop.product p using (product_id)
                       where p.category_id is not null group by p.category_id) f
-                join shop.category c using (category_id)), '[]'::jsonb),
+                join shop.category c using (category_id) cross join scope sc), '[]'::jsonb),
             'brands', coalesce((
-                select jsonb_agg(jsonb_build_object('brand', f.brand, 'count', f.n) order by f.n desc, f.brand)
+                select jsonb_agg(jsonb_build_object('brand', f.brand, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, f.brand)
                 from (select p.brand, count(*) as n from hits h join shop.product p using (product_id)
-                      where p.brand is not null group by p.brand) f), '[]'::jsonb),
+                      where p.brand is not null group by p.brand) f cross join scope sc), '[]'::jsonb),
             'tags', coalesce((
-                select jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name, 'count', f.n) order by f.n desc, t.slug)
+                select jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, t.slug)
                 from (select pt.tag_id, count(*) as n from hits h join shop.product_tag pt using (product_id)
                       group by pt.tag_id) f
-                join shop.tag t using (tag_id)), '[]'::jsonb),
+                join shop.tag t using (tag_id) cross join scope sc), '[]'::jsonb),
             -- Products per attribute value of their active variants ({"color": "red"} …).
             'attributes', coalesce((
-                select jsonb_agg(jsonb_build_object('name', f.key, 'value', f.value, 'count', f.n)
+                select jsonb_agg(jsonb_build_object('name', f.key, 'value', f.value, 'count', api._scaled(f.n, sc.scale))
                                  order by f.key, f.n desc, f.value)
                 from (select a.key, a.value, count(distinct v.product_id) as n
                       from hits h join shop.product_variant v using (product_id)
                       cross join lateral jsonb_each_text(v.attributes) a
-                      where v.is_active group by a.key, a.value) f), '[]'::jsonb),
+                      where v.is_active group by a.key, a.value) f cross join scope sc), '[]'::jsonb),
             -- "From" prices in the requested currency, in five equal-width buckets
             -- between the lowest and highest (minor units; max is inclusive in the last).
             'price_buckets', case when v_currency is null then null else coalesce((
@@ -165,8 +224,9 @@ begin
                            'currency', v_currency,
                            'min', x.lo + (x.bucket - 1) * (x.hi + 1 - x.lo) / 5,
                            'max', x.lo + x.bucket * (x.hi + 1 - x.lo) / 5 - 1,
-                           'count', x.n) order by x.bucket)
-                from (select bucket, lo, hi, count(*) as n from bucketed group by bucket, lo, hi) x), '[]'::jsonb) end))
+                           'count', api._scaled(x.n, sc.scale)) order by x.bucket)
+                from (select bucket, lo, hi, count(*) as n from bucketed group by bucket, lo, hi) x
+                cross join scope sc), '[]'::jsonb) end))
     into v_result;
     return v_result;
 end
@@ -208,4 +268,5 @@ comment on function api.search_suggest(text) is
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
-comment on function api._search_matches(text, integer) is 'Private: matching active products with their maef.search_score (full text, plus trigram matches for plain queries that find too little).';
+comment on function api._search_matches(text, integer, integer) is 'Private: at most p_cap full-text matches (newest first) plus exact/prefix titles plus trigram matches for plain queries that find too little, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
+comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
