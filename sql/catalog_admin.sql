@@ -224,10 +224,7 @@ begin
     end if;
     delete from shop.product_tag where product_id = p_product_id;
     for v_tag in select value from jsonb_array_elements_text(p_tags) loop
-        v_slug := trim(both '-' from regexp_replace(shop.f_unaccent(lower(v_tag)), '[^a-z0-9]+', '-', 'g'));
-        if v_slug = '' then
-            perform api._bad_field(p_path, format('tag %L has no letters or digits', v_tag));
-        end if;
+        v_slug := api._tag_slug(v_tag, p_path);  -- sql/catalog_links.sql
         insert into shop.tag (name, slug) values (v_tag, v_slug) on conflict (slug) do nothing;
         insert into shop.product_tag (product_id, tag_id)
         select p_product_id, tag_id from shop.tag where slug = v_slug

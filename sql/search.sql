@@ -32,29 +32,30 @@ $$;
 -- Matching active products with their score, from a bounded candidate set.
 --
 -- Ranking every match of a broad query does not scale: at a million products "robe"
--- matches 3% of the catalogue, and each match costs a heap visit and a ts_rank_cd. So
--- at most p_cap products are ranked:
---   * full-text matches, newest first (order by product_id desc, limit p_cap): for a
---     broad query the planner walks the id index and stops after p_cap matches; for a
---     narrow one it takes the GIN bitmap and sorts the few matches;
---   * plus up to p_cap titles equal to or starting with the query (the btree of
---     migrations/V8, shortest first) that also match the full text: the exact-title and
---     prefix boosts are the strongest signals, so the cap must not hide them;
+-- matches 2% of the catalogue, and each match costs a heap visit, a ts_rank_cd and a
+-- trigram similarity. So only a bounded set is ranked:
+--   * the first p_cap full-text matches in table order: the GIN bitmap (or, for a very
+--     common word, a sequential scan) stops after p_cap rows instead of visiting all;
+--   * plus the p_title_cap shortest titles equal to or starting with the query (the
+--     btree of migrations/V8) that also match the full text: the exact-title and prefix
+--     boosts are the strongest signals, so the cap must not hide them;
 --   * plus trigram matches when full text finds fewer than p_min_fulltext products (a
 --     typo, a partial word), so "chausure" and "addidas" still find something — but only
 --     for plain queries: a query using web-search syntax ("phrase", -exclusion, OR) says
 --     exactly what it wants, and a fuzzy match would ignore its exclusions.
--- While no source reaches p_cap the set is every match and `exact` is true. Otherwise
--- `matches` estimates the total: the p_cap newest full-text matches cover the ids from
--- the p_cap-th one to the newest, and matches are assumed as dense over the older ids.
+-- While full text finds fewer than p_cap the set is every match and `exact` is true.
+-- Otherwise `matches` estimates the total: the p_cap matches came from the first blocks
+-- of the table up to the last one's, and matches are assumed as dense in the others.
 -- `matches` is the same on every row.
 --
--- plan_cache_mode: the best plan depends on how common the words are (walk the id index
--- or take the GIN bitmap), so each call is planned with its own query, not a generic plan.
-create function api._search_matches(p_q text, p_min_fulltext integer, p_cap integer default 500)
+-- plan_cache_mode: the GIN and LIKE-prefix conditions are planned with the query's own
+-- words (a generic plan cannot use a LIKE prefix as an index range).
+create function api._search_matches(p_q text, p_min_fulltext integer, p_cap integer default 200,
+                                    p_title_cap integer default 50)
 returns table (product_id bigint, score double precision, exact boolean, matches bigint)
 language plpgsql stable
-set plan_cache_mode = force_custom_plan as $$
+set plan_cache_mode = force_custom_plan
+set enable_seqscan = off as $$
 declare
     v_tsq tsquery := api._search_tsquery(p_q);
     v_norm text := shop.f_unaccent(lower(p_q));
@@ -65,32 +66,38 @@ declare
     v_fuzzy bigint[] := '{}';
     v_exact boolean;
     v_matches bigint;
-    v_newest bigint;
-    v_oldest bigint;
+    v_last_block numeric;
     w jsonb;
 begin
     select jsonb_object_agg(name, weight) into w from shop.search_weight;
-    select coalesce(array_agg(x.product_id order by x.product_id desc), '{}') into v_fulltext
-    from (select p.product_id from shop.product p
-          where p.is_active and p.search_vector @@ v_tsq
-          order by p.product_id desc limit p_cap) x;
+    -- No ORDER BY: the scan stops after p_cap matches, in table (block) order, so every
+    -- page of one search sees the same candidates. The GIN bitmap costs little even for
+    -- a common word; a sequential scan (enable_seqscan = off) would read thousands of
+    -- rows to find p_cap matches, and could start mid-table (synchronize_seqscans).
+    select coalesce(array_agg(x.product_id), '{}'), max(x.blk) into v_fulltext, v_last_block
+    from (select p.product_id, (p.ctid::text::point)[0] as blk from shop.product p
+          where p.is_active and p.search_vector @@ v_tsq limit p_cap) x;
+    -- Shortest titles first in the btree's own (byte-wise, text_pattern_ops) order, so
+    -- an exact title comes first and the scan stops after p_title_cap entries.
     select coalesce(array_agg(x.product_id), '{}') into v_titles
-    from (select p.product_id from shop.product p
-          where p.is_active and shop.f_unaccent(lower(p.title)) like v_like and p.search_vector @@ v_tsq
-          order by shop.f_unaccent(lower(p.title)), p.product_id limit p_cap) x;
+    from (select p.product_id, p.search_vector from shop.product p
+          where p.is_active and shop.f_unaccent(lower(p.title)) like v_like
+          order by shop.f_unaccent(lower(p.title)) using operator(pg_catalog.~<~) limit p_title_cap) x
+    where x.search_vector @@ v_tsq;
     v_exact := cardinality(v_fulltext) < p_cap;
     if v_plain and cardinality(v_fulltext) < p_min_fulltext then
         -- word_similarity above 0.4 catches one or two wrong letters.
         perform set_config('pg_trgm.word_similarity_threshold', '0.4', true);
         select coalesce(array_agg(x.product_id), '{}') into v_fuzzy
         from (select p.product_id from shop.product p
-              where p.is_active and v_norm operator(public.<%) p.search_title
-              order by p.product_id desc limit p_cap) x;
+              where p.is_active and v_norm operator(public.<%) p.search_title limit p_cap) x;
         v_exact := v_exact and cardinality(v_fuzzy) < p_cap;
     end if;
-    if not v_exact and cardinality(v_fulltext) = p_cap then
-        select max(p.product_id), min(p.product_id) into v_newest, v_oldest from shop.product p where p.is_active;
-        v_matches := round(p_cap::numeric * (v_newest - v_oldest + 1) / (v_newest - v_fulltext[p_cap] + 1));
+    if cardinality(v_fulltext) = p_cap then
+        -- The p_cap matches came from the first v_last_block + 1 blocks of the table;
+        -- matches are assumed as dense in the rest.
+        v_matches := round(p_cap * (pg_relation_size('shop.product') / current_setting('block_size')::numeric)
+                           / (v_last_block + 1));
     end if;
     return query
     with candidates as (
@@ -268,5 +275,5 @@ comment on function api.search_suggest(text) is
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
-comment on function api._search_matches(text, integer, integer) is 'Private: at most p_cap full-text matches (newest first) plus exact/prefix titles plus trigram matches for plain queries that find too little, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
+comment on function api._search_matches(text, integer, integer, integer) is 'Private: at most p_cap full-text matches (newest first) plus exact/prefix titles plus trigram matches for plain queries that find too little, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
 comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
