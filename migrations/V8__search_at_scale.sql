@@ -4,7 +4,8 @@
 --   * shop.product.in_stock, kept by triggers, instead of an EXISTS over variants and
 --     inventory per candidate (also the in_stock filter of product lists);
 --   * a btree on the normalised title for exact-title and prefix candidates, which the
---     ranking boosts most and which must never be missed by the candidate cap.
+--     ranking boosts most and which must never be missed by the candidate cap;
+--   * a lexicon of title and brand words for spelling correction.
 
 -- ---------------------------------------------------------------- in_stock
 -- True when at least one active variant has stock available (on hand > reserved).
@@ -74,5 +75,36 @@ where exists (select from shop.product_variant v join shop.inventory i using (va
 -- exact-title (=) and prefix (LIKE 'q%') candidates; text_pattern_ops serves both.
 create index product_norm_title_idx on shop.product (shop.f_unaccent(lower(title)) text_pattern_ops)
     where is_active;
+
+-- ---------------------------------------------------------------- typo lexicon
+-- Typo tolerance at scale: a trigram scan of every title for "chausure" visits every
+-- title with a word starting with "c". Instead the distinct words of titles and brands
+-- are kept here (thousands of rows, not millions); a misspelt word is matched against
+-- them by trigram similarity, and the closest words are searched with the full-text
+-- index. Words are only added: one no product uses any more finds nothing, harmlessly.
+create table shop.search_word (
+    word text primary key
+);
+create index search_word_trgm_idx on shop.search_word using gin (word gin_trgm_ops);
+
+-- The words of an unaccented lower-case text: letters only, 3 to 40 of them (numbers
+-- and short words are no use for spelling correction).
+create function shop.search_words(p_text text) returns setof text
+language sql immutable parallel safe as $$
+    select distinct w from regexp_split_to_table(p_text, '[^a-z]+') w where length(w) between 3 and 40
+$$;
+
+create function shop.search_word_add() returns trigger
+language plpgsql as $$
+begin
+    insert into shop.search_word (word) select shop.search_words(new.search_title) on conflict do nothing;
+    return null;
+end
+$$;
+create trigger search_word_add after insert or update of title, brand on shop.product
+    for each row execute function shop.search_word_add();
+
+insert into shop.search_word (word) select distinct shop.search_words(search_title) from shop.product
+on conflict do nothing;
 
 analyze shop.product;

@@ -11,9 +11,12 @@ PRODUCTS="${BENCH_PRODUCTS:-100000}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 DB="${BENCH_DB:-maef_bench_search}"
 
+# setup.sh writes .run/env for the database it prepares: keep the developer's own.
+[ -f .run/env ] && cp .run/env .run/env.before-bench
 scripts/setup.sh "$DB" >/dev/null
 # shellcheck source=/dev/null
 source .run/env
+if [ -f .run/env.before-bench ]; then mv .run/env.before-bench .run/env; fi
 psql() { command psql -w -q -X -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
 # A catalog from the generator below is marked by its variants (earlier versions had none).
@@ -87,6 +90,9 @@ insert into shop.price (product_id, currency_code, amount)
 select product_id, 'XOF', 1000 * (1 + (product_id * 7919) % 200) from shop.product
 union all
 select product_id, 'EUR', 150 * (1 + (product_id * 7919) % 200) from shop.product;
+-- The spelling-correction lexicon (trigger search_word_add).
+insert into shop.search_word (word) select distinct shop.search_words(search_title) from shop.product
+on conflict do nothing;
 alter table shop.product enable trigger user;
 alter table shop.product_tag enable trigger user;
 alter table shop.product_variant enable trigger user;
@@ -114,13 +120,18 @@ reindex index shop.product_search_title_trgm_idx;
 reindex index shop.product_norm_title_idx;
 \echo product_active_id_idx (btree id, active)
 reindex index shop.product_active_id_idx;
+\echo search_word_trgm_idx (GIN trigram, lexicon)
+reindex index shop.search_word_trgm_idx;
 SQL
 fi
 
 echo "==> index sizes" >&2
 psql -c "select indexrelid::regclass as index, pg_size_pretty(pg_relation_size(indexrelid)) as size
-         from pg_index where indrelid = 'shop.product'::regclass and indexrelid::regclass::text ~ '(search|trgm|norm_title|active_id)'
+         from pg_index where indrelid in ('shop.product'::regclass, 'shop.search_word'::regclass)
+          and indexrelid::regclass::text ~ '(search|trgm|norm_title|active_id)'
          order by 1"
+psql -c "select count(*) as lexicon_words, pg_size_pretty(pg_total_relation_size('shop.search_word')) as lexicon_size,
+                pg_size_pretty(pg_relation_size('shop.product')) as product_heap from shop.search_word"
 
 # 50 queries: exact titles, words, typos, prefixes, phrases, exclusions, facet-heavy commons.
 cat > .run/search-queries.txt <<'Q'

@@ -39,10 +39,11 @@ $$;
 --   * plus the p_title_cap shortest titles equal to or starting with the query (the
 --     btree of migrations/V8) that also match the full text: the exact-title and prefix
 --     boosts are the strongest signals, so the cap must not hide them;
---   * plus trigram matches when full text finds fewer than p_min_fulltext products (a
---     typo, a partial word), so "chausure" and "addidas" still find something — but only
---     for plain queries: a query using web-search syntax ("phrase", -exclusion, OR) says
---     exactly what it wants, and a fuzzy match would ignore its exclusions.
+--   * plus, when full text finds fewer than p_min_fulltext products (a typo, a partial
+--     word), the matches of the query with each word widened to its closest words in the
+--     lexicon shop.search_word (migrations/V8), so "chausure" finds "chaussures" and
+--     "addidas" "Adidas" — but only for plain queries: a query using web-search syntax
+--     ("phrase", -exclusion, OR) says exactly what it wants.
 -- While full text finds fewer than p_cap the set is every match and `exact` is true.
 -- Otherwise `matches` estimates the total: the p_cap matches came from the first blocks
 -- of the table up to the last one's, and matches are assumed as dense in the others.
@@ -58,12 +59,17 @@ set plan_cache_mode = force_custom_plan
 set enable_seqscan = off as $$
 declare
     v_tsq tsquery := api._search_tsquery(p_q);
+    v_rank_tsq tsquery := v_tsq;
     v_norm text := shop.f_unaccent(lower(p_q));
     v_like text := replace(replace(replace(shop.f_unaccent(lower(p_q)), '\', '\\'), '%', '\%'), '_', '\_') || '%';
     v_plain boolean := p_q !~ '(^|\s)-\S|"|\sOR\s';
     v_fulltext bigint[];
     v_titles bigint[];
     v_fuzzy bigint[] := '{}';
+    v_word text;
+    v_alt text;
+    v_word_tsq tsquery;
+    v_fuzzy_tsq tsquery;
     v_exact boolean;
     v_matches bigint;
     v_last_block numeric;
@@ -86,12 +92,27 @@ begin
     where x.search_vector @@ v_tsq;
     v_exact := cardinality(v_fulltext) < p_cap;
     if v_plain and cardinality(v_fulltext) < p_min_fulltext then
-        -- word_similarity above 0.4 catches one or two wrong letters.
+        -- Spelling correction: each word OR its 3 closest lexicon words (word_similarity
+        -- at least 0.4 catches one or two wrong letters), all words required, searched
+        -- with the full-text index like the query itself.
         perform set_config('pg_trgm.word_similarity_threshold', '0.4', true);
-        select coalesce(array_agg(x.product_id), '{}') into v_fuzzy
-        from (select p.product_id from shop.product p
-              where p.is_active and v_norm operator(public.<%) p.search_title limit p_cap) x;
-        v_exact := v_exact and cardinality(v_fuzzy) < p_cap;
+        for v_word in select distinct x.word from regexp_split_to_table(v_norm, '[^a-z0-9]+') x(word) where x.word <> '' loop
+            v_word_tsq := api._search_tsquery(v_word);
+            for v_alt in select s.word from shop.search_word s
+                         where v_word operator(public.<%) s.word and s.word <> v_word
+                         order by public.word_similarity(v_word, s.word) desc, s.word limit 3 loop
+                v_word_tsq := v_word_tsq || api._search_tsquery(v_alt);
+            end loop;
+            v_fuzzy_tsq := case when v_fuzzy_tsq is null then v_word_tsq else v_fuzzy_tsq && v_word_tsq end;
+        end loop;
+        if v_fuzzy_tsq is not null then
+            select coalesce(array_agg(x.product_id), '{}') into v_fuzzy
+            from (select p.product_id from shop.product p
+                  where p.is_active and p.search_vector @@ v_fuzzy_tsq limit p_cap) x;
+            v_exact := v_exact and cardinality(v_fuzzy) < p_cap;
+            -- Corrected words count as text matches in the ranking.
+            v_rank_tsq := v_tsq || v_fuzzy_tsq;
+        end if;
     end if;
     if cardinality(v_fulltext) = p_cap then
         -- The p_cap matches came from the first v_last_block + 1 blocks of the table;
@@ -105,7 +126,7 @@ begin
     )
     select p.product_id,
            maef.search_score(
-               ts_rank_cd(p.search_vector, v_tsq, 32),
+               ts_rank_cd(p.search_vector, v_rank_tsq, 32),
                public.word_similarity(v_norm, p.search_title),
                t.norm = v_norm,
                t.norm like v_like,
@@ -275,5 +296,5 @@ comment on function api.search_suggest(text) is
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
-comment on function api._search_matches(text, integer, integer, integer) is 'Private: at most p_cap full-text matches (newest first) plus exact/prefix titles plus trigram matches for plain queries that find too little, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
+comment on function api._search_matches(text, integer, integer, integer) is 'Private: at most p_cap full-text matches plus exact/prefix titles plus, for plain queries that find too little, matches of the spelling-corrected query, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
 comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
