@@ -155,7 +155,8 @@ language sql immutable parallel safe as $$
 $$;
 
 -- Search: one page of results (best first, keyset-paginated), the total, highlights
--- and facet counts over all matches.
+-- (ts_headline, for the page only) and facet counts over the ranked candidates, scaled
+-- to the estimated total when those are not every match.
 create function api.search_products(p_q text, p_limit integer default 20, p_after text default null,
                                     p_currency text default null)
 returns jsonb
@@ -264,7 +265,7 @@ begin
 end
 $$;
 comment on function api.search_products(text, integer, text, text) is
-    'Product search: {query, total, items (summary + score + highlight), next_cursor, facets {categories, brands, tags, attributes, price_buckets (with p_currency)}}. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
+    'Product search: {query, total, total_exact, facets_exact, items (summary + score + highlight), next_cursor, facets {categories, brands, tags, attributes, price_buckets (with p_currency)}}. A broad query ranks a bounded set of its matches (api._search_matches): total and facet counts are then estimates (total_exact, facets_exact false) and pages end with that set. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
 
 -- Autocomplete: at most 10 suggestions (categories first, then products) whose name has
 -- a word starting with the typed prefix, accents and case ignored.
