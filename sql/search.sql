@@ -34,8 +34,9 @@ $$;
 -- Ranking every match of a broad query does not scale: at a million products "robe"
 -- matches 2% of the catalogue, and each match costs a heap visit, a ts_rank_cd and a
 -- trigram similarity. So only a bounded set is ranked:
---   * the first p_cap full-text matches in table order: the GIN bitmap (or, for a very
---     common word, a sequential scan) stops after p_cap rows instead of visiting all;
+--   * p_cap full-text matches: for a common query the first ones in id order (found
+--     among the first p_probe products), else the first ones in table order from the GIN
+--     bitmap; either scan stops after p_cap rows instead of visiting every match;
 --   * plus the p_title_cap shortest titles equal to or starting with the query (the
 --     btree of migrations/V8) that also match the full text: the exact-title and prefix
 --     boosts are the strongest signals, so the cap must not hide them;
@@ -45,17 +46,20 @@ $$;
 --     "addidas" "Adidas" — but only for plain queries: a query using web-search syntax
 --     ("phrase", -exclusion, OR) says exactly what it wants.
 -- While full text finds fewer than p_cap the set is every match and `exact` is true.
--- Otherwise `matches` estimates the total: the p_cap matches came from the first blocks
--- of the table up to the last one's, and matches are assumed as dense in the others.
--- `matches` is the same on every row.
+-- Otherwise `matches` estimates the total from how much of the catalogue (ids or
+-- blocks) the scan covered to find p_cap. `matches` is the same on every row;
+-- category_id and brand save the facets a lookup.
 --
 -- plan_cache_mode: the GIN and LIKE-prefix conditions are planned with the query's own
--- words (a generic plan cannot use a LIKE prefix as an index range). jit = off: a plan
--- over a million rows (or with the disabled sequential scan's cost) passes jit_above_cost,
--- and compiling it takes longer (40 ms) than running it.
-create function api._search_matches(p_q text, p_min_fulltext integer, p_cap integer default 200,
-                                    p_title_cap integer default 50)
-returns table (product_id bigint, score double precision, exact boolean, matches bigint)
+-- words (a generic plan cannot use a LIKE prefix as an index range). enable_seqscan =
+-- off: a sequential scan for a common word could start mid-table (synchronize_seqscans)
+-- and give the pages of one search different candidates. jit = off: a plan over a
+-- million rows (or with the disabled sequential scan's cost) passes jit_above_cost, and
+-- compiling it takes longer (40 ms) than running it.
+create function api._search_matches(p_q text, p_min_fulltext integer, p_cap integer default 100,
+                                    p_title_cap integer default 20, p_probe integer default 5000)
+returns table (product_id bigint, score double precision, exact boolean, matches bigint,
+               category_id bigint, brand text)
 language plpgsql stable
 set plan_cache_mode = force_custom_plan
 set enable_seqscan = off
@@ -76,16 +80,34 @@ declare
     v_exact boolean;
     v_matches bigint;
     v_last_block numeric;
+    v_oldest bigint;
+    v_newest bigint;
     w jsonb;
 begin
     select jsonb_object_agg(name, weight) into w from shop.search_weight;
-    -- No ORDER BY: the scan stops after p_cap matches, in table (block) order, so every
-    -- page of one search sees the same candidates. The GIN bitmap costs little even for
-    -- a common word; a sequential scan (enable_seqscan = off) would read thousands of
-    -- rows to find p_cap matches, and could start mid-table (synchronize_seqscans).
-    select coalesce(array_agg(x.product_id), '{}'), max(x.blk) into v_fulltext, v_last_block
-    from (select p.product_id, (p.ctid::text::point)[0] as blk from shop.product p
-          where p.is_active and p.search_vector @@ v_tsq limit p_cap) x;
+    -- A common query (one product in 50 or more) finds p_cap matches among the first
+    -- p_probe products in id order: walking the id index and testing each vector is
+    -- cheap, while the GIN bitmap would first merge posting lists of 100 000 entries.
+    select coalesce(array_agg(x.product_id order by x.product_id), '{}') into v_fulltext
+    from (select y.product_id from (select p.product_id, p.search_vector from shop.product p
+                                    where p.is_active order by p.product_id limit p_probe) y
+          where y.search_vector @@ v_tsq limit p_cap) x;
+    if cardinality(v_fulltext) = p_cap then
+        -- The matches are assumed as dense over the other ids.
+        select min(p.product_id), max(p.product_id) into v_oldest, v_newest from shop.product p where p.is_active;
+        v_matches := round(p_cap::numeric * (v_newest - v_oldest + 1) / (v_fulltext[p_cap] - v_oldest + 1));
+    else
+        -- A rarer query: the GIN bitmap, stopping after p_cap matches in table (block)
+        -- order, so every page of one search sees the same candidates.
+        select coalesce(array_agg(x.product_id), '{}'), max(x.blk) into v_fulltext, v_last_block
+        from (select p.product_id, (p.ctid::text::point)[0] as blk from shop.product p
+              where p.is_active and p.search_vector @@ v_tsq limit p_cap) x;
+        if cardinality(v_fulltext) = p_cap then
+            -- They came from the first v_last_block + 1 blocks; assumed as dense in the rest.
+            v_matches := round(p_cap * (pg_relation_size('shop.product') / current_setting('block_size')::numeric)
+                               / (v_last_block + 1));
+        end if;
+    end if;
     -- Shortest titles first in the btree's own (byte-wise, text_pattern_ops) order, so
     -- an exact title comes first and the scan stops after p_title_cap entries.
     select coalesce(array_agg(x.product_id), '{}') into v_titles
@@ -117,12 +139,6 @@ begin
             v_rank_tsq := v_tsq || v_fuzzy_tsq;
         end if;
     end if;
-    if cardinality(v_fulltext) = p_cap then
-        -- The p_cap matches came from the first v_last_block + 1 blocks of the table;
-        -- matches are assumed as dense in the rest.
-        v_matches := round(p_cap * (pg_relation_size('shop.product') / current_setting('block_size')::numeric)
-                           / (v_last_block + 1));
-    end if;
     return query
     with candidates as (
         select distinct c.product_id from unnest(v_fulltext || v_titles || v_fuzzy) c(product_id)
@@ -139,7 +155,9 @@ begin
                coalesce((w ->> 'exact')::float8, 2.0), coalesce((w ->> 'prefix')::float8, 0.5),
                coalesce((w ->> 'popularity')::float8, 0.3), coalesce((w ->> 'in_stock')::float8, 0.2)),
            v_exact,
-           coalesce(v_matches, count(*) over ())
+           coalesce(v_matches, count(*) over ()),
+           p.category_id,
+           p.brand
     from candidates c
     join shop.product p using (product_id)
     cross join lateral (select shop.f_unaccent(lower(p.title)) as norm) t
@@ -192,7 +210,7 @@ begin
     -- One statement (GET requests run READ ONLY: no temporary table): the matches are
     -- computed once and feed the page, the total and the facets.
     with hits as materialized (
-        select m.product_id, m.score, m.exact, m.matches from api._search_matches(v_q, 5) m
+        select m.product_id, m.score, m.exact, m.matches, m.category_id, m.brand from api._search_matches(v_q, 5) m
     ), scope as (
         -- Facet counts over a capped candidate set are scaled to the estimated total.
         select coalesce(bool_and(h.exact), true) as exact, coalesce(max(h.matches), 0) as matches,
@@ -222,13 +240,13 @@ begin
         'facets', jsonb_build_object(
             'categories', coalesce((
                 select jsonb_agg(jsonb_build_object('slug', c.slug, 'name', c.name, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, c.slug)
-                from (select p.category_id, count(*) as n from hits h join shop.product p using (product_id)
-                      where p.category_id is not null group by p.category_id) f
+                from (select h.category_id, count(*) as n from hits h
+                      where h.category_id is not null group by h.category_id) f
                 join shop.category c using (category_id) cross join scope sc), '[]'::jsonb),
             'brands', coalesce((
                 select jsonb_agg(jsonb_build_object('brand', f.brand, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, f.brand)
-                from (select p.brand, count(*) as n from hits h join shop.product p using (product_id)
-                      where p.brand is not null group by p.brand) f cross join scope sc), '[]'::jsonb),
+                from (select h.brand, count(*) as n from hits h
+                      where h.brand is not null group by h.brand) f cross join scope sc), '[]'::jsonb),
             'tags', coalesce((
                 select jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name, 'count', api._scaled(f.n, sc.scale)) order by f.n desc, t.slug)
                 from (select pt.tag_id, count(*) as n from hits h join shop.product_tag pt using (product_id)
@@ -301,5 +319,5 @@ comment on function api.search_suggest(text) is
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
-comment on function api._search_matches(text, integer, integer, integer) is 'Private: at most p_cap full-text matches plus exact/prefix titles plus, for plain queries that find too little, matches of the spelling-corrected query, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
+comment on function api._search_matches(text, integer, integer, integer, integer) is 'Private: at most p_cap full-text matches plus exact/prefix titles plus, for plain queries that find too little, matches of the spelling-corrected query, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
 comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
