@@ -188,7 +188,7 @@ rob
 Q
 
 cat > .run/search-bench.sql <<'SQL'
-create temporary table timings (engine text, ms double precision);
+create temporary table timings (engine text, q text, ms double precision);
 -- psql variables are not expanded inside $$ blocks: pass them through a table and a setting.
 create temporary table queries as select q from unnest(string_to_array(:'queries', E'\n')) q where q <> '';
 select set_config('bench.rounds', :'rounds', false);
@@ -204,13 +204,13 @@ begin
         for q in select queries.q from queries loop
             t0 := clock_timestamp();
             dummy := api.search_products(q, 20, null, 'XOF');  -- with price-bucket facets
-            insert into timings values ('maef api.search_products', extract(epoch from clock_timestamp() - t0) * 1000);
+            insert into timings values ('maef api.search_products', q, extract(epoch from clock_timestamp() - t0) * 1000);
             t0 := clock_timestamp();
             select count(*) into n from (
                 select product_id from shop.product
                 where title ilike '%' || replace(q, '"', '') || '%' or description ilike '%' || replace(q, '"', '') || '%'
                 order by product_id limit 20) x;
-            insert into timings values ('baseline ILIKE', extract(epoch from clock_timestamp() - t0) * 1000);
+            insert into timings values ('baseline ILIKE', q, extract(epoch from clock_timestamp() - t0) * 1000);
         end loop;
     end loop;
 end
@@ -221,6 +221,16 @@ select engine,
        round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99_ms,
        count(*) as runs
 from timings group by engine order by engine;
+-- On a shared machine a run is sometimes descheduled; the best of the rounds of each
+-- query shows what the query itself costs (percentiles over the 50 queries).
+select engine,
+       round(percentile_cont(0.5) within group (order by ms)::numeric, 2) as best_of_rounds_p50_ms,
+       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as best_of_rounds_p95_ms,
+       round(max(ms)::numeric, 2) as best_of_rounds_max_ms
+from (select engine, q, min(ms) as ms from timings group by engine, q) b
+group by engine order by engine;
+select q as "slowest queries (maef, best of rounds)", round(min(ms)::numeric, 2) as ms
+from timings where engine like 'maef%' group by q order by 2 desc limit 5;
 select round((select percentile_cont(0.95) within group (order by ms) from timings where engine = 'baseline ILIKE')::numeric
            / (select percentile_cont(0.95) within group (order by ms) from timings where engine like 'maef%')::numeric, 1)
        as "speed-up at p95 (baseline / maef)";

@@ -2,12 +2,15 @@
 -- typo tolerance with trigrams when full text finds too little, ranking by
 -- maef.search_score (weights in shop.search_weight), highlights, facets, suggestions.
 
--- The query as both tsqueries (French and English stemming) OR-ed together.
+-- The query as both tsqueries (French and English stemming) OR-ed together, or one of
+-- them when they are the same (often: "casque sans fil"), which halves the GIN work.
 -- websearch_to_tsquery accepts any text: quotes, -exclusion, OR; never a syntax error.
 create function api._search_tsquery(p_q text)
 returns tsquery
 language sql stable parallel safe as $$
-    select websearch_to_tsquery('shop.french_unaccent', p_q) || websearch_to_tsquery('shop.english_unaccent', p_q)
+    select case when f = e then f else f || e end
+    from (select websearch_to_tsquery('shop.french_unaccent', p_q) as f,
+                 websearch_to_tsquery('shop.english_unaccent', p_q) as e) q
 $$;
 
 -- Validates and normalises a search text: 1..200 characters after trimming.
@@ -34,9 +37,9 @@ $$;
 -- Ranking every match of a broad query does not scale: at a million products "robe"
 -- matches 2% of the catalogue, and each match costs a heap visit, a ts_rank_cd and a
 -- trigram similarity. So only a bounded set is ranked:
---   * p_cap full-text matches: for a common query the first ones in id order (found
---     among the first p_probe products), else the first ones in table order from the GIN
---     bitmap; either scan stops after p_cap rows instead of visiting every match;
+--   * p_cap full-text matches: for a common query the newest ones (found among the
+--     p_probe newest products), else the first ones in table order from the GIN bitmap;
+--     either scan stops after p_cap rows instead of visiting every match;
 --   * plus the p_title_cap shortest titles equal to or starting with the query (the
 --     btree of migrations/V8) that also match the full text: the exact-title and prefix
 --     boosts are the strongest signals, so the cap must not hide them;
@@ -85,17 +88,17 @@ declare
     w jsonb;
 begin
     select jsonb_object_agg(name, weight) into w from shop.search_weight;
-    -- A common query (one product in 50 or more) finds p_cap matches among the first
-    -- p_probe products in id order: walking the id index and testing each vector is
-    -- cheap, while the GIN bitmap would first merge posting lists of 100 000 entries.
-    select coalesce(array_agg(x.product_id order by x.product_id), '{}') into v_fulltext
+    -- A common query (one product in 50 or more) finds p_cap matches among the p_probe
+    -- newest products: walking the id index and testing each vector is cheap, while the
+    -- GIN bitmap would first merge posting lists of 100 000 entries.
+    select coalesce(array_agg(x.product_id order by x.product_id desc), '{}') into v_fulltext
     from (select y.product_id from (select p.product_id, p.search_vector from shop.product p
-                                    where p.is_active order by p.product_id limit p_probe) y
+                                    where p.is_active order by p.product_id desc limit p_probe) y
           where y.search_vector @@ v_tsq limit p_cap) x;
     if cardinality(v_fulltext) = p_cap then
-        -- The matches are assumed as dense over the other ids.
+        -- The matches are assumed as dense over the older ids.
         select min(p.product_id), max(p.product_id) into v_oldest, v_newest from shop.product p where p.is_active;
-        v_matches := round(p_cap::numeric * (v_newest - v_oldest + 1) / (v_fulltext[p_cap] - v_oldest + 1));
+        v_matches := round(p_cap::numeric * (v_newest - v_oldest + 1) / (v_newest - v_fulltext[p_cap] + 1));
     else
         -- A rarer query: the GIN bitmap, stopping after p_cap matches in table (block)
         -- order, so every page of one search sees the same candidates.
@@ -317,7 +320,7 @@ comment on function api.search_suggest(text) is
     'Autocomplete: up to 10 {type: category|product, slug, name|title} whose name has a word starting with q.';
 
 -- Descriptions of the private helpers above, for \df+ in psql.
-comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed.';
+comment on function api._search_tsquery(text) is 'Private: the query parsed with websearch_to_tsquery in French and English (accent-insensitive), OR-ed when they differ.';
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
 comment on function api._search_matches(text, integer, integer, integer, integer) is 'Private: at most p_cap full-text matches plus exact/prefix titles plus, for plain queries that find too little, matches of the spelling-corrected query, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
 comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
