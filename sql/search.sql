@@ -73,7 +73,8 @@ declare
     v_norm text := shop.f_unaccent(lower(p_q));
     v_like text := replace(replace(replace(shop.f_unaccent(lower(p_q)), '\', '\\'), '%', '\%'), '_', '\_') || '%';
     v_plain boolean := p_q !~ '(^|\s)-\S|"|\sOR\s';
-    v_fulltext bigint[];
+    v_fulltext bigint[] := '{}';
+    v_sample bigint;
     v_titles bigint[];
     v_fuzzy bigint[] := '{}';
     v_word text;
@@ -90,11 +91,18 @@ begin
     select jsonb_object_agg(name, weight) into w from shop.search_weight;
     -- A common query (one product in 50 or more) finds p_cap matches among the p_probe
     -- newest products: walking the id index and testing each vector is cheap, while the
-    -- GIN bitmap would first merge posting lists of 100 000 entries.
-    select coalesce(array_agg(x.product_id order by x.product_id desc), '{}') into v_fulltext
-    from (select y.product_id from (select p.product_id, p.search_vector from shop.product p
-                                    where p.is_active order by p.product_id desc limit p_probe) y
-          where y.search_vector @@ v_tsq limit p_cap) x;
+    -- GIN bitmap would first merge posting lists of 100 000 entries. A tenth of the walk
+    -- tells whether it is worth it, so a rare query loses little to the test.
+    select count(*) into v_sample
+    from (select p.search_vector from shop.product p
+          where p.is_active order by p.product_id desc limit p_probe / 10) y
+    where y.search_vector @@ v_tsq;
+    if v_sample * 10 >= p_cap then
+        select coalesce(array_agg(x.product_id order by x.product_id desc), '{}') into v_fulltext
+        from (select y.product_id from (select p.product_id, p.search_vector from shop.product p
+                                        where p.is_active order by p.product_id desc limit p_probe) y
+              where y.search_vector @@ v_tsq limit p_cap) x;
+    end if;
     if cardinality(v_fulltext) = p_cap then
         -- The matches are assumed as dense over the older ids.
         select min(p.product_id), max(p.product_id) into v_oldest, v_newest from shop.product p where p.is_active;
