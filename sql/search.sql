@@ -297,31 +297,46 @@ comment on function api.search_products(text, integer, text, text) is
     'Product search: {query, total, total_exact, facets_exact, items (summary + score + highlight), next_cursor, facets {categories, brands, tags, attributes, price_buckets (with p_currency)}}. A broad query ranks a bounded set of its matches (api._search_matches): total and facet counts are then estimates (total_exact, facets_exact false) and pages end with that set. q: 1..200 characters, web-search syntax ("phrase", -word, OR); typo-tolerant. Errors: MA422 invalid_query, query_too_long, invalid_limit, invalid_cursor.';
 
 -- Autocomplete: at most 10 suggestions (categories first, then products) whose name has
--- a word starting with the typed prefix, accents and case ignored.
+-- a word starting with the typed prefix, accents and case ignored. Products whose title
+-- starts with the prefix come first, from the title btree in its order (so a million
+-- products cost ten index entries); titles or brands with a later word starting with it
+-- (trigram index) only fill what is left, in table order.
 create function api.search_suggest(p_q text)
 returns jsonb
 language plpgsql stable security definer
-set search_path = '' as $$
+set search_path = ''
+set plan_cache_mode = force_custom_plan
+set jit = off as $$
 declare
     v_norm text := shop.f_unaccent(lower(api._search_text(p_q)));
     v_pattern text := '(^|[^a-z0-9])' || regexp_replace(v_norm, '([^a-z0-9 ])', '\\\1', 'g');
+    v_like text := replace(replace(replace(v_norm, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_categories jsonb[];
+    v_products jsonb[];
+    v_others jsonb[] := '{}';
 begin
-    return coalesce((
-        select jsonb_agg(s.item order by s.kind, s.starts desc, s.label)
-        from (select * from (
-            (select 0 as kind, jsonb_build_object('type', 'category', 'slug', c.slug, 'name', c.name) as item,
-                    shop.f_unaccent(lower(c.name)) like v_norm || '%' as starts, c.name as label
-             from shop.category c
-             where shop.f_unaccent(lower(c.name)) ~ v_pattern
-             order by starts desc, c.name limit 3)
-            union all
-            (select 1, jsonb_build_object('type', 'product', 'slug', p.slug, 'title', p.title),
-                    shop.f_unaccent(lower(p.title)) like v_norm || '%', p.title
-             from shop.product p
-             where p.is_active and p.search_title like '%' || v_norm || '%' and p.search_title ~ v_pattern
-             order by shop.f_unaccent(lower(p.title)) like v_norm || '%' desc, p.is_featured desc, p.title
-             limit 10)
-        ) u order by u.kind, u.starts desc, u.label limit 10) s), '[]'::jsonb);
+    select coalesce(array_agg(x.item order by x.starts desc, x.name), '{}') into v_categories
+    from (select jsonb_build_object('type', 'category', 'slug', c.slug, 'name', c.name) as item,
+                 shop.f_unaccent(lower(c.name)) like v_like as starts, c.name
+          from shop.category c
+          where shop.f_unaccent(lower(c.name)) ~ v_pattern
+          order by starts desc, c.name limit 3) x;
+    select coalesce(array_agg(x.item order by x.n), '{}') into v_products
+    from (select jsonb_build_object('type', 'product', 'slug', p.slug, 'title', p.title) as item,
+                 row_number() over () as n
+          from (select p.slug, p.title from shop.product p
+                where p.is_active and shop.f_unaccent(lower(p.title)) like v_like
+                order by shop.f_unaccent(lower(p.title)) using operator(pg_catalog.~<~)
+                limit 10 - cardinality(v_categories)) p) x;
+    if cardinality(v_categories) + cardinality(v_products) < 10 then
+        select coalesce(array_agg(x.item order by x.title), '{}') into v_others
+        from (select jsonb_build_object('type', 'product', 'slug', p.slug, 'title', p.title) as item, p.title
+              from shop.product p
+              where p.is_active and p.search_title like '%' || v_norm || '%' and p.search_title ~ v_pattern
+                and not shop.f_unaccent(lower(p.title)) like v_like
+              limit 10 - cardinality(v_categories) - cardinality(v_products)) x;
+    end if;
+    return to_jsonb(v_categories || v_products || v_others);
 end
 $$;
 comment on function api.search_suggest(text) is
