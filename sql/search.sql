@@ -2,13 +2,21 @@
 -- typo tolerance with trigrams when full text finds too little, ranking by
 -- maef.search_score (weights in shop.search_weight), highlights, facets, suggestions.
 
--- The query as both tsqueries (French and English stemming) OR-ed together, or one of
--- them when they are the same (often: "casque sans fil"), which halves the GIN work.
+-- The query as both tsqueries (French and English stemming) OR-ed together — or only
+-- the wider one when the other cannot match more: two plain conjunctions where one has
+-- every word of the other ("sac en wax": French drops the stopword "en", English keeps
+-- it; 'sac' & 'wax' | 'sac' & 'en' & 'wax' is 'sac' & 'wax'). The GIN scan then skips
+-- the posting lists of the extra words (that of "en" holds a fifth of the catalogue).
 -- websearch_to_tsquery accepts any text: quotes, -exclusion, OR; never a syntax error.
 create function api._search_tsquery(p_q text)
 returns tsquery
 language sql stable parallel safe as $$
-    select case when f = e then f else f || e end
+    select case when numnode(f) = 0 then e
+                when numnode(e) = 0 then f
+                when f = e then f
+                when f::text !~ '[|!<]' and e::text !~ '[|!<]' and f <@ e then f
+                when f::text !~ '[|!<]' and e::text !~ '[|!<]' and e <@ f then e
+                else f || e end
     from (select websearch_to_tsquery('shop.french_unaccent', p_q) as f,
                  websearch_to_tsquery('shop.english_unaccent', p_q) as e) q
 $$;
