@@ -29,6 +29,7 @@ use utoipa::{OpenApi, ToSchema};
         crate::routes::catalog_admin::update_variant,
         crate::routes::catalog_admin::delete_variant,
         crate::routes::catalog_admin::add_price,
+        crate::routes::catalog_admin::update_price,
         crate::routes::catalog_admin::delete_price,
         crate::routes::catalog_admin::create_category,
         crate::routes::catalog_admin::update_category,

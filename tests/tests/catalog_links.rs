@@ -1,6 +1,7 @@
-//! Catalog administration of links and stock over HTTP: tags on their own (create,
+//! Catalog administration of links, stock and prices over HTTP: tags on their own (create,
 //! rename, delete, and search following them), one media link at a time (primary,
-//! position, alt), stock levels and the product's in-stock flag kept by triggers.
+//! position, alt), stock levels and the product's in-stock flag kept by triggers,
+//! price window changes.
 
 use axum::http::{Method, StatusCode};
 use maef_tests::http::TestApp;
@@ -430,4 +431,88 @@ async fn two_sales_emptying_two_variants_at_once_leave_the_product_out_of_stock(
         .unwrap()
         .get(0);
     assert!(!in_stock);
+}
+
+#[tokio::test]
+async fn a_price_window_is_changed_and_may_not_overlap_another() {
+    let app = TestApp::new().await;
+    let token = manager(&app).await;
+    let id = batik_dress(&app, &token).await;
+    let path = |price: i64| format!("/api/v1/admin/prices/{price}");
+    let current: i64 = app
+        .db
+        .connect()
+        .await
+        .query_one("select price_id from shop.price where product_id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+
+    // The current price ends when a future one starts, with a compare-at price.
+    let changed = app
+        .call(
+            Method::PATCH,
+            &path(current),
+            Some(&token),
+            Some(json!({"amount": 22000, "compare_at_amount": 25000, "ends_at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(changed.json()["prices"][0]["amount"], 22000);
+    let page = app
+        .call(Method::GET, "/api/v1/products/robe-longue", None, None)
+        .await
+        .json();
+    assert_eq!(page["price_from"][0]["compare_at_amount"], 25000);
+    let later = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/prices",
+            Some(&token),
+            Some(json!({"product_id": id, "currency": "XOF", "amount": 20000, "starts_at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::CREATED, "{}", later.text());
+    let future = later.json()["prices"][1]["price_id"].as_i64().unwrap();
+
+    // Reopening the current window's end would overlap the future one.
+    let overlap = app
+        .call(
+            Method::PATCH,
+            &path(current),
+            Some(&token),
+            Some(json!({"ends_at": null})),
+        )
+        .await;
+    assert_eq!(overlap.status, StatusCode::CONFLICT);
+    for bad in [
+        json!({"amount": -1}),
+        json!({"starts_at": "soon"}),
+        json!({"currency": "EUR"}),
+    ] {
+        let reply = app
+            .call(Method::PATCH, &path(future), Some(&token), Some(bad.clone()))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            reply.text()
+        );
+    }
+    let missing = app
+        .call(
+            Method::PATCH,
+            &path(future + 100),
+            Some(&token),
+            Some(json!({"amount": 1})),
+        )
+        .await;
+    assert_eq!(missing.problem_code(), "price_not_found");
+    assert_eq!(
+        app.call(Method::PATCH, &path(future), None, Some(json!({"amount": 1})))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
