@@ -86,9 +86,8 @@ begin
             from (select distinct on (vp.currency_code) vp.*
                   from api._variant_prices(p.product_id, now()) vp
                   order by vp.currency_code, vp.amount) f), '[]'::jsonb),
-        'in_stock', exists (
-            select from shop.product_variant v join shop.inventory i using (variant_id)
-            where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved),
+        -- Kept by triggers on inventory and variants (migrations/V8).
+        'in_stock', p.in_stock,
         'image', (select jsonb_build_object('asset_id', pm.asset_id, 'url', '/api/v1/media/' || pm.asset_id, 'alt', pm.alt)
                   from shop.product_media pm where pm.product_id = p.product_id
                   order by pm.is_primary desc, pm.position limit 1));
@@ -251,9 +250,7 @@ begin
           and (v_tsq is null or p.search_vector @@ v_tsq)
           and (v_attrs is null or exists (select from shop.product_variant v
                                           where v.product_id = p.product_id and v.is_active and v.attributes @> v_attrs))
-          and (f ->> 'in_stock' is null or (f ->> 'in_stock')::boolean = exists (
-                  select from shop.product_variant v join shop.inventory i using (variant_id)
-                  where v.product_id = p.product_id and v.is_active and i.qty_on_hand > i.qty_reserved))
+          and (f ->> 'in_stock' is null or (f ->> 'in_stock')::boolean = p.in_stock)
     ), filtered as (
         select * from candidates c
         where (v_currency is null or (v_min is null and v_max is null and v_sort not in ('price_asc', 'price_desc'))

@@ -224,10 +224,7 @@ begin
     end if;
     delete from shop.product_tag where product_id = p_product_id;
     for v_tag in select value from jsonb_array_elements_text(p_tags) loop
-        v_slug := trim(both '-' from regexp_replace(shop.f_unaccent(lower(v_tag)), '[^a-z0-9]+', '-', 'g'));
-        if v_slug = '' then
-            perform api._bad_field(p_path, format('tag %L has no letters or digits', v_tag));
-        end if;
+        v_slug := api._tag_slug(v_tag, p_path);  -- sql/catalog_links.sql
         insert into shop.tag (name, slug) values (v_tag, v_slug) on conflict (slug) do nothing;
         insert into shop.product_tag (product_id, tag_id)
         select p_product_id, tag_id from shop.tag where slug = v_slug
@@ -484,6 +481,41 @@ begin
 end
 $$;
 comment on function api.add_price(jsonb) is 'Adds a price window {product_id | variant_id, currency, amount, compare_at_amount?, starts_at?, ends_at?}; overlapping windows are refused (409). Needs catalog:write.';
+
+-- Changes a price window: amount, compare_at_amount, starts_at, ends_at (null clears a
+-- bound or the compare-at price). Its target and currency stay: delete and add instead.
+create function api.update_price(p_price_id bigint, p_patch jsonb)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v_product_id bigint;
+begin
+    perform api._require_scope('catalog:write');
+    perform api._reject_unknown(p_patch, '$', array['amount', 'compare_at_amount', 'starts_at', 'ends_at']);
+    begin
+        update shop.price pr set
+            amount = coalesce(api._int_field(p_patch, 'amount', '$'), pr.amount),
+            compare_at_amount = case when p_patch ? 'compare_at_amount'
+                                     then api._int_field(p_patch, 'compare_at_amount', '$') else pr.compare_at_amount end,
+            starts_at = case when p_patch ? 'starts_at'
+                             then (api._text_field(p_patch, 'starts_at', '$'))::timestamptz else pr.starts_at end,
+            ends_at = case when p_patch ? 'ends_at'
+                           then (api._text_field(p_patch, 'ends_at', '$'))::timestamptz else pr.ends_at end
+        where pr.price_id = p_price_id
+        returning coalesce(pr.product_id, (select v.product_id from shop.product_variant v where v.variant_id = pr.variant_id))
+        into v_product_id;
+    exception when invalid_datetime_format or datetime_field_overflow then
+        perform api._bad_field('$', 'starts_at and ends_at must be ISO 8601 timestamps');
+    end;
+    if v_product_id is null then
+        raise exception using errcode = 'MA404', constraint = 'price_not_found', message = 'no such price';
+    end if;
+    perform api._audit('price_updated', 'price', p_price_id::text, p_patch);
+    return api._product_admin_json(v_product_id);
+end
+$$;
+comment on function api.update_price(bigint, jsonb) is 'Changes a price window {amount?, compare_at_amount?, starts_at?, ends_at?} (null clears); overlapping windows are refused (409). Errors: MA404 price_not_found, MA422 invalid_field. Needs catalog:write.';
 
 create function api.delete_price(p_price_id bigint)
 returns jsonb

@@ -34,7 +34,8 @@ begin
             -- catalog writes: managers and admins (the functions check catalog:write)
             when f.name in ('create_product', 'update_product', 'delete_product', 'add_variant', 'update_variant',
                             'delete_variant', 'add_price', 'delete_price', 'create_category', 'update_category',
-                            'delete_category') then 'maef_staff, maef_admin'
+                            'delete_category', 'update_price', 'create_tag', 'update_tag', 'delete_tag', 'set_product_media',
+                            'delete_product_media') then 'maef_staff, maef_admin'
             -- the signed-in user's own data
             when f.name in ('me', 'update_me', 'export_me', 'erase_me', 'my_password_hash', 'set_my_password')
                 then 'maef_customer, maef_staff, maef_admin'

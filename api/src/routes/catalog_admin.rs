@@ -5,7 +5,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::{delete, patch, post},
+    routing::{patch, post},
     Router,
 };
 use serde_json::Value;
@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
             patch(update_variant).delete(delete_variant),
         )
         .route("/api/v1/admin/prices", post(add_price))
-        .route("/api/v1/admin/prices/{id}", delete(delete_price))
+        .route(
+            "/api/v1/admin/prices/{id}",
+            patch(update_price).delete(delete_price),
+        )
         .route("/api/v1/admin/categories", post(create_category))
         .route(
             "/api/v1/admin/categories/{id}",
@@ -176,6 +179,32 @@ pub async fn add_price(
 ) -> Result<JsonText, ApiError> {
     let json = write(&state, &caller, "select api.add_price($1)::text", &[&body]).await?;
     Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Changes a price window: `{amount?, compare_at_amount?, starts_at?, ends_at?}` (null
+/// clears a bound); a window overlapping another is refused (409).
+#[utoipa::path(patch, path = "/api/v1/admin/prices/{id}", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Price id")), security(("bearer" = ["catalog:write"])),
+    responses(
+        (status = 200, description = "The product"),
+        (status = 404, description = "No such price", body = Problem),
+        (status = 409, description = "Overlapping window", body = Problem),
+    ))]
+pub async fn update_price(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.update_price($1, $2)::text",
+            &[&id, &body],
+        )
+        .await?,
+    ))
 }
 
 /// Deletes a price window.

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog_admin;
+pub mod catalog_links;
 pub mod categories;
 pub mod docs;
 pub mod health;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(products::router())
         .merge(search::router())
         .merge(catalog_admin::router())
+        .merge(catalog_links::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(admin::router())

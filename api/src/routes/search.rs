@@ -35,10 +35,12 @@ pub struct SearchParams {
 }
 
 /// Full-text search over products (French and English, accents ignored, typos
-/// tolerated), best first, with highlights and facet counts over all matches.
+/// tolerated), best first, with highlights and facet counts. A broad query ranks a
+/// bounded set of its matches: then `total` and the facet counts are estimates and
+/// `total_exact` / `facets_exact` are false (see the README's Search section).
 #[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
     responses(
-        (status = 200, description = "{query, total, items, next_cursor, facets {categories, brands, tags, attributes, price_buckets}}"),
+        (status = 200, description = "{query, total, total_exact, facets_exact, items, next_cursor, facets {categories, brands, tags, attributes, price_buckets}}"),
         (status = 422, description = "Empty or too long q, bad limit or cursor", body = Problem),
     ))]
 pub async fn search(

@@ -1,0 +1,144 @@
+//! Catalog administration of links (needs `catalog:write`): tags on their own (create,
+//! rename, delete) and one product media link at a time (primary, position, alt).
+//! Products can also replace both lists at once (`PATCH /api/v1/admin/products/{id}`).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{patch, post, put},
+    Router,
+};
+use serde_json::Value;
+
+use crate::{
+    caller::{Caller, CatalogWrite, Require},
+    db::{self, Access},
+    error::{ApiError, Problem},
+    extract::Json,
+    routes::JsonText,
+    AppState,
+};
+
+/// The tag and media link routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/tags", post(create_tag))
+        .route("/api/v1/admin/tags/{id}", patch(update_tag).delete(delete_tag))
+        .route(
+            "/api/v1/admin/products/{id}/media/{asset_id}",
+            put(set_product_media).delete(delete_product_media),
+        )
+}
+
+/// Runs one catalog write as `caller`.
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<String, ApiError> {
+    db::call(&state.db, caller, Access::ReadWrite, sql, params).await
+}
+
+/// Creates a tag: `{"name": "Été", "slug": "ete"}` (the slug is made from the name when
+/// absent).
+#[utoipa::path(post, path = "/api/v1/admin/tags", tag = "catalog admin", request_body = Value,
+    security(("bearer" = ["catalog:write"])),
+    responses(
+        (status = 201, description = "The tag {id, name, slug, product_count}"),
+        (status = 409, description = "Duplicate slug", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    ))]
+pub async fn create_tag(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    let json = write(&state, &caller, "select api.create_tag($1)::text", &[&body]).await?;
+    Ok(JsonText(StatusCode::CREATED, json))
+}
+
+/// Renames a tag (`{name?, slug?}`); its products' search vectors follow.
+#[utoipa::path(patch, path = "/api/v1/admin/tags/{id}", tag = "catalog admin", request_body = Value,
+    params(("id" = i64, Path, description = "Tag id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The tag"), (status = 404, description = "No such tag", body = Problem)))]
+pub async fn update_tag(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.update_tag($1, $2)::text",
+            &[&id, &body],
+        )
+        .await?,
+    ))
+}
+
+/// Deletes a tag and its links to products.
+#[utoipa::path(delete, path = "/api/v1/admin/tags/{id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Tag id")), security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "No such tag", body = Problem)))]
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path(id): Path<i64>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(&state, &caller, "select api.delete_tag($1)::text", &[&id]).await?,
+    ))
+}
+
+/// Links a media asset to a product or changes the link: `{"is_primary": true,
+/// "position": 0, "alt": "…"}` (all optional); a new primary demotes the previous one.
+/// The asset id is checked in SQL, so a malformed one is a 422 like any bad value.
+#[utoipa::path(put, path = "/api/v1/admin/products/{id}/media/{asset_id}", tag = "catalog admin",
+    request_body = Value,
+    params(("id" = i64, Path, description = "Product id"), ("asset_id" = String, Path, description = "Media asset id (UUID)")),
+    security(("bearer" = ["catalog:write"])),
+    responses(
+        (status = 200, description = "The product (admin view)"),
+        (status = 404, description = "No such product or asset", body = Problem),
+        (status = 422, description = "Invalid field or asset id", body = Problem),
+    ))]
+pub async fn set_product_media(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path((id, asset_id)): Path<(i64, String)>,
+    Json(body): Json<Value>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.set_product_media($1, $2::text::uuid, $3)::text",
+            &[&id, &asset_id, &body],
+        )
+        .await?,
+    ))
+}
+
+/// Unlinks a media asset from a product (the asset itself stays).
+#[utoipa::path(delete, path = "/api/v1/admin/products/{id}/media/{asset_id}", tag = "catalog admin",
+    params(("id" = i64, Path, description = "Product id"), ("asset_id" = String, Path, description = "Media asset id (UUID)")),
+    security(("bearer" = ["catalog:write"])),
+    responses((status = 200, description = "The product"), (status = 404, description = "Not linked", body = Problem)))]
+pub async fn delete_product_media(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<CatalogWrite>,
+    Path((id, asset_id)): Path<(i64, String)>,
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        write(
+            &state,
+            &caller,
+            "select api.delete_product_media($1, $2::text::uuid)::text",
+            &[&id, &asset_id],
+        )
+        .await?,
+    ))
+}
