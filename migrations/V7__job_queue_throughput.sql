@@ -6,23 +6,29 @@
 -- index entries), inserted its attempt row (three index entries and a foreign-key check
 -- costing a third of the statement) and the row stayed to be pruned; about 750 bytes of
 -- WAL per completion. Now a completion deletes the job row (one small WAL record, no
--- index entry) and inserts the attempt row, which carries the job's kind and queue so
--- history and reports no longer need the job row.
+-- index entry) and inserts the attempt row, which carries the job's kind, queue and
+-- unique key so history and reports no longer need the job row.
 --
 -- shop.job_queue therefore holds only live jobs (pending, running) and dead letters
 -- (discarded, cancelled: kept for inspection and api.retry_job until pruned);
 -- report.jobs shows both tables as one list of jobs.
 
-alter table shop.job_attempt add column kind text, add column queue text;
+alter table shop.job_attempt add column kind text, add column queue text, add column unique_key text;
 comment on column shop.job_attempt.kind is 'The job''s kind (the job row is gone once the job completed).';
 comment on column shop.job_attempt.queue is 'The job''s queue (the job row is gone once the job completed).';
-update shop.job_attempt a set kind = j.kind, queue = j.queue
+comment on column shop.job_attempt.unique_key is 'The job''s unique key, if any (a schedule''s names its time bucket).';
+update shop.job_attempt a set kind = j.kind, queue = j.queue, unique_key = j.unique_key
 from shop.job_queue j where j.job_id = a.job_id;
 alter table shop.job_attempt alter column kind set not null, alter column queue set not null;
 
 -- History outlives the job row: no foreign key (its check was a third of the cost of
 -- recording an attempt). api.prune_jobs deletes attempts by age.
 alter table shop.job_attempt drop constraint job_attempt_job_id_fkey;
+-- (job, attempt) identifies an attempt: the surrogate key only cost a sequence value
+-- and an index entry per attempt.
+alter table shop.job_attempt drop column job_attempt_id,
+    drop constraint job_attempt_job_attempt_key,
+    add constraint job_attempt_pkey primary key (job_id, attempt);
 
 -- Attempts are appended in finished_at order: a BRIN index serves the reports' "last
 -- hour" and pruning's "older than" at almost no cost per insert, where the btree cost

@@ -10,7 +10,7 @@
 -- Storage (V7): shop.job_queue holds live jobs and dead letters (discarded, cancelled,
 -- kept for inspection and retry until pruned). Completing a job deletes its row and
 -- writes its shop.job_attempt row in the same statement: the attempt row, which carries
--- kind and queue, is the completed job's history (report.jobs shows both as one list).
+-- kind, queue and unique key, is the completed job's history (report.jobs shows both as one list).
 -- Every finished attempt (completed, failed, timed out, lease expired, cancelled,
 -- released) is one job_attempt row, written when it finishes, never at claim time.
 --
@@ -153,11 +153,11 @@ begin
             finished_at = case when j.attempt >= j.max_attempts then now() end,
             run_at = now(), locked_until = null, last_error = 'lease expired', updated_at = now()
         from expired where j.job_id = expired.job_id
-        returning j.job_id, j.attempt, j.locked_by, j.attempted_at, j.kind, j.queue
+        returning j.job_id, j.attempt, j.locked_by, j.attempted_at, j.kind, j.queue, j.unique_key
     )
-    insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue)
+    insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue, unique_key)
     select r.job_id, r.attempt, coalesce(r.locked_by, '?'), coalesce(r.attempted_at, now()), now(), false, 'lease expired',
-           r.kind, r.queue
+           r.kind, r.queue, r.unique_key
     from rescued r
     on conflict (job_id, attempt) do nothing;
     get diagnostics v_count = row_count;
@@ -228,10 +228,11 @@ begin
         delete from shop.job_queue j
         using unnest(p_job_ids, p_attempts) as t(job_id, attempt)
         where j.job_id = t.job_id and j.attempt = t.attempt and j.locked_until is not null
-        returning j.job_id, j.attempt, j.locked_by, j.attempted_at, j.run_at, j.kind, j.queue
+        returning j.job_id, j.attempt, j.locked_by, j.attempted_at, j.run_at, j.kind, j.queue, j.unique_key
     ), attempts as (
-        insert into shop.job_attempt (job_id, attempt, worker, started_at, ready_at, finished_at, ok, kind, queue)
-        select d.job_id, d.attempt, d.locked_by, d.attempted_at, d.run_at, now(), true, d.kind, d.queue from done d
+        insert into shop.job_attempt (job_id, attempt, worker, started_at, ready_at, finished_at, ok, kind, queue, unique_key)
+        select d.job_id, d.attempt, d.locked_by, d.attempted_at, d.run_at, now(), true, d.kind, d.queue, d.unique_key
+        from done d
     )
     select d.job_id from done d;
 end
@@ -314,9 +315,9 @@ begin
         locked_until = null, last_error = p_error,
         finished_at = case when attempt >= max_attempts then now() end, updated_at = now()
     where job_id = p_job_id;
-    insert into shop.job_attempt (job_id, attempt, worker, started_at, ready_at, finished_at, ok, error, kind, queue)
+    insert into shop.job_attempt (job_id, attempt, worker, started_at, ready_at, finished_at, ok, error, kind, queue, unique_key)
     values (p_job_id, p_attempt, v_job.locked_by, v_job.attempted_at, v_job.run_at, now(), false, p_error,
-            v_job.kind, v_job.queue);
+            v_job.kind, v_job.queue, v_job.unique_key);
     return true;
 end
 $$;
@@ -363,10 +364,11 @@ begin
         from unnest(p_job_ids, p_attempts) as t(job_id, attempt)
         where j.job_id = t.job_id and j.attempt = t.attempt and j.locked_until is not null -- running: see complete_jobs
           and j.locked_by = p_worker
-        returning j.job_id, j.attempt, j.attempted_at, j.queue, j.kind
+        returning j.job_id, j.attempt, j.attempted_at, j.queue, j.kind, j.unique_key
     ), attempts as (
-        insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue)
-        select r.job_id, r.attempt, p_worker, r.attempted_at, now(), null, 'released: worker stopping', r.kind, r.queue
+        insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue, unique_key)
+        select r.job_id, r.attempt, p_worker, r.attempted_at, now(), null, 'released: worker stopping', r.kind, r.queue,
+               r.unique_key
         from released r
     )
     select count(*), array(select distinct r.queue from released r) into v_count, v_queues from released;
@@ -401,9 +403,9 @@ begin
     update shop.job_queue set status = 'cancelled', locked_until = null, finished_at = now(), updated_at = now()
     where job_id = p_job_id;
     if v_job.status = 'running' then
-        insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue)
+        insert into shop.job_attempt (job_id, attempt, worker, started_at, finished_at, ok, error, kind, queue, unique_key)
         values (p_job_id, v_job.attempt, v_job.locked_by, v_job.attempted_at, now(), false, 'cancelled',
-                v_job.kind, v_job.queue);
+                v_job.kind, v_job.queue, v_job.unique_key);
     end if;
     return true;
 end
@@ -464,8 +466,8 @@ begin
     -- No order: the BRIN index finds old rows but cannot sort them, and any p_limit of
     -- them will do.
     with pruned as (
-        delete from shop.job_attempt where job_attempt_id in (
-            select job_attempt_id from shop.job_attempt
+        delete from shop.job_attempt where (job_id, attempt) in (
+            select job_id, attempt from shop.job_attempt
             where finished_at < now() - p_older_than limit p_limit)
         returning ok
     )

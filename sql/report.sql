@@ -53,12 +53,12 @@ comment on view report.job_stats is
 -- from their ok attempt in shop.job_attempt (their rows are deleted at completion).
 -- For psql users and tests asking "what became of job N".
 create view report.jobs as
-select j.job_id, j.queue, j.kind, j.status, j.attempt, j.run_at, j.locked_by, j.last_error,
-       j.created_at, j.finished_at
+select j.job_id, j.queue, j.kind, j.status, j.attempt, j.run_at, j.unique_key, j.locked_by,
+       j.last_error, j.created_at, j.finished_at
 from shop.job_queue j
 union all
-select a.job_id, a.queue, a.kind, 'completed', a.attempt, a.ready_at, a.worker, null,
-       null, a.finished_at
+select a.job_id, a.queue, a.kind, 'completed', a.attempt, a.ready_at, a.unique_key, a.worker,
+       null, null, a.finished_at
 from shop.job_attempt a
 where a.ok;
 comment on view report.jobs is

@@ -29,9 +29,7 @@ pub const COMPLETE_AND_CLAIM_SQL: &str = "select job_id, kind, payload, attempt,
 /// Reads the rows of [`COMPLETE_AND_CLAIM_SQL`]: the claimed jobs, and how many of the
 /// finished jobs were completed (the others had lost their lease).
 pub fn claimed(rows: Vec<tokio_postgres::Row>) -> (Vec<ClaimedJob>, usize) {
-    let done = rows
-        .first()
-        .map_or(0, |row| row.get::<_, i32>(5).max(0) as usize);
+    let done = rows.first().map_or(0, |row| row.get::<_, i32>(5).max(0) as usize);
     let jobs = rows
         .into_iter()
         .filter_map(|row| {
