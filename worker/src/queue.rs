@@ -48,7 +48,8 @@ pub fn claimed(rows: Vec<tokio_postgres::Row>) -> (Vec<ClaimedJob>, usize) {
 }
 
 /// Completes many jobs in one statement; returns how many were still held (the rest
-/// had lost their lease).
+/// had lost their lease). The runner completes through [`COMPLETE_AND_CLAIM_SQL`]; this
+/// is for callers that only acknowledge.
 ///
 /// # Errors
 /// Database errors (the caller retries: completing twice is harmless).
