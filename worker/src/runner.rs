@@ -229,7 +229,8 @@ async fn pump_session(
     let lease_secs = config.lease.as_secs_f64();
     let statement = client.prepare(queue::COMPLETE_AND_CLAIM_SQL).await?;
     let mut schedules_due = Instant::now();
-    // Whether a claim may find jobs: after a full claim, a notification or a poll.
+    // Whether a claim is worth a round trip of its own: after a full claim, a
+    // notification or a poll (a round trip made for acknowledgements claims anyway).
     let mut look = true;
     loop {
         let now = *phase.borrow();
@@ -253,7 +254,9 @@ async fn pump_session(
         if !pending.jobs.is_empty() || (look && free > 0) {
             let ids: Vec<i64> = pending.jobs.iter().map(|j| j.0).collect();
             let attempts: Vec<i32> = pending.jobs.iter().map(|j| j.1).collect();
-            let limit = if look { free as i32 } else { 0 };
+            // A round trip made for acknowledgements claims too: jobs enqueued since the
+            // last claim start now rather than at the next notification.
+            let limit = free as i32;
             let rows = client
                 .query(
                     &statement,
