@@ -11,9 +11,10 @@
 #   * the ratios against the goals (maef >= 2x graphile batched, >= 1x pgmq, p95 <= 50 ms).
 # The comparison tools are installed under .run/bench at bench time; they are never a
 # dependency of maef. Options (environment): BENCH_JOBS (200000), BENCH_RATE (1000 jobs/s),
-# BENCH_RATE_SECONDS (10), BENCH_WORKERS (2 processes), BENCH_CONCURRENCY (250 slots each:
+# BENCH_RATE_SECONDS (10), BENCH_WORKERS (2 processes), BENCH_CONCURRENCY (500 slots each:
 # a claim takes as many jobs as there are free slots, and batches of a few hundred jobs
-# spread each statement's fixed cost thinly; graphile-worker's local queue of 500 plays
+# spread each statement's fixed cost and each claim's walk over the ready index's dead
+# entries thinly; graphile-worker's local queue of 500 per process plays
 # the same part),
 # BENCH_PGMQ_BATCH (100).
 set -euo pipefail
@@ -22,7 +23,7 @@ JOBS="${BENCH_JOBS:-200000}"
 RATE="${BENCH_RATE:-1000}"
 RATE_SECONDS="${BENCH_RATE_SECONDS:-10}"
 WORKERS="${BENCH_WORKERS:-2}"
-CONCURRENCY="${BENCH_CONCURRENCY:-250}"
+CONCURRENCY="${BENCH_CONCURRENCY:-500}"
 PGMQ_BATCH="${BENCH_PGMQ_BATCH:-100}"
 GRAPHILE_VERSION=0.17.3
 PGMQ_VERSION=0.33.7
