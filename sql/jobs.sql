@@ -177,7 +177,9 @@ comment on function api.rescue_expired_jobs() is
 -- (a row locked by this transaction cannot move before the UPDATE): as a join, the
 -- planner hashed the whole table once batches reached a few hundred jobs (measured: a
 -- 1,000-job claim over 50,000 pending jobs spent 49 of its 89 ms there), and as ids,
--- each one was a descent of the primary key.
+-- each one was a descent of the primary key. A row changed by another transaction
+-- after this statement's snapshot (a debounce moving a pending job) is locked but not
+-- seen by the ctid scan: it stays pending for the next claim, never claimed twice.
 create function api.claim_jobs(p_worker text, p_kinds text[], p_limit integer default 1,
                                p_lease interval default '30 seconds', p_queues text[] default null)
 returns table (job_id bigint, kind text, payload jsonb, attempt integer, locked_until timestamptz,
