@@ -248,8 +248,8 @@ async fn the_worker_binary_runs_a_noop_job_end_to_end_and_stops_on_sigterm() {
     loop {
         let row = client
             .query_one(
-                "select (select status from shop.job_queue where job_id = $1),
-                        (select status from shop.job_queue where job_id = $2),
+                "select (select status from report.jobs where job_id = $1),
+                        (select status from report.jobs where job_id = $2),
                         (select count(*) from shop.job_attempt where job_id = $1 and ok and worker = 'e2e-worker'),
                         (select count(*) from shop.job_attempt where job_id = $2 and not ok and error = 'noop asked to fail')",
                 &[&ok_job, &failing_job],

@@ -365,10 +365,15 @@ async fn racing_claimers_with_batches_take_each_job_exactly_once() {
     assert_eq!(
         count(
             &client,
-            "select count(*) from shop.job_queue where status = 'completed'"
+            "select count(*) from report.jobs where status = 'completed'"
         )
         .await,
         3000
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.job_queue").await,
+        0,
+        "completed jobs leave the queue table: their attempt rows are their history"
     );
 }
 
@@ -749,7 +754,7 @@ async fn racing_schedulers_enqueue_each_time_bucket_exactly_once() {
     }
     let buckets: Vec<(String, i64)> = client
         .query(
-            "select unique_key, count(*) from shop.job_queue group by unique_key order by unique_key",
+            "select unique_key, count(*) from report.jobs group by unique_key order by unique_key",
             &[],
         )
         .await
@@ -833,14 +838,14 @@ async fn pruning_deletes_only_old_finished_jobs_and_expired_idempotency_keys() {
     }
     client
         .execute(
-            "update shop.job_queue set finished_at = now() - interval '8 days' where job_id = $1",
+            "update shop.job_attempt set finished_at = now() - interval '8 days' where job_id = $1",
             &[&rows[0].get::<_, i64>(0)],
         )
         .await
         .unwrap();
     assert_eq!(count(&client, "select api.prune_jobs()").await, 1);
     assert_eq!(
-        count(&client, "select count(*) from shop.job_queue").await,
+        count(&client, "select count(*) from report.jobs").await,
         2,
         "recent and pending jobs stay"
     );

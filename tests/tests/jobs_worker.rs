@@ -36,7 +36,7 @@ async fn enqueue_bulk(client: &Client, kind: &str, n: i32, payload: &str) {
 
 async fn status_of(client: &Client, id: i64) -> String {
     client
-        .query_one("select status from shop.job_queue where job_id = $1", &[&id])
+        .query_one("select status from report.jobs where job_id = $1", &[&id])
         .await
         .unwrap()
         .get(0)
@@ -60,7 +60,7 @@ async fn four_workers_run_ten_thousand_jobs_with_each_effect_exactly_once() {
     eventually(Duration::from_secs(90), "10,000 jobs completed", || async {
         count(
             &client,
-            "select count(*) from shop.job_queue where status = 'completed' and kind = 'write_audit'",
+            "select count(*) from report.jobs where status = 'completed' and kind = 'write_audit'",
         )
         .await
             == 10_000
@@ -77,7 +77,11 @@ async fn four_workers_run_ten_thousand_jobs_with_each_effect_exactly_once() {
         "each job's effect exactly once"
     );
     assert_eq!(
-        count(&client, "select count(distinct worker) from shop.job_attempt a join shop.job_queue j using (job_id) where j.kind = 'write_audit'").await,
+        count(
+            &client,
+            "select count(distinct worker) from shop.job_attempt where kind = 'write_audit'"
+        )
+        .await,
         4,
         "the work was shared"
     );
@@ -203,7 +207,7 @@ async fn panics_unknown_kinds_and_timeouts_fail_their_job_with_a_clear_error_and
     eventually(Duration::from_secs(10), "four jobs finished", || async {
         client
             .query_one(
-                "select count(*) from shop.job_queue where job_id = any($1) and status in ('discarded', 'completed')",
+                "select count(*) from report.jobs where job_id = any($1) and status in ('discarded', 'completed')",
                 &[&ids],
             )
             .await
@@ -334,7 +338,7 @@ async fn a_schedule_with_three_workers_runs_each_time_bucket_exactly_once() {
     eventually(Duration::from_secs(15), "four buckets run", || async {
         count(
             &client,
-            "select count(*) from shop.job_queue where status = 'completed'",
+            "select count(*) from report.jobs where status = 'completed'",
         )
         .await
             >= 4
@@ -343,10 +347,7 @@ async fn a_schedule_with_three_workers_runs_each_time_bucket_exactly_once() {
     drop(workers);
     let rows = client
         .query(
-            "select j.unique_key, count(*) over (partition by j.unique_key),
-                    (select count(*) from shop.audit_log where action = 'tick'),
-                    (select count(*) from shop.job_queue)
-             from shop.job_queue j",
+            "select j.unique_key, count(*) over (partition by j.unique_key) from report.jobs j",
             &[],
         )
         .await
@@ -358,7 +359,7 @@ async fn a_schedule_with_three_workers_runs_each_time_bucket_exactly_once() {
     }
     let completed = count(
         &client,
-        "select count(*) from shop.job_queue where status = 'completed'",
+        "select count(*) from report.jobs where status = 'completed'",
     )
     .await;
     assert_eq!(
@@ -373,14 +374,14 @@ async fn a_schedule_with_three_workers_runs_each_time_bucket_exactly_once() {
     assert_eq!(
         count(
             &client,
-            "select count(*) from (select run_at - lag(run_at) over (order by run_at) as gap from shop.job_queue) g
+            "select count(*) from (select run_at - lag(run_at) over (order by run_at) as gap from report.jobs) g
              where gap is not null and extract(epoch from gap) <> round(extract(epoch from gap))"
         )
         .await,
         0,
         "buckets are whole seconds apart (a bucket missed under load is skipped, never doubled)"
     );
-    assert!(count(&client, "select count(distinct locked_by) from shop.job_queue").await >= 1);
+    assert!(count(&client, "select count(distinct locked_by) from report.jobs").await >= 1);
 }
 
 /// A TCP proxy in front of PostgreSQL that can simulate a server restart: every
@@ -457,7 +458,7 @@ async fn a_database_restart_during_a_run_loses_no_job_and_all_complete() {
         || async {
             count(
                 &client,
-                "select count(*) from shop.job_queue where status = 'completed' and kind = 'noop'",
+                "select count(*) from report.jobs where status = 'completed' and kind = 'noop'",
             )
             .await
                 >= 750
@@ -476,7 +477,7 @@ async fn a_database_restart_during_a_run_loses_no_job_and_all_complete() {
     proxy.restart(Duration::from_millis(1500)).await;
     let before = count(
         &client,
-        "select count(*) from shop.job_queue where status = 'completed' and kind = 'noop'",
+        "select count(*) from report.jobs where status = 'completed' and kind = 'noop'",
     )
     .await;
     assert!(before < 3_000, "the outage happened mid-run ({before} done)");
@@ -486,7 +487,7 @@ async fn a_database_restart_during_a_run_loses_no_job_and_all_complete() {
         || async {
             count(
                 &client,
-                "select count(*) from shop.job_queue where status = 'completed' and kind = 'noop'",
+                "select count(*) from report.jobs where status = 'completed' and kind = 'noop'",
             )
             .await
                 == 3_000
@@ -494,7 +495,7 @@ async fn a_database_restart_during_a_run_loses_no_job_and_all_complete() {
     )
     .await;
     assert_eq!(
-        count(&client, "select count(*) from shop.job_queue where kind = 'noop'").await,
+        count(&client, "select count(*) from report.jobs where kind = 'noop'").await,
         3_000,
         "none lost, none duplicated"
     );

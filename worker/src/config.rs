@@ -15,7 +15,8 @@ pub struct WorkerConfig {
     /// to the free slots.
     pub concurrency: usize,
     /// `WORKER_DB_POOL` (default: concurrency + 2, at most 12): connections for
-    /// acknowledgements, heartbeats and handlers' SQL, besides the LISTEN/claim session.
+    /// failures, heartbeats, releases and handlers' SQL, besides the session that
+    /// LISTENs, acknowledges and claims.
     pub pool_size: usize,
     /// `WORKER_QUEUES` (default: all): comma-separated queues this worker claims from.
     pub queues: Option<Vec<String>>,

@@ -1,5 +1,6 @@
-//! Connections: one dedicated session per worker process for LISTEN and claims, and a
-//! small pool for acknowledgements, heartbeats and handlers' own SQL. Every session
+//! Connections: one dedicated session per worker process for LISTEN, acknowledgements
+//! and claims (one statement per batch), and a small pool for failures, heartbeats,
+//! releases and handlers' own SQL. Every session
 //! starts with the statement and idle-in-transaction timeouts of the configuration.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

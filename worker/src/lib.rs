@@ -9,8 +9,9 @@
 //! - [`config`]: typed configuration from the environment.
 //! - [`db`]: session settings (timeouts) and the connection pool.
 //! - [`queue`]: the queue's SQL API as typed calls.
-//! - [`runner`]: the claim loop (LISTEN + poll), job execution (timeouts, panics),
-//!   batched completion, heartbeats and graceful shutdown.
+//! - [`runner`]: the pump (LISTEN + poll; one round trip acknowledges a batch and
+//!   claims the next), job execution (timeouts, panics), heartbeats and graceful
+//!   shutdown.
 //! - [`jobs`]: the `Job` enum and one module per job kind.
 
 pub mod config;

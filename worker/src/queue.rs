@@ -20,25 +20,36 @@ pub struct ClaimedJob {
     pub timeout: Duration,
 }
 
-/// SQL of the claim, prepared once per session.
-pub const CLAIM_SQL: &str = "select job_id, kind, payload, attempt, extract(epoch from timeout)::float8 \
-     from api.claim_jobs($1, $2, $3, make_interval(secs => $4), $5)";
+/// SQL of the worker's one round trip per batch, prepared once per session: completes
+/// the finished jobs ($1 ids, $2 attempts), then claims up to $5 jobs.
+pub const COMPLETE_AND_CLAIM_SQL: &str = "select job_id, kind, payload, attempt, \
+     extract(epoch from timeout)::float8, done_count \
+     from api.complete_and_claim_jobs($1, $2, $3, $4, $5, make_interval(secs => $6), $7)";
 
-/// Reads the rows of [`CLAIM_SQL`].
-pub fn claimed(rows: Vec<tokio_postgres::Row>) -> Vec<ClaimedJob> {
-    rows.into_iter()
-        .map(|row| ClaimedJob {
-            id: row.get(0),
-            kind: row.get(1),
-            payload: row.get(2),
-            attempt: row.get(3),
-            timeout: Duration::from_secs_f64(row.get::<_, f64>(4).max(0.001)),
+/// Reads the rows of [`COMPLETE_AND_CLAIM_SQL`]: the claimed jobs, and how many of the
+/// finished jobs were completed (the others had lost their lease).
+pub fn claimed(rows: Vec<tokio_postgres::Row>) -> (Vec<ClaimedJob>, usize) {
+    let done = rows.first().map_or(0, |row| row.get::<_, i32>(5).max(0) as usize);
+    let jobs = rows
+        .into_iter()
+        .filter_map(|row| {
+            // With nothing claimed, one row of nulls carries done_count.
+            let id: Option<i64> = row.get(0);
+            Some(ClaimedJob {
+                id: id?,
+                kind: row.get(1),
+                payload: row.get(2),
+                attempt: row.get(3),
+                timeout: Duration::from_secs_f64(row.get::<_, f64>(4).max(0.001)),
+            })
         })
-        .collect()
+        .collect();
+    (jobs, done)
 }
 
 /// Completes many jobs in one statement; returns how many were still held (the rest
-/// had lost their lease).
+/// had lost their lease). The runner completes through [`COMPLETE_AND_CLAIM_SQL`]; this
+/// is for callers that only acknowledge.
 ///
 /// # Errors
 /// Database errors (the caller retries: completing twice is harmless).

@@ -1,19 +1,22 @@
 //! The worker's loops.
 //!
-//! - **claim** (one dedicated session, which also LISTENs): claims as many jobs as there
-//!   are free slots, in one statement; while claims return jobs it claims again at once
-//!   (waiting for a free slot when all are busy); an empty claim waits for a
-//!   notification or the poll interval. Each
-//!   poll it also enqueues due schedules (race-free in SQL, so every worker may).
+//! - **pump** (one dedicated session, which also LISTENs): one statement per batch,
+//!   `api.complete_and_claim_jobs`, acknowledges the jobs that finished since the last
+//!   one and claims as many jobs as that frees slots for, in one transaction and one
+//!   round trip. While claims come back full it goes again at once (the queue is busy;
+//!   it first gives the jobs it just started a moment to finish, so batches stay large);
+//!   an empty claim waits for a notification, a finished job or the poll interval.
+//!   Each poll it also enqueues due schedules (race-free in SQL, so every worker may).
 //! - **job tasks**: one per claimed job, holding a slot; the handler runs under the
-//!   kind's timeout with panics caught, so a bad job fails, never the worker.
-//! - **completer**: acknowledges successful jobs in batches (`api.complete_jobs`); jobs
-//!   that finish while a batch is in flight form the next batch.
+//!   kind's timeout with panics caught, so a bad job fails, never the worker. A
+//!   successful job hands its slot to the pump, which frees it once its completion
+//!   commits (back-pressure: unacknowledged work never outgrows the slots).
 //! - **heartbeat**: every third of the lease, extends the leases of running jobs and
 //!   abandons the ones the database says are no longer ours (expired, cancelled).
 //!
-//! Shutdown: stop claiming, wait up to the grace period for running jobs, release the
-//! rest (pending again, no failed attempt counted), flush acknowledgements.
+//! Shutdown: stop claiming (the pump goes on acknowledging), wait up to the grace
+//! period for running jobs, release the rest (pending again, no failed attempt
+//! counted), then the pump flushes the last acknowledgements and stops.
 
 use std::{
     collections::HashMap,
@@ -39,8 +42,48 @@ use crate::{
 /// Largest acknowledgement batch: bounds one statement's size.
 const MAX_ACK_BATCH: usize = 1_000;
 
+/// While the queue is busy, how long the pump lets the jobs it just started finish
+/// before its next round trip, so each statement acknowledges and claims a large batch
+/// instead of one job at a time. Bounded by the first job to finish, so it adds at most
+/// this much to a busy queue's latency and nothing to an idle one's.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
+
 /// A finished job waiting for its batched acknowledgement, holding its slot.
 type Ack = (i64, i32, OwnedSemaphorePermit);
+
+/// What the pump does: claim and acknowledge, only acknowledge (stopping, waiting for
+/// running jobs), or acknowledge what is left and stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Run,
+    Drain,
+    Finish,
+}
+
+/// Finished jobs not yet acknowledged, kept across sessions: a lost session's batch is
+/// sent again by the next (completing twice is harmless: the second is ignored).
+#[derive(Default)]
+struct Pending {
+    jobs: Vec<(i64, i32)>,
+    slots: Vec<OwnedSemaphorePermit>,
+}
+
+impl Pending {
+    fn push(&mut self, (id, attempt, slot): Ack) {
+        self.jobs.push((id, attempt));
+        self.slots.push(slot);
+    }
+
+    /// Takes every acknowledgement already queued, up to the batch limit.
+    fn gather(&mut self, acks: &mut mpsc::UnboundedReceiver<Ack>) {
+        while self.jobs.len() < MAX_ACK_BATCH {
+            match acks.try_recv() {
+                Ok(ack) => self.push(ack),
+                Err(_) => break,
+            }
+        }
+    }
+}
 
 /// A job being run by this process.
 struct Running {
@@ -69,8 +112,6 @@ struct Shared {
 pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let pool = db::pool(&config)?;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-    let (stop_acks, acks_stopped) = oneshot::channel();
-    let completer = tokio::spawn(completer(pool.clone(), ack_rx, acks_stopped));
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.concurrency)),
         config,
@@ -79,11 +120,10 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         acks: ack_tx,
     });
     let heartbeat = tokio::spawn(heartbeat(shared.clone()));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let claimer = tokio::spawn(claim_forever(shared.clone(), stop_rx));
+    let (phase_tx, phase_rx) = watch::channel(Phase::Run);
+    let pump = tokio::spawn(pump_forever(shared.clone(), ack_rx, phase_rx));
     shutdown.await;
-    let _ = stop_tx.send(true);
-    let _ = claimer.await;
+    let _ = phase_tx.send(Phase::Drain);
 
     let concurrency = shared.config.concurrency as u32;
     tracing::info!("worker stopping: no more claims; waiting for running jobs");
@@ -96,8 +136,8 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         release_running(&shared).await;
     }
     heartbeat.abort();
-    let _ = stop_acks.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), completer).await;
+    let _ = phase_tx.send(Phase::Finish);
+    let _ = tokio::time::timeout(Duration::from_secs(10), pump).await;
     tracing::info!("worker stopped");
     Ok(())
 }
@@ -128,31 +168,38 @@ async fn release_running(shared: &Shared) {
     }
 }
 
-/// Opens claim sessions until told to stop, with backoff between failed sessions.
-async fn claim_forever(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// Opens pump sessions until finished, with backoff between failed sessions.
+async fn pump_forever(
+    shared: Arc<Shared>,
+    mut acks: mpsc::UnboundedReceiver<Ack>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    let mut pending = Pending::default();
     let mut backoff = Duration::from_millis(100);
-    while !*stop.borrow() {
+    loop {
         let started = Instant::now();
-        match claim_session(&shared, &mut stop).await {
+        match pump_session(&shared, &mut acks, &mut pending, &mut phase).await {
             Ok(()) => break,
             Err(err) => {
                 if started.elapsed() > Duration::from_secs(5) {
                     backoff = Duration::from_millis(100);
                 }
                 tracing::warn!(error = %err, retry_in = ?backoff, "worker lost its database session");
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    () = tokio::time::sleep(backoff) => {}
-                }
+                tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
 }
 
-/// One claim session: LISTEN, then claim and start jobs until stopped or the
-/// connection fails.
-async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+/// One pump session: LISTEN, then acknowledge finished jobs and claim new ones, one
+/// round trip per batch, until finished or the connection fails.
+async fn pump_session(
+    shared: &Arc<Shared>,
+    acks: &mut mpsc::UnboundedReceiver<Ack>,
+    pending: &mut Pending,
+    phase: &mut watch::Receiver<Phase>,
+) -> anyhow::Result<()> {
     let config = &shared.config;
     let (client, mut connection) = db::pg_config(config)?.connect(NoTls).await?;
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel::<()>();
@@ -180,50 +227,90 @@ async fn claim_session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -
     // backoff, so a worker that knows it (a newer deploy) runs it later.
     let kinds: Option<Vec<String>> = None;
     let lease_secs = config.lease.as_secs_f64();
-    let claim = client.prepare(queue::CLAIM_SQL).await?;
+    let statement = client.prepare(queue::COMPLETE_AND_CLAIM_SQL).await?;
     let mut schedules_due = Instant::now();
+    // Whether a claim is worth a round trip of its own: after a full claim, a
+    // notification or a poll (a round trip made for acknowledgements claims anyway).
+    let mut look = true;
     loop {
-        if *stop.borrow() {
+        let now = *phase.borrow();
+        pending.gather(acks);
+        if now == Phase::Finish && pending.jobs.is_empty() {
             return Ok(());
         }
-        if Instant::now() >= schedules_due {
+        let claiming = now == Phase::Run;
+        if claiming && Instant::now() >= schedules_due {
             queue::enqueue_due_schedules(&client).await?;
             schedules_due = Instant::now() + config.poll_interval;
+            look = true;
         }
-        let free = shared.slots.available_permits();
-        let mut claimed_some = false;
-        if free > 0 {
+        // The slots of the jobs acknowledged now are free once the statement commits.
+        let free = if claiming {
+            shared.slots.available_permits() + pending.jobs.len()
+        } else {
+            0
+        };
+        let mut full = false;
+        if !pending.jobs.is_empty() || (look && free > 0) {
+            let ids: Vec<i64> = pending.jobs.iter().map(|j| j.0).collect();
+            let attempts: Vec<i32> = pending.jobs.iter().map(|j| j.1).collect();
+            // A round trip made for acknowledgements claims too: jobs enqueued since the
+            // last claim start now rather than at the next notification.
+            let limit = free as i32;
             let rows = client
                 .query(
-                    &claim,
+                    &statement,
                     &[
+                        &ids,
+                        &attempts,
                         &config.worker_id,
                         &kinds,
-                        &(free as i32),
+                        &limit,
                         &lease_secs,
                         &config.queues,
                     ],
                 )
                 .await?;
-            let claimed = queue::claimed(rows);
-            claimed_some = !claimed.is_empty();
+            let (claimed, done) = queue::claimed(rows);
+            if done < pending.jobs.len() {
+                tracing::warn!(
+                    stale = pending.jobs.len() - done,
+                    "some completions refused: leases lost"
+                );
+            }
+            pending.jobs.clear();
+            pending.slots.clear(); // committed: these slots take the claimed jobs
+            full = limit > 0 && claimed.len() == limit as usize;
+            look = full;
             for job in claimed {
-                // Only this loop takes permits, so the free ones counted above are there.
+                // Only this loop takes permits, and it claimed no more than were free.
                 let permit = shared.slots.clone().try_acquire_owned()?;
                 start(shared, job, permit);
             }
         }
-        if claimed_some {
-            // More may be ready now: a short batch can mean other workers skipped-locked
-            // the rest, not that the queue is empty. Only an empty claim waits.
+        if full {
+            // Busy queue: claim again at once, with the acknowledgements of the jobs
+            // that finish within the batch window (all of them, for short jobs).
+            let window = tokio::time::sleep(BATCH_WINDOW);
+            tokio::pin!(window);
+            while pending.jobs.len() + shared.slots.available_permits() < config.concurrency {
+                tokio::select! {
+                    ack = acks.recv() => match ack {
+                        Some(ack) => pending.push(ack),
+                        None => break,
+                    },
+                    () = &mut window => break,
+                }
+            }
             continue;
         }
         tokio::select! {
             reason = &mut closed_rx => anyhow::bail!("database connection closed: {}", reason.unwrap_or_default()),
-            _ = stop.changed() => return Ok(()),
-            _ = wake_rx.recv() => { while wake_rx.try_recv().is_ok() {} }
-            _ = shared.slots.acquire(), if free == 0 => {}
-            () = tokio::time::sleep(config.poll_interval) => {}
+            changed = phase.changed() => if changed.is_err() { return Ok(()) },
+            ack = acks.recv() => if let Some(ack) = ack { pending.push(ack) },
+            _ = wake_rx.recv() => { while wake_rx.try_recv().is_ok() {} look = true; }
+            _ = shared.slots.acquire(), if claiming && free == 0 => { look = true; }
+            () = tokio::time::sleep(config.poll_interval) => { look = true; }
         }
     }
 }
@@ -334,71 +421,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".into())
-}
-
-/// Acknowledges finished jobs in batches until told to stop, then flushes.
-async fn completer(pool: Pool, mut acks: mpsc::UnboundedReceiver<Ack>, mut stop: oneshot::Receiver<()>) {
-    let mut batch: Vec<(i64, i32)> = Vec::new();
-    let mut slots: Vec<OwnedSemaphorePermit> = Vec::new();
-    let mut stopping = false;
-    while !stopping {
-        tokio::select! {
-            biased;
-            ack = acks.recv() => match ack {
-                Some((id, attempt, slot)) => {
-                    batch.push((id, attempt));
-                    slots.push(slot);
-                }
-                None => stopping = true,
-            },
-            _ = &mut stop => stopping = true,
-        }
-        while batch.len() < MAX_ACK_BATCH {
-            match acks.try_recv() {
-                Ok((id, attempt, slot)) => {
-                    batch.push((id, attempt));
-                    slots.push(slot);
-                }
-                Err(_) => break,
-            }
-        }
-        let mut delay = Duration::from_millis(50);
-        // Retry while the database is away: a completion is idempotent, and a job whose
-        // lease expires meanwhile is simply run again (its effects, if transactional,
-        // were fenced).
-        for tries in 0.. {
-            if batch.is_empty() {
-                break;
-            }
-            let result = match pool.get().await {
-                Ok(client) => queue::complete_jobs(&**client, &batch)
-                    .await
-                    .map_err(|e| describe(&e)),
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
-                Ok(done) => {
-                    if done < batch.len() {
-                        tracing::warn!(
-                            stale = batch.len() - done,
-                            "some completions refused: leases lost"
-                        );
-                    }
-                    batch.clear();
-                }
-                Err(e) if tries < 60 => {
-                    tracing::warn!(error = %e, jobs = batch.len(), "completing jobs failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, jobs = batch.len(), "giving up completing jobs; their leases will expire");
-                    batch.clear();
-                }
-            }
-        }
-        slots.clear(); // acknowledged (or given up): the slots take new jobs
-    }
 }
 
 /// Extends the leases of running jobs every third of the lease; abandons the jobs the

@@ -53,7 +53,8 @@ pub enum Job {
 /// How a job that ran successfully is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
-    /// The runner completes it, batched with others (`api.complete_jobs`).
+    /// The runner completes it, batched with others, in the statement that claims the
+    /// next batch (`api.complete_and_claim_jobs`).
     Batched,
     /// The handler completed it itself, in the transaction holding its effects.
     InTransaction,
