@@ -103,22 +103,14 @@ impl TestApp {
         self.login(email, password).await.json()
     }
 
-    /// Registers an account holding a role (`manager`, `admin`, …) and returns its
-    /// access token.
-    pub async fn token_with_role(&self, email: &str, role: &str) -> String {
-        const PASSWORD: &str = "correct horse battery";
-        self.sign_up(email, PASSWORD).await;
-        self.db
-            .connect()
-            .await
-            .execute(
-                "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id
-                 from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
-                &[&email, &role],
-            )
-            .await
-            .unwrap();
-        self.login(email, PASSWORD).await.json()["access_token"]
+    /// Registers an account, gives it `role` (`manager`, `admin`, …; none: a plain
+    /// customer) and returns the access token of a sign-in after that.
+    pub async fn token_with_role(&self, email: &str, password: &str, role: Option<&str>) -> String {
+        self.sign_up(email, password).await;
+        if let Some(role) = role {
+            crate::grant_role(&self.db.connect().await, email, role).await;
+        }
+        self.login(email, password).await.json()["access_token"]
             .as_str()
             .unwrap()
             .to_string()

@@ -320,6 +320,20 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// Gives the account `email` a role (`manager`, `admin`, …): its next sign-in carries
+/// the role's permissions.
+pub async fn grant_role(client: &Client, email: &str, role: &str) {
+    let granted = client
+        .execute(
+            "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id
+             from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
+            &[&email, &role],
+        )
+        .await
+        .unwrap();
+    assert_eq!(granted, 1, "no account {email} or no role {role}");
+}
+
 /// One integer from a query without parameters.
 pub async fn count(client: &Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)

@@ -27,14 +27,7 @@ async fn cast(app: &TestApp) -> Cast {
     ] {
         app.sign_up(email, PASSWORD).await;
         if let Some(role) = role {
-            client
-                .execute(
-                    "insert into shop.user_role (user_id, role_id)
-                     select u.user_id, r.role_id from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
-                    &[&email, &role],
-                )
-                .await
-                .unwrap();
+            maef_tests::grant_role(&client, email, role).await;
         }
         sessions.push(app.login(email, PASSWORD).await.json());
     }

@@ -8,21 +8,8 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "correct horse battery";
 
 async fn manager(app: &TestApp) -> String {
-    app.sign_up("manager@example.com", PASSWORD).await;
-    app.db
-        .connect()
+    app.token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await
-        .execute(
-            "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id from shop.app_user u, shop.role r
-             where u.email = 'manager@example.com' and r.name = 'manager'",
-            &[],
-        )
-        .await
-        .unwrap();
-    app.login("manager@example.com", PASSWORD).await.json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn robe() -> Value {

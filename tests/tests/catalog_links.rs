@@ -11,21 +11,8 @@ const PASSWORD: &str = "correct horse battery";
 
 /// A signed-in manager (the role holding catalog:write).
 async fn manager(app: &TestApp) -> String {
-    app.sign_up("manager@example.com", PASSWORD).await;
-    app.db
-        .connect()
+    app.token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await
-        .execute(
-            "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id from shop.app_user u, shop.role r
-             where u.email = 'manager@example.com' and r.name = 'manager'",
-            &[],
-        )
-        .await
-        .unwrap();
-    app.login("manager@example.com", PASSWORD).await.json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Creates a product with two variants (4 and 0 in stock) and the tag "wax"; its id.

@@ -404,15 +404,7 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
             .0,
         201
     );
-    db.connect()
-        .await
-        .execute(
-            "insert into shop.user_role (user_id, role_id) select u.user_id, r.role_id from shop.app_user u, shop.role r
-             where u.email = 'studio@example.com' and r.name = 'manager'",
-            &[],
-        )
-        .await
-        .unwrap();
+    maef_tests::grant_role(&db.connect().await, "studio@example.com", "manager").await;
     let (_, body) = http_json(port, "POST", "/api/v1/auth/login", None, credentials).await;
     let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
         .as_str()

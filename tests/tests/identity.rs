@@ -19,15 +19,7 @@ fn bearer(tokens: &Value) -> String {
 /// Signs up `email`, gives it `role` in SQL, signs in again for a token with its scopes.
 async fn user_with_role(app: &TestApp, email: &str, role: &str) -> Value {
     app.sign_up(email, PASSWORD).await;
-    let client = app.db.connect().await;
-    client
-        .execute(
-            "insert into shop.user_role (user_id, role_id)
-             select u.user_id, r.role_id from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
-            &[&email, &role],
-        )
-        .await
-        .unwrap();
+    maef_tests::grant_role(&app.db.connect().await, email, role).await;
     app.login(email, PASSWORD).await.json()
 }
 

@@ -20,12 +20,15 @@ use maef_tests::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+const PASSWORD: &str = "correct horse battery";
+
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 async fn manager(app: &TestApp) -> String {
-    app.token_with_role("manager@example.com", "manager").await
+    app.token_with_role("manager@example.com", PASSWORD, Some("manager"))
+        .await
 }
 
 async fn get(app: &TestApp, path: &str, headers: &[(header::HeaderName, &str)]) -> Reply {
@@ -186,10 +189,7 @@ async fn bad_files_are_refused_with_clear_problems_and_nothing_is_stored() {
     let png = fixtures::png(10, 10);
     let reply = app.upload(None, "a.png", &png).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    let customer = app.sign_up("shopper@example.com", "correct horse battery").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let customer = app.token_with_role("shopper@example.com", PASSWORD, None).await;
     let reply = app.upload(Some(&customer), "a.png", &png).await;
     assert_eq!(
         (reply.status, reply.problem_code().as_str()),
@@ -306,7 +306,9 @@ async fn the_quota_counts_each_uploaders_bytes_and_admins_are_exempt() {
         app.upload(Some(&token), "a-again.mp4", &first).await.status,
         StatusCode::OK
     );
-    let admin = app.token_with_role("admin@example.com", "admin").await;
+    let admin = app
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
+        .await;
     assert_eq!(
         app.upload(Some(&admin), "b.mp4", &second).await.status,
         StatusCode::CREATED

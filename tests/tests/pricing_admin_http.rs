@@ -10,23 +10,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// A signed-in user holding `role` (or a plain customer); returns the access token.
 async fn user(app: &TestApp, email: &str, role: Option<&str>) -> String {
-    app.sign_up(email, PASSWORD).await;
-    if let Some(role) = role {
-        app.db
-            .connect()
-            .await
-            .execute(
-                "insert into shop.user_role (user_id, role_id)
-                 select u.user_id, r.role_id from shop.app_user u, shop.role r where u.email = $1 and r.name = $2",
-                &[&email, &role],
-            )
-            .await
-            .unwrap();
-    }
-    app.login(email, PASSWORD).await.json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.token_with_role(email, PASSWORD, role).await
 }
 
 async fn manager(app: &TestApp) -> String {
