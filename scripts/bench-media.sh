@@ -2,21 +2,25 @@
 # `make bench-media`: media figures, in one run on this machine:
 #   * download MB/s of a 10 MiB asset (bytea) through maef-api at 1 and 16 connections,
 #     against nginx (Debian nginx-light, sendfile) serving the same bytes from disk
-#     (goal >= 0.5x nginx);
-#   * 100 concurrent slow readers (64 KiB/s each, curl --limit-rate): maef-api RSS and
-#     active database connections sampled every second (goal: flat);
+#     (goal >= 0.5x nginx): once through maef-api's chunk cache (MEDIA_CACHE_BYTES, the
+#     default; the counterpart of nginx's page cache), once through a second maef-api
+#     with the cache off (MEDIA_CACHE_BYTES=0: every byte read from PostgreSQL);
+#   * 100 concurrent slow readers (64 KiB/s each, curl --limit-rate) on the cache-off
+#     instance, so every chunk is a database read: maef-api RSS and active database
+#     connections sampled every second (goal: flat);
 #   * upload MB/s of 50 MiB files (large-object path) and 10 MiB files (bytea path);
 #   * thumbnails per second on 12-megapixel JPEGs: maef's derivative code (one image
 #     per core, as the worker runs it) against `vipsthumbnail -s 320` (Debian
 #     libvips-tools) on the same files (goal >= 0.5x).
 # Options (environment): BENCH_SECONDS (10), BENCH_PORT (18092), BENCH_NGINX_PORT
-# (18093), BENCH_PHOTOS (8), BENCH_SLOW_READERS (100), BENCH_SETUP (1; 0 skips
+# (18093), BENCH_NOCACHE_PORT (18094), BENCH_PHOTOS (8), BENCH_SLOW_READERS (100), BENCH_SETUP (1; 0 skips
 # scripts/setup.sh when the machine is set up already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${BENCH_SECONDS:-10}"
 PORT="${BENCH_PORT:-18092}"
 NGINX_PORT="${BENCH_NGINX_PORT:-18093}"
+NOCACHE_PORT="${BENCH_NOCACHE_PORT:-18094}"
 PHOTOS="${BENCH_PHOTOS:-8}"
 READERS="${BENCH_SLOW_READERS:-100}"
 DB=maef_bench_media
@@ -24,6 +28,7 @@ DIR="$PWD/.run/bench-media"
 mkdir -p "$DIR/www" "$DIR/photos" "$DIR/uploads"
 
 [ "${BENCH_SETUP:-1}" = 0 ] || scripts/setup.sh "$DB"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # shellcheck source=/dev/null
 source .run/env
 URL="$(printf '%s' "$MAEF_TEST_ADMIN_URL" | sed -E "s#/[^/?]*\$#/$DB#")"
@@ -50,6 +55,8 @@ export DATABASE_URL="$URL" JWT_SECRET="bench-secret-bench-secret-bench-secret" R
 export BIND_ADDR="127.0.0.1:$PORT" DB_POOL_SIZE=16 MEDIA_QUOTA_BYTES=100000000000 MEDIA_MAX_UPLOADS=8
 export RATE_LIMIT_PER_ACCOUNT=100000000 RATE_LIMIT_PER_CLIENT=100000000
 "$BIN/maef-api" serve &
+API_CACHED=$!
+BIND_ADDR="127.0.0.1:$NOCACHE_PORT" MEDIA_CACHE_BYTES=0 "$BIN/maef-api" serve &
 API=$!
 cat > "$DIR/nginx.conf" <<NGINX
 worker_processes 2;
@@ -66,12 +73,15 @@ http {
 NGINX
 nginx -p "$DIR" -c "$DIR/nginx.conf" &
 NGINX_PID=$!
-trap 'kill -TERM $API $NGINX_PID 2>/dev/null; wait $API $NGINX_PID 2>/dev/null || true' EXIT
-until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
-    kill -0 $API 2>/dev/null || { echo "maef-api died" >&2; exit 1; }
-    sleep 0.05
+trap 'kill -TERM $API $API_CACHED $NGINX_PID 2>/dev/null; wait $API $API_CACHED $NGINX_PID 2>/dev/null || true' EXIT
+for port in "$PORT" "$NOCACHE_PORT"; do
+    until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+        kill -0 $API 2>/dev/null && kill -0 $API_CACHED 2>/dev/null || { echo "maef-api died" >&2; exit 1; }
+        sleep 0.05
+    done
 done
 BASE="http://127.0.0.1:$PORT"
+NOCACHE="http://127.0.0.1:$NOCACHE_PORT"
 
 EMAIL="bench-$(date +%s)@example.com" PASSWORD="bench correct horse battery"
 curl -fs -o /dev/null -H 'Content-Type: application/json' \
@@ -95,7 +105,9 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
 # ---------------------------------------------------------------- download
 make_video "$DIR/www/ten.mp4" $((10 << 20))
 read -r _ TEN_URL < <(upload "$DIR/www/ten.mp4")
-cmp -s <(curl -fs "$BASE$TEN_URL") "$DIR/www/ten.mp4" || { echo "downloaded bytes differ" >&2; exit 1; }
+for base in "$BASE" "$NOCACHE"; do
+    cmp -s <(curl -fs "$base$TEN_URL") "$DIR/www/ten.mp4" || { echo "downloaded bytes differ ($base)" >&2; exit 1; }
+done
 # wrk's "Transfer/sec: 1.23GB" → MB/s
 wrk_mbps() { # $1 connections, $2 url
     local threads=$(( $1 < 2 ? 1 : 2 ))
@@ -108,13 +120,14 @@ wrk_mbps() { # $1 connections, $2 url
 echo "==> download: 10 MiB, ${SECS}s per run" >&2
 maef_1=$(wrk_mbps 1 "$BASE$TEN_URL");   nginx_1=$(wrk_mbps 1 "http://127.0.0.1:$NGINX_PORT/ten.mp4")
 maef_16=$(wrk_mbps 16 "$BASE$TEN_URL"); nginx_16=$(wrk_mbps 16 "http://127.0.0.1:$NGINX_PORT/ten.mp4")
+db_1=$(wrk_mbps 1 "$NOCACHE$TEN_URL");   db_16=$(wrk_mbps 16 "$NOCACHE$TEN_URL")
 
 # ---------------------------------------------------------------- slow readers
 echo "==> $READERS slow readers at 64 KiB/s for 20 s" >&2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$API/status"; }
 rss_before=$(rss)
 for _ in $(seq "$READERS"); do
-    curl -s -o /dev/null --limit-rate 64k --max-time 20 "$BASE$TEN_URL" &
+    curl -s -o /dev/null --limit-rate 64k --max-time 20 "$NOCACHE$TEN_URL" &
 done
 rss_max=0 active_max=0 backends_max=0 rss_series=""
 for t in $(seq 18); do
@@ -127,7 +140,7 @@ for t in $(seq 18); do
     [ "$active" -gt "$active_max" ] && active_max=$active
     [ "$backends" -gt "$backends_max" ] && backends_max=$backends
 done
-wait_readers() { while [ "$(jobs -rp | grep -vcE "^($API|$NGINX_PID)\$")" -gt 0 ]; do sleep 0.5; done; }
+wait_readers() { while [ "$(jobs -rp | grep -vcE "^($API|$API_CACHED|$NGINX_PID)\$")" -gt 0 ]; do sleep 0.5; done; }
 wait_readers
 rss_after=$(rss)
 
@@ -161,9 +174,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 cat <<EOF
 
 media benchmark ($(nproc) cores; maef-api, PostgreSQL, nginx and the clients on one machine)
+  load average before: ${LOAD_BEFORE}
   GET 10 MiB, 1 connection:    maef ${maef_1} MB/s   nginx ${nginx_1} MB/s   ratio $(ratio "$maef_1" "$nginx_1") (goal >= 0.5)
   GET 10 MiB, 16 connections:  maef ${maef_16} MB/s   nginx ${nginx_16} MB/s   ratio $(ratio "$maef_16" "$nginx_16") (goal >= 0.5)
-  ${READERS} slow readers (64 KiB/s, 20 s): maef-api RSS before $((rss_before / 1024)) MB, during${rss_series}
+      (maef-api's chunk cache, MEDIA_CACHE_BYTES; each request still asks api.media_info)
+  the same, cache off (MEDIA_CACHE_BYTES=0, every byte read from PostgreSQL):
+      1 connection ${db_1} MB/s (ratio $(ratio "$db_1" "$nginx_1")), 16 connections ${db_16} MB/s (ratio $(ratio "$db_16" "$nginx_16"))
+  ${READERS} slow readers (64 KiB/s, 20 s, cache off): maef-api RSS before $((rss_before / 1024)) MB, during${rss_series}
       (max $((rss_max / 1024)) MB), after $((rss_after / 1024)) MB; its database connections: at most ${backends_max} open,
       ${active_max} running a statement at a sample (none is held between chunks)
   upload: 50 MiB files ${up_50} MB/s (large object), 10 MiB files ${up_10} MB/s (bytea)

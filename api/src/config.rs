@@ -88,6 +88,9 @@ pub struct MediaConfig {
     /// `MEDIA_CHUNK_BYTES` (default 262144 = 256 KiB): bytes per database read of a
     /// download and per large-object write of an upload (memory per transfer).
     pub chunk_bytes: usize,
+    /// `MEDIA_CACHE_BYTES` (default 67108864 = 64 MiB; 0 turns it off): memory for
+    /// recently downloaded chunks, keyed by sha256 (immutable bytes, never stale).
+    pub cache_bytes: u64,
     /// `MEDIA_UPLOAD_IDLE_MS` (default 30000): an upload whose client sends nothing for
     /// this long is abandoned with 408 (uploads have no whole-request timeout).
     pub upload_idle: Duration,
@@ -311,6 +314,7 @@ fn media_config(var: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, Co
         quota_bytes: positive(var, "MEDIA_QUOTA_BYTES", 1 << 30)? as i64,
         max_uploads: positive(var, "MEDIA_MAX_UPLOADS", 4)?,
         chunk_bytes: positive(var, "MEDIA_CHUNK_BYTES", 256 << 10)?,
+        cache_bytes: parse_or(var, "MEDIA_CACHE_BYTES", 64 << 20)?,
         upload_idle: millis(var, "MEDIA_UPLOAD_IDLE_MS", 30_000)?,
     })
 }

@@ -59,6 +59,8 @@ pub struct AppState {
     pub uploads: Arc<tokio::sync::Semaphore>,
     /// Image decodes in progress (one per core): CPU- and memory-bound work.
     pub decodes: Arc<tokio::sync::Semaphore>,
+    /// How downloads read media chunks: cache (`MEDIA_CACHE_BYTES`) and read turns.
+    pub media_chunks: Arc<routes::media::chunks::MediaChunks>,
 }
 
 impl AppState {
@@ -76,6 +78,11 @@ impl AppState {
             uploads: Arc::new(tokio::sync::Semaphore::new(config.media.max_uploads)),
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
+            media_chunks: Arc::new(routes::media::chunks::MediaChunks::new(
+                config.media.cache_bytes,
+                config.media.chunk_bytes,
+                config.db_pool_size,
             )),
         })
     }

@@ -7,8 +7,11 @@
 //! - a download makes one call for the validators (`api.media_info`), then reads the
 //!   bytes one chunk per statement (`api.media_chunk`), taking a pooled connection
 //!   only for that statement: a slow client holds no connection and no transaction,
-//!   and the next chunk is read only once the previous one was sent (backpressure).
+//!   and the next chunk is read only once the previous one was sent (backpressure);
+//!   chunks recently served come from a bounded in-memory cache keyed by sha256
+//!   (`chunks.rs` says why).
 
+pub mod chunks;
 pub mod download;
 pub mod upload;
 

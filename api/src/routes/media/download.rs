@@ -13,7 +13,7 @@
 //! A derivative not made yet → 307 to the original (`Cache-Control: no-store`, so the
 //! derivative URL is asked again next time); videos have no derivatives → 404.
 
-use std::ops::RangeInclusive;
+use std::{ops::RangeInclusive, sync::Arc};
 
 use axum::{
     body::Body,
@@ -21,12 +21,9 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
-use deadpool_postgres::Pool;
-use futures::stream;
 use serde::Deserialize;
 
-use super::parse_asset_id;
+use super::{chunks, parse_asset_id};
 use crate::{
     caller::Caller,
     db::{self, Access},
@@ -147,13 +144,15 @@ pub async fn download(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(chunks(
-            state.db.clone(),
+        let source = chunks::Source {
+            pool: state.db.clone(),
+            chunks: Arc::clone(&state.media_chunks),
             asset_id,
             variant,
-            range,
-            state.config.media.chunk_bytes,
-        ))
+            sha256,
+            size,
+        };
+        Body::from_stream(chunks::stream(source, range))
     };
     Ok((status, response_headers, body).into_response())
 }
@@ -203,70 +202,6 @@ fn requested_range(headers: &HeaderMap, sha256: &str, size: u64) -> RangeDecisio
         Err(E::FileSuffixOutOfBounds) if parsed.ranges.len() == 1 => RangeDecision::Partial(0..=size - 1),
         Err(_) => RangeDecision::Unsatisfiable,
     }
-}
-
-/// The bytes of `range`, read one chunk per statement, each chunk only when the body
-/// asks for it (hyper polls the stream when the socket has room).
-fn chunks(
-    pool: Pool,
-    asset_id: uuid::Uuid,
-    variant: Option<String>,
-    range: RangeInclusive<u64>,
-    chunk_bytes: usize,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    let end = range.end() + 1;
-    stream::try_unfold(*range.start(), move |offset| {
-        let pool = pool.clone();
-        let variant = variant.clone();
-        async move {
-            if offset >= end {
-                return Ok(None);
-            }
-            let length = (end - offset).min(chunk_bytes as u64);
-            let bytes = read_chunk(&pool, asset_id, variant.as_deref(), offset, length)
-                .await
-                .map_err(|e| {
-                    tracing::error!(%asset_id, offset, error = %e, "media download aborted");
-                    std::io::Error::other(e)
-                })?;
-            if bytes.len() as u64 != length {
-                tracing::error!(%asset_id, offset, "media asset shorter than recorded, or deleted mid-download");
-                return Err(std::io::Error::other("media asset changed during the download"));
-            }
-            Ok(Some((bytes, offset + length)))
-        }
-    })
-}
-
-/// One chunk, as the pool's login role in a single-statement transaction: public,
-/// immutable bytes need neither a request identity nor a transaction across chunks.
-async fn read_chunk(
-    pool: &Pool,
-    asset_id: uuid::Uuid,
-    variant: Option<&str>,
-    offset: u64,
-    length: u64,
-) -> Result<Bytes, String> {
-    let describe = |e: tokio_postgres::Error| match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    };
-    let client = pool.get().await.map_err(|e| e.to_string())?;
-    let statement = client
-        .prepare_cached("select api.media_chunk($1, $2, $3, $4)")
-        .await
-        .map_err(describe)?;
-    let row = client
-        .query_one(
-            &statement,
-            &[&asset_id, &variant, &(offset as i64), &(length as i32)],
-        )
-        .await
-        .map_err(describe)?;
-    let bytes: Option<&[u8]> = row.try_get(0).map_err(describe)?;
-    bytes
-        .map(Bytes::copy_from_slice)
-        .ok_or_else(|| "asset deleted".into())
 }
 
 #[cfg(test)]
