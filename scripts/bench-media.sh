@@ -126,8 +126,12 @@ db_1=$(wrk_mbps 1 "$NOCACHE$TEN_URL");   db_16=$(wrk_mbps 16 "$NOCACHE$TEN_URL")
 echo "==> $READERS slow readers at 64 KiB/s for 20 s" >&2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$API/status"; }
 rss_before=$(rss)
+# Each reader's outcome: curl exits 28 when --max-time ends a transfer still going (the
+# expected end: 10 MiB take 160 s at 64 KiB/s); 18 or 56 would mean the server cut it.
+rm -f "$DIR/readers.txt"
 for _ in $(seq "$READERS"); do
-    curl -s -o /dev/null --limit-rate 64k --max-time 20 "$NOCACHE$TEN_URL" &
+    { curl -s -o /dev/null -w '%{size_download}' --limit-rate 64k --max-time 20 "$NOCACHE$TEN_URL"
+      echo " $?"; } >> "$DIR/readers.txt" &
 done
 rss_max=0 active_max=0 backends_max=0 rss_series=""
 for t in $(seq 18); do
@@ -143,6 +147,8 @@ done
 wait_readers() { while [ "$(jobs -rp | grep -vcE "^($API|$API_CACHED|$NGINX_PID)\$")" -gt 0 ]; do sleep 0.5; done; }
 wait_readers
 rss_after=$(rss)
+readers_ok=$(awk '$2 == 28 || $2 == 0' "$DIR/readers.txt" | wc -l)
+readers_mb=$(awk '{ t += $1 } END { printf "%.1f", t / NR / 1048576 }' "$DIR/readers.txt")
 
 # ---------------------------------------------------------------- upload
 echo "==> upload: 3 x 50 MiB (large object), 3 x 10 MiB (bytea)" >&2
@@ -182,7 +188,9 @@ media benchmark ($(nproc) cores; maef-api, PostgreSQL, nginx and the clients on 
       1 connection ${db_1} MB/s (ratio $(ratio "$db_1" "$nginx_1")), 16 connections ${db_16} MB/s (ratio $(ratio "$db_16" "$nginx_16"))
   ${READERS} slow readers (64 KiB/s, 20 s, cache off): maef-api RSS before $((rss_before / 1024)) MB, during${rss_series}
       (max $((rss_max / 1024)) MB), after $((rss_after / 1024)) MB; its database connections: at most ${backends_max} open,
-      ${active_max} running a statement at a sample (none is held between chunks)
+      ${active_max} running a statement at a sample (none is held between chunks); ${readers_ok} of ${READERS}
+      readers still receiving at the end (none cut off), ${readers_mb} MiB each on average (the kernel's
+      socket buffers take megabytes before --limit-rate's reads pace the transfer)
   upload: 50 MiB files ${up_50} MB/s (large object), 10 MiB files ${up_10} MB/s (bytea)
   thumbnails, 12 MP JPEG: maef ${maef_thumbs}/s (thumb only, ${CORES} threads), ${maef_all}/s (thumb+medium+webp);
       vipsthumbnail ${vips_thumbs}/s; ratio $(ratio "$maef_thumbs" "$vips_thumbs") (goal >= 0.5)
