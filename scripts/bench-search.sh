@@ -2,7 +2,8 @@
 # `make bench-search`: search latency on a generated catalog, compared in the same run
 # with the naive baseline (ILIKE '%q%' over title and description).
 #   BENCH_PRODUCTS (default 100000; the issue's figures also ask for 1000000)
-#   BENCH_ROUNDS   (default 3): each of the 50 queries is timed this many times.
+#   BENCH_ROUNDS   (default 3): each of the 50 queries is timed this many times, after one
+#                  warm-up round that is not counted.
 #   BENCH_DB       (default maef_bench_search): keep one database per size to skip regeneration.
 # Prints p50/p95/p99 per engine and the speed-up, plus index sizes and build times.
 set -euo pipefail
@@ -188,10 +189,14 @@ rob
 Q
 
 cat > .run/search-bench.sql <<'SQL'
-create temporary table timings (engine text, q text, ms double precision);
+create temporary table timings (engine text, q text, round integer, ms double precision);
 -- psql variables are not expanded inside $$ blocks: pass them through a table and a setting.
-create temporary table queries as select q from unnest(string_to_array(:'queries', E'\n')) q where q <> '';
+create temporary table queries as
+select q, n from unnest(string_to_array(:'queries', E'\n')) with ordinality x(q, n) where q <> '';
 select set_config('bench.rounds', :'rounds', false);
+-- Round 0 warms both engines' caches (the first pass over a 1M-row catalogue reads it
+-- from disk) and is not counted. Each query is then timed once per round by both
+-- engines, one after the other, so both see the same machine load.
 do $$
 declare
     q text;
@@ -200,25 +205,28 @@ declare
     dummy jsonb;
     n bigint;
 begin
-    for r in 1 .. current_setting('bench.rounds')::integer loop
-        for q in select queries.q from queries loop
+    for r in 0 .. current_setting('bench.rounds')::integer loop
+        for q in select queries.q from queries order by queries.n loop
             t0 := clock_timestamp();
             dummy := api.search_products(q, 20, null, 'XOF');  -- with price-bucket facets
-            insert into timings values ('maef api.search_products', q, extract(epoch from clock_timestamp() - t0) * 1000);
+            insert into timings values ('maef api.search_products', q, r, extract(epoch from clock_timestamp() - t0) * 1000);
             t0 := clock_timestamp();
             select count(*) into n from (
                 select product_id from shop.product
                 where title ilike '%' || replace(q, '"', '') || '%' or description ilike '%' || replace(q, '"', '') || '%'
                 order by product_id limit 20) x;
-            insert into timings values ('baseline ILIKE', q, extract(epoch from clock_timestamp() - t0) * 1000);
+            insert into timings values ('baseline ILIKE', q, r, extract(epoch from clock_timestamp() - t0) * 1000);
         end loop;
     end loop;
 end
 $$;
+delete from timings where round = 0;
+-- Percentiles over every measured (query, round) timing: 50 x rounds samples per engine.
 select engine,
        round(percentile_cont(0.5) within group (order by ms)::numeric, 2) as p50_ms,
        round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95_ms,
        round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99_ms,
+       round(max(ms)::numeric, 2) as max_ms,
        count(*) as runs
 from timings group by engine order by engine;
 -- On a shared machine a run is sometimes descheduled; the best of the rounds of each
@@ -229,11 +237,17 @@ select engine,
        round(max(ms)::numeric, 2) as best_of_rounds_max_ms
 from (select engine, q, min(ms) as ms from timings group by engine, q) b
 group by engine order by engine;
-select q as "slowest queries (maef, best of rounds)", round(min(ms)::numeric, 2) as ms
-from timings where engine like 'maef%' group by q order by 2 desc limit 5;
 select round((select percentile_cont(0.95) within group (order by ms) from timings where engine = 'baseline ILIKE')::numeric
            / (select percentile_cont(0.95) within group (order by ms) from timings where engine like 'maef%')::numeric, 1)
        as "speed-up at p95 (baseline / maef)";
+-- Per query, over the measured rounds: the median and the worst of maef, the baseline's median.
+select t.q as query,
+       round((percentile_cont(0.5) within group (order by t.ms) filter (where t.engine like 'maef%'))::numeric, 2) as maef_p50_ms,
+       round((max(t.ms) filter (where t.engine like 'maef%'))::numeric, 2) as maef_max_ms,
+       round((percentile_cont(0.5) within group (order by t.ms) filter (where t.engine = 'baseline ILIKE'))::numeric, 1) as ilike_p50_ms
+from timings t join queries using (q)
+group by t.q, queries.n order by maef_p50_ms desc, queries.n;
 SQL
-echo "==> timing 50 queries x $ROUNDS rounds on $PRODUCTS products" >&2
+echo "==> timing 50 queries x $ROUNDS rounds (after a warm-up round) on $PRODUCTS products; $(uptime | sed 's/.*load/load/')" >&2
 psql -v rounds="$ROUNDS" -v queries="$(cat .run/search-queries.txt)" -f .run/search-bench.sql
+echo "==> done; $(uptime | sed 's/.*load/load/')" >&2
