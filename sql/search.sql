@@ -94,9 +94,17 @@ declare
     v_last_block numeric;
     v_oldest bigint;
     v_newest bigint;
-    w jsonb;
+    -- The ranking weights (shop.search_weight), read once rather than per candidate.
+    w_text float8; w_trigram float8; w_exact float8; w_prefix float8; w_popularity float8; w_in_stock float8;
 begin
-    select jsonb_object_agg(name, weight) into w from shop.search_weight;
+    select coalesce(max(s.weight) filter (where s.name = 'text'), 1.0),
+           coalesce(max(s.weight) filter (where s.name = 'trigram'), 0.6),
+           coalesce(max(s.weight) filter (where s.name = 'exact'), 2.0),
+           coalesce(max(s.weight) filter (where s.name = 'prefix'), 0.5),
+           coalesce(max(s.weight) filter (where s.name = 'popularity'), 0.3),
+           coalesce(max(s.weight) filter (where s.name = 'in_stock'), 0.2)
+    into w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock
+    from shop.search_weight s;
     -- A common query (one product in 50 or more) finds p_cap matches among the p_probe
     -- newest products: walking the id index and testing each vector is cheap, while the
     -- GIN bitmap would first merge posting lists of 100 000 entries. A tenth of the walk
@@ -170,9 +178,7 @@ begin
                t.norm like v_like,
                coalesce(pop.units_sold, 0),
                p.in_stock,
-               coalesce((w ->> 'text')::float8, 1.0), coalesce((w ->> 'trigram')::float8, 0.6),
-               coalesce((w ->> 'exact')::float8, 2.0), coalesce((w ->> 'prefix')::float8, 0.5),
-               coalesce((w ->> 'popularity')::float8, 0.3), coalesce((w ->> 'in_stock')::float8, 0.2)),
+               w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock),
            v_exact,
            coalesce(v_matches, count(*) over ()),
            p.category_id,

@@ -118,3 +118,28 @@ async fn a_misspelt_word_is_corrected_from_the_words_of_titles_and_brands() {
     let strict = get(&app, "/api/v1/search?q=%22ndiaaga%22").await;
     assert_eq!(strict["total"], 0);
 }
+
+#[tokio::test]
+async fn new_products_go_straight_into_the_search_indexes_with_no_pending_list() {
+    // A GIN pending list (fastupdate) is scanned in full by every search until a vacuum
+    // merges it: migrations/V11 turns it off on the product search indexes.
+    let app = TestApp::new().await;
+    pagnes(&app, 200).await;
+    let client = app.db.connect().await;
+    for index in [
+        "shop.product_search_vector_idx",
+        "shop.product_search_title_trgm_idx",
+    ] {
+        let pending: i64 = client
+            .query_one(
+                &format!("select gin_clean_pending_list('{index}'::regclass)"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(pending, 0, "{index} kept a pending list");
+    }
+    let found = get(&app, "/api/v1/search?q=bazin").await;
+    assert!(found["total"].as_i64().unwrap() >= 60, "{found}");
+}
