@@ -489,14 +489,14 @@ async fn range_conformance_with_cache_bytes(cache_bytes: &str) {
 
 #[tokio::test]
 async fn many_downloads_at_once_wait_their_turn_for_the_database_and_all_complete() {
-    // Two connections, a pool timeout shorter than the queue of reads, and no cache: 30
-    // downloads of 6 chunks of 1 MiB queue for the one connection chunk reads may use
+    // Three connections, a pool timeout shorter than the queue of reads, and no cache:
+    // 30 downloads of 6 chunks of 1 MiB queue for the one connection chunk reads may use
     // (half the pool). None may be cut short by the pool's timeout once its 200 is
-    // sent, and the other connection stays free for other requests (each download's
+    // sent, and two connections stay for other requests (each download's
     // api.media_info).
     let app = TestApp::with(&[
-        ("DB_POOL_SIZE", "2"),
-        ("DB_POOL_TIMEOUT_MS", "50"),
+        ("DB_POOL_SIZE", "3"),
+        ("DB_POOL_TIMEOUT_MS", "30"),
         ("MEDIA_CACHE_BYTES", "0"),
         ("MEDIA_CHUNK_BYTES", "1048576"),
     ])
@@ -506,11 +506,21 @@ async fn many_downloads_at_once_wait_their_turn_for_the_database_and_all_complet
     let asset = app.upload(Some(&token), "crowd.mp4", &video).await.json();
     let url = asset["url"].as_str().unwrap().to_string();
 
-    let replies = futures::future::join_all((0..30).map(|_| get(&app, &url, &[]))).await;
+    // Started 5 ms apart: each download's api.media_info finds one of the two other
+    // connections soon, while the chunk reads of all of them pile up (each download
+    // lasts much longer than 5 ms).
+    let replies = futures::future::join_all((0..30u64).map(|i| {
+        let (app, url) = (&app, &url);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5 * i)).await;
+            get(app, url, &[]).await
+        }
+    }))
+    .await;
     // A download that gets its 200 must get every byte (a body cut short makes the
-    // harness panic). Only the 30 api.media_info calls share one connection under the
-    // 50 ms timeout: on a loaded machine a few may get 503 before anything is sent,
-    // which is the documented answer to a busy pool.
+    // harness panic). On a loaded machine an api.media_info call may still wait more
+    // than 30 ms and get 504 `database_pool_timeout` before anything is sent, the
+    // answer of every route to a busy pool.
     let mut complete = 0;
     for reply in &replies {
         match reply.status {
@@ -522,11 +532,11 @@ async fn many_downloads_at_once_wait_their_turn_for_the_database_and_all_complet
                 );
                 complete += 1;
             }
-            StatusCode::SERVICE_UNAVAILABLE => assert_eq!(reply.problem_code(), "database_unavailable"),
+            StatusCode::GATEWAY_TIMEOUT => assert_eq!(reply.problem_code(), "database_pool_timeout"),
             other => panic!("unexpected {other}: {}", reply.text()),
         }
     }
-    assert!(complete >= 15, "only {complete} of 30 downloads were served");
+    assert!(complete >= 10, "only {complete} of 30 downloads were served");
 }
 
 #[tokio::test]

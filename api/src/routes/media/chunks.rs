@@ -17,7 +17,7 @@
 //! one database read per chunk.
 //!
 //! Chunk reads take turns for half the pool (`MediaChunks::reads`), waiting as long as
-//! it takes: a download has sent its 200 already, so giving up after the pool's
+//! it takes for their turn and then for a connection: a download has sent its 200 already, so giving up after the pool's
 //! `DB_POOL_TIMEOUT_MS` would cut a body short, and a hundred downloads starting at once
 //! (the kernel's socket buffers let even a 64 KiB/s client take megabytes at first)
 //! must neither fail nor take every connection from the other routes.
@@ -163,7 +163,18 @@ impl Source {
             .acquire()
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let client = self.pool.get().await.map_err(|e| fail(e.to_string()))?;
+        // Other routes may hold the rest of the pool for a while: wait for a connection
+        // without the pool's wait timeout (connecting keeps its own timeout, so a
+        // database that is down still fails the download).
+        let timeouts = deadpool_postgres::Timeouts {
+            wait: None,
+            ..self.pool.timeouts()
+        };
+        let client = self
+            .pool
+            .timeout_get(&timeouts)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         let statement = client
             .prepare_cached("select api.media_chunk($1, $2, $3, $4)")
             .await
