@@ -95,6 +95,11 @@ fi
 if ! grep -q "^pg$SERVER_MAJOR = " "${PGRX_HOME:-$HOME/.pgrx}/config.toml" 2>/dev/null; then
     cargo pgrx init "--pg$SERVER_MAJOR=$PG_CONFIG" >/dev/null
 fi
+# MAEF_SETUP_SKIP_EXTENSION=1 (benchmarks on a shared server): keep the installed
+# extension, so a benchmark never replaces the build another checkout installed.
+if [ "${MAEF_SETUP_SKIP_EXTENSION:-0}" = 1 ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/maef.control" ]; then
+    say "keeping the installed extension maef (MAEF_SETUP_SKIP_EXTENSION=1)"
+else
 say "building and installing extension maef for PostgreSQL $SERVER_MAJOR"
 SUDO_FLAG=()
 [ "$(id -u)" = 0 ] || SUDO_FLAG=(--sudo)
@@ -102,6 +107,7 @@ FEATURES=()
 [ "$SERVER_MAJOR" = 15 ] || FEATURES=(--no-default-features --features "pg$SERVER_MAJOR")
 (cd extension && cargo pgrx install --pg-config "$PG_CONFIG" "${FEATURES[@]}" "${SUDO_FLAG[@]}" >.."/.run/pgrx-install.log" 2>&1) \
     || { tail -30 .run/pgrx-install.log >&2; die "extension install failed (log: .run/pgrx-install.log)"; }
+fi
 
 # ---------------------------------------------------------------- migrate
 say "building maef-api and maef-worker"

@@ -169,17 +169,11 @@ comment on function api.rescue_expired_jobs() is
 
 -- Claims up to p_limit ready jobs (pending and due) of the given kinds (null: any kind,
 -- so a worker fails kinds it has no handler for instead of leaving them unseen),
--- optionally of the given queues, for a worker: one statement, FOR UPDATE SKIP LOCKED over the small
+-- optionally of the given queues, for a worker: FOR UPDATE SKIP LOCKED over the small
 -- partial ready index, by priority (higher first), run_at, id. Each claimed job gets a
 -- lease (locked_by, locked_until) and a new attempt number, the fencing token that
 -- complete/fail/heartbeat must present. Also returns the kind's timeout.
--- The locked rows are handed to the UPDATE as an array of their ctids, fetched directly
--- (a row locked by this transaction cannot move before the UPDATE): as a join, the
--- planner hashed the whole table once batches reached a few hundred jobs (measured: a
--- 1,000-job claim over 50,000 pending jobs spent 49 of its 89 ms there), and as ids,
--- each one was a descent of the primary key. A row changed by another transaction
--- after this statement's snapshot (a debounce moving a pending job) is locked but not
--- seen by the ctid scan: it stays pending for the next claim, never claimed twice.
+-- The claim itself is api.complete_and_claim_jobs's (nothing to complete, no cursor).
 create function api.claim_jobs(p_worker text, p_kinds text[], p_limit integer default 1,
                                p_lease interval default '30 seconds', p_queues text[] default null)
 returns table (job_id bigint, kind text, payload jsonb, attempt integer, locked_until timestamptz,
@@ -187,26 +181,10 @@ returns table (job_id bigint, kind text, payload jsonb, attempt integer, locked_
 language plpgsql security definer
 set search_path = '' as $$
 begin
-    perform api.rescue_expired_jobs();
     return query
-    with claimed as (
-        update shop.job_queue j
-        set status = 'running', attempt = j.attempt + 1, locked_by = p_worker,
-            locked_until = now() + p_lease, attempted_at = now(), updated_at = now()
-        where j.ctid = any (array(
-            select r.ctid
-            from shop.job_queue r
-            where r.status = 'pending' and r.run_at <= now() and (p_kinds is null or r.kind = any (p_kinds))
-              and (p_queues is null or r.queue = any (p_queues))
-            order by r.priority desc, r.run_at, r.job_id
-            limit greatest(p_limit, 0)
-            for update skip locked))
-        returning j.job_id, j.kind, j.payload, j.attempt, j.locked_until, j.queue
-    )
-    select c.job_id, c.kind, c.payload, c.attempt, c.locked_until,
-           coalesce(k.timeout, interval '5 minutes'), c.queue
-    from claimed c left join shop.job_kind k on k.kind = c.kind
-    order by c.job_id;
+    select c.job_id, c.kind, c.payload, c.attempt, c.locked_until, c.timeout, c.queue
+    from api.complete_and_claim_jobs('{}', '{}', p_worker, p_kinds, p_limit, p_lease, p_queues) c
+    where c.job_id is not null;
 end
 $$;
 comment on function api.claim_jobs(text, text[], integer, interval, text[]) is
@@ -245,33 +223,115 @@ comment on function api.complete_jobs(bigint[], integer[]) is
     'Completes many running jobs in one statement (the job rows are deleted; their shop.job_attempt rows, ok, are the history); each id is paired with its attempt (fencing token). Returns the ids completed; stale pairs are ignored.';
 
 -- The worker's one round trip per batch: completes the jobs it finished (as
--- complete_jobs), then claims the next batch (as claim_jobs), in one transaction.
--- Returns the claimed jobs and, in done_count, how many of the finished jobs were
--- completed (the rest were stale); with no job claimed, one row of nulls carries it.
+-- complete_jobs), then claims up to p_limit ready jobs (as claim_jobs), in one
+-- transaction. Returns the claimed jobs, with their priority and run_at (the worker's
+-- next cursor, below) and, in done_count, how many of the finished jobs were completed
+-- (the rest were stale); with no job claimed, one row of nulls carries it.
+--
+-- The claim locks the ready index's first rows (FOR UPDATE SKIP LOCKED) in one
+-- statement, then updates them by ctid in the next: the locked rows are handed to the
+-- UPDATE as an array of their ctids, fetched directly (a row locked by this transaction
+-- cannot move or change before the UPDATE): as a join, the planner hashed the whole
+-- table once batches reached a few hundred jobs (measured: a 1,000-job claim over
+-- 50,000 pending jobs spent 49 of its 89 ms there), and as ids, each one was a descent
+-- of the primary key. A job is never claimed twice: its row lock is held until commit,
+-- and a ctid naming a version the UPDATE does not see (a debounce that moved a pending
+-- job while the lock was being taken) updates nothing, leaving the job pending for the
+-- next claim.
+--
+-- Cursor (p_after_*: the priority, run_at and id of the last job, in claim order, of the
+-- caller's previous claim; null: none). Every claimed job leaves a dead entry at the
+-- front of the ready index until vacuum removes it, and a claim from the index's start
+-- steps over all of them: while a long transaction anywhere on the server holds back
+-- the xmin horizon they cannot even be marked dead, and each costs a heap visit
+-- (measured: 50,000 jobs into a drain, 1,093 buffers and 7 of the claim's 11 ms to
+-- reach the first live entry). With a cursor the claim starts its index scan right
+-- after the previous batch, at the same priority, unless a ready job of a higher
+-- priority exists (checked first: priority order is kept). A job that became ready
+-- behind the cursor (an enqueue whose run_at is older than the cursor's, a debounce
+-- moving run_at back) is claimed when the claim from the cursor comes back short (it
+-- then goes on from the index's start, in the same call) or when the caller drops its
+-- cursor: maef-worker drops it at every poll interval, so such a job waits at most
+-- that long on a queue busy enough never to come back short.
 create function api.complete_and_claim_jobs(p_job_ids bigint[], p_attempts integer[],
                                             p_worker text, p_kinds text[], p_limit integer,
-                                            p_lease interval default '30 seconds', p_queues text[] default null)
+                                            p_lease interval default '30 seconds', p_queues text[] default null,
+                                            p_after_priority smallint default null,
+                                            p_after_run_at timestamptz default null,
+                                            p_after_id bigint default null)
 returns table (job_id bigint, kind text, payload jsonb, attempt integer, locked_until timestamptz,
-               timeout interval, queue text, done_count integer)
+               timeout interval, queue text, done_count integer, priority smallint, run_at timestamptz)
 language plpgsql security definer
 set search_path = '' as $$
 declare
     v_done integer := 0;
+    v_claimed integer := 0;
+    v_rows integer;
+    v_ctids tid[];
 begin
     if cardinality(p_job_ids) > 0 then
         select count(*) into v_done from api.complete_jobs(p_job_ids, p_attempts);
     end if;
-    return query
-    select c.job_id, c.kind, c.payload, c.attempt, c.locked_until, c.timeout, c.queue, v_done
-    from api.claim_jobs(p_worker, p_kinds, p_limit, p_lease, p_queues) c;
-    if not found then
+    perform api.rescue_expired_jobs();
+    -- Pass 1 from the cursor (if any, and no higher priority is ready); pass 2 from the
+    -- index's start for what pass 1 did not fill. Pass 1's rows are running by then, so
+    -- pass 2 cannot take them again.
+    for v_pass in 1 .. 2 loop
+        if v_pass = 1 then
+            continue when p_after_id is null or p_limit <= 0;
+            -- A ready job of a higher priority? Ordered as the index, so that even the
+            -- generic plan walks its few entries before the cursor's priority (as an
+            -- EXISTS, it scanned the whole table).
+            perform from shop.job_queue r
+            where r.status = 'pending' and r.priority > p_after_priority and r.run_at <= now()
+              and (p_kinds is null or r.kind = any (p_kinds)) and (p_queues is null or r.queue = any (p_queues))
+            order by r.priority desc, r.run_at, r.job_id
+            limit 1;
+            continue when found;
+            v_ctids := array(
+                select r.ctid
+                from shop.job_queue r
+                where r.status = 'pending' and r.priority = p_after_priority
+                  and (r.run_at, r.job_id) > (p_after_run_at, p_after_id) and r.run_at <= now()
+                  and (p_kinds is null or r.kind = any (p_kinds)) and (p_queues is null or r.queue = any (p_queues))
+                order by r.run_at, r.job_id
+                limit p_limit
+                for update skip locked);
+        else
+            exit when v_claimed >= p_limit;
+            v_ctids := array(
+                select r.ctid
+                from shop.job_queue r
+                where r.status = 'pending' and r.run_at <= now()
+                  and (p_kinds is null or r.kind = any (p_kinds)) and (p_queues is null or r.queue = any (p_queues))
+                order by r.priority desc, r.run_at, r.job_id
+                limit greatest(p_limit - v_claimed, 0)
+                for update skip locked);
+        end if;
+        continue when cardinality(v_ctids) = 0;
+        return query
+        with claimed as (
+            update shop.job_queue j
+            set status = 'running', attempt = j.attempt + 1, locked_by = p_worker,
+                locked_until = now() + p_lease, attempted_at = now(), updated_at = now()
+            where j.ctid = any (v_ctids)
+            returning j.job_id, j.kind, j.payload, j.attempt, j.locked_until, j.queue, j.priority, j.run_at
+        )
+        select c.job_id, c.kind, c.payload, c.attempt, c.locked_until,
+               coalesce(k.timeout, interval '5 minutes'), c.queue, v_done, c.priority, c.run_at
+        from claimed c left join shop.job_kind k on k.kind = c.kind
+        order by c.job_id;
+        get diagnostics v_rows = row_count;
+        v_claimed := v_claimed + v_rows;
+    end loop;
+    if v_claimed = 0 then
         return query select null::bigint, null::text, null::jsonb, null::integer, null::timestamptz,
-                            null::interval, null::text, v_done;
+                            null::interval, null::text, v_done, null::smallint, null::timestamptz;
     end if;
 end
 $$;
-comment on function api.complete_and_claim_jobs(bigint[], integer[], text, text[], integer, interval, text[]) is
-    'One round trip for a worker: completes the finished jobs (as complete_jobs: ids paired with attempts), then claims up to p_limit jobs (as claim_jobs). done_count says how many completions were accepted; with nothing claimed, one row of nulls carries it.';
+comment on function api.complete_and_claim_jobs(bigint[], integer[], text, text[], integer, interval, text[], smallint, timestamptz, bigint) is
+    'One round trip for a worker: completes the finished jobs (as complete_jobs: ids paired with attempts), then claims up to p_limit jobs (as claim_jobs), starting after the cursor p_after_priority/p_after_run_at/p_after_id (the last job of the previous claim, in claim order) unless a higher priority is ready, then from the ready index''s start if short. done_count says how many completions were accepted; with nothing claimed, one row of nulls carries it.';
 
 -- One job: true when completed, false when the attempt is stale.
 create function api.complete_job(p_job_id bigint, p_attempt integer)

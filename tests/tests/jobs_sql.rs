@@ -307,6 +307,71 @@ async fn claims_take_ready_jobs_by_priority_then_run_at_then_id_within_kinds_and
     assert_eq!(rest, vec![other_kind, mail]);
 }
 
+/// One `api.complete_and_claim_jobs` claim (nothing to complete) of up to `n` noop jobs
+/// from `cursor` (the last job of the previous claim); returns the claimed ids and the
+/// next cursor (priority, run_at, id) as the worker computes it.
+async fn claim_from(
+    client: &Client,
+    n: i32,
+    cursor: Option<(i16, std::time::SystemTime, i64)>,
+) -> (Vec<i64>, Option<(i16, std::time::SystemTime, i64)>) {
+    let rows = client
+        .query(
+            "select job_id, priority, run_at from api.complete_and_claim_jobs('{}', '{}', 'w', array['noop'], $1,
+                 '1 minute', null, $2, $3, $4) where job_id is not null",
+            &[&n, &cursor.map(|c| c.0), &cursor.map(|c| c.1), &cursor.map(|c| c.2)],
+        )
+        .await
+        .unwrap();
+    let ids = rows.iter().map(|r| r.get(0)).collect();
+    let next = rows
+        .iter()
+        .map(|r| (r.get::<_, i16>(1), r.get(2), r.get::<_, i64>(0)))
+        .max_by_key(|c| (std::cmp::Reverse(c.0), c.1, c.2));
+    (ids, next)
+}
+
+#[tokio::test]
+async fn a_claim_from_a_cursor_starts_after_it_yields_to_a_higher_priority_and_goes_back_when_short() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let mut jobs = Vec::new();
+    for minutes in [60, 50, 40, 30, 20, 10] {
+        jobs.push(
+            enqueue(
+                &client,
+                &format!("select api.enqueue_job('noop', p_run_at => now() - interval '{minutes} minutes')"),
+            )
+            .await,
+        );
+    }
+    let (first, cursor) = claim_from(&client, 2, None).await;
+    assert_eq!(first, jobs[0..2]);
+
+    // Ready behind the cursor: a full claim from the cursor does not see it...
+    let behind = enqueue(
+        &client,
+        "select api.enqueue_job('noop', p_run_at => now() - interval '2 hours')",
+    )
+    .await;
+    let (second, cursor) = claim_from(&client, 2, cursor).await;
+    assert_eq!(second, jobs[2..4], "the claim starts after the previous batch");
+
+    // ...a short one goes on from the index's start and finds it.
+    let (third, cursor) = claim_from(&client, 10, cursor).await;
+    let mut expected = vec![jobs[4], jobs[5], behind];
+    expected.sort_unstable();
+    let mut third_sorted = third.clone();
+    third_sorted.sort_unstable();
+    assert_eq!(third_sorted, expected);
+
+    // A ready job of a higher priority comes first, whatever the cursor.
+    enqueue(&client, "select api.enqueue_job('noop')").await;
+    let urgent = enqueue(&client, "select api.enqueue_job('noop', p_priority => 5)").await;
+    let (fourth, _) = claim_from(&client, 1, cursor).await;
+    assert_eq!(fourth, vec![urgent]);
+}
+
 #[tokio::test]
 async fn racing_claimers_with_batches_take_each_job_exactly_once() {
     let db = TestDb::new().await;

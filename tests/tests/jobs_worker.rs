@@ -92,6 +92,49 @@ async fn four_workers_run_ten_thousand_jobs_with_each_effect_exactly_once() {
 }
 
 #[tokio::test]
+async fn workers_told_to_run_once_claim_from_their_cursors_drain_the_queue_and_exit() {
+    let _turn = turn().await;
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .execute("update shop.job_schedule set enabled = false", &[])
+        .await
+        .unwrap();
+    enqueue_bulk(
+        &client,
+        "write_audit",
+        3_000,
+        "jsonb_build_object('action', 'test', 'entity', 'job', 'entity_id', i::text)",
+    )
+    .await;
+    // Batches of 50 come back full until the end: every claim but the first starts
+    // from the worker's cursor.
+    let mut workers: Vec<_> = (0..2)
+        .map(|w| {
+            WorkerProcess::spawn(
+                &db.url,
+                &format!("once{w}"),
+                &[("WORKER_CONCURRENCY", "50"), ("WORKER_ONCE", "1")],
+            )
+        })
+        .collect();
+    for worker in &mut workers {
+        assert!(worker.wait(Duration::from_secs(60)).await.success());
+    }
+    assert_eq!(
+        count(&client, "select count(distinct entity_id) from shop.audit_log").await,
+        3_000,
+        "each job's effect, once"
+    );
+    assert_eq!(count(&client, "select count(*) from shop.audit_log").await, 3_000);
+    assert_eq!(
+        count(&client, "select count(*) from shop.job_queue").await,
+        0,
+        "nothing left pending or running"
+    );
+}
+
+#[tokio::test]
 async fn a_job_whose_worker_is_killed_mid_job_is_rescued_after_its_lease_and_completed_by_another() {
     let _turn = turn().await;
     let db = TestDb::new().await;

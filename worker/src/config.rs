@@ -42,6 +42,11 @@ pub struct WorkerConfig {
     /// `idle_in_transaction_session_timeout`, so a handler that stalls inside a
     /// transaction does not hold back vacuum on the queue tables.
     pub idle_in_transaction_timeout: Duration,
+    /// `WORKER_ONCE` (default `false`): drain and exit. The worker stops (gracefully, as
+    /// on SIGTERM) once a claim comes back empty while none of its jobs runs or awaits
+    /// acknowledgement, as `graphile-worker --once`; `make bench-jobs` times a drain
+    /// from the workers' launch to their exit, as it does graphile-worker's.
+    pub once: bool,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -53,6 +58,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("lease", &self.lease)
             .field("queues", &self.queues)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("once", &self.once)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +123,11 @@ impl WorkerConfig {
                 "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS",
                 60_000,
             )?),
+            once: match var("WORKER_ONCE").as_deref().map(str::trim) {
+                None | Some("0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(other) => return Err(format!("WORKER_ONCE: '{other}' is not true, false, 1 or 0")),
+            },
         })
     }
 
@@ -143,6 +154,19 @@ mod tests {
         assert_eq!(c.queues, None);
         assert!(c.session_options().contains("statement_timeout=30000"));
         assert_eq!(c.poll_interval, Duration::from_secs(1));
+        assert!(!c.once);
+        let once = |k: &str| match k {
+            "DATABASE_URL" => Some("postgres://u@localhost/db".to_string()),
+            "WORKER_ONCE" => Some("1".into()),
+            _ => None,
+        };
+        assert!(WorkerConfig::from_lookup(once).unwrap().once);
+        let bad_once = WorkerConfig::from_lookup(|k| match k {
+            "DATABASE_URL" => Some("postgres://u@localhost/db".into()),
+            "WORKER_ONCE" => Some("yes".into()),
+            _ => None,
+        });
+        assert!(bad_once.unwrap_err().starts_with("WORKER_ONCE"));
         let bad = WorkerConfig::from_lookup(|k| match k {
             "DATABASE_URL" => Some("postgres://u@localhost/db".into()),
             "WORKER_CONCURRENCY" => Some("0".into()),

@@ -14,6 +14,9 @@
 //! - **heartbeat**: every third of the lease, extends the leases of running jobs and
 //!   abandons the ones the database says are no longer ours (expired, cancelled).
 //!
+//! With `WORKER_ONCE`, the pump also starts that shutdown itself once a claim comes
+//! back empty while none of this process's jobs runs or awaits acknowledgement.
+//!
 //! Shutdown: stop claiming (the pump goes on acknowledging), wait up to the grace
 //! period for running jobs, release the rest (pending again, no failed attempt
 //! counted), then the pump flushes the last acknowledgements and stops.
@@ -28,7 +31,7 @@ use std::{
 
 use deadpool_postgres::Pool;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::{
@@ -102,6 +105,8 @@ struct Shared {
     /// the acknowledgement commits, so unacknowledged work never outgrows the slots
     /// (without this back-pressure, claims outrun acknowledgements and leases expire).
     acks: mpsc::UnboundedSender<Ack>,
+    /// `WORKER_ONCE`: told by the pump when the queue had nothing left for this worker.
+    drained: Notify,
 }
 
 /// Runs the worker until `shutdown` resolves, then stops gracefully (see the module
@@ -118,11 +123,17 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         pool,
         running: Mutex::new(HashMap::new()),
         acks: ack_tx,
+        drained: Notify::new(),
     });
     let heartbeat = tokio::spawn(heartbeat(shared.clone()));
     let (phase_tx, phase_rx) = watch::channel(Phase::Run);
     let pump = tokio::spawn(pump_forever(shared.clone(), ack_rx, phase_rx));
-    shutdown.await;
+    tokio::select! {
+        () = shutdown => {}
+        () = shared.drained.notified(), if shared.config.once => {
+            tracing::info!("queue drained (WORKER_ONCE)");
+        }
+    }
     let _ = phase_tx.send(Phase::Drain);
 
     let concurrency = shared.config.concurrency as u32;
@@ -229,6 +240,12 @@ async fn pump_session(
     let lease_secs = config.lease.as_secs_f64();
     let statement = client.prepare(queue::COMPLETE_AND_CLAIM_SQL).await?;
     let mut schedules_due = Instant::now();
+    // Where the next claim starts in the ready index (after a full claim: the queue is
+    // busy), so claims do not step over the dead entries of every job claimed since the
+    // last vacuum. Dropped at every poll interval, and after a short claim (which went
+    // on from the index's start anyway): a job that became ready behind the cursor
+    // waits at most one poll interval. See `api.complete_and_claim_jobs`.
+    let mut cursor: Option<queue::Cursor> = None;
     // Whether a claim is worth a round trip of its own: after a full claim, a
     // notification or a poll (a round trip made for acknowledgements claims anyway).
     let mut look = true;
@@ -243,6 +260,7 @@ async fn pump_session(
             queue::enqueue_due_schedules(&client).await?;
             schedules_due = Instant::now() + config.poll_interval;
             look = true;
+            cursor = None;
         }
         // The slots of the jobs acknowledged now are free once the statement commits.
         let free = if claiming {
@@ -268,10 +286,17 @@ async fn pump_session(
                         &limit,
                         &lease_secs,
                         &config.queues,
+                        &cursor.map(|c| c.priority),
+                        &cursor.map(|c| c.run_at),
+                        &cursor.map(|c| c.id),
                     ],
                 )
                 .await?;
-            let (claimed, done) = queue::claimed(rows);
+            let queue::Claimed {
+                jobs: claimed,
+                done,
+                cursor: last,
+            } = queue::claimed(rows);
             if done < pending.jobs.len() {
                 tracing::warn!(
                     stale = pending.jobs.len() - done,
@@ -282,6 +307,19 @@ async fn pump_session(
             pending.slots.clear(); // committed: these slots take the claimed jobs
             full = limit > 0 && claimed.len() == limit as usize;
             look = full;
+            // A round trip that claimed nothing by design (no free slot) keeps it.
+            if limit > 0 {
+                cursor = if full { last } else { None };
+            }
+            // Nothing claimed, nothing running, nothing left to acknowledge (the
+            // batch just committed): a WORKER_ONCE worker is done.
+            if config.once
+                && claiming
+                && claimed.is_empty()
+                && shared.slots.available_permits() == config.concurrency
+            {
+                shared.drained.notify_one();
+            }
             for job in claimed {
                 // Only this loop takes permits, and it claimed no more than were free.
                 let permit = shared.slots.clone().try_acquire_owned()?;
