@@ -130,8 +130,8 @@ rss_before=$(rss)
 # expected end: 10 MiB take 160 s at 64 KiB/s); 18 or 56 would mean the server cut it.
 rm -f "$DIR/readers.txt"
 for _ in $(seq "$READERS"); do
-    { rc=0; curl -s -o /dev/null -w '%{size_download}' --limit-rate 64k --max-time 20 "$NOCACHE$TEN_URL" || rc=$?
-      echo " $rc"; } >> "$DIR/readers.txt" &
+    { rc=0; got=$(curl -s -o /dev/null -w '%{size_download}' --limit-rate 64k --max-time 20 "$NOCACHE$TEN_URL") || rc=$?
+      echo "$got $rc" >> "$DIR/readers.txt"; } &  # one write per reader: lines stay whole
 done
 rss_max=0 active_max=0 backends_max=0 rss_series=""
 for t in $(seq 18); do
