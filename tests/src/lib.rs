@@ -334,6 +334,14 @@ pub async fn grant_role(client: &Client, email: &str, role: &str) {
     assert_eq!(granted, 1, "no account {email} or no role {role}");
 }
 
+/// Turns the default schedules off, so a test's jobs are the only ones in the queue.
+pub async fn disable_schedules(client: &Client) {
+    client
+        .execute("update shop.job_schedule set enabled = false", &[])
+        .await
+        .unwrap();
+}
+
 /// One integer from a query without parameters.
 pub async fn count(client: &Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)

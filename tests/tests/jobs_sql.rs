@@ -771,10 +771,7 @@ async fn cron_expressions_give_the_next_matching_minute_in_utc() {
 async fn racing_schedulers_enqueue_each_time_bucket_exactly_once() {
     let db = TestDb::new().await;
     let client = db.connect().await;
-    client
-        .execute("update shop.job_schedule set enabled = false", &[])
-        .await
-        .unwrap();
+    maef_tests::disable_schedules(&client).await;
     client
         .execute(
             "insert into shop.job_schedule (name, kind, every, next_run_at) values ('tick', 'noop', '1 second', now() - interval '30 seconds')",

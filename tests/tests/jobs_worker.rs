@@ -96,10 +96,7 @@ async fn workers_told_to_run_once_claim_from_their_cursors_drain_the_queue_and_e
     let _turn = turn().await;
     let db = TestDb::new().await;
     let client = db.connect().await;
-    client
-        .execute("update shop.job_schedule set enabled = false", &[])
-        .await
-        .unwrap();
+    maef_tests::disable_schedules(&client).await;
     enqueue_bulk(
         &client,
         "write_audit",
@@ -363,10 +360,7 @@ async fn a_schedule_with_three_workers_runs_each_time_bucket_exactly_once() {
     let _turn = turn().await;
     let db = TestDb::new().await;
     let client = db.connect().await;
-    client
-        .execute("update shop.job_schedule set enabled = false", &[])
-        .await
-        .unwrap();
+    maef_tests::disable_schedules(&client).await;
     client
         .execute(
             "insert into shop.job_schedule (name, kind, every, payload, next_run_at)
