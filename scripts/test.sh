@@ -24,7 +24,10 @@ drop_test_databases() { # $1: an SQL condition on columns epoch and run
             from pg_database) d
         where epoch is not null and ($1)" |
         while read -r db; do
-            [ -n "$db" ] && psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"
+            # A plain drop first: it cancels autovacuum workers, which FORCE may not
+            # signal as a non-superuser; FORCE then ends sessions of a killed run.
+            [ -n "$db" ] && { psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\"" 2>/dev/null ||
+                psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"; }
         done
 }
 drop_test_databases "epoch < extract(epoch from now()) - 3600"

@@ -118,6 +118,32 @@ async fn create_template() -> String {
     name
 }
 
+/// Drops database `name`, waiting briefly for sessions that are still closing.
+///
+/// A plain DROP DATABASE, not `WITH (FORCE)`: FORCE must signal every backend in the
+/// database, and a non-superuser may not signal an autovacuum worker (which
+/// analyzes a freshly restored database), so FORCE fails at random for the `maef`
+/// role. A plain drop cancels autovacuum itself; only our own closing sessions can
+/// hold it up, hence the retry.
+///
+/// # Panics
+/// When the database is still in use after 10 s, or the server refuses.
+pub async fn drop_database(admin: &Client, name: &str) {
+    for _ in 0..100 {
+        match admin
+            .batch_execute(&format!("drop database if exists {name}"))
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("drop database {name}: {e}"),
+        }
+    }
+    panic!("drop database {name}: still in use after 10 s");
+}
+
 /// A fresh database cloned from the migrated template.
 #[derive(Debug, Clone)]
 pub struct TestDb {

@@ -805,10 +805,7 @@ async fn a_dump_and_restore_keeps_every_byte_of_bytea_and_large_object_media() {
         (los, recorded, recomputed)
     }
     .await;
-    admin
-        .batch_execute(&format!("drop database {restored} with (force)"))
-        .await
-        .unwrap();
+    maef_tests::drop_database(&admin, &restored).await;
     assert!(
         output.status.success(),
         "{}",
