@@ -129,19 +129,23 @@ async fn create_template() -> String {
 /// # Panics
 /// When the database is still in use after 10 s, or the server refuses.
 pub async fn drop_database(admin: &Client, name: &str) {
+    execute_while_in_use(admin, &format!("drop database if exists {name}")).await;
+}
+
+/// Runs a CREATE or DROP DATABASE statement, retrying for up to 10 s while the server
+/// answers `object_in_use` (55006): a session of ours on that database (or on the
+/// template) is still closing.
+async fn execute_while_in_use(admin: &Client, statement: &str) {
     for _ in 0..100 {
-        match admin
-            .batch_execute(&format!("drop database if exists {name}"))
-            .await
-        {
+        match admin.batch_execute(statement).await {
             Ok(()) => return,
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err(e) => panic!("drop database {name}: {e}"),
+            Err(e) => panic!("{statement}: {e}"),
         }
     }
-    panic!("drop database {name}: still in use after 10 s");
+    panic!("{statement}: the database is still in use after 10 s");
 }
 
 /// A fresh database cloned from the migrated template.
@@ -164,21 +168,8 @@ impl TestDb {
         let name = format!("maef_t_{}_{suffix}", run_id());
         let admin = connect(&admin_url()).await;
         // A template with a lingering connection (its creator's session closing) makes
-        // CREATE DATABASE fail for a moment: retry briefly.
-        let mut tries = 0;
-        loop {
-            match admin
-                .batch_execute(&format!("create database {name} template {template}"))
-                .await
-            {
-                Ok(()) => break,
-                Err(e) if tries < 50 && e.to_string().contains("being accessed") => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("create database {name}: {e}"),
-            }
-        }
+        // CREATE DATABASE fail for a moment.
+        execute_while_in_use(&admin, &format!("create database {name} template {template}")).await;
         Self {
             url: database_url(&name),
             name,
