@@ -241,7 +241,8 @@ comment on function api.cart_remove_item(bigint, text) is 'Removes a line from t
 -- up — stays on the cart and the quote says why ("coupon SPRING has expired"), as
 -- Shopify reports `applicable: false`. An unknown code is deliberately not an error:
 -- an error would roll back the attempt counter, and guessing codes must be throttled
--- (30 attempts per 15 minutes per client address, then 429).
+-- (shop.setting cart.coupon_attempts_*: 30 attempts per 15 minutes per client address by
+-- default, then 429).
 create function api.cart_apply_coupon(p_code text, p_session text default null, p_client text default null)
 returns json
 language plpgsql security definer
@@ -254,7 +255,9 @@ begin
         raise exception using errcode = 'MA422', constraint = 'coupon_code_length',
             message = 'a coupon code has 1 to 64 characters';
     end if;
-    perform api._rate_limit('cart_coupon:' || coalesce(p_client, v_cart.cart_id::text), 30, interval '15 minutes');
+    perform api._rate_limit('cart_coupon:' || coalesce(p_client, v_cart.cart_id::text),
+                            api._setting_int('cart.coupon_attempts_per_window')::integer,
+                            api._setting_secs('cart.coupon_attempts_window_secs'));
     -- The stored spelling of a known code, else the code as entered.
     select c.code into v_code from shop.coupon c where lower(c.code) = lower(v_code);
     update shop.cart set coupon_code = coalesce(v_code, btrim(p_code))
@@ -283,3 +286,17 @@ comment on function api._session_hash(text) is 'Private: SHA-256 hex of a guest 
 comment on function api._my_cart(text, boolean) is 'Private: the caller''s open cart (signed-in user, or guest by session), optionally locked FOR UPDATE.';
 comment on function api._check_cart_quantity(bigint, integer) is 'Private: MA422 unless the quantity is 1..999 and within available stock (or backorder allowed).';
 comment on function api._merge_cart(shop.cart, uuid) is 'Private: merges a guest cart into the user''s cart at login (quantities summed and capped).';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.cart_open(character,text,character),
+    api.cart(text),
+    api.cart_add_item(bigint,integer,text),
+    api.cart_update_item(bigint,integer,text),
+    api.cart_remove_item(bigint,text),
+    api.cart_apply_coupon(text,text,text),
+    api.cart_remove_coupon(text)
+    to maef_anon, maef_customer, maef_staff, maef_admin;

@@ -381,3 +381,16 @@ comment on function api.refresh_catalog_views() is
 
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._require_one_of(text, text, text[]) is 'Private: MA422 invalid_<what> naming the allowed values when the value is not one of them.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.list_categories(),
+    api.list_products(integer,text,jsonb),
+    api.lookup_products(text[]),
+    api.product_by_slug(text)
+    to maef_anon, maef_customer, maef_staff, maef_admin;
+-- Not granted (owner only: the worker, DBAs, other SECURITY DEFINER functions):
+--   api.refresh_catalog_views.

@@ -618,3 +618,22 @@ comment on function api._add_variant(bigint, jsonb, text) is 'Private: inserts o
 comment on function api._product_admin_json(bigint) is 'Private: every field of a product (active or not) with variants, stock, prices, tags and media.';
 comment on function api._set_product_tags(bigint, jsonb, text) is 'Private: replaces a product''s tags, creating missing tags by name.';
 comment on function api._set_product_media(bigint, jsonb, text) is 'Private: replaces a product''s media links (asset ids or {asset_id, is_primary, position, alt}).';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.create_product(jsonb),
+    api.update_product(bigint,jsonb),
+    api.delete_product(bigint),
+    api.add_variant(bigint,jsonb),
+    api.update_variant(bigint,jsonb),
+    api.delete_variant(bigint),
+    api.add_price(jsonb),
+    api.update_price(bigint,jsonb),
+    api.delete_price(bigint),
+    api.create_category(jsonb),
+    api.update_category(bigint,jsonb),
+    api.delete_category(bigint)
+    to maef_staff, maef_admin;

@@ -154,3 +154,15 @@ comment on function api.delete_product_media(bigint, uuid) is
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._tag_json(bigint) is 'Private: a tag {id, name, slug, product_count}.';
 comment on function api._tag_slug(text, text) is 'Private: the slug of a tag name (unaccented, dashes), or MA422 naming the path.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.create_tag(jsonb),
+    api.update_tag(bigint,jsonb),
+    api.delete_tag(bigint),
+    api.set_product_media(bigint,uuid,jsonb),
+    api.delete_product_media(bigint,uuid)
+    to maef_staff, maef_admin;

@@ -36,6 +36,29 @@ begin
 end
 $$;
 
+-- A store policy from shop.setting (migration V12): an integer, or an interval of the
+-- setting's seconds. A missing key is a bug of ours (migrations seed every key).
+create function api._setting_int(p_key text)
+returns bigint
+language plpgsql stable as $$
+declare
+    v_value bigint;
+begin
+    select (s.value::text)::bigint into v_value from shop.setting s
+    where s.key = p_key and s.value_type = 'integer';
+    if v_value is null then
+        raise exception 'setting % is missing or not an integer', p_key;
+    end if;
+    return v_value;
+end
+$$;
+
+create function api._setting_secs(p_key text)
+returns interval
+language sql stable as $$
+    select make_interval(secs => api._setting_int(p_key))
+$$;
+
 -- Counts one hit in a fixed window and raises MA429 past the limit. The counter row is
 -- committed by the attempts under the limit; the refused attempt rolls back its own
 -- increment, so a blocked client stays blocked until the window ends, no longer.
@@ -72,6 +95,8 @@ language sql stable as $$
                     when 'manager' = any (r.names) then 'maef_staff'
                     else 'maef_customer'
                 end,
+        'expires_in', api._setting_int('auth.access_token_ttl_secs'),
+        'refresh_expires_in', api._setting_int('auth.refresh_token_ttl_secs'),
         'scope', coalesce((select string_agg(distinct p.name, ' ' order by p.name)
                            from shop.user_role ur
                            join shop.role_permission rp using (role_id)
@@ -120,11 +145,11 @@ end
 $$;
 
 -- Issues a refresh token row (the caller generated the token and passes its hash).
-create function api._issue_refresh_token(p_user_id uuid, p_family uuid, p_token_hash text, p_ttl interval)
+create function api._issue_refresh_token(p_user_id uuid, p_family uuid, p_token_hash text)
 returns void
 language sql as $$
     insert into shop.refresh_token (token_hash, family_id, user_id, expires_at)
-    values (p_token_hash, p_family, p_user_id, now() + p_ttl)
+    values (p_token_hash, p_family, p_user_id, now() + api._setting_secs('auth.refresh_token_ttl_secs'))
 $$;
 
 -- ---------------------------------------------------------------- authentication
@@ -177,8 +202,7 @@ comment on function api.register_user(text, text, text, jsonb) is
 -- Step 1 of a login: counts the attempt against the per-email and per-client limits,
 -- then returns the stored password hash (null for an unknown or inactive account: the
 -- API then verifies against a dummy hash, so both cases cost the same).
-create function api.login_lookup(p_email text, p_client text, p_limit_per_email integer,
-                                 p_limit_per_client integer, p_window interval)
+create function api.login_lookup(p_email text, p_client text)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
@@ -186,20 +210,22 @@ declare
     v_email text := lower(btrim(coalesce(p_email, '')));
     v_user shop.app_user;
 begin
-    perform api._rate_limit('login:client:' || coalesce(p_client, '?'), p_limit_per_client, p_window);
-    perform api._rate_limit('login:email:' || v_email, p_limit_per_email, p_window);
+    perform api._rate_limit('login:client:' || coalesce(p_client, '?'),
+                            api._setting_int('auth.rate_limit_per_client')::integer,
+                            api._setting_secs('auth.rate_limit_window_secs'));
+    perform api._rate_limit('login:email:' || v_email, api._setting_int('auth.rate_limit_per_account')::integer,
+                            api._setting_secs('auth.rate_limit_window_secs'));
     select * into v_user from shop.app_user
     where lower(email) = v_email and is_active and erased_at is null;
     return jsonb_build_object('user_id', v_user.user_id, 'password_hash', v_user.password_hash);
 end
 $$;
-comment on function api.login_lookup(text, text, integer, integer, interval) is
-    'Login step 1: rate-limits (MA429) and returns {user_id, password_hash}, nulls for an unknown or inactive email.';
+comment on function api.login_lookup(text, text) is
+    'Login step 1: rate-limits (MA429; limits in shop.setting auth.rate_limit_*) and returns {user_id, password_hash}, nulls for an unknown or inactive email.';
 
 -- Step 2 of a login, after the API verified the password: opens a session (a new
 -- refresh-token family) and returns the access token's claims.
-create function api.login_complete(p_user_id uuid, p_refresh_hash text, p_refresh_ttl interval,
-                                   p_new_password_hash text default null)
+create function api.login_complete(p_user_id uuid, p_refresh_hash text, p_new_password_hash text default null)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
@@ -211,25 +237,26 @@ begin
         raise exception using errcode = 'MA401', constraint = 'invalid_credentials',
             message = 'wrong email or password';
     end if;
-    perform api._issue_refresh_token(p_user_id, gen_random_uuid(), p_refresh_hash, p_refresh_ttl);
+    perform api._issue_refresh_token(p_user_id, gen_random_uuid(), p_refresh_hash);
     return api._user_claims(p_user_id);
 end
 $$;
-comment on function api.login_complete(uuid, text, interval, text) is
+comment on function api.login_complete(uuid, text, text) is
     'Login step 2 (password verified by the API): issues a refresh token (new family), optionally stores a rehashed password, returns access-token claims.';
 
 -- Rotates a refresh token. Reuse of an already-rotated token revokes its whole family
 -- and is audited; the result is then {"error": "refresh_token_reused"} rather than an
 -- exception, so that the revocation commits.
-create function api.refresh_session(p_token_hash text, p_new_token_hash text, p_ttl interval,
-                                    p_client text, p_limit_per_client integer, p_window interval)
+create function api.refresh_session(p_token_hash text, p_new_token_hash text, p_client text)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
 declare
     v_token shop.refresh_token;
 begin
-    perform api._rate_limit('refresh:client:' || coalesce(p_client, '?'), p_limit_per_client, p_window);
+    perform api._rate_limit('refresh:client:' || coalesce(p_client, '?'),
+                            api._setting_int('auth.rate_limit_per_client')::integer,
+                            api._setting_secs('auth.rate_limit_window_secs'));
     select * into v_token from shop.refresh_token where token_hash = p_token_hash for update;
     if not found or v_token.revoked_at is not null or v_token.expires_at <= now() then
         raise exception using errcode = 'MA401', constraint = 'invalid_refresh_token',
@@ -248,11 +275,11 @@ begin
             message = 'this account is not active';
     end if;
     update shop.refresh_token set used_at = now() where refresh_token_id = v_token.refresh_token_id;
-    perform api._issue_refresh_token(v_token.user_id, v_token.family_id, p_new_token_hash, p_ttl);
+    perform api._issue_refresh_token(v_token.user_id, v_token.family_id, p_new_token_hash);
     return api._user_claims(v_token.user_id);
 end
 $$;
-comment on function api.refresh_session(text, text, interval, text, integer, interval) is
+comment on function api.refresh_session(text, text, text) is
     'Rotates a refresh token: returns access-token claims, or {"error":"refresh_token_reused"} after revoking the family of a replayed token. Errors: MA401 invalid_refresh_token, MA429.';
 
 -- Ends a session: revokes the refresh token's whole family. Unknown tokens are ignored.
@@ -269,9 +296,7 @@ comment on function api.logout(text) is 'Revokes the session (refresh-token fami
 
 -- Starts a password reset: for an active account, stores the token's hash and enqueues
 -- the e-mail. The answer is the same whether or not the address exists.
-create function api.request_password_reset(p_email text, p_token_hash text, p_link text, p_ttl interval,
-                                           p_client text, p_limit_per_account integer,
-                                           p_limit_per_client integer, p_window interval,
+create function api.request_password_reset(p_email text, p_token_hash text, p_link text, p_client text,
                                            p_idem jsonb default null)
 returns jsonb
 language plpgsql security definer
@@ -280,27 +305,30 @@ declare
     v_email text := lower(btrim(coalesce(p_email, '')));
     v_user_id uuid;
     v_result jsonb := api._idempotency_begin(p_idem);
+    v_ttl interval := api._setting_secs('auth.password_reset_ttl_secs');
+    v_window interval := api._setting_secs('auth.rate_limit_window_secs');
 begin
     if v_result is not null then
         return v_result;
     end if;
-    perform api._rate_limit('reset:client:' || coalesce(p_client, '?'), p_limit_per_client, p_window);
-    perform api._rate_limit('reset:email:' || v_email, p_limit_per_account, p_window);
+    perform api._rate_limit('reset:client:' || coalesce(p_client, '?'),
+                            api._setting_int('auth.rate_limit_per_client')::integer, v_window);
+    perform api._rate_limit('reset:email:' || v_email, api._setting_int('auth.rate_limit_per_account')::integer, v_window);
     select user_id into v_user_id from shop.app_user
     where lower(email) = v_email and is_active and erased_at is null;
     if v_user_id is not null then
         insert into shop.password_reset_token (token_hash, user_id, expires_at)
-        values (p_token_hash, v_user_id, now() + p_ttl);
+        values (p_token_hash, v_user_id, now() + v_ttl);
         perform api.enqueue_job('send_email', jsonb_build_object(
             'template', 'password_reset', 'to', v_email, 'link', p_link,
-            'expires_at', now() + p_ttl));
+            'expires_at', now() + v_ttl));
     end if;
     v_result := jsonb_build_object('status', 'accepted');
     perform api._idempotency_finish(p_idem, 202, v_result);
     return v_result;
 end
 $$;
-comment on function api.request_password_reset(text, text, text, interval, text, integer, integer, interval, jsonb) is
+comment on function api.request_password_reset(text, text, text, text, jsonb) is
     'Password reset request: stores the token hash and enqueues a send_email job when the account exists; same answer either way. Errors: MA429.';
 
 -- Completes a password reset: single-use, expiring; signs the user out everywhere.
@@ -607,8 +635,42 @@ comment on function api.prune_rate_limit_counters() is 'Deletes rate-limit count
 comment on function api._require_user() is 'Private: the signed-in user''s id, or MA401 authentication_required.';
 comment on function api._require_scope(text) is 'Private: MA403 permission_required unless the request''s scope holds the permission.';
 comment on function api._rate_limit(text, integer, interval) is 'Private: counts a hit in a fixed window; MA429 rate_limited (detail {retry_after}) past the limit.';
-comment on function api._user_claims(uuid) is 'Private: access-token claims of a user: sub, email, database role, scope (permissions).';
+comment on function api._user_claims(uuid) is 'Private: access-token claims of a user: sub, email, database role, scope (permissions), and the access and refresh lifetimes from shop.setting.';
+comment on function api._setting_int(text) is 'Private: an integer store policy from shop.setting.';
+comment on function api._setting_secs(text) is 'Private: a store policy from shop.setting, as an interval of its seconds.';
 comment on function api._profile(uuid) is 'Private: the profile a user sees of themselves (no password hash).';
 comment on function api._audit(text, text, text, jsonb) is 'Private: writes an audit row for the current user in the caller''s transaction.';
 comment on function api._normalize_email(text) is 'Private: lower-cased trimmed e-mail, or MA422 invalid_email.';
-comment on function api._issue_refresh_token(uuid, uuid, text, interval) is 'Private: stores a refresh token''s hash in a session family.';
+comment on function api._issue_refresh_token(uuid, uuid, text) is 'Private: stores a refresh token''s hash in a session family.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.authenticate(uuid),
+    api.register_user(text,text,text,jsonb),
+    api.login_lookup(text,text),
+    api.login_complete(uuid,text,text),
+    api.refresh_session(text,text,text),
+    api.logout(text),
+    api.request_password_reset(text,text,text,text,jsonb),
+    api.confirm_password_reset(text,text)
+    to maef_anon, maef_customer, maef_staff, maef_admin;
+-- Signed-in users (each function checks the caller itself):
+grant execute on function
+    api.me(),
+    api.update_me(jsonb),
+    api.my_password_hash(),
+    api.set_my_password(text,uuid),
+    api.export_me(),
+    api.erase_me()
+    to maef_customer, maef_staff, maef_admin;
+-- Admins only (each function checks its permission):
+grant execute on function
+    api.admin_list_users(integer,text,text,text),
+    api.admin_update_user(uuid,jsonb),
+    api.admin_list_audit(integer,bigint,text)
+    to maef_admin;
+-- Not granted (owner only: the worker, DBAs, other SECURITY DEFINER functions):
+--   api.create_admin, api.prune_rate_limit_counters.

@@ -718,3 +718,13 @@ end
 $$;
 comment on function api.enqueue_due_schedules() is
     'Enqueues each due schedule once (unique key schedule:<name>@<bucket>) and advances next_run_at past now(); safe to call from every worker. Returns how many were enqueued.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Not granted (owner only: the worker, DBAs, other SECURITY DEFINER functions):
+--   api.enqueue_job, api.enqueue_jobs, api.rescue_expired_jobs, api.claim_jobs, api.complete_jobs,
+--   api.complete_and_claim_jobs, api.complete_job, api.job_backoff, api.fail_job,
+--   api.heartbeat_jobs, api.release_jobs, api.cancel_job, api.retry_job, api.prune_jobs,
+--   api.prune_expired_idempotency_keys, api.refresh_materialized_views, api.cron_next,
+--   api.enqueue_due_schedules.

@@ -355,3 +355,21 @@ comment on function api.save_media_derivative(uuid, text, text, bytea, integer, 
     'Worker: stores one derivative (kept if it exists unless replace); true when written.';
 comment on function api.prune_orphan_media(interval, integer) is
     'Deletes up to p_limit assets linked to no product, story or review and older than p_older_than (large objects unlinked); returns the count.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.media_info(uuid,text),
+    api.media_chunk(uuid,text,bigint,integer)
+    to maef_anon, maef_customer, maef_staff, maef_admin;
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.media_upload_begin(),
+    api.media_upload_write(bytea),
+    api.media_create(jsonb,bytea,bigint),
+    api.media_request_derivatives(uuid,boolean)
+    to maef_staff, maef_admin;
+-- Not granted (owner only: the worker, DBAs, other SECURITY DEFINER functions):
+--   api.media_derivative_source, api.save_media_derivative, api.prune_orphan_media.

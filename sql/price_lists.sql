@@ -297,3 +297,20 @@ comment on function api._customer_group_apply(shop.customer_group, jsonb) is 'Pr
 comment on function api._customer_group_json(shop.customer_group) is 'Private: a customer group as JSON with its member count.';
 comment on function api._price_tier_apply(shop.price_tier, jsonb) is 'Private: a price tier with validated fields applied.';
 comment on function api._price_tier_json(shop.price_tier) is 'Private: a price tier as JSON with its customer group code.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.admin_list_customer_groups(),
+    api.admin_create_customer_group(jsonb),
+    api.admin_update_customer_group(bigint,jsonb),
+    api.admin_delete_customer_group(bigint),
+    api.admin_add_customer_group_member(bigint,uuid),
+    api.admin_remove_customer_group_member(bigint,uuid),
+    api.admin_list_price_tiers(bigint),
+    api.admin_create_price_tier(bigint,jsonb),
+    api.admin_update_price_tier(bigint,jsonb),
+    api.admin_delete_price_tier(bigint)
+    to maef_staff, maef_admin;

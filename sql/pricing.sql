@@ -307,3 +307,14 @@ end
 $$;
 comment on function api.redeem_coupon(text, uuid) is
     'Consumes one use of a coupon (checkout calls it), race-free. Errors: MA404 coupon_not_found, MA409 coupon_exhausted / coupon_expired / coupon_inactive / coupon_not_started / coupon_customer_limit_reached, 23505 coupon_redemption_order_key.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.cart_quote(uuid,text),
+    api.lowest_price_30d(bigint,character,timestamp with time zone)
+    to maef_anon, maef_customer, maef_staff, maef_admin;
+-- Not granted (owner only): api.redeem_coupon, which checkout calls inside its own
+-- transaction; a direct call would consume a coupon use without an order.

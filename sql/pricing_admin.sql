@@ -250,3 +250,17 @@ comment on function api._time_field(jsonb, text, text) is 'Private: a timestamp 
 comment on function api._coupon_apply(shop.coupon, jsonb) is 'Private: a coupon with validated fields applied (creation and update share it).';
 comment on function api._check_promotion_rules(jsonb) is 'Private: MA422 promotion_rules_invalid naming the JSON path when maef.validate_promotion_rules finds an error.';
 comment on function api._promotion_json(shop.promotion) is 'Private: a promotion as JSON with its coupons.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.admin_create_promotion(jsonb),
+    api.admin_update_promotion(bigint,jsonb),
+    api.admin_delete_promotion(bigint),
+    api.admin_list_promotions(),
+    api.admin_create_coupon(bigint,jsonb),
+    api.admin_update_coupon(bigint,jsonb),
+    api.admin_delete_coupon(bigint)
+    to maef_staff, maef_admin;

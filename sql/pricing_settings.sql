@@ -349,3 +349,20 @@ comment on function api._require_fields(jsonb, text[]) is 'Private: MA422 invali
 comment on function api._tax_rate_apply(shop.tax_rate, jsonb) is 'Private: a tax rate with validated fields applied.';
 comment on function api._tax_rate_json(shop.tax_rate) is 'Private: a tax rate as JSON with its category slug.';
 comment on function api._shipping_rate_apply(shop.shipping_rate, jsonb) is 'Private: a shipping rate with validated fields applied.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Managers and admins (each function checks its permission):
+grant execute on function
+    api.admin_list_tax_rates(),
+    api.admin_create_tax_rate(jsonb),
+    api.admin_update_tax_rate(bigint,jsonb),
+    api.admin_delete_tax_rate(bigint),
+    api.admin_list_shipping_rates(),
+    api.admin_create_shipping_rate(jsonb),
+    api.admin_update_shipping_rate(bigint,jsonb),
+    api.admin_delete_shipping_rate(bigint),
+    api.admin_list_store_settings(),
+    api.admin_set_store_setting(text,jsonb)
+    to maef_staff, maef_admin;

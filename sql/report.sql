@@ -77,3 +77,7 @@ from shop.category c
 left join shop.product p on p.category_id = c.category_id
 group by c.slug;
 comment on view report.catalog_overview is 'Active and inactive products per category.';
+
+-- ---------------------------------------------------------------- who may read these
+-- Staff read the reports (maef-api migrate grants schema usage; no function here).
+grant select on all tables in schema report to maef_staff, maef_admin;

@@ -361,3 +361,12 @@ comment on function api._search_tsquery(text) is 'Private: the query parsed with
 comment on function api._search_text(text) is 'Private: the trimmed query, or MA422 invalid_query / query_too_long.';
 comment on function api._search_matches(text, integer, integer, integer, integer) is 'Private: at most p_cap full-text matches plus exact/prefix titles plus, for plain queries that find too little, matches of the spelling-corrected query, with their maef.search_score; exact = every match is there, matches = their number or an estimate.';
 comment on function api._scaled(bigint, double precision) is 'Private: a facet count scaled from the candidate set to the estimated total.';
+
+-- ---------------------------------------------------------------- who may call these
+-- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is
+-- callable only by its owner (maef-worker, DBAs) until it is granted here.
+-- Everyone, anonymous callers included (public on purpose):
+grant execute on function
+    api.search_products(text,integer,text,text),
+    api.search_suggest(text)
+    to maef_anon, maef_customer, maef_staff, maef_admin;

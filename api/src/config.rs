@@ -54,13 +54,9 @@ pub struct Config {
     /// `ARGON2_PARALLELISM` (default 1): argon2id cost, OWASP's minimum by default.
     /// Raising them rehashes each password at its owner's next login.
     pub argon2: Argon2Config,
-    /// Rate limits of login, refresh and password reset.
-    pub rate_limits: RateLimitConfig,
     /// `PASSWORD_RESET_URL` (default `http://localhost:8000/reset-password?token=`): the
     /// reset token is appended to it in the e-mail's link.
     pub password_reset_url: String,
-    /// `PASSWORD_RESET_TTL_SECS` (default 3600): lifetime of a reset link.
-    pub password_reset_ttl: Duration,
     /// `TRUST_FORWARDED_FOR` (default `false`): take the client address from the first
     /// `X-Forwarded-For` entry (only behind a proxy that sets it), else from the socket.
     pub trust_forwarded_for: bool,
@@ -96,13 +92,10 @@ pub struct MediaConfig {
     pub upload_idle: Duration,
 }
 
-/// Token settings.
+/// Token settings. Their lifetimes are store policies in `shop.setting`
+/// (`JWT_EXPIRES`, `JWT_REFRESH_EXPIRES`: see [`crate::migrate`]).
 #[derive(Clone)]
 pub struct TokenConfig {
-    /// `JWT_EXPIRES` (seconds, default 3600): access-token lifetime.
-    pub access_ttl: Duration,
-    /// `JWT_REFRESH_EXPIRES` (seconds, default 2592000 = 30 days): refresh-token lifetime.
-    pub refresh_ttl: Duration,
     /// `JWT_RS256_PRIVATE_KEY_FILE` and `JWT_RS256_PUBLIC_KEY_FILE` (PEM, optional): when
     /// both are set, access tokens are signed RS256 instead of HS256 with `JWT_SECRET`.
     pub rs256: Option<(String, String)>,
@@ -117,18 +110,6 @@ pub struct Argon2Config {
     pub iterations: u32,
     /// Lanes (p).
     pub parallelism: u32,
-}
-
-/// Rate limits (fixed windows, counted in PostgreSQL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimitConfig {
-    /// `RATE_LIMIT_WINDOW_SECS` (default 300): window length.
-    pub window: Duration,
-    /// `RATE_LIMIT_PER_ACCOUNT` (default 10): login or reset attempts per e-mail per window.
-    pub per_account: i32,
-    /// `RATE_LIMIT_PER_CLIENT` (default 100): login, refresh or reset attempts per client
-    /// address per window.
-    pub per_client: i32,
 }
 
 /// How log lines are written.
@@ -155,7 +136,6 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("argon2", &self.argon2)
-            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }
@@ -259,10 +239,6 @@ impl Config {
             max_body_bytes: positive(&var, "MAX_BODY_BYTES", 1 << 20)?,
             log_format,
             tokens: TokenConfig {
-                access_ttl: Duration::from_secs(positive(&var, "JWT_EXPIRES", 3600)? as u64),
-                refresh_ttl: Duration::from_secs(
-                    positive(&var, "JWT_REFRESH_EXPIRES", 30 * 24 * 3600)? as u64
-                ),
                 rs256: match (
                     var("JWT_RS256_PRIVATE_KEY_FILE"),
                     var("JWT_RS256_PUBLIC_KEY_FILE"),
@@ -282,14 +258,8 @@ impl Config {
                 iterations: at_least(&var, "ARGON2_ITERATIONS", 2, 1)?,
                 parallelism: at_least(&var, "ARGON2_PARALLELISM", 1, 1)?,
             },
-            rate_limits: RateLimitConfig {
-                window: Duration::from_secs(positive(&var, "RATE_LIMIT_WINDOW_SECS", 300)? as u64),
-                per_account: at_least(&var, "RATE_LIMIT_PER_ACCOUNT", 10, 1)? as i32,
-                per_client: at_least(&var, "RATE_LIMIT_PER_CLIENT", 100, 1)? as i32,
-            },
             password_reset_url: var("PASSWORD_RESET_URL")
                 .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
-            password_reset_ttl: Duration::from_secs(positive(&var, "PASSWORD_RESET_TTL_SECS", 3600)? as u64),
             trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
             media: media_config(&var)?,
         })

@@ -136,13 +136,18 @@ pub fn app(state: AppState, config: &Config) -> Router {
         // 5xx are logged once, with their cause, by error::log_server_errors.
         .on_failure(());
 
-    routes::router()
+    let (routes, paths) = routes::router().split_for_parts();
+    // Uploads are merged after the timeout layer, so outside it: they have an idle
+    // timeout instead.
+    let (uploads, upload_paths) = routes::media::upload_router().split_for_parts();
+    let doc = openapi::with_header([paths, upload_paths]);
+    routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        // Added after the timeout layer, so outside it: uploads have an idle timeout.
-        .merge(routes::media::upload_router())
+        .merge(uploads)
+        .merge(routes::docs::router(&doc))
         .with_state(state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,6 +5,16 @@
 //! - **code** (extension `maef`, schemas `api` and `report` from `sql/*.sql`): dropped and
 //!   re-created at every run, in one transaction, so a deploy never leaves half-old code.
 //!
+//! Code is **closed by default**: EXECUTE is revoked from PUBLIC (for the functions the
+//! migrating role creates from now on, and again for every code function after the
+//! load), so a function is callable only by its owner — maef-worker and DBAs — until
+//! its own `sql/<domain>.sql` grants it to the request roles that may call it.
+//!
+//! Store policies (`shop.setting`, migration V12) are then overridden from the
+//! environment: each setting row names its variable (`RATE_LIMIT_PER_ACCOUNT`, …), and
+//! a variable that is set is written into its row, checked against the row's type and
+//! bounds; a bad value stops the migration with the variable's name.
+//!
 //! Before dropping code, [`reload_code`] checks that no data object (a column default, a
 //! constraint, a trigger, a policy, a view outside the code schemas…) depends on it: such
 //! a dependency would be dropped silently by CASCADE, so it is refused with its name.
@@ -49,10 +59,21 @@ pub struct MigrateReport {
 /// A failing migration, a missing extension on the server, a data object depending on
 /// code, or a SQL file that does not load (the error names the file).
 pub async fn run(client: &mut Client) -> anyhow::Result<MigrateReport> {
+    run_with_env(client, |name| std::env::var(name).ok()).await
+}
+
+/// [`run`] with the environment read through `env` (tests pass a map).
+///
+/// # Errors
+/// Those of [`run`], and a setting variable whose value does not fit its setting.
+pub async fn run_with_env(
+    client: &mut Client,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<MigrateReport> {
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATE_LOCK])
         .await?;
-    let result = run_locked(client).await;
+    let result = run_locked(client, &env).await;
     // The lock is released with the session anyway; unlocking early lets waiters go.
     let _ = client
         .execute("select pg_advisory_unlock($1)", &[&MIGRATE_LOCK])
@@ -60,7 +81,10 @@ pub async fn run(client: &mut Client) -> anyhow::Result<MigrateReport> {
     result
 }
 
-async fn run_locked(client: &mut Client) -> anyhow::Result<MigrateReport> {
+async fn run_locked(
+    client: &mut Client,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<MigrateReport> {
     let report = runner().run_async(client).await?;
     let applied = report
         .applied_migrations()
@@ -69,6 +93,7 @@ async fn run_locked(client: &mut Client) -> anyhow::Result<MigrateReport> {
         .collect();
     let tx = client.transaction().await?;
     reload_code(&tx).await?;
+    apply_setting_overrides(&tx, env).await?;
     tx.commit().await?;
     Ok(MigrateReport {
         applied,
@@ -97,7 +122,8 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
     tx.batch_execute(
         "drop schema if exists report cascade;
          drop schema if exists api cascade;
-         drop extension if exists maef;",
+         drop extension if exists maef;
+         alter default privileges revoke execute on functions from public;",
     )
     .await?;
     tx.batch_execute("create extension maef").await.map_err(|e| {
@@ -109,7 +135,9 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
     })?;
     tx.batch_execute(
         "create schema api; comment on schema api is 'maef SQL API: the functions every caller uses (reloaded at each deploy)';
-         create schema report; comment on schema report is 'maef psql reports (reloaded at each deploy)';",
+         create schema report; comment on schema report is 'maef psql reports (reloaded at each deploy)';
+         grant usage on schema api to maef_anon, maef_customer, maef_staff, maef_admin;
+         grant usage on schema report to maef_staff, maef_admin;",
     )
     .await?;
     for (name, sql) in SQL_FILES {
@@ -121,7 +149,63 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
             anyhow::anyhow!("sql/{name} failed to load: {msg}")
         })?;
     }
+    // Belt and braces for functions created by another role (a superuser running the
+    // migration, say), whose default privileges were not changed above.
+    tx.batch_execute("revoke execute on all functions in schema api, report, maef from public")
+        .await?;
     Ok(())
+}
+
+/// Writes the environment's value of each setting's variable into its row.
+async fn apply_setting_overrides(
+    tx: &Transaction<'_>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let rows = tx
+        .query(
+            "select key, env, value_type, min_value, max_value from shop.setting where env is not null order by key",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let (key, var, value_type): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let Some(raw) = env(&var) else { continue };
+        let value =
+            setting_value(&value_type, raw.trim()).map_err(|problem| anyhow::anyhow!("{var}: {problem}"))?;
+        tx.execute(
+            "update shop.setting set value = $2 where key = $1 and value is distinct from $2",
+            &[&key, &value],
+        )
+        .await
+        .map_err(|e| {
+            let (min, max): (Option<i64>, Option<i64>) = (row.get(3), row.get(4));
+            match e.as_db_error() {
+                Some(db) if db.constraint() == Some("setting_value_within_bounds") => anyhow::anyhow!(
+                    "{var}: must be between {} and {}",
+                    min.map_or("-".into(), |m| m.to_string()),
+                    max.map_or("-".into(), |m| m.to_string())
+                ),
+                _ => anyhow::anyhow!("{var}: {e}"),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// The JSON value of a setting from its variable's text.
+fn setting_value(value_type: &str, raw: &str) -> Result<serde_json::Value, String> {
+    match value_type {
+        "integer" => raw
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .map_err(|_| format!("'{raw}' is not an integer")),
+        "boolean" => match raw {
+            "true" | "1" => Ok(true.into()),
+            "false" | "0" => Ok(false.into()),
+            _ => Err(format!("'{raw}' is not true/false")),
+        },
+        _ => Ok(raw.into()),
+    }
 }
 
 /// Lists data objects (outside the code schemas) that depend on a code object, and

@@ -16,6 +16,20 @@ pub mod money;
 pub mod pricing;
 pub mod ranking;
 
+// Closed by default, like the SQL API (docs/contributing.md). A trusted extension's
+// script runs as the bootstrap superuser, who then owns these functions with
+// PostgreSQL's default EXECUTE for PUBLIC; instead, only the role that creates the
+// extension (the database owner, whose SECURITY DEFINER `api.*` functions call them)
+// may execute them. `@extowner@` is PostgreSQL's substitution for that role.
+::pgrx::extension_sql!(
+    r#"
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA maef FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA maef TO @extowner@;
+"#,
+    name = "closed_by_default",
+    finalize
+);
+
 /// Required by `cargo pgrx test`.
 #[cfg(test)]
 pub mod pg_test {

@@ -595,12 +595,17 @@ async fn fifty_concurrent_identical_requests_have_exactly_one_effect() {
 
 #[tokio::test]
 async fn login_is_rate_limited_per_account_and_recovers_after_the_window() {
-    let app = TestApp::with(&[("RATE_LIMIT_PER_ACCOUNT", "3"), ("RATE_LIMIT_WINDOW_SECS", "2")]).await;
+    let app = TestApp::new().await;
     app.sign_up("ada@example.com", PASSWORD).await; // one attempt used
+                                                    // The limits are store policies a DBA sets in SQL (or RATE_LIMIT_* at migrate).
     app.db
         .connect()
         .await
-        .execute("delete from shop.rate_limit_counter", &[])
+        .batch_execute(
+            "update shop.setting set value = '3' where key = 'auth.rate_limit_per_account';
+             update shop.setting set value = '2' where key = 'auth.rate_limit_window_secs';
+             delete from shop.rate_limit_counter;",
+        )
         .await
         .unwrap();
     // Windows are aligned on the epoch: start just after a boundary so the four

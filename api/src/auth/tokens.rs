@@ -1,7 +1,7 @@
 //! Access tokens (JWT, HS256 with `JWT_SECRET` or RS256 with configured keys) and
 //! refresh / reset tokens (opaque random strings stored as SHA-256 digests).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
@@ -49,6 +49,10 @@ pub struct UserClaims {
     /// E-mail.
     #[serde(default)]
     pub email: String,
+    /// Access-token lifetime in seconds (store policy `auth.access_token_ttl_secs`).
+    pub expires_in: u64,
+    /// Refresh-token lifetime in seconds (store policy `auth.refresh_token_ttl_secs`).
+    pub refresh_expires_in: u64,
 }
 
 /// Why a bearer token was refused (the text goes into `WWW-Authenticate`).
@@ -56,17 +60,14 @@ pub struct UserClaims {
 #[error("{0}")]
 pub struct TokenError(pub String);
 
-/// Signing and verification keys, and token lifetimes.
+/// Signing and verification keys. Token lifetimes are store policies read by SQL
+/// (`shop.setting`), which returns them with the claims.
 #[derive(Clone)]
 pub struct TokenKeys {
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    /// Access-token lifetime.
-    pub access_ttl: Duration,
-    /// Refresh-token lifetime.
-    pub refresh_ttl: Duration,
 }
 
 impl TokenKeys {
@@ -112,8 +113,6 @@ impl TokenKeys {
             encoding,
             decoding,
             validation,
-            access_ttl: config.tokens.access_ttl,
-            refresh_ttl: config.tokens.refresh_ttl,
         })
     }
 
@@ -129,7 +128,7 @@ impl TokenKeys {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let ttl = self.access_ttl.as_secs();
+        let ttl = user.expires_in;
         let claims = AccessClaims {
             sub: user.sub,
             role: user.role.clone(),
@@ -207,6 +206,8 @@ mod tests {
             role: "maef_customer".into(),
             scope: "orders:read:own".into(),
             email: "a@b.c".into(),
+            expires_in: 3600,
+            refresh_expires_in: 86400,
         }
     }
 

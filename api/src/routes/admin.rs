@@ -1,28 +1,25 @@
 //! Administration: users and the audit log.
 
-use axum::{
-    extract::{Path, State},
-    routing::{get, patch},
-    Router,
-};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{AuditRead, Require, UsersAdmin},
-    db::{self, Access},
+    db::Access,
     error::{ApiError, Problem},
     extract::{Json, Query},
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/admin/…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/users", get(list_users))
-        .route("/api/v1/admin/users/{id}", patch(update_user))
-        .route("/api/v1/admin/audit", get(list_audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(update_user))
+        .routes(routes!(list_audit))
 }
 
 /// Query of `GET /api/v1/admin/users`.
@@ -52,15 +49,14 @@ pub async fn list_users(
     Require(caller, ..): Require<UsersAdmin>,
     Query(filter): Query<UserFilter>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.admin_list_users($1, $2, $3, $4)::text",
         &[&filter.limit, &filter.after, &filter.email, &filter.role],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Changes a user's roles and/or `is_active` (`{"roles": ["manager"], "is_active": true}`);
@@ -81,15 +77,14 @@ pub async fn update_user(
     Json(patch): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_update_user($1, $2)::text",
         &[&id, &patch],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Query of `GET /api/v1/admin/audit`.
@@ -113,13 +108,12 @@ pub async fn list_audit(
     Require(caller, ..): Require<AuditRead>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.admin_list_audit($1, $2, $3)::text",
         &[&filter.limit, &filter.after, &filter.entity],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

@@ -3,9 +3,9 @@
 //! Login is the one flow that needs two database calls: the password is verified here,
 //! with argon2id, between looking the account up and opening the session.
 
-use std::time::Duration;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use axum::{extract::State, http::StatusCode, routing::post, Router};
+use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,26 +16,19 @@ use crate::{
     error::{ApiError, Problem},
     extract::Json,
     idempotency::IdempotencyKey,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/auth/…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/register", post(register))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/password-reset", post(request_password_reset))
-        .route(
-            "/api/v1/auth/password-reset/confirm",
-            post(confirm_password_reset),
-        )
-}
-
-fn interval(duration: Duration) -> String {
-    format!("{} seconds", duration.as_secs())
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
 }
 
 /// Body of `POST /api/v1/auth/register`.
@@ -67,15 +60,15 @@ pub async fn register(
     password::check_policy(&request.password, Some(&request.email))?;
     let idem = idempotency.argument(&state, &caller, &request);
     let hash = state.passwords.hash(request.password.clone()).await?;
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.register_user($1, $2, $3, $4)::text",
         &[&request.email, &hash, &request.username, &idem],
     )
-    .await?;
-    Ok(JsonText(StatusCode::CREATED, body))
+    .await
+    .map(JsonText::created)
 }
 
 /// Body of `POST /api/v1/auth/login`.
@@ -116,7 +109,7 @@ fn session(
         token_type: "Bearer",
         expires_in,
         refresh_token,
-        refresh_expires_in: state.tokens.refresh_ttl.as_secs(),
+        refresh_expires_in: claims.refresh_expires_in,
     }))
 }
 
@@ -135,19 +128,12 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
     let anonymous = Caller::anonymous();
-    let limits = state.config.rate_limits;
     let found = db::call(
         &state.db,
         &anonymous,
         Access::ReadWrite,
-        "select api.login_lookup($1, $2, $3, $4, $5::text::interval)::text",
-        &[
-            &request.email,
-            &client,
-            &limits.per_account,
-            &limits.per_client,
-            &interval(limits.window),
-        ],
+        "select api.login_lookup($1, $2)::text",
+        &[&request.email, &client],
     )
     .await?;
     let found: serde_json::Value =
@@ -169,13 +155,8 @@ pub async fn login(
         &state.db,
         &anonymous,
         Access::ReadWrite,
-        "select api.login_complete($1, $2, $3::text::interval, $4)::text",
-        &[
-            &user_id,
-            &refresh_hash,
-            &interval(state.tokens.refresh_ttl),
-            &verified.rehash,
-        ],
+        "select api.login_complete($1, $2, $3)::text",
+        &[&user_id, &refresh_hash, &verified.rehash],
     )
     .await?;
     session(&state, &claims, refresh_token)
@@ -203,20 +184,12 @@ pub async fn refresh(
     Json(request): Json<RefreshRequest>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
     let (new_token, new_hash) = tokens::new_opaque_token();
-    let limits = state.config.rate_limits;
     let result = db::call(
         &state.db,
         &Caller::anonymous(),
         Access::ReadWrite,
-        "select api.refresh_session($1, $2, $3::text::interval, $4, $5, $6::text::interval)::text",
-        &[
-            &tokens::sha256_hex(&request.refresh_token),
-            &new_hash,
-            &interval(state.tokens.refresh_ttl),
-            &client,
-            &limits.per_client,
-            &interval(limits.window),
-        ],
+        "select api.refresh_session($1, $2, $3)::text",
+        &[&tokens::sha256_hex(&request.refresh_token), &new_hash, &client],
     )
     .await?;
     let reused = serde_json::from_str::<serde_json::Value>(&result)
@@ -276,26 +249,15 @@ pub async fn request_password_reset(
     let idem = idempotency.argument(&state, &caller, &request);
     let (token, token_hash) = tokens::new_opaque_token();
     let link = format!("{}{token}", state.config.password_reset_url);
-    let limits = state.config.rate_limits;
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
-        "select api.request_password_reset($1, $2, $3, $4::text::interval, $5, $6, $7, $8::text::interval, $9)::text",
-        &[
-            &request.email,
-            &token_hash,
-            &link,
-            &interval(state.config.password_reset_ttl),
-            &client,
-            &limits.per_account,
-            &limits.per_client,
-            &interval(limits.window),
-            &idem,
-        ],
+        "select api.request_password_reset($1, $2, $3, $4, $5)::text",
+        &[&request.email, &token_hash, &link, &client, &idem],
     )
-    .await?;
-    Ok(JsonText(StatusCode::ACCEPTED, body))
+    .await
+    .map(|j| j.with_status(StatusCode::ACCEPTED))
 }
 
 /// Body of `POST /api/v1/auth/password-reset/confirm`.
@@ -320,13 +282,12 @@ pub async fn confirm_password_reset(
 ) -> Result<JsonText, ApiError> {
     password::check_policy(&request.new_password, None)?;
     let hash = state.passwords.hash(request.new_password).await?;
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &Caller::anonymous(),
         Access::ReadWrite,
         "select api.confirm_password_reset($1, $2)::text",
         &[&tokens::sha256_hex(&request.token), &hash],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

@@ -4,28 +4,27 @@
 use axum::{
     extract::{FromRequestParts, Path, State},
     http::{request::Parts, StatusCode},
-    routing::{patch, post},
-    Router,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{Caller, ClientAddr},
-    db::{self, Access},
+    db::Access,
     error::{ApiError, Problem},
     extract::Json,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/cart…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cart", post(open_cart).get(show_cart))
-        .route("/api/v1/cart/items", post(add_item))
-        .route("/api/v1/cart/items/{id}", patch(update_item).delete(remove_item))
-        .route("/api/v1/cart/coupon", post(apply_coupon).delete(remove_coupon))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_cart, show_cart))
+        .routes(routes!(add_item))
+        .routes(routes!(update_item, remove_item))
+        .routes(routes!(apply_coupon, remove_coupon))
 }
 
 /// The guest cart's secret session id from `X-Cart-Session` (returned once by
@@ -73,15 +72,14 @@ pub async fn open_cart(
     CartSession(session): CartSession,
     Json(body): Json<OpenCart>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_open($1::text::char(3), $2, $3::text::char(2))::text",
         &[&body.currency, &session, &body.shipping_country],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// The caller's cart: lines with unit prices and the discounts each promotion gave,
@@ -96,15 +94,14 @@ pub async fn show_cart(
     caller: Caller,
     CartSession(session): CartSession,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.cart($1)::text",
         &[&session],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Body of `POST /api/v1/cart/items`.
@@ -130,15 +127,14 @@ pub async fn add_item(
     CartSession(session): CartSession,
     Json(body): Json<AddItem>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_add_item($1, $2, $3)::text",
         &[&body.variant_id, &body.quantity, &session],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Body of `PATCH /api/v1/cart/items/{id}`.
@@ -164,15 +160,14 @@ pub async fn update_item(
     Path(id): Path<i64>,
     Json(body): Json<UpdateItem>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_update_item($1, $2, $3)::text",
         &[&id, &body.quantity, &session],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Removes a line.
@@ -188,15 +183,14 @@ pub async fn remove_item(
     CartSession(session): CartSession,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_remove_item($1, $2)::text",
         &[&id, &session],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Body of `POST /api/v1/cart/coupon`.
@@ -222,15 +216,14 @@ pub async fn apply_coupon(
     ClientAddr(client): ClientAddr,
     Json(body): Json<ApplyCoupon>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_apply_coupon($1, $2, $3)::text",
         &[&body.code, &session, &client],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Takes the coupon off the cart.
@@ -241,13 +234,12 @@ pub async fn remove_coupon(
     caller: Caller,
     CartSession(session): CartSession,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_remove_coupon($1)::text",
         &[&session],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

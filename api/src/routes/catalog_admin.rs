@@ -2,56 +2,30 @@
 //! prices, stock, tags and media; variants; prices; categories. Each write is audited
 //! in SQL.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    routing::{patch, post},
-    Router,
-};
+use axum::extract::{Path, State};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{CatalogWrite, Require},
-    db::{self, Access},
+    db::Access,
     error::{ApiError, Problem},
     extract::Json,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// The catalog administration routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/products", post(create_product))
-        .route(
-            "/api/v1/admin/products/{id}",
-            patch(update_product).delete(delete_product),
-        )
-        .route("/api/v1/admin/products/{id}/variants", post(add_variant))
-        .route(
-            "/api/v1/admin/variants/{id}",
-            patch(update_variant).delete(delete_variant),
-        )
-        .route("/api/v1/admin/prices", post(add_price))
-        .route(
-            "/api/v1/admin/prices/{id}",
-            patch(update_price).delete(delete_price),
-        )
-        .route("/api/v1/admin/categories", post(create_category))
-        .route(
-            "/api/v1/admin/categories/{id}",
-            patch(update_category).delete(delete_category),
-        )
-}
-
-/// Runs one catalog write as `caller`.
-async fn write(
-    state: &AppState,
-    caller: &crate::caller::Caller,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<String, ApiError> {
-    db::call(&state.db, caller, Access::ReadWrite, sql, params).await
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product))
+        .routes(routes!(update_product, delete_product))
+        .routes(routes!(add_variant))
+        .routes(routes!(update_variant, delete_variant))
+        .routes(routes!(add_price))
+        .routes(routes!(update_price, delete_price))
+        .routes(routes!(create_category))
+        .routes(routes!(update_category, delete_category))
 }
 
 /// Creates a product with its variants (stock, prices), product prices, tags and media
@@ -71,8 +45,15 @@ pub async fn create_product(
     Require(caller, ..): Require<CatalogWrite>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    let json = write(&state, &caller, "select api.create_product($1)::text", &[&body]).await?;
-    Ok(JsonText(StatusCode::CREATED, json))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.create_product($1)::text",
+        &[&body],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Updates a product's fields; `tags` and `media` replace the lists; a slug change keeps
@@ -86,15 +67,14 @@ pub async fn update_product(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.update_product($1, $2)::text",
-            &[&id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_product($1, $2)::text",
+        &[&id, &body],
+    )
+    .await
 }
 
 /// Deletes a product.
@@ -106,9 +86,14 @@ pub async fn delete_product(
     Require(caller, ..): Require<CatalogWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(&state, &caller, "select api.delete_product($1)::text", &[&id]).await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_product($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Adds a variant (with stock and prices) to a product.
@@ -121,14 +106,15 @@ pub async fn add_variant(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    let json = write(
+    answer(
         &state,
         &caller,
+        Access::ReadWrite,
         "select api.add_variant($1, $2)::text",
         &[&id, &body],
     )
-    .await?;
-    Ok(JsonText(StatusCode::CREATED, json))
+    .await
+    .map(JsonText::created)
 }
 
 /// Updates a variant and/or its stock (`{"stock": {"qty_on_hand": 12, "low_stock_threshold": 3}}`).
@@ -141,15 +127,14 @@ pub async fn update_variant(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.update_variant($1, $2)::text",
-            &[&id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_variant($1, $2)::text",
+        &[&id, &body],
+    )
+    .await
 }
 
 /// Deletes a variant.
@@ -161,9 +146,14 @@ pub async fn delete_variant(
     Require(caller, ..): Require<CatalogWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(&state, &caller, "select api.delete_variant($1)::text", &[&id]).await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_variant($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Adds a price window: `{product_id | variant_id, currency, amount, compare_at_amount?,
@@ -177,8 +167,15 @@ pub async fn add_price(
     Require(caller, ..): Require<CatalogWrite>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    let json = write(&state, &caller, "select api.add_price($1)::text", &[&body]).await?;
-    Ok(JsonText(StatusCode::CREATED, json))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.add_price($1)::text",
+        &[&body],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Changes a price window: `{amount?, compare_at_amount?, starts_at?, ends_at?}` (null
@@ -196,15 +193,14 @@ pub async fn update_price(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.update_price($1, $2)::text",
-            &[&id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_price($1, $2)::text",
+        &[&id, &body],
+    )
+    .await
 }
 
 /// Deletes a price window.
@@ -216,9 +212,14 @@ pub async fn delete_price(
     Require(caller, ..): Require<CatalogWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(&state, &caller, "select api.delete_price($1)::text", &[&id]).await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_price($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Creates a category: `{name, slug?, parent?, position?, description?}`.
@@ -230,8 +231,15 @@ pub async fn create_category(
     Require(caller, ..): Require<CatalogWrite>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    let json = write(&state, &caller, "select api.create_category($1)::text", &[&body]).await?;
-    Ok(JsonText(StatusCode::CREATED, json))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.create_category($1)::text",
+        &[&body],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Updates or moves a category with its subtree (`{"parent": "slug"}`; a cycle is 422).
@@ -244,15 +252,14 @@ pub async fn update_category(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.update_category($1, $2)::text",
-            &[&id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_category($1, $2)::text",
+        &[&id, &body],
+    )
+    .await
 }
 
 /// Deletes a category without children.
@@ -264,7 +271,12 @@ pub async fn delete_category(
     Require(caller, ..): Require<CatalogWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(&state, &caller, "select api.delete_category($1)::text", &[&id]).await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_category($1)::text",
+        &[&id],
+    )
+    .await
 }

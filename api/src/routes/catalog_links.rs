@@ -2,42 +2,25 @@
 //! rename, delete) and one product media link at a time (primary, position, alt).
 //! Products can also replace both lists at once (`PATCH /api/v1/admin/products/{id}`).
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    routing::{patch, post, put},
-    Router,
-};
+use axum::extract::{Path, State};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    caller::{Caller, CatalogWrite, Require},
-    db::{self, Access},
+    caller::{CatalogWrite, Require},
+    db::Access,
     error::{ApiError, Problem},
     extract::Json,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// The tag and media link routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/tags", post(create_tag))
-        .route("/api/v1/admin/tags/{id}", patch(update_tag).delete(delete_tag))
-        .route(
-            "/api/v1/admin/products/{id}/media/{asset_id}",
-            put(set_product_media).delete(delete_product_media),
-        )
-}
-
-/// Runs one catalog write as `caller`.
-async fn write(
-    state: &AppState,
-    caller: &Caller,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<String, ApiError> {
-    db::call(&state.db, caller, Access::ReadWrite, sql, params).await
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tag))
+        .routes(routes!(update_tag, delete_tag))
+        .routes(routes!(set_product_media, delete_product_media))
 }
 
 /// Creates a tag: `{"name": "Été", "slug": "ete"}` (the slug is made from the name when
@@ -54,8 +37,15 @@ pub async fn create_tag(
     Require(caller, ..): Require<CatalogWrite>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    let json = write(&state, &caller, "select api.create_tag($1)::text", &[&body]).await?;
-    Ok(JsonText(StatusCode::CREATED, json))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.create_tag($1)::text",
+        &[&body],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Renames a tag (`{name?, slug?}`); its products' search vectors follow.
@@ -68,15 +58,14 @@ pub async fn update_tag(
     Path(id): Path<i64>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.update_tag($1, $2)::text",
-            &[&id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_tag($1, $2)::text",
+        &[&id, &body],
+    )
+    .await
 }
 
 /// Deletes a tag and its links to products.
@@ -88,9 +77,14 @@ pub async fn delete_tag(
     Require(caller, ..): Require<CatalogWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(&state, &caller, "select api.delete_tag($1)::text", &[&id]).await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_tag($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Links a media asset to a product or changes the link: `{"is_primary": true,
@@ -111,15 +105,14 @@ pub async fn set_product_media(
     Path((id, asset_id)): Path<(i64, String)>,
     Json(body): Json<Value>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.set_product_media($1, $2::text::uuid, $3)::text",
-            &[&id, &asset_id, &body],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.set_product_media($1, $2::text::uuid, $3)::text",
+        &[&id, &asset_id, &body],
+    )
+    .await
 }
 
 /// Unlinks a media asset from a product (the asset itself stays).
@@ -132,13 +125,12 @@ pub async fn delete_product_media(
     Require(caller, ..): Require<CatalogWrite>,
     Path((id, asset_id)): Path<(i64, String)>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        write(
-            &state,
-            &caller,
-            "select api.delete_product_media($1, $2::text::uuid)::text",
-            &[&id, &asset_id],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_product_media($1, $2::text::uuid)::text",
+        &[&id, &asset_id],
+    )
+    .await
 }

@@ -4,25 +4,23 @@
 //! those fetch JavaScript bundles from the network (at build time or in the browser),
 //! and our build machines reach only package registries.
 
-use axum::{response::Html, routing::get, Json, Router};
+use std::sync::Arc;
+
+use axum::{response::Html, routing::get, Router};
 use utoipa::openapi::{path::Operation, OpenApi as Document};
-use utoipa::OpenApi;
 
-use crate::{openapi::ApiDoc, AppState};
+use crate::{routes::JsonText, AppState};
 
-/// `/api/v1/openapi.json` and `/docs`.
-pub fn router() -> Router<AppState> {
+/// `/api/v1/openapi.json` and `/docs` for `doc`, rendered once.
+pub fn router(doc: &Document) -> Router<AppState> {
+    let json: Arc<str> = doc.to_json().unwrap_or_else(|_| "{}".into()).into();
+    let page: Arc<str> = render(doc).into();
     Router::new()
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/docs", get(docs_page))
-}
-
-async fn openapi_json() -> Json<Document> {
-    Json(ApiDoc::openapi())
-}
-
-async fn docs_page() -> Html<String> {
-    Html(render(&ApiDoc::openapi()))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { JsonText::ok(json.to_string()) }),
+        )
+        .route("/docs", get(move || async move { Html(page.to_string()) }))
 }
 
 fn escape(text: &str) -> String {

@@ -1,15 +1,16 @@
 //! Liveness and readiness probes.
 
-use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{error::ApiError, migrate, AppState};
 
 /// `/healthz` and `/readyz`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// The process is up (no database access).

@@ -18,37 +18,35 @@ pub mod upload;
 use axum::{
     extract::{DefaultBodyLimit, Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Router,
 };
 use bytes::Bytes;
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{MediaWrite, Require},
-    db::{self, Access},
+    db::Access,
     error::ApiError,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// Download and derivative routes: under the whole-request timeout like every route
 /// (the timeout ends when the response headers are sent; the body streams after it).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/media/{asset_id}", get(download::download))
-        .route("/api/v1/media/{asset_id}/derivatives", post(request_derivatives))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(download::download))
+        .routes(routes!(request_derivatives))
 }
 
 /// The upload route, merged outside the request timeout (a 200 MiB video over a phone
 /// network takes minutes); an idle client is cut off by `MEDIA_UPLOAD_IDLE_MS`
 /// instead. Its body size is bounded by the upload code per media type, not by
 /// `MAX_BODY_BYTES`.
-pub fn upload_router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/media/upload",
-        post(upload::upload).layer(DefaultBodyLimit::disable()),
-    )
+pub fn upload_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload::upload))
+        .layer(DefaultBodyLimit::disable())
 }
 
 fn parse_asset_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
@@ -103,13 +101,13 @@ pub async fn request_derivatives(
         })?
     };
     let replace = request.replace;
-    let json = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.media_request_derivatives($1, $2)::text",
         &[&asset_id, &replace],
     )
-    .await?;
-    Ok(JsonText(StatusCode::ACCEPTED, json))
+    .await
+    .map(|j| j.with_status(StatusCode::ACCEPTED))
 }

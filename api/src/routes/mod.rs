@@ -6,8 +6,8 @@
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    Router,
 };
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     caller::Caller,
@@ -21,6 +21,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog_admin;
 pub mod catalog_links;
+pub mod catalog_types;
 pub mod categories;
 pub mod docs;
 pub mod health;
@@ -32,11 +33,12 @@ pub mod promotions;
 pub mod search;
 pub mod users;
 
-/// Every route of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route of the API with its OpenAPI operation (each module registers its own
+/// paths with `routes!`; [`crate::openapi`] only assembles the document). Uploads are
+/// mounted apart ([`media::upload_router`]): they must sit outside the request timeout.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(health::router())
-        .merge(docs::router())
         .merge(categories::router())
         .merge(products::router())
         .merge(search::router())
@@ -61,6 +63,18 @@ impl JsonText {
     pub fn ok(body: String) -> Self {
         Self(StatusCode::OK, body)
     }
+
+    /// The same body with another status (`201 Created`, `202 Accepted`).
+    #[must_use]
+    pub fn with_status(self, status: StatusCode) -> Self {
+        Self(status, self.1)
+    }
+
+    /// The same body with `201 Created`.
+    #[must_use]
+    pub fn created(self) -> Self {
+        self.with_status(StatusCode::CREATED)
+    }
 }
 
 impl IntoResponse for JsonText {
@@ -73,8 +87,8 @@ impl IntoResponse for JsonText {
     }
 }
 
-/// One [`db::call`] answered with `status` and the JSON text it returns: the whole body
-/// of a handler that only forwards its arguments.
+/// The one helper of a handler that makes one call: [`db::call`] answered with 200 and
+/// the JSON text it returns (`.created()` or `.with_status()` for another status).
 ///
 /// # Errors
 /// Those of [`db::call`].
@@ -82,10 +96,10 @@ pub async fn answer(
     state: &AppState,
     caller: &Caller,
     access: Access,
-    status: StatusCode,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(&state.db, caller, access, sql, params).await?;
-    Ok(JsonText(status, body))
+    Ok(JsonText::ok(
+        db::call(&state.db, caller, access, sql, params).await?,
+    ))
 }

@@ -2,12 +2,8 @@
 //! SQL: `sql/price_lists.sql`). A price list is the set of tiers naming a customer
 //! group; a line pays the lowest tier it qualifies for when below the base price.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    routing::{get, patch, put},
-    Router,
-};
+use axum::extract::{Path, State};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -21,28 +17,13 @@ use crate::{
 
 /// `/api/v1/admin/variants/{id}/price-tiers`, `/api/v1/admin/price-tiers/{id}`,
 /// `/api/v1/admin/customer-groups…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/admin/variants/{id}/price-tiers",
-            get(list_price_tiers).post(create_price_tier),
-        )
-        .route(
-            "/api/v1/admin/price-tiers/{id}",
-            patch(update_price_tier).delete(delete_price_tier),
-        )
-        .route(
-            "/api/v1/admin/customer-groups",
-            get(list_customer_groups).post(create_customer_group),
-        )
-        .route(
-            "/api/v1/admin/customer-groups/{id}",
-            patch(update_customer_group).delete(delete_customer_group),
-        )
-        .route(
-            "/api/v1/admin/customer-groups/{id}/members/{user_id}",
-            put(add_member).delete(remove_member),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_price_tiers, create_price_tier))
+        .routes(routes!(update_price_tier, delete_price_tier))
+        .routes(routes!(list_customer_groups, create_customer_group))
+        .routes(routes!(update_customer_group, delete_customer_group))
+        .routes(routes!(add_member, remove_member))
 }
 
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -57,7 +38,7 @@ pub async fn list_price_tiers(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_price_tiers($1)::text";
-    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadOnly, sql, &[&id]).await
 }
 
 /// Adds a tier: `{"currency", "amount", "min_quantity" (default 1), "customer_group" (a code; absent: everyone)}`.
@@ -77,15 +58,9 @@ pub async fn create_price_tier(
 ) -> Result<JsonText, ApiError> {
     let tier = serde_json::Value::Object(tier);
     let sql = "select api.admin_create_price_tier($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::CREATED,
-        sql,
-        &[&id, &tier],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &tier])
+        .await
+        .map(JsonText::created)
 }
 
 /// Changes fields of a tier.
@@ -104,15 +79,7 @@ pub async fn update_price_tier(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_price_tier($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &patch],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &patch]).await
 }
 
 /// Deletes a tier.
@@ -125,7 +92,7 @@ pub async fn delete_price_tier(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_price_tier($1)::text";
-    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id]).await
 }
 
 /// Every customer group with its member count.
@@ -136,7 +103,7 @@ pub async fn list_customer_groups(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_customer_groups()::text";
-    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
 /// Creates a customer group: `{"code", "name"}` (promotions and tiers name it by code).
@@ -154,15 +121,9 @@ pub async fn create_customer_group(
 ) -> Result<JsonText, ApiError> {
     let group = serde_json::Value::Object(group);
     let sql = "select api.admin_create_customer_group($1)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::CREATED,
-        sql,
-        &[&group],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&group])
+        .await
+        .map(JsonText::created)
 }
 
 /// Changes a group's code or name.
@@ -181,15 +142,7 @@ pub async fn update_customer_group(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_customer_group($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &patch],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &patch]).await
 }
 
 /// Deletes a group, its memberships and its price list.
@@ -202,7 +155,7 @@ pub async fn delete_customer_group(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_customer_group($1)::text";
-    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id]).await
 }
 
 /// Adds a user to a group (idempotent).
@@ -216,15 +169,7 @@ pub async fn add_member(
     Path((id, user_id)): Path<(i64, Uuid)>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_add_customer_group_member($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &user_id],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &user_id]).await
 }
 
 /// Removes a user from a group.
@@ -238,13 +183,5 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(i64, Uuid)>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_remove_customer_group_member($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &user_id],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &user_id]).await
 }

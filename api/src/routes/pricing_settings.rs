@@ -3,12 +3,8 @@
 //! units, tax rates basis points (2000 = 20 %); a bad field is a 422 whose `details` is
 //! its JSON path.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    routing::{get, patch, put},
-    Router,
-};
+use axum::extract::{Path, State};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PricingWrite, Require},
@@ -20,26 +16,14 @@ use crate::{
 };
 
 /// `/api/v1/admin/tax-rates…`, `/api/v1/admin/shipping-rates…`, `/api/v1/admin/store-settings…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/admin/tax-rates",
-            get(list_tax_rates).post(create_tax_rate),
-        )
-        .route(
-            "/api/v1/admin/tax-rates/{id}",
-            patch(update_tax_rate).delete(delete_tax_rate),
-        )
-        .route(
-            "/api/v1/admin/shipping-rates",
-            get(list_shipping_rates).post(create_shipping_rate),
-        )
-        .route(
-            "/api/v1/admin/shipping-rates/{id}",
-            patch(update_shipping_rate).delete(delete_shipping_rate),
-        )
-        .route("/api/v1/admin/store-settings", get(list_store_settings))
-        .route("/api/v1/admin/store-settings/{currency}", put(set_store_setting))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tax_rates, create_tax_rate))
+        .routes(routes!(update_tax_rate, delete_tax_rate))
+        .routes(routes!(list_shipping_rates, create_shipping_rate))
+        .routes(routes!(update_shipping_rate, delete_shipping_rate))
+        .routes(routes!(list_store_settings))
+        .routes(routes!(set_store_setting))
 }
 
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -52,7 +36,7 @@ pub async fn list_tax_rates(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_tax_rates()::text";
-    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
 /// Creates a tax rate: `{"country", "rate_bp", "category_id", "name"}` (no category: the
@@ -71,15 +55,9 @@ pub async fn create_tax_rate(
 ) -> Result<JsonText, ApiError> {
     let rate = serde_json::Value::Object(rate);
     let sql = "select api.admin_create_tax_rate($1)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::CREATED,
-        sql,
-        &[&rate],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&rate])
+        .await
+        .map(JsonText::created)
 }
 
 /// Changes fields of a tax rate.
@@ -98,15 +76,7 @@ pub async fn update_tax_rate(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_tax_rate($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &patch],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &patch]).await
 }
 
 /// Deletes a tax rate.
@@ -119,7 +89,7 @@ pub async fn delete_tax_rate(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_tax_rate($1)::text";
-    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id]).await
 }
 
 /// Every shipping rate.
@@ -130,7 +100,7 @@ pub async fn list_shipping_rates(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_shipping_rates()::text";
-    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
 /// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
@@ -148,15 +118,9 @@ pub async fn create_shipping_rate(
 ) -> Result<JsonText, ApiError> {
     let rate = serde_json::Value::Object(rate);
     let sql = "select api.admin_create_shipping_rate($1)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::CREATED,
-        sql,
-        &[&rate],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&rate])
+        .await
+        .map(JsonText::created)
 }
 
 /// Changes fields of a shipping rate (`free_over: null` removes the free threshold).
@@ -175,15 +139,7 @@ pub async fn update_shipping_rate(
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
     let sql = "select api.admin_update_shipping_rate($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&id, &patch],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &patch]).await
 }
 
 /// Deletes a shipping rate.
@@ -196,7 +152,7 @@ pub async fn delete_shipping_rate(
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_delete_shipping_rate($1)::text";
-    answer(&state, &caller, Access::ReadWrite, StatusCode::OK, sql, &[&id]).await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&id]).await
 }
 
 /// The price settings of every currency.
@@ -207,7 +163,7 @@ pub async fn list_store_settings(
     Require(caller, ..): Require<PricingWrite>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_store_settings()::text";
-    answer(&state, &caller, Access::ReadOnly, StatusCode::OK, sql, &[]).await
+    answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
 /// Sets a currency's price settings: `{"prices_include_tax", "default_country"}`; absent
@@ -227,13 +183,5 @@ pub async fn set_store_setting(
 ) -> Result<JsonText, ApiError> {
     let setting = serde_json::Value::Object(setting);
     let sql = "select api.admin_set_store_setting($1, $2)::text";
-    answer(
-        &state,
-        &caller,
-        Access::ReadWrite,
-        StatusCode::OK,
-        sql,
-        &[&currency, &setting],
-    )
-    .await
+    answer(&state, &caller, Access::ReadWrite, sql, &[&currency, &setting]).await
 }

@@ -4,10 +4,9 @@ use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Router,
 };
 use std::collections::HashMap;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -17,17 +16,17 @@ use crate::{
     db::{self, Access},
     error::{ApiError, Problem},
     extract::{Json, Query},
-    openapi::{ProductDetail, ProductPage, ProductSummary},
-    routes::JsonText,
+    routes::catalog_types::{ProductDetail, ProductPage, ProductSummary},
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/products…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/products", get(list_products))
-        .route("/api/v1/products/lookup", post(lookup_products))
-        .route("/api/v1/products/{slug}", get(product_by_slug))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(lookup_products))
+        .routes(routes!(product_by_slug))
 }
 
 /// Query of `GET /api/v1/products` (filters are checked in SQL, which names the
@@ -93,15 +92,14 @@ pub async fn list_products(
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect(),
     );
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.list_products($1, $2, $3)::text",
         &[&limit, &after, &filters],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// One product with its variants, current prices, stock status, media, tags,
@@ -162,13 +160,12 @@ pub async fn lookup_products(
     caller: Caller,
     Json(request): Json<LookupRequest>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.lookup_products($1)::text",
         &[&request.slugs],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

@@ -2,37 +2,25 @@
 //! Rules are validated by the extension when saved: an invalid document is a 422 whose
 //! `details` is the JSON path of the error.
 
-use axum::{
-    extract::{Path, State},
-    routing::{get, patch, post},
-    Router,
-};
+use axum::extract::{Path, State};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PromotionsWrite, Require},
-    db::{self, Access},
+    db::Access,
     error::{ApiError, Problem},
     extract::Json,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/admin/promotions…` and `/api/v1/admin/coupons…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/admin/promotions",
-            get(list_promotions).post(create_promotion),
-        )
-        .route(
-            "/api/v1/admin/promotions/{id}",
-            patch(update_promotion).delete(delete_promotion),
-        )
-        .route("/api/v1/admin/promotions/{id}/coupons", post(create_coupon))
-        .route(
-            "/api/v1/admin/coupons/{id}",
-            patch(update_coupon).delete(delete_coupon),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_promotions, create_promotion))
+        .routes(routes!(update_promotion, delete_promotion))
+        .routes(routes!(create_coupon))
+        .routes(routes!(update_coupon, delete_coupon))
 }
 
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -45,15 +33,14 @@ pub async fn list_promotions(
     State(state): State<AppState>,
     Require(caller, ..): Require<PromotionsWrite>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.admin_list_promotions()::text",
         &[],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Creates a promotion: `{"name", "rules", "priority", "stacking", "starts_at", "ends_at", "is_active"}`.
@@ -69,15 +56,15 @@ pub async fn create_promotion(
     Json(promotion): Json<Object>,
 ) -> Result<JsonText, ApiError> {
     let promotion = serde_json::Value::Object(promotion);
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_create_promotion($1)::text",
         &[&promotion],
     )
-    .await?;
-    Ok(JsonText(axum::http::StatusCode::CREATED, body))
+    .await
+    .map(JsonText::created)
 }
 
 /// Changes fields of a promotion.
@@ -96,15 +83,14 @@ pub async fn update_promotion(
     Json(patch): Json<Object>,
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_update_promotion($1, $2)::text",
         &[&id, &patch],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Deletes a promotion and its coupons.
@@ -117,15 +103,14 @@ pub async fn delete_promotion(
     Require(caller, ..): Require<PromotionsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_delete_promotion($1)::text",
         &[&id],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Creates a coupon of a promotion: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`.
@@ -145,15 +130,15 @@ pub async fn create_coupon(
     Json(coupon): Json<Object>,
 ) -> Result<JsonText, ApiError> {
     let coupon = serde_json::Value::Object(coupon);
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_create_coupon($1, $2)::text",
         &[&id, &coupon],
     )
-    .await?;
-    Ok(JsonText(axum::http::StatusCode::CREATED, body))
+    .await
+    .map(JsonText::created)
 }
 
 /// Changes fields of a coupon: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`
@@ -174,15 +159,14 @@ pub async fn update_coupon(
     Json(patch): Json<Object>,
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_update_coupon($1, $2)::text",
         &[&id, &patch],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Deletes a coupon.
@@ -195,13 +179,12 @@ pub async fn delete_coupon(
     Require(caller, ..): Require<PromotionsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.admin_delete_coupon($1)::text",
         &[&id],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

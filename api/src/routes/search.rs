@@ -1,23 +1,24 @@
 //! Product search and autocomplete.
 
-use axum::{extract::State, routing::get, Router};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::Caller,
-    db::{self, Access},
+    db::Access,
     error::{ApiError, Problem},
     extract::Query,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/search…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/search", get(search))
-        .route("/api/v1/search/suggest", get(suggest))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(suggest))
 }
 
 /// Query of `GET /api/v1/search`.
@@ -48,15 +49,14 @@ pub async fn search(
     caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.search_products($1, $2, $3, $4)::text",
         &[&params.q, &params.limit, &params.after, &params.currency],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
 
 /// Query of `GET /api/v1/search/suggest`.
@@ -78,13 +78,12 @@ pub async fn suggest(
     caller: Caller,
     Query(params): Query<SuggestParams>,
 ) -> Result<JsonText, ApiError> {
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadOnly,
         "select api.search_suggest($1)::text",
         &[&params.q],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }

@@ -1,29 +1,25 @@
 //! The signed-in user: profile, password change, GDPR export and erasure.
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-    Router,
-};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{unauthorized, Require, SignedIn},
     db::{self, Access},
     error::{ApiError, Problem},
     extract::Json,
-    routes::JsonText,
+    routes::{answer, JsonText},
     AppState,
 };
 
 /// `/api/v1/users/me…`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/users/me", get(me).patch(update_me).delete(erase_me))
-        .route("/api/v1/users/me/export", get(export_me))
-        .route("/api/v1/users/me/password", post(change_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me, erase_me))
+        .routes(routes!(export_me))
+        .routes(routes!(change_password))
 }
 
 /// The signed-in user's profile.
@@ -33,9 +29,7 @@ pub async fn me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        db::call(&state.db, &caller, Access::ReadOnly, "select api.me()::text", &[]).await?,
-    ))
+    answer(&state, &caller, Access::ReadOnly, "select api.me()::text", &[]).await
 }
 
 /// Changes the signed-in user's username: `{"username": "ada"}`.
@@ -48,16 +42,14 @@ pub async fn update_me(
     Json(patch): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<JsonText, ApiError> {
     let patch = serde_json::Value::Object(patch);
-    Ok(JsonText::ok(
-        db::call(
-            &state.db,
-            &caller,
-            Access::ReadWrite,
-            "select api.update_me($1)::text",
-            &[&patch],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.update_me($1)::text",
+        &[&patch],
+    )
+    .await
 }
 
 /// Everything held about the signed-in user, as JSON (GDPR access request).
@@ -67,16 +59,14 @@ pub async fn export_me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
 ) -> Result<JsonText, ApiError> {
-    Ok(JsonText::ok(
-        db::call(
-            &state.db,
-            &caller,
-            Access::ReadOnly,
-            "select api.export_me()::text",
-            &[],
-        )
-        .await?,
-    ))
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.export_me()::text",
+        &[],
+    )
+    .await
 }
 
 /// Erases the signed-in user's personal data (GDPR); orders are kept, anonymised.
@@ -146,13 +136,12 @@ pub async fn change_password(
         ));
     }
     let hash = state.passwords.hash(request.new_password).await?;
-    let body = db::call(
-        &state.db,
+    answer(
+        &state,
         &caller,
         Access::ReadWrite,
         "select api.set_my_password($1)::text",
         &[&hash],
     )
-    .await?;
-    Ok(JsonText::ok(body))
+    .await
 }
