@@ -114,40 +114,37 @@ impl Permission for SignedIn {
     const SCOPE: Option<&'static str> = None;
 }
 
-/// `users:admin`.
-pub struct UsersAdmin;
-impl Permission for UsersAdmin {
-    const SCOPE: Option<&'static str> = Some("users:admin");
+/// Declares permission markers for [`Require`] (`/// doc` then `Name = "scope";`).
+/// Every marker's scope is listed in [`PERMISSIONS`], which a test checks against the
+/// `shop.permission` rows: a permission is defined once, by its migration row, and a
+/// marker naming no row fails that test (docs/contributing.md has the recipe).
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $name:ident = $scope:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl Permission for $name {
+                const SCOPE: Option<&'static str> = Some($scope);
+            }
+        )*
+        /// The scope of every permission marker.
+        pub const PERMISSIONS: &[&str] = &[$($scope),*];
+    };
 }
 
-/// `catalog:write`.
-pub struct CatalogWrite;
-impl Permission for CatalogWrite {
-    const SCOPE: Option<&'static str> = Some("catalog:write");
-}
-
-/// `media:write`: uploads and derivative requests.
-pub struct MediaWrite;
-impl Permission for MediaWrite {
-    const SCOPE: Option<&'static str> = Some("media:write");
-}
-
-/// `audit:read`.
-pub struct AuditRead;
-impl Permission for AuditRead {
-    const SCOPE: Option<&'static str> = Some("audit:read");
-}
-
-/// `promotions:write`: promotion and coupon administration.
-pub struct PromotionsWrite;
-impl Permission for PromotionsWrite {
-    const SCOPE: Option<&'static str> = Some("promotions:write");
-}
-
-/// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
-pub struct PricingWrite;
-impl Permission for PricingWrite {
-    const SCOPE: Option<&'static str> = Some("pricing:write");
+permissions! {
+    /// `users:admin`: list users, change roles, deactivate accounts.
+    UsersAdmin = "users:admin";
+    /// `catalog:write`: catalog administration.
+    CatalogWrite = "catalog:write";
+    /// `media:write`: uploads and derivative requests.
+    MediaWrite = "media:write";
+    /// `audit:read`: the audit log.
+    AuditRead = "audit:read";
+    /// `promotions:write`: promotion and coupon administration.
+    PromotionsWrite = "promotions:write";
+    /// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
+    PricingWrite = "pricing:write";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

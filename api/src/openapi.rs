@@ -26,19 +26,123 @@ pub struct ApiDoc;
 
 /// The whole document: the header above with every route's operations (what
 /// `/api/v1/openapi.json` serves; also for tools that need it without a server).
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     let (_, paths) = crate::routes::router().split_for_parts();
     let (_, upload) = crate::routes::media::upload_router().split_for_parts();
     with_header([paths, upload])
 }
 
 /// The header above with the operations collected by routers.
-pub fn with_header(parts: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
+///
+/// JSON rather than utoipa's types: the common errors are added to the serialised
+/// document (utoipa's 3.1 schema types do not all deserialise back).
+pub fn with_header(parts: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     for part in parts {
         doc.merge(part);
     }
-    doc
+    let mut json = serde_json::to_value(&doc).expect("the document serialises");
+    add_document_routes(&mut json);
+    add_common_errors(&mut json);
+    json
+}
+
+/// The two routes that serve the document itself (`routes::docs`, built from it).
+fn add_document_routes(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    doc["paths"]["/api/v1/openapi.json"] = json!({"get": {
+        "tags": ["health"], "summary": "This OpenAPI 3.1 document", "operationId": "openapi_json",
+        "responses": {"200": {"description": "The document",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}});
+    doc["paths"]["/docs"] = json!({"get": {
+        "tags": ["health"], "summary": "A readable page of every operation", "operationId": "docs_page",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}});
+}
+
+/// The error responses every operation may give, added where a route did not document
+/// them itself, so that no status a client can receive is undocumented:
+/// - any operation: 408 (request timeout), 500 (our bug), 503 (database unreachable),
+///   504 (database too slow or pool exhausted);
+/// - with a request body: 400 (malformed), 413 (too large), 415 (not JSON), 422 (a
+///   field of the wrong type or out of range);
+/// - with a bearer requirement: 401, and 403 when it names permissions.
+///
+/// Every `Problem` body is served as `application/problem+json` (RFC 9457).
+fn add_common_errors(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let problem = |description: &str| {
+        json!({"description": description,
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, operation) in item.iter_mut() {
+            if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            let has_body = operation.get("requestBody").is_some();
+            let scopes: Vec<Value> = operation["security"]
+                .as_array()
+                .map(|reqs| {
+                    reqs.iter()
+                        .filter_map(|r| r.get("bearer").and_then(Value::as_array))
+                        .flatten()
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let signed_in = operation["security"]
+                .as_array()
+                .is_some_and(|reqs| reqs.iter().any(|r| r.get("bearer").is_some()));
+            let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            // Problem bodies documented as JSON by a route are problem JSON.
+            for response in responses.values_mut() {
+                if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                    let is_problem = content
+                        .get("application/json")
+                        .is_some_and(|c| c["schema"]["$ref"] == "#/components/schemas/Problem");
+                    if is_problem {
+                        let media = content.remove("application/json").unwrap_or_default();
+                        content.insert("application/problem+json".into(), media);
+                    }
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description));
+            };
+            add("408", "The request took longer than REQUEST_TIMEOUT_MS");
+            add(
+                "500",
+                "Internal error (logged with the request id; the body says nothing more)",
+            );
+            add("503", "The database cannot be reached; retry later");
+            add(
+                "504",
+                "The database took too long, or no connection became free in time",
+            );
+            if has_body {
+                add("400", "Malformed request body");
+                add("413", "Request body larger than MAX_BODY_BYTES");
+                add("415", "The request body is not application/json");
+                add(
+                    "422",
+                    "A field is missing, of the wrong type or out of range (details name it)",
+                );
+            }
+            if signed_in {
+                add("401", "No valid access token");
+                if !scopes.is_empty() {
+                    add("403", "The token lacks the permission this operation needs");
+                }
+            }
+        }
+    }
 }
 
 /// Declares the `bearer` security scheme (JWT access tokens) that routes refer to; the

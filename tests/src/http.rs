@@ -206,8 +206,11 @@ impl Reply {
     }
 }
 
-/// Sends a request through a router.
+/// Sends a request through a router; the response is checked against the OpenAPI
+/// document ([`crate::contract`]).
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -216,6 +219,7 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    crate::contract::check(&method, &path, status.as_u16(), &content_type, &body);
     Reply {
         status,
         content_type,

@@ -10,6 +10,7 @@
 //! `MAEF_TEST_RUN_ID` so all test binaries of a run share one template; it drops the
 //! run's databases afterwards.
 
+pub mod contract;
 pub mod http;
 
 use std::sync::OnceLock;

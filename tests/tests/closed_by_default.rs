@@ -153,6 +153,25 @@ fn regex_lite_scope(body: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn every_permission_a_route_can_require_is_a_permission_row() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let rows: Vec<String> = client
+        .query("select name from shop.permission", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for scope in maef_api::caller::PERMISSIONS {
+        assert!(
+            rows.iter().any(|r| r == scope),
+            "marker for {scope} has no shop.permission row"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_new_api_function_added_without_a_grant_is_callable_by_no_request_role() {
     let db = TestDb::new().await;
     let client = db.connect().await;
