@@ -130,9 +130,7 @@ fn violation(method: &str, path: &str, status: u16, content_type: &str, body: &[
         ));
     };
     let is_json = media_type == "application/json" || media_type.ends_with("+json");
-    let Some(schema) = media.get("schema").filter(|_| is_json) else {
-        return None;
-    };
+    let schema = media.get("schema").filter(|_| is_json)?;
     if body.is_empty() {
         return None; // a HEAD response, or a 304
     }
