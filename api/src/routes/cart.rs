@@ -201,12 +201,16 @@ pub struct ApplyCoupon {
     pub code: String,
 }
 
-/// Puts a coupon on the cart; if it cannot be used (unknown, expired, used up), the
-/// quote's messages say why. Attempts are throttled per client address.
+/// Puts a coupon on the cart. A code that does not exist (404 `coupon_not_found`) or
+/// cannot be used now (422 `coupon_expired`, `coupon_exhausted`, …) is refused and
+/// nothing is kept; a valid code whose conditions the cart does not meet yet stays, and
+/// the quote's messages say what is missing. Attempts, refused ones included, are
+/// throttled per client address.
 #[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart", request_body = ApplyCoupon,
     responses(
-        (status = 200, description = "The cart's quote"),
-        (status = 404, description = "No open cart", body = Problem),
+        (status = 200, description = "The cart's quote", body = crate::routes::quote_types::Quote),
+        (status = 404, description = "No open cart, or no coupon has this code", body = Problem),
+        (status = 422, description = "The coupon cannot be used now (inactive, not started, expired, used up, customer limit)", body = Problem),
         (status = 429, description = "Too many attempts (see Retry-After)", body = Problem),
     ))]
 pub async fn apply_coupon(
@@ -216,14 +220,44 @@ pub async fn apply_coupon(
     ClientAddr(client): ClientAddr,
     Json(body): Json<ApplyCoupon>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    let reply = answer(
         &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_apply_coupon($1, $2, $3)::text",
         &[&body.code, &session, &client],
     )
-    .await
+    .await?;
+    match refusal(&reply.1) {
+        Some(error) => Err(error),
+        None => Ok(reply),
+    }
+}
+
+/// A refusal `api.cart_apply_coupon` returned instead of raising it (so that the
+/// attempt counter commits): `{"error": {status, code, message, hint}}`. A quote never
+/// starts with that key, so the check costs a prefix comparison.
+fn refusal(body: &str) -> Option<ApiError> {
+    if !body.starts_with("{\"error\"") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = &value["error"];
+    let status = error["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(StatusCode::is_client_error)
+        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut problem = ApiError::new(
+        status,
+        error["code"].as_str().unwrap_or("coupon_refused"),
+        error["message"].as_str().unwrap_or("this coupon cannot be used"),
+    );
+    if let Some(hint) = error["hint"].as_str() {
+        problem = problem.hint(hint);
+    }
+    Some(problem)
 }
 
 /// Takes the coupon off the cart.

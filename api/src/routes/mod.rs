@@ -16,6 +16,7 @@ use crate::{
     AppState,
 };
 
+pub mod addresses;
 pub mod admin;
 pub mod auth;
 pub mod cart;
@@ -23,14 +24,19 @@ pub mod catalog_admin;
 pub mod catalog_links;
 pub mod catalog_types;
 pub mod categories;
+pub mod checkout;
 pub mod docs;
 pub mod health;
+pub mod inventory;
 pub mod media;
+pub mod orders;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod products;
 pub mod promotions;
+pub mod quote_types;
 pub mod search;
+pub mod shipping;
 pub mod users;
 
 /// Every route of the API with its OpenAPI operation (each module registers its own
@@ -52,6 +58,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(pricing_settings::router())
         .merge(price_lists::router())
+        .merge(addresses::router())
+        .merge(shipping::router())
+        .merge(checkout::router())
+        .merge(inventory::router())
+        .merge(orders::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

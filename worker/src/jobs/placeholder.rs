@@ -13,13 +13,3 @@ pub async fn pull_instagram_stories() -> Result<Completion, String> {
     tracing::debug!("pull_instagram_stories: not implemented yet (stories issue)");
     Ok(Completion::Batched)
 }
-
-/// `expire_stock_reservations`: a no-op until the model has stock reservations (the
-/// current model keeps only `inventory.qty_on_hand`).
-///
-/// # Errors
-/// None today.
-pub async fn expire_stock_reservations() -> Result<Completion, String> {
-    tracing::debug!("expire_stock_reservations: no reservations in the model yet");
-    Ok(Completion::Batched)
-}
