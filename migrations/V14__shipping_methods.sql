@@ -34,6 +34,19 @@ alter table shop.shipping_rate
     alter column shipping_method_id set not null,
     drop constraint shipping_rate_country_currency_key,
     add constraint shipping_rate_method_country_currency_key unique (shipping_method_id, country, currency_code);
+-- A rate inserted without a method (a script written for V4's flat rates) is a rate of
+-- "standard".
+create function shop.shipping_rate_default_method() returns trigger
+language plpgsql as $$
+begin
+    if new.shipping_method_id is null then
+        select m.shipping_method_id into new.shipping_method_id from shop.shipping_method m where m.code = 'standard';
+    end if;
+    return new;
+end
+$$;
+create trigger shipping_rate_default_method before insert on shop.shipping_rate
+    for each row execute function shop.shipping_rate_default_method();
 create index shipping_rate_destination_idx on shop.shipping_rate (country, currency_code);
 comment on table shop.shipping_rate is
     'Price of a shipping method per destination country and currency; free when the discounted merchandise reaches free_over.';

@@ -19,10 +19,11 @@
 -- their levels; the same as payment, expiry and cancellation (see V16), so none of
 -- them can deadlock another.
 --
--- Errors (nothing written): MA400 idempotency_key_required, MA404 cart_not_found /
--- address_not_found / shipping_method_not_found, MA410 cart_expired, MA409
--- price_changed (detail = the new quote) / insufficient_stock (detail = the short
--- lines) / cart_not_open / coupon_* / order_transition_invalid, MA422 cart_empty /
+-- Errors (nothing written): MA400 idempotency_key_required, MA404 cart_not_found (also
+-- once the cart is checked out) / address_not_found / shipping_method_not_found, MA410
+-- cart_expired, MA409 price_changed (detail = the new quote) / insufficient_stock
+-- (detail = the short lines) / coupon_* (coupon_not_applicable: its conditions are not
+-- met), MA422 cart_empty /
 -- item_unavailable / shipping_method_unavailable / invalid_field (detail = JSON path)
 -- / invalid_email / idempotency_key_reused.
 
@@ -139,8 +140,14 @@ begin
     if v_user_id is null then
         v_email := api._normalize_email(api._text_field(p_request, 'email', '$', true));
     else
-        v_email := coalesce(api._normalize_email(nullif(api._text_field(p_request, 'email', '$'), '')),
-                            (select u.email from shop.app_user u where u.user_id = v_user_id));
+        -- IF, not CASE: the planner folds an immutable call on a constant null in an
+        -- untaken CASE branch, and _normalize_email(null) raises.
+        v_email := nullif(api._text_field(p_request, 'email', '$'), '');
+        if v_email is null then
+            select u.email into v_email from shop.app_user u where u.user_id = v_user_id;
+        else
+            v_email := api._normalize_email(v_email);
+        end if;
     end if;
     v_note := btrim(coalesce(api._text_field(p_request, 'note', '$'), ''));
     if length(v_note) > 1000 then
@@ -173,6 +180,19 @@ begin
             message = format('no longer for sale: %s', array_to_string(v_unavailable, ', ')),
             detail = to_jsonb(v_unavailable)::text, hint = 'Remove these items from the cart.';
     end if;
+    -- A coupon that can no longer be used fails the checkout naming why (before the
+    -- price check: the total changed because of it).
+    if v_cart.coupon_code is not null then
+        select s.coupon_id, s.promotion_id, s.status into v_coupon_id, v_coupon_promotion, v_coupon_status
+        from api._coupon_status(v_cart.coupon_code, v_user_id, now()) s;
+        if v_coupon_status is distinct from 'valid' then
+            raise exception using errcode = 'MA409',
+                constraint = 'coupon_' || coalesce(v_coupon_status, 'not_found'),
+                message = format('coupon %s cannot be used: %s', v_cart.coupon_code,
+                                 replace(coalesce(v_coupon_status, 'not_found'), '_', ' ')),
+                hint = 'Remove the coupon (DELETE /api/v1/cart/coupon), then check out again.';
+        end if;
+    end if;
     v_quote_text := maef.quote_cart(v_input::text, v_cart.cart_id::text, v_cart.coupon_code, v_cart.shipping_country,
                                     v_unavailable);
     v_quote := v_quote_text::jsonb;
@@ -184,23 +204,13 @@ begin
             hint = 'details hold the new quote: show it, then check out with its grand_total as expected_total.';
     end if;
 
-    -- The coupon must apply as the shopper saw it.
-    if v_cart.coupon_code is not null then
-        select s.coupon_id, s.promotion_id, s.status into v_coupon_id, v_coupon_promotion, v_coupon_status
-        from api._coupon_status(v_cart.coupon_code, v_user_id, now()) s;
-        if v_coupon_status is distinct from 'valid' then
-            raise exception using errcode = 'MA409',
-                constraint = 'coupon_' || coalesce(v_coupon_status, 'not_found'),
-                message = format('coupon %s cannot be used: %s', v_cart.coupon_code,
-                                 replace(coalesce(v_coupon_status, 'not_found'), '_', ' ')),
-                hint = 'Remove the coupon (DELETE /api/v1/cart/coupon), then check out again.';
-        end if;
-        if not exists (select from jsonb_array_elements(v_quote -> 'promotions') p
+    -- A valid coupon whose conditions the cart does not meet is not consumed for nothing.
+    if v_cart.coupon_code is not null
+       and not exists (select from jsonb_array_elements(v_quote -> 'promotions') p
                        where (p ->> 'promotion_id')::bigint = v_coupon_promotion) then
-            raise exception using errcode = 'MA409', constraint = 'coupon_not_applicable',
-                message = format('coupon %s does not apply to this cart', v_cart.coupon_code),
-                hint = 'Meet its conditions (the quote''s messages say which), or remove it.';
-        end if;
+        raise exception using errcode = 'MA409', constraint = 'coupon_not_applicable',
+            message = format('coupon %s does not apply to this cart', v_cart.coupon_code),
+            hint = 'Meet its conditions (the quote''s messages say which), or remove it.';
     end if;
 
     -- Stock, optimistically and without a lock: most checkouts that will fail for stock

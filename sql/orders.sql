@@ -144,12 +144,13 @@ declare
 begin
     select * into c from api._order_cursor(p_after);
     select jsonb_build_object(
-        'items', coalesce(jsonb_agg(api._order_summary(o) order by o.created_at desc, o.order_id desc)
+        'items', coalesce(jsonb_agg(api._order_summary(o.ord) order by o.created_at desc, o.order_id desc)
                           filter (where o.n <= v_limit), '[]'),
         'next_cursor', case when count(*) > v_limit then
             (array_agg(o.created_at::text || '|' || o.order_id order by o.created_at desc, o.order_id desc))[v_limit] end)
     into v_page
-    from (select x.*, row_number() over (order by x.created_at desc, x.order_id desc) as n
+    from (select x as ord, x.created_at, x.order_id,
+                 row_number() over (order by x.created_at desc, x.order_id desc) as n
           from shop.customer_order x
           where x.user_id = v_user_id
             and (c.after_at is null or (x.created_at, x.order_id) < (c.after_at, c.after_id))
@@ -227,12 +228,13 @@ begin
     end;
     select * into c from api._order_cursor(f ->> 'after');
     select jsonb_build_object(
-        'items', coalesce(jsonb_agg(api._order_summary(o) order by o.created_at desc, o.order_id desc)
+        'items', coalesce(jsonb_agg(api._order_summary(o.ord) order by o.created_at desc, o.order_id desc)
                           filter (where o.n <= v_limit), '[]'),
         'next_cursor', case when count(*) > v_limit then
             (array_agg(o.created_at::text || '|' || o.order_id order by o.created_at desc, o.order_id desc))[v_limit] end)
     into v_page
-    from (select x.*, row_number() over (order by x.created_at desc, x.order_id desc) as n
+    from (select x as ord, x.created_at, x.order_id,
+                 row_number() over (order by x.created_at desc, x.order_id desc) as n
           from shop.customer_order x
           where (c.after_at is null or (x.created_at, x.order_id) < (c.after_at, c.after_id))
             and (f ->> 'status' is null or x.status = f ->> 'status')

@@ -12,6 +12,7 @@
 
 pub mod contract;
 pub mod http;
+pub mod shop;
 
 use std::sync::OnceLock;
 

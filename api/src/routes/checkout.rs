@@ -61,7 +61,7 @@ pub struct CheckoutRequest {
         (status = 201, description = "The order (the same body for every retry with the key)", body = Order),
         (status = 400, description = "Idempotency-Key missing or malformed, or a malformed body", body = Problem),
         (status = 404, description = "No open cart, address or shipping method", body = Problem),
-        (status = 409, description = "`price_changed` (`details`: the new quote, JSON), `insufficient_stock` (`details`: the short lines, JSON), `cart_not_open`, `coupon_*`", body = Problem),
+        (status = 409, description = "`price_changed` (`details`: the new quote, JSON), `insufficient_stock` (`details`: the short lines, JSON), `coupon_*` (used up, expired, not applicable…)", body = Problem),
         (status = 410, description = "The cart has expired", body = Problem),
         (status = 422, description = "Empty cart, item no longer sold, method not offered to the destination or currency, invalid field (`details` is its JSON path), key reused with another body", body = Problem),
     ))]
