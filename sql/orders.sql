@@ -329,6 +329,9 @@ language plpgsql as $$
 declare
     v shop.customer_order;
 begin
+    if p_order.status = p_status then  -- not a change, so the trigger would not see it
+        perform shop.order_transition_refuse('status', p_order.status, p_status);
+    end if;
     perform api._order_note(p_note);
     update shop.customer_order set status = p_status, reservation_expires_at = null,
         payment_status = case when payment_status = 'pending' then 'none' else payment_status end
