@@ -28,6 +28,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 type Object = serde_json::Map<String, serde_json::Value>;
 
+/// A shipping method's price for a destination country and currency.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ShippingRate {
+    pub shipping_rate_id: i64,
+    pub shipping_method_id: i64,
+    /// The method's code.
+    pub shipping_method: String,
+    pub country: String,
+    pub currency_code: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Free when the discounted merchandise reaches this.
+    pub free_over: Option<i64>,
+}
+
 /// Every tax rate, countries' standard rates first.
 #[utoipa::path(get, path = "/api/v1/admin/tax-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
     responses((status = 200, description = "Tax rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
@@ -94,7 +109,7 @@ pub async fn delete_tax_rate(
 
 /// Every shipping rate.
 #[utoipa::path(get, path = "/api/v1/admin/shipping-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Shipping rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+    responses((status = 200, description = "Shipping rates", body = Vec<ShippingRate>), (status = 403, description = "Missing pricing:write", body = Problem)))]
 pub async fn list_shipping_rates(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -103,12 +118,13 @@ pub async fn list_shipping_rates(
     answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
-/// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
+/// Creates a shipping method's rate: `{"shipping_method", "country", "currency",
+/// "amount", "free_over"}` (without `shipping_method`: the `standard` method's).
 #[utoipa::path(post, path = "/api/v1/admin/shipping-rates", tag = "admin", request_body = serde_json::Value,
     security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 201, description = "The shipping rate"),
-        (status = 409, description = "The country has a rate in this currency", body = Problem),
+        (status = 201, description = "The shipping rate", body = ShippingRate),
+        (status = 409, description = "The method has a rate for this country and currency", body = Problem),
         (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
     ))]
 pub async fn create_shipping_rate(
@@ -127,7 +143,7 @@ pub async fn create_shipping_rate(
 #[utoipa::path(patch, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin", request_body = serde_json::Value,
     params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The shipping rate"),
+        (status = 200, description = "The shipping rate", body = ShippingRate),
         (status = 404, description = "No such shipping rate", body = Problem),
         (status = 422, description = "Invalid field", body = Problem),
     ))]
@@ -145,7 +161,7 @@ pub async fn update_shipping_rate(
 /// Deletes a shipping rate.
 #[utoipa::path(delete, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such shipping rate", body = Problem)))]
+    responses((status = 200, description = "Deleted", body = crate::routes::addresses::Deleted), (status = 404, description = "No such shipping rate", body = Problem)))]
 pub async fn delete_shipping_rate(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
