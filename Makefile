@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help run test bench bench-jobs bench-search bench-media lint setup
 
 help:
-	@echo "make run    - set up, load the demo catalog, run maef-api on :8000 and maef-worker"
+	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
 	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
@@ -36,5 +36,5 @@ setup:
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --quiet -p maef-core -p maef-media -p maef-api -p maef-worker -p maef-tests --all-targets -- -D warnings
+	cargo clippy --quiet -p maef-core -p maef-media -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
 	cd extension && cargo clippy --quiet --all-targets -- -D warnings
