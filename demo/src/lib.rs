@@ -8,11 +8,15 @@
 //! # Layout
 //! - [`catalog`]: categories, products with variants, prices in XOF and EUR, stock,
 //!   tags and one generated image per product.
+//! - [`orders`]: shipping methods and rates, and orders in every state (awaiting
+//!   payment, paid, confirmed for cash on delivery, fulfilled, delivered, cancelled,
+//!   expired), placed through checkout.
 //!
-//! Later parts (orders in several states, payments, stories, reviews) are added as
-//! modules beside `catalog` and called from [`load`] in dependency order.
+//! Later parts (payments, stories, reviews) are added as modules beside these and
+//! called from [`load`] in dependency order.
 
 pub mod catalog;
+pub mod orders;
 
 use tokio_postgres::Client;
 
@@ -27,6 +31,12 @@ pub async fn load(client: &mut Client) -> anyhow::Result<Vec<String>> {
             "catalog: {} categories, {} products, {} variants, {} images",
             catalog.categories, catalog.products, catalog.variants, catalog.images
         )
+    });
+    let orders = orders::load(client).await?;
+    report.push(if orders.already_loaded {
+        "orders: already loaded".to_string()
+    } else {
+        format!("orders: {}", orders.statuses.join(", "))
     });
     Ok(report)
 }

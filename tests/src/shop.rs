@@ -209,9 +209,7 @@ pub async fn fill_cart(client: &Client, who: &mut Who, currency: &str, country: 
 
 /// The grand total of `who`'s cart quote.
 pub async fn cart_total(client: &Client, who: &Who) -> i64 {
-    who.call(client, "select api.cart($1)::text", &[])
-        .await
-        .unwrap()["grand_total"]
+    who.call(client, "select api.cart($1)::text", &[]).await.unwrap()["grand_total"]
         .as_i64()
         .unwrap()
 }
@@ -251,12 +249,12 @@ pub async fn stock_problems(client: &Client) -> Vec<String> {
                            from shop.stock_reservation where status = 'active' group by 1, 2)
              select format('variant %s at %s: level %s/%s, ledger %s/%s, live reservations %s',
                            l.variant_id, l.stock_location_id, l.qty_on_hand, l.qty_reserved,
-                           g.on_hand, g.reserved, coalesce(r.reserved, 0))
+                           coalesce(g.on_hand, 0), coalesce(g.reserved, 0), coalesce(r.reserved, 0))
              from shop.stock_level l
              join shop.inventory i using (variant_id)
              left join ledger g using (variant_id, stock_location_id)
              left join live r using (variant_id, stock_location_id)
-             where l.qty_on_hand is distinct from g.on_hand or l.qty_reserved is distinct from g.reserved
+             where l.qty_on_hand <> coalesce(g.on_hand, 0) or l.qty_reserved <> coalesce(g.reserved, 0)
                 or l.qty_reserved <> coalesce(r.reserved, 0) or l.qty_reserved < 0
                 or (not i.allow_backorder and (l.qty_on_hand < 0 or l.qty_reserved > l.qty_on_hand))
              union all
@@ -300,7 +298,9 @@ pub async fn signed_in(app: &TestApp, email: &str, role: Option<&str>) -> String
         .method(Method::POST)
         .uri("/api/v1/auth/register")
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({"email": email, "password": PASSWORD}).to_string()))
+        .body(Body::from(
+            json!({"email": email, "password": PASSWORD}).to_string(),
+        ))
         .unwrap();
     let response = app.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");

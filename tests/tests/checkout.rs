@@ -9,8 +9,8 @@ use axum::{
 use maef_tests::{
     http::{Reply, TestApp},
     shop::{
-        as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to, signed_in,
-        sql_error, user, Who,
+        as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to,
+        signed_in, sql_error, user, Who,
     },
 };
 use serde_json::{json, Value};
@@ -31,7 +31,8 @@ async fn checkout(app: &TestApp, who: &Who, token: Option<&str>, key: Option<&st
     if let Some(key) = key {
         builder = builder.header("idempotency-key", key);
     }
-    app.send(builder.body(Body::from(body.to_string())).unwrap()).await
+    app.send(builder.body(Body::from(body.to_string())).unwrap())
+        .await
 }
 
 /// A shop selling in XOF to Senegal (standard shipping 2,000 XOF), with one variant
@@ -55,13 +56,28 @@ async fn assert_nothing_written(client: &Client) {
         "shop.order_event",
         "shop.idempotency_key",
     ] {
-        assert_eq!(count(client, &format!("select count(*) from {table}")).await, 0, "{table}");
+        assert_eq!(
+            count(client, &format!("select count(*) from {table}")).await,
+            0,
+            "{table}"
+        );
     }
     assert_eq!(
-        count(client, "select count(*) from shop.stock_movement where kind <> 'receipt'").await,
+        count(
+            client,
+            "select count(*) from shop.stock_movement where kind <> 'receipt'"
+        )
+        .await,
         0
     );
-    assert_eq!(count(client, "select coalesce(sum(qty_reserved), 0)::bigint from shop.inventory").await, 0);
+    assert_eq!(
+        count(
+            client,
+            "select coalesce(sum(qty_reserved), 0)::bigint from shop.inventory"
+        )
+        .await,
+        0
+    );
     assert_consistent(client).await;
 }
 
@@ -80,7 +96,9 @@ async fn a_guest_checks_out_and_gets_an_order_with_its_lines_totals_reservation_
     let order = placed.json();
     let number = order["number"].as_str().unwrap().to_string();
     assert!(
-        number.len() == 11 && number.as_bytes()[4] == b'-' && number.bytes().filter(u8::is_ascii_digit).count() == 10,
+        number.len() == 11
+            && number.as_bytes()[4] == b'-'
+            && number.bytes().filter(u8::is_ascii_digit).count() == 10,
         "{number}"
     );
     assert_eq!(order["status"], "awaiting_payment");
@@ -111,28 +129,49 @@ async fn a_guest_checks_out_and_gets_an_order_with_its_lines_totals_reservation_
     // Stock is reserved, the cart closed.
     let (on_hand, reserved): (i32, i32) = {
         let r = client
-            .query_one("select qty_on_hand, qty_reserved from shop.inventory where variant_id = $1", &[&variant])
+            .query_one(
+                "select qty_on_hand, qty_reserved from shop.inventory where variant_id = $1",
+                &[&variant],
+            )
             .await
             .unwrap();
         (r.get(0), r.get(1))
     };
     assert_eq!((on_hand, reserved), (10, 3));
-    assert_eq!(count(&client, "select count(*) from shop.cart where status = 'converted'").await, 1);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.cart where status = 'converted'"
+        )
+        .await,
+        1
+    );
     assert_consistent(&client).await;
 
     // The guest reads it with the token (header or query), nobody without it.
     let path = format!("/api/v1/orders/{number}");
     let with_header = app
-        .send(Request::get(&path).header("x-order-token", &token).body(Body::empty()).unwrap())
+        .send(
+            Request::get(&path)
+                .header("x-order-token", &token)
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(with_header.status, StatusCode::OK, "{}", with_header.text());
     assert_eq!(with_header.json()["number"], number.as_str());
-    assert!(with_header.json().get("token").is_none(), "the token is returned once");
-    let with_query = app.call(Method::GET, &format!("{path}?token={token}"), None, None).await;
+    assert!(
+        with_header.json().get("token").is_none(),
+        "the token is returned once"
+    );
+    let with_query = app
+        .call(Method::GET, &format!("{path}?token={token}"), None, None)
+        .await;
     assert_eq!(with_query.status, StatusCode::OK);
     for bad in [
         app.call(Method::GET, &path, None, None).await,
-        app.call(Method::GET, &format!("{path}?token=nope"), None, None).await,
+        app.call(Method::GET, &format!("{path}?token=nope"), None, None)
+            .await,
     ] {
         assert_eq!(bad.status, StatusCode::NOT_FOUND);
         assert_eq!(bad.problem_code(), "order_not_found");
@@ -153,8 +192,10 @@ async fn a_signed_in_customer_checks_out_to_an_address_from_their_book_and_finds
             Method::POST,
             "/api/v1/users/me/addresses",
             Some(&token),
-            Some(json!({"full_name": "Ada Ndiaye", "line1": "5 avenue Pompidou", "city": "Dakar",
-                        "country": "SN", "phone": "+221 77 000 11 22"})),
+            Some(
+                json!({"full_name": "Ada Ndiaye", "line1": "5 avenue Pompidou", "city": "Dakar",
+                        "country": "SN", "phone": "+221 77 000 11 22"}),
+            ),
         )
         .await;
     assert_eq!(address.status, StatusCode::CREATED, "{}", address.text());
@@ -180,7 +221,12 @@ async fn a_signed_in_customer_checks_out_to_an_address_from_their_book_and_finds
     assert_eq!(mine.status, StatusCode::OK, "{}", mine.text());
     assert_eq!(mine.json()["items"][0]["number"], order["number"]);
     let one = app
-        .call(Method::GET, &format!("/api/v1/orders/{}", order["number"].as_str().unwrap()), Some(&token), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/orders/{}", order["number"].as_str().unwrap()),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.json()["lines"][0]["quantity"], 1);
@@ -196,7 +242,10 @@ async fn a_changed_total_is_a_409_carrying_the_new_quote_and_nothing_is_written(
     let seen = cart_total(&client, &guest).await;
     // The price rises between the quote the shopper saw and the checkout.
     client
-        .execute("update shop.price set amount = 16000 where currency_code = 'XOF'", &[])
+        .execute(
+            "update shop.price set amount = 16000 where currency_code = 'XOF'",
+            &[],
+        )
         .await
         .unwrap();
     let refused = checkout(&app, &guest, None, Some("k"), &checkout_body(seen)).await;
@@ -207,7 +256,10 @@ async fn a_changed_total_is_a_409_carrying_the_new_quote_and_nothing_is_written(
     assert_eq!(quote["lines"][0]["unit_price"], 16000);
     assert_eq!(quote["shipping_method"]["code"], "standard");
     assert_nothing_written(&client).await;
-    assert_eq!(count(&client, "select count(*) from shop.cart where status = 'open'").await, 1);
+    assert_eq!(
+        count(&client, "select count(*) from shop.cart where status = 'open'").await,
+        1
+    );
     // With the new total the same key goes through (a refusal does not burn the key).
     let placed = checkout(&app, &guest, None, Some("k"), &checkout_body(2 * 16000 + 2000)).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
@@ -241,9 +293,16 @@ async fn every_short_line_is_listed_with_what_is_available_and_nothing_is_writte
                {"sku": "ROBE-L", "variant_id": b, "requested": 5, "available": 3}])
     );
     // The direct updates above were recorded as adjustments; nothing else moved.
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 0);
     assert_eq!(
-        count(&client, "select count(*) from shop.stock_movement where kind not in ('receipt', 'adjustment')").await,
+        count(&client, "select count(*) from shop.customer_order").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.stock_movement where kind not in ('receipt', 'adjustment')"
+        )
+        .await,
         0
     );
     assert_consistent(&client).await;
@@ -270,7 +329,11 @@ async fn backordered_units_are_accepted_and_flagged_and_only_backorder_items_go_
         .unwrap();
     assert_eq!((row.get::<_, i32>(0), row.get::<_, i32>(1)), (2, 5));
     assert_eq!(
-        count(&client, "select sum(backordered)::bigint from shop.stock_reservation").await,
+        count(
+            &client,
+            "select sum(backordered)::bigint from shop.stock_reservation"
+        )
+        .await,
         3
     );
     // Paid, the five units are sold: on hand goes to -3 (owed), reserved back to 0.
@@ -292,7 +355,10 @@ async fn backordered_units_are_accepted_and_flagged_and_only_backorder_items_go_
         .execute("update shop.inventory set allow_backorder = false", &[])
         .await
         .unwrap_err();
-    assert_eq!(sql_error(&err), ("23514".into(), "inventory_on_hand_not_negative".into()));
+    assert_eq!(
+        sql_error(&err),
+        ("23514".into(), "inventory_on_hand_not_negative".into())
+    );
 }
 
 /// A 10 % promotion unlocked by coupon `code` (at most `usage_limit` uses).
@@ -317,7 +383,13 @@ async fn the_coupon_is_redeemed_with_the_order_or_the_checkout_fails_naming_why(
     let client = app.db.connect().await;
     let variant = shop(&client, 50).await;
     coupon(&client, "TEN", json!({"coupon_required": true}), Some(2)).await;
-    coupon(&client, "BIG", json!({"coupon_required": true, "min_subtotal": 100000}), None).await;
+    coupon(
+        &client,
+        "BIG",
+        json!({"coupon_required": true, "min_subtotal": 100000}),
+        None,
+    )
+    .await;
 
     // Applied and redeemed.
     let mut first = Who::guest();
@@ -333,7 +405,14 @@ async fn the_coupon_is_redeemed_with_the_order_or_the_checkout_fails_naming_why(
     assert_eq!(placed.json()["coupon_code"], "TEN");
     assert_eq!(placed.json()["discount_total"], 3000);
     assert_eq!(placed.json()["lines"][0]["discounts"][0]["amount"], 3000);
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon where code = 'TEN'").await, 1);
+    assert_eq!(
+        count(
+            &client,
+            "select times_used::bigint from shop.coupon where code = 'TEN'"
+        )
+        .await,
+        1
+    );
 
     // Used up between the quote and the checkout: 409 naming why, nothing consumed.
     let mut second = Who::guest();
@@ -365,8 +444,18 @@ async fn the_coupon_is_redeemed_with_the_order_or_the_checkout_fails_naming_why(
     let refused = checkout(&app, &third, None, Some("c"), &checkout_body(total)).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.problem_code(), "coupon_not_applicable");
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 1);
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon where code = 'BIG'").await, 0);
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select times_used::bigint from shop.coupon where code = 'BIG'"
+        )
+        .await,
+        0
+    );
     assert_consistent(&client).await;
 }
 
@@ -409,19 +498,112 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
     };
     let no_session = Who::guest();
     let cases: Vec<(&str, &Who, Option<&str>, Value, StatusCode, &str)> = vec![
-        ("no key", &guest, None, good.clone(), StatusCode::BAD_REQUEST, "idempotency_key_required"),
-        ("no cart", &no_session, Some("k1"), good.clone(), StatusCode::NOT_FOUND, "cart_not_found"),
-        ("unknown method", &guest, Some("k2"), with(json!({"shipping_method": "teleport"})), StatusCode::NOT_FOUND, "shipping_method_not_found"),
-        ("another currency's method", &guest, Some("k3"), with(json!({"shipping_method": "euro-express"})), StatusCode::UNPROCESSABLE_ENTITY, "shipping_method_unavailable"),
-        ("no e-mail", &guest, Some("k4"), with(json!({"email": null})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("bad e-mail", &guest, Some("k5"), with(json!({"email": "not-an-email"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
-        ("no address for delivery", &guest, Some("k6"), with(json!({"shipping_address": null})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("address book as a guest", &guest, Some("k7"), with(json!({"shipping_address": null, "shipping_address_id": 1})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("bad phone", &guest, Some("k8"), with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "Dakar", "country": "SN", "phone": "12"}})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("unknown country", &guest, Some("k9"), with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "C", "country": "ZZ"}})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("negative total", &guest, Some("k10"), with(json!({"expected_total": -1})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ("unknown field", &guest, Some("k11"), with(json!({"gift": true})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        ("wrong type", &guest, Some("k12"), with(json!({"expected_total": "17000"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            "no key",
+            &guest,
+            None,
+            good.clone(),
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+        ),
+        (
+            "no cart",
+            &no_session,
+            Some("k1"),
+            good.clone(),
+            StatusCode::NOT_FOUND,
+            "cart_not_found",
+        ),
+        (
+            "unknown method",
+            &guest,
+            Some("k2"),
+            with(json!({"shipping_method": "teleport"})),
+            StatusCode::NOT_FOUND,
+            "shipping_method_not_found",
+        ),
+        (
+            "another currency's method",
+            &guest,
+            Some("k3"),
+            with(json!({"shipping_method": "euro-express"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "shipping_method_unavailable",
+        ),
+        (
+            "no e-mail",
+            &guest,
+            Some("k4"),
+            with(json!({"email": null})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "bad e-mail",
+            &guest,
+            Some("k5"),
+            with(json!({"email": "not-an-email"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+        ),
+        (
+            "no address for delivery",
+            &guest,
+            Some("k6"),
+            with(json!({"shipping_address": null})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "address book as a guest",
+            &guest,
+            Some("k7"),
+            with(json!({"shipping_address": null, "shipping_address_id": 1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "bad phone",
+            &guest,
+            Some("k8"),
+            with(
+                json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "Dakar", "country": "SN", "phone": "12"}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "unknown country",
+            &guest,
+            Some("k9"),
+            with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "C", "country": "ZZ"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "negative total",
+            &guest,
+            Some("k10"),
+            with(json!({"expected_total": -1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            "unknown field",
+            &guest,
+            Some("k11"),
+            with(json!({"gift": true})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            "wrong type",
+            &guest,
+            Some("k12"),
+            with(json!({"expected_total": "17000"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
     ];
     for (what, who, key, body, status, code) in cases {
         let r = checkout(&app, who, None, key, &body).await;
@@ -429,9 +611,25 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
         assert_eq!(r.problem_code(), code, "{what}");
     }
     let field = |r: &Reply| r.json()["details"].as_str().unwrap_or_default().to_string();
-    let r = checkout(&app, &guest, None, Some("p1"), &with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "C", "country": "ZZ"}}))).await;
+    let r = checkout(
+        &app,
+        &guest,
+        None,
+        Some("p1"),
+        &with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "C", "country": "ZZ"}})),
+    )
+    .await;
     assert_eq!(field(&r), "$.shipping_address.country");
-    let r = checkout(&app, &guest, None, Some("p2"), &with(json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "Dakar", "country": "SN"}}))).await;
+    let r = checkout(
+        &app,
+        &guest,
+        None,
+        Some("p2"),
+        &with(
+            json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "Dakar", "country": "SN"}}),
+        ),
+    )
+    .await;
     assert_eq!(field(&r), "$.shipping_address.phone", "Senegal needs a phone");
     assert_nothing_written(&client).await;
 
@@ -449,7 +647,10 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
     assert_eq!(r.problem_code(), "item_unavailable");
     assert_eq!(r.json()["details"], "[\"HIDDEN\"]");
     let line: i64 = client
-        .query_one("select cart_item_id from shop.cart_item where variant_id = $1", &[&hidden])
+        .query_one(
+            "select cart_item_id from shop.cart_item where variant_id = $1",
+            &[&hidden],
+        )
         .await
         .unwrap()
         .get(0);
@@ -461,14 +662,24 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
     // A key reused with another body.
     let placed = checkout(&app, &guest, None, Some("same"), &good).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
-    let reused = checkout(&app, &guest, None, Some("same"), &with(json!({"note": "changed my mind"}))).await;
+    let reused = checkout(
+        &app,
+        &guest,
+        None,
+        Some("same"),
+        &with(json!({"note": "changed my mind"})),
+    )
+    .await;
     assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reused.problem_code(), "idempotency_key_reused");
     // The cart is converted: another checkout finds no open cart.
     let again = checkout(&app, &guest, None, Some("other"), &good).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.problem_code(), "cart_not_found");
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 1);
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        1
+    );
 
     // An empty cart, an expired cart.
     let mut empty = Who::guest();
@@ -485,7 +696,10 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
     let r = checkout(&app, &stale, None, Some("x"), &good).await;
     assert_eq!(r.status, StatusCode::GONE);
     assert_eq!(r.problem_code(), "cart_expired");
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 1);
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        1
+    );
     assert_consistent(&client).await;
 }
 
@@ -540,7 +754,11 @@ async fn the_backend_dying_mid_checkout_leaves_nothing_and_the_key_usable() {
         .await
         .unwrap();
     let victim = db.connect().await;
-    let pid: i32 = victim.query_one("select pg_backend_pid()", &[]).await.unwrap().get(0);
+    let pid: i32 = victim
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
     let body = checkout_body(total);
     let session = guest.session.clone();
     let running = tokio::spawn(async move {
@@ -586,19 +804,35 @@ async fn the_backend_dying_mid_checkout_leaves_nothing_and_the_key_usable() {
         .get(0);
     assert!(killed);
     let died = running.await.unwrap().unwrap_err();
-    assert!(died.as_db_error().is_none_or(|e| e.code().code() == "57P01"), "{died}");
+    assert!(
+        died.as_db_error().is_none_or(|e| e.code().code() == "57P01"),
+        "{died}"
+    );
     holder.batch_execute("rollback").await.unwrap();
 
     assert_nothing_written(&client).await;
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 0);
-    assert_eq!(count(&client, "select count(*) from shop.cart where status = 'open'").await, 1);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        0
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.cart where status = 'open'").await,
+        1
+    );
     // The same key completes the checkout afterwards.
     let placed = guest
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&checkout_body(total), &idem("crash", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&checkout_body(total), &idem("crash", "h")],
+        )
         .await
         .unwrap();
     assert_eq!(placed["status"], "awaiting_payment");
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 1);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        1
+    );
     assert_consistent(&client).await;
 }
 
@@ -614,7 +848,11 @@ async fn checkout_from_sql_applies_the_same_rules_to_each_role() {
     let mut body = checkout_body(total);
     body.as_object_mut().unwrap().remove("email");
     let order = manager
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem("m", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem("m", "h")],
+        )
         .await
         .unwrap();
     assert_eq!(order["email"], "manager@example.com");
@@ -628,7 +866,9 @@ async fn checkout_from_sql_applies_the_same_rules_to_each_role() {
         "select api._reserve_order_stock(gen_random_uuid())::text",
     ] {
         for who in [&customer, &manager] {
-            let err = as_role(&client, &who.role, &who.claims, sql, &[]).await.unwrap_err();
+            let err = as_role(&client, &who.role, &who.claims, sql, &[])
+                .await
+                .unwrap_err();
             assert_eq!(sql_error(&err).0, "42501", "{} {sql}", who.role);
         }
     }

@@ -124,17 +124,34 @@ async fn five_hundred_checkouts_of_the_last_ten_units_make_exactly_ten_orders() 
         ]),
         "no 5xx, no deadlock, nothing else"
     );
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 10);
     assert_eq!(
-        count(&client, "select count(distinct order_number) from shop.customer_order").await,
+        count(&client, "select count(*) from shop.customer_order").await,
+        10
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(distinct order_number) from shop.customer_order"
+        )
+        .await,
         10
     );
     let row = client
-        .query_one("select qty_on_hand, qty_reserved from shop.inventory where variant_id = $1", &[&variant])
+        .query_one(
+            "select qty_on_hand, qty_reserved from shop.inventory where variant_id = $1",
+            &[&variant],
+        )
         .await
         .unwrap();
     assert_eq!((row.get::<_, i32>(0), row.get::<_, i32>(1)), (10, 10));
-    assert_eq!(count(&client, "select count(*) from shop.cart where status = 'converted'").await, 10);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.cart where status = 'converted'"
+        )
+        .await,
+        10
+    );
     assert_consistent(&client).await;
 }
 
@@ -167,7 +184,12 @@ async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
         order.push(&sessions[i]);
         order.push(&sessions[100 + i]);
     }
-    let replies = join_all(order.iter().map(|s| post_checkout(&app, s, format!("key-{s}"), &body))).await;
+    let replies = join_all(
+        order
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
+    )
+    .await;
     let counts = tally(&replies);
     assert_eq!(
         counts,
@@ -196,15 +218,28 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order_and_
     let variant = seed_variant(&client, "ONCE", 15000, 2299, Some(5)).await;
     let sessions = guest_carts(&client, 1, &[(variant, 2)]).await;
     let body = checkout_body(total(&client, &sessions[0]).await);
-    let replies = join_all((0..20).map(|_| post_checkout(&app, &sessions[0], "one-key".to_string(), &body))).await;
+    let replies =
+        join_all((0..20).map(|_| post_checkout(&app, &sessions[0], "one-key".to_string(), &body))).await;
     for r in &replies {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        assert_eq!(r.body, replies[0].body, "every duplicate gets the first one's response");
+        assert_eq!(
+            r.body, replies[0].body,
+            "every duplicate gets the first one's response"
+        );
     }
     assert!(replies[0].json()["token"].is_string());
-    assert_eq!(count(&client, "select count(*) from shop.customer_order").await, 1);
-    assert_eq!(count(&client, "select count(*) from shop.stock_reservation").await, 1);
-    assert_eq!(count(&client, "select qty_reserved::bigint from shop.inventory").await, 2);
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.stock_reservation").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        2
+    );
     // Later, the same key still answers the same order.
     let late = post_checkout(&app, &sessions[0], "one-key".to_string(), &body).await;
     assert_eq!(late.body, replies[0].body);
@@ -234,18 +269,39 @@ async fn fifty_checkouts_racing_for_a_coupons_last_five_uses_redeem_it_exactly_f
         .unwrap();
     let body = checkout_body(total(&client, &sessions[0]).await);
     assert_eq!(body["expected_total"], 12000 + 2000);
-    let replies = join_all(sessions.iter().map(|s| post_checkout(&app, s, format!("k-{s}"), &body))).await;
+    let replies = join_all(
+        sessions
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("k-{s}"), &body)),
+    )
+    .await;
     let counts = tally(&replies);
     assert_eq!(counts.get(&(201, "created".to_string())), Some(&5), "{counts:?}");
     // The losers learn why: the coupon is used up (seen by the quote or at redemption).
     assert_eq!(
-        counts.get(&(409, "coupon_exhausted".to_string())).copied().unwrap_or(0),
+        counts
+            .get(&(409, "coupon_exhausted".to_string()))
+            .copied()
+            .unwrap_or(0),
         45,
         "{counts:?}"
     );
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 5);
-    assert_eq!(count(&client, "select count(*) from shop.coupon_redemption where order_id is not null").await, 5);
-    assert_eq!(count(&client, "select qty_reserved::bigint from shop.inventory").await, 5);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        5
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.coupon_redemption where order_id is not null"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        5
+    );
     assert_consistent(&client).await;
 }
 
@@ -277,7 +333,10 @@ async fn expired_orders(client: &Client, variant: i64, n: i32) -> Vec<uuid::Uuid
         .await
         .unwrap();
     client
-        .query("select order_id from shop.customer_order order by reservation_expires_at", &[])
+        .query(
+            "select order_id from shop.customer_order order by reservation_expires_at",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -319,7 +378,10 @@ async fn payments_racing_reservation_expiry_end_each_order_paid_or_expired_never
             loop {
                 let Some(id) = queue.lock().await.pop() else { break };
                 let result = connection
-                    .query_one("select api.mark_order_paid($1, '{\"provider\": \"race\"}')::text", &[&id])
+                    .query_one(
+                        "select api.mark_order_paid($1, '{\"provider\": \"race\"}')::text",
+                        &[&id],
+                    )
                     .await;
                 outcomes.push((id, result.map(|_| ()).map_err(|e| sql_error(&e))));
             }
@@ -350,24 +412,46 @@ async fn payments_racing_reservation_expiry_end_each_order_paid_or_expired_never
         match outcome {
             Ok(()) => {
                 paid += 1;
-                assert_eq!((status.as_str(), payment.as_str(), reservations.as_str()), ("paid", "paid", "sold"));
+                assert_eq!(
+                    (status.as_str(), payment.as_str(), reservations.as_str()),
+                    ("paid", "paid", "sold")
+                );
                 assert!(!expired_numbers.contains(&number), "{number} paid and expired");
             }
             Err(code) => {
-                assert_eq!(code, &("MA409".to_string(), "order_transition_invalid".to_string()));
-                assert_eq!((status.as_str(), payment.as_str(), reservations.as_str()), ("expired", "none", "released"));
-                assert!(expired_numbers.contains(&number), "{number} refused payment but not expired by the race");
+                assert_eq!(
+                    code,
+                    &("MA409".to_string(), "order_transition_invalid".to_string())
+                );
+                assert_eq!(
+                    (status.as_str(), payment.as_str(), reservations.as_str()),
+                    ("expired", "none", "released")
+                );
+                assert!(
+                    expired_numbers.contains(&number),
+                    "{number} refused payment but not expired by the race"
+                );
             }
         }
     }
     assert_eq!(paid + expired_numbers.len(), 80, "each order ended one way");
     // Both sides won some: the two really met (about half each on this machine).
-    assert!(paid > 0 && !expired_numbers.is_empty(), "{paid} paid, {} expired", expired_numbers.len());
+    assert!(
+        paid > 0 && !expired_numbers.is_empty(),
+        "{paid} paid, {} expired",
+        expired_numbers.len()
+    );
     let row = client
-        .query_one("select qty_on_hand::bigint, qty_reserved::bigint from shop.inventory", &[])
+        .query_one(
+            "select qty_on_hand::bigint, qty_reserved::bigint from shop.inventory",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (100 - paid as i64, 0));
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (100 - paid as i64, 0)
+    );
     assert_consistent(&client).await;
 }
 
@@ -382,7 +466,11 @@ async fn sql_checkouts_from_many_sessions_of_opposite_line_orders_never_deadlock
     let mut sessions = Vec::new();
     for i in 0..60 {
         let mut who = Who::guest();
-        let lines = if i % 2 == 0 { [(a, 1), (b, 1)] } else { [(b, 1), (a, 1)] };
+        let lines = if i % 2 == 0 {
+            [(a, 1), (b, 1)]
+        } else {
+            [(b, 1), (a, 1)]
+        };
         maef_tests::shop::fill_cart(&client, &mut who, "XOF", "SN", &lines).await;
         sessions.push(who);
     }
@@ -397,10 +485,14 @@ async fn sql_checkouts_from_many_sessions_of_opposite_line_orders_never_deadlock
             for who in chunk {
                 let key = who.session.clone().unwrap();
                 codes.push(
-                    who.call(&connection, "select api.checkout($2, $1, $3)::text", &[&body, &maef_tests::shop::idem(&key, "h")])
-                        .await
-                        .map(|_| "created".to_string())
-                        .map_err(|(state, constraint)| format!("{state} {constraint}")),
+                    who.call(
+                        &connection,
+                        "select api.checkout($2, $1, $3)::text",
+                        &[&body, &maef_tests::shop::idem(&key, "h")],
+                    )
+                    .await
+                    .map(|_| "created".to_string())
+                    .map_err(|(state, constraint)| format!("{state} {constraint}")),
                 );
             }
             codes

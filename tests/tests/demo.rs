@@ -25,8 +25,19 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
         count(&client, "select count(*) from shop.product p where not exists (select from shop.product_media m where m.product_id = p.product_id and m.is_primary)").await,
         0
     );
+    // Orders in every state, placed through checkout, their stock consistent.
+    assert!(first[1].starts_with("orders: "), "{first:?}");
+    let states = count(&client, "select count(distinct status) from shop.customer_order").await;
+    assert_eq!(states, 7, "{first:?}");
+    maef_tests::shop::assert_consistent(&client).await;
     let again = maef_demo::load(&mut client).await.unwrap();
-    assert_eq!(again, vec!["catalog: already loaded".to_string()]);
+    assert_eq!(
+        again,
+        vec![
+            "catalog: already loaded".to_string(),
+            "orders: already loaded".to_string()
+        ]
+    );
     assert_eq!(
         count(&client, "select count(*) from shop.product where is_active").await,
         products

@@ -7,7 +7,10 @@
 use axum::http::{Method, StatusCode};
 use maef_tests::{
     http::TestApp,
-    shop::{as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to, signed_in, sql_error, user, Who},
+    shop::{
+        as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to,
+        signed_in, sql_error, user, Who,
+    },
     TestDb,
 };
 use serde_json::{json, Value};
@@ -61,7 +64,11 @@ async fn stock_adjustments_are_ledger_movements_audited_and_refused_below_the_re
     fill_cart(&client, &mut guest, "XOF", "SN", &[(variant, 3)]).await;
     let body = checkout_body(cart_total(&client, &guest).await);
     guest
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem("k", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem("k", "h")],
+        )
         .await
         .unwrap();
     let too_far = adjust(json!({"delta": -21, "reason": "flood"})).await;
@@ -69,7 +76,13 @@ async fn stock_adjustments_are_ledger_movements_audited_and_refused_below_the_re
     assert_eq!(too_far.problem_code(), "stock_below_reserved");
     let damaged = adjust(json!({"delta": -20, "reason": "flood"})).await;
     assert_eq!(damaged.status, StatusCode::CREATED);
-    assert_eq!((damaged.json()["qty_on_hand"].as_i64(), damaged.json()["available"].as_i64()), (Some(3), Some(0)));
+    assert_eq!(
+        (
+            damaged.json()["qty_on_hand"].as_i64(),
+            damaged.json()["available"].as_i64()
+        ),
+        (Some(3), Some(0))
+    );
     for (body, field) in [
         (json!({"delta": -1}), "$.reason"),
         (json!({"delta": 1, "qty_on_hand": 4, "reason": "x"}), "$.delta"),
@@ -77,7 +90,10 @@ async fn stock_adjustments_are_ledger_movements_audited_and_refused_below_the_re
         (json!({"delta": 0, "reason": "x"}), "$.delta"),
         (json!({"kind": "receipt", "delta": -1}), "$.delta"),
         (json!({"kind": "theft", "delta": -1, "reason": "x"}), "$.kind"),
-        (json!({"location": "attic", "delta": 1, "reason": "x"}), "$.location"),
+        (
+            json!({"location": "attic", "delta": 1, "reason": "x"}),
+            "$.location",
+        ),
     ] {
         let r = adjust(body.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -85,10 +101,22 @@ async fn stock_adjustments_are_ledger_movements_audited_and_refused_below_the_re
         assert_eq!(r.json()["details"], field, "{body}");
     }
     let missing = app
-        .call(Method::POST, "/api/v1/admin/variants/999999/stock-adjustments", Some(&manager), Some(json!({"delta": 1, "reason": "x"})))
+        .call(
+            Method::POST,
+            "/api/v1/admin/variants/999999/stock-adjustments",
+            Some(&manager),
+            Some(json!({"delta": 1, "reason": "x"})),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let forbidden = app.call(Method::POST, &path, Some(&customer), Some(json!({"delta": 1, "reason": "x"}))).await;
+    let forbidden = app
+        .call(
+            Method::POST,
+            &path,
+            Some(&customer),
+            Some(json!({"delta": 1, "reason": "x"})),
+        )
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(
         movements(&client, variant).await,
@@ -100,14 +128,31 @@ async fn stock_adjustments_are_ledger_movements_audited_and_refused_below_the_re
             m("adjustment", -20, 0, "flood"),
         ]
     );
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action like 'stock.%'").await, 3);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action like 'stock.%'"
+        )
+        .await,
+        3
+    );
     let shown = app
-        .call(Method::GET, &format!("/api/v1/admin/variants/{variant}/stock"), Some(&manager), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/variants/{variant}/stock"),
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.text());
     assert_eq!(shown.json()["levels"][0]["location"], "main");
     assert_eq!(shown.json()["movements"].as_array().unwrap().len(), 5);
-    assert_eq!(shown.json()["movements"][1]["order_number"].as_str().map(str::len), Some(11));
+    assert_eq!(
+        shown.json()["movements"][1]["order_number"]
+            .as_str()
+            .map(str::len),
+        Some(11)
+    );
     assert_consistent(&client).await;
 }
 
@@ -122,7 +167,10 @@ async fn setting_on_hand_through_the_variant_and_updating_it_in_psql_both_write_
         &staff.role,
         &staff.claims,
         "select api.update_variant($1, $2)",
-        &[&variant, &json!({"stock": {"qty_on_hand": 14, "low_stock_threshold": 2, "allow_backorder": true}})],
+        &[
+            &variant,
+            &json!({"stock": {"qty_on_hand": 14, "low_stock_threshold": 2, "allow_backorder": true}}),
+        ],
     )
     .await
     .unwrap();
@@ -131,11 +179,17 @@ async fn setting_on_hand_through_the_variant_and_updating_it_in_psql_both_write_
     assert_eq!(product["variants"][0]["stock"]["allow_backorder"], true);
     // A DBA's direct write is recorded too.
     client
-        .execute("update shop.inventory set qty_on_hand = qty_on_hand - 4 where variant_id = $1", &[&variant])
+        .execute(
+            "update shop.inventory set qty_on_hand = qty_on_hand - 4 where variant_id = $1",
+            &[&variant],
+        )
         .await
         .unwrap();
     let actor: Option<uuid::Uuid> = client
-        .query_one("select actor_id from shop.stock_movement where reason like 'set through%'", &[])
+        .query_one(
+            "select actor_id from shop.stock_movement where reason like 'set through%'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -144,7 +198,12 @@ async fn setting_on_hand_through_the_variant_and_updating_it_in_psql_both_write_
         movements(&client, variant).await,
         vec![
             m("receipt", 10, 0, "initial stock"),
-            m("adjustment", 4, 0, &format!("set through PATCH /api/v1/admin/variants/{variant}")),
+            m(
+                "adjustment",
+                4,
+                0,
+                &format!("set through PATCH /api/v1/admin/variants/{variant}")
+            ),
             m("adjustment", -4, 0, "direct update of shop.inventory"),
         ]
     );
@@ -169,13 +228,29 @@ async fn checkout_reserves_from_locations_in_priority_order_splitting_a_line_and
     let manager = signed_in(&app, "manager@example.com", Some("manager")).await;
     let variant = seed_variant(&client, "BAG", 20000, 3000, Some(2)).await;
     for (body, status) in [
-        (json!({"code": "dakar-shop", "name": "Dakar shop", "kind": "shop", "priority": 10}), StatusCode::CREATED),
-        (json!({"code": "thies", "name": "Thiès depot", "priority": 20}), StatusCode::CREATED),
+        (
+            json!({"code": "dakar-shop", "name": "Dakar shop", "kind": "shop", "priority": 10}),
+            StatusCode::CREATED,
+        ),
+        (
+            json!({"code": "thies", "name": "Thiès depot", "priority": 20}),
+            StatusCode::CREATED,
+        ),
         (json!({"code": "thies", "name": "Again"}), StatusCode::CONFLICT),
-        (json!({"code": "Bad Code", "name": "x"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"code": "Bad Code", "name": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (json!({"name": "no code"}), StatusCode::UNPROCESSABLE_ENTITY),
     ] {
-        let r = app.call(Method::POST, "/api/v1/admin/stock-locations", Some(&manager), Some(body.clone())).await;
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/admin/stock-locations",
+                Some(&manager),
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(r.status, status, "{body}: {}", r.text());
     }
     let adjust = |location: &'static str, delta: i64| {
@@ -199,28 +274,61 @@ async fn checkout_reserves_from_locations_in_priority_order_splitting_a_line_and
     fill_cart(&client, &mut first, "XOF", "SN", &[(variant, 6)]).await;
     let body = checkout_body(cart_total(&client, &first).await);
     first
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem("a", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem("a", "h")],
+        )
         .await
         .unwrap();
-    assert_eq!(held(&client).await, vec![("main".into(), 2), ("dakar-shop".into(), 3), ("thies".into(), 1)]);
+    assert_eq!(
+        held(&client).await,
+        vec![("main".into(), 2), ("dakar-shop".into(), 3), ("thies".into(), 1)]
+    );
     // Thiès closes: its 9 units still count as on hand but are not reserved any more.
-    let locations = app.call(Method::GET, "/api/v1/admin/stock-locations", Some(&manager), None).await.json();
-    let thies = locations.as_array().unwrap().iter().find(|l| l["code"] == "thies").unwrap()["id"].as_i64().unwrap();
+    let locations = app
+        .call(Method::GET, "/api/v1/admin/stock-locations", Some(&manager), None)
+        .await
+        .json();
+    let thies = locations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["code"] == "thies")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
     let closed = app
-        .call(Method::PATCH, &format!("/api/v1/admin/stock-locations/{thies}"), Some(&manager), Some(json!({"is_active": false})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/stock-locations/{thies}"),
+            Some(&manager),
+            Some(json!({"is_active": false})),
+        )
         .await;
     assert_eq!(closed.status, StatusCode::OK, "{}", closed.text());
     let mut second = Who::guest();
     fill_cart(&client, &mut second, "XOF", "SN", &[(variant, 1)]).await;
     let body = checkout_body(cart_total(&client, &second).await);
     let refused = second
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem("b", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem("b", "h")],
+        )
         .await
         .unwrap_err();
     assert_eq!(refused, ("MA409".into(), "insufficient_stock".into()));
     // Paid, the first order's units leave each location they were held at.
-    let id: uuid::Uuid = client.query_one("select order_id from shop.customer_order", &[]).await.unwrap().get(0);
-    client.query_one("select api.mark_order_paid($1, '{}')::text", &[&id]).await.unwrap();
+    let id: uuid::Uuid = client
+        .query_one("select order_id from shop.customer_order", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .query_one("select api.mark_order_paid($1, '{}')::text", &[&id])
+        .await
+        .unwrap();
     let levels: Vec<(String, i32, i32)> = client
         .query(
             "select s.code, l.qty_on_hand, l.qty_reserved from shop.stock_level l join shop.stock_location s using (stock_location_id) order by s.priority",
@@ -231,10 +339,22 @@ async fn checkout_reserves_from_locations_in_priority_order_splitting_a_line_and
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    assert_eq!(levels, vec![("main".into(), 0, 0), ("dakar-shop".into(), 0, 0), ("thies".into(), 9, 0)]);
+    assert_eq!(
+        levels,
+        vec![
+            ("main".into(), 0, 0),
+            ("dakar-shop".into(), 0, 0),
+            ("thies".into(), 9, 0)
+        ]
+    );
     assert_consistent(&client).await;
     let unknown = app
-        .call(Method::PATCH, "/api/v1/admin/stock-locations/999999", Some(&manager), Some(json!({"name": "x"})))
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/stock-locations/999999",
+            Some(&manager),
+            Some(json!({"name": "x"})),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
@@ -248,21 +368,39 @@ async fn the_low_stock_report_lists_variants_at_or_below_their_threshold_least_f
     seed_variant(&client, "OUT", 1000, 100, Some(0)).await;
     seed_variant(&client, "UNTRACKED", 1000, 100, None).await;
     client
-        .execute("update shop.inventory set low_stock_threshold = 5 where variant_id = $1", &[&low])
+        .execute(
+            "update shop.inventory set low_stock_threshold = 5 where variant_id = $1",
+            &[&low],
+        )
         .await
         .unwrap();
     let rows: Vec<(String, i32, Value)> = client
-        .query("select sku, available, available_by_location from report.low_stock", &[])
+        .query(
+            "select sku, available, available_by_location from report.low_stock",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    assert_eq!(rows, vec![("OUT".into(), 0, json!({"main": 0})), ("LOW".into(), 4, json!({"main": 4}))]);
-    assert_eq!(count(&client, "select count(*) from report.stock_inconsistencies").await, 0);
+    assert_eq!(
+        rows,
+        vec![
+            ("OUT".into(), 0, json!({"main": 0})),
+            ("LOW".into(), 4, json!({"main": 4}))
+        ]
+    );
+    assert_eq!(
+        count(&client, "select count(*) from report.stock_inconsistencies").await,
+        0
+    );
     // The DBA view of the same consistency check notices a hand-made mistake.
     client
-        .execute("update shop.stock_level set qty_reserved = 1 where variant_id = $1", &[&low])
+        .execute(
+            "update shop.stock_level set qty_reserved = 1 where variant_id = $1",
+            &[&low],
+        )
         .await
         .unwrap();
     assert!(count(&client, "select count(*) from report.stock_inconsistencies").await >= 2);

@@ -9,8 +9,8 @@ use axum::http::{Method, StatusCode};
 use maef_tests::{
     http::TestApp,
     shop::{
-        as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to, signed_in,
-        sql_error, user, Who,
+        as_role, assert_consistent, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to,
+        signed_in, sql_error, user, Who,
     },
     TestDb, WorkerProcess,
 };
@@ -36,9 +36,13 @@ async fn place(client: &Client, who: &mut Who, variant: i64, quantity: i32, name
         body.as_object_mut().unwrap().remove("email");
     }
     let key = format!("{name}-{}", uuid::Uuid::new_v4());
-    who.call(client, "select api.checkout($2, $1, $3)::text", &[&body, &idem(&key, "h")])
-        .await
-        .unwrap()
+    who.call(
+        client,
+        "select api.checkout($2, $1, $3)::text",
+        &[&body, &idem(&key, "h")],
+    )
+    .await
+    .unwrap()
 }
 
 fn number(order: &Value) -> String {
@@ -56,7 +60,9 @@ async fn customers_page_through_their_own_orders_and_never_reach_anyone_elses() 
     let mut b = user(&client, "b@example.com", None).await;
     let mut numbers = Vec::new();
     for i in 0..5 {
-        numbers.push(number(&place(&client, &mut a, variant, 1, &format!("A{i}")).await));
+        numbers.push(number(
+            &place(&client, &mut a, variant, 1, &format!("A{i}")).await,
+        ));
     }
     let b_order = number(&place(&client, &mut b, variant, 2, "B").await);
     numbers.reverse(); // newest first
@@ -74,12 +80,20 @@ async fn customers_page_through_their_own_orders_and_never_reach_anyone_elses() 
         }
     }
     assert_eq!(seen, numbers);
-    let theirs = app.call(Method::GET, "/api/v1/orders", Some(&token_b), None).await.json();
+    let theirs = app
+        .call(Method::GET, "/api/v1/orders", Some(&token_b), None)
+        .await
+        .json();
     assert_eq!(theirs["items"].as_array().unwrap().len(), 1);
     assert_eq!(theirs["items"][0]["number"], b_order.as_str());
     assert_eq!(theirs["items"][0]["items"], 2);
     let other = app
-        .call(Method::GET, &format!("/api/v1/orders/{b_order}"), Some(&token_a), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/orders/{b_order}"),
+            Some(&token_a),
+            None,
+        )
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     assert_eq!(other.problem_code(), "order_not_found");
@@ -104,14 +118,25 @@ async fn customers_page_through_their_own_orders_and_never_reach_anyone_elses() 
     assert_eq!(mine("select count(*) from shop.customer_order").await, 5);
     assert_eq!(mine("select count(*) from shop.order_item").await, 5);
     assert_eq!(mine("select count(*) from shop.order_event").await, 5);
-    let listed = as_role(&client, &a.role, &a.claims, "select api.my_orders(100, null)", &[]).await.unwrap();
+    let listed = as_role(
+        &client,
+        &a.role,
+        &a.claims,
+        "select api.my_orders(100, null)",
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(listed[0].get::<_, Value>(0)["items"].as_array().unwrap().len(), 5);
     let refused = a
         .call(&client, "select api.order_by_number($2, $1)::text", &[&b_order])
         .await
         .unwrap_err();
     assert_eq!(refused, ("MA404".into(), "order_not_found".into()));
-    for sql in ["select api.admin_list_orders('{}')::text", "select api.admin_order('x')::text"] {
+    for sql in [
+        "select api.admin_list_orders('{}')::text",
+        "select api.admin_order('x')::text",
+    ] {
         let err = as_role(&client, &a.role, &a.claims, sql, &[]).await.unwrap_err();
         assert_eq!(sql_error(&err).0, "42501", "{sql}");
     }
@@ -140,15 +165,30 @@ async fn staff_find_orders_by_status_payment_number_email_name_and_date() {
     }
     let paid_id: uuid::Uuid = orders[1]["id"].as_str().unwrap().parse().unwrap();
     client
-        .query_one("select api.mark_order_paid($1, '{\"provider\": \"stripe\"}')::text", &[&paid_id])
+        .query_one(
+            "select api.mark_order_paid($1, '{\"provider\": \"stripe\"}')::text",
+            &[&paid_id],
+        )
         .await
         .unwrap();
     let list = |query: String| {
         let (app, manager) = (&app, &manager);
         async move {
-            let r = app.call(Method::GET, &format!("/api/v1/admin/orders{query}"), Some(manager), None).await;
+            let r = app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/admin/orders{query}"),
+                    Some(manager),
+                    None,
+                )
+                .await;
             assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
-            r.json()["items"].as_array().unwrap().iter().map(number).collect::<Vec<_>>()
+            r.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(number)
+                .collect::<Vec<_>>()
         }
     };
     let n = |i: usize| number(&orders[i]);
@@ -156,11 +196,23 @@ async fn staff_find_orders_by_status_payment_number_email_name_and_date() {
     assert_eq!(list("?status=paid".into()).await, vec![n(1)]);
     assert_eq!(list("?payment_status=none".into()).await, vec![n(2), n(0)]);
     assert_eq!(list(format!("?q={}", n(2))).await, vec![n(2)]);
-    let digits = n(0).rsplit('-').next().unwrap().trim_start_matches('0').to_string();
-    assert_eq!(list(format!("?q={digits}")).await, vec![n(0)], "the last digits of a number");
+    let digits = n(0)
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .trim_start_matches('0')
+        .to_string();
+    assert_eq!(
+        list(format!("?q={digits}")).await,
+        vec![n(0)],
+        "the last digits of a number"
+    );
     assert_eq!(list("?q=kofi".into()).await, vec![n(1)]);
     assert_eq!(list("?q=GUEST%40example".into()).await.len(), 3);
-    assert_eq!(list("?from=2000-01-01&to=2000-12-31".into()).await, Vec::<String>::new());
+    assert_eq!(
+        list("?from=2000-01-01&to=2000-12-31".into()).await,
+        Vec::<String>::new()
+    );
     assert_eq!(list("?limit=1".into()).await.len(), 1);
     for (query, code) in [
         ("?status=lost", "invalid_filter"),
@@ -170,16 +222,28 @@ async fn staff_find_orders_by_status_payment_number_email_name_and_date() {
         ("?colour=red", "invalid_query"),
     ] {
         let r = app
-            .call(Method::GET, &format!("/api/v1/admin/orders{query}"), Some(&manager), None)
+            .call(
+                Method::GET,
+                &format!("/api/v1/admin/orders{query}"),
+                Some(&manager),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(r.problem_code(), code, "{query}");
     }
-    let forbidden = app.call(Method::GET, "/api/v1/admin/orders", Some(&customer), None).await;
+    let forbidden = app
+        .call(Method::GET, "/api/v1/admin/orders", Some(&customer), None)
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     // The staff view: reservations and who did what.
     let detail = app
-        .call(Method::GET, &format!("/api/v1/admin/orders/{}", n(1)), Some(&manager), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/orders/{}", n(1)),
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.text());
     let detail = detail.json();
@@ -187,7 +251,12 @@ async fn staff_find_orders_by_status_payment_number_email_name_and_date() {
     assert_eq!(detail["reservations"][0]["location"], "main");
     assert_eq!(detail["events"][1]["note"], "paid with stripe");
     let missing = app
-        .call(Method::GET, "/api/v1/admin/orders/1999-000000", Some(&manager), None)
+        .call(
+            Method::GET,
+            "/api/v1/admin/orders/1999-000000",
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
@@ -203,11 +272,21 @@ async fn staff_notes_join_the_timeline_and_internal_ones_stay_hidden_from_the_cu
     let order = place(&client, &mut customer, variant, 1, "C").await;
     let path = format!("/api/v1/admin/orders/{}/notes", number(&order));
     let internal = app
-        .call(Method::POST, &path, Some(&manager), Some(json!({"note": "Customer called about the size"})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&manager),
+            Some(json!({"note": "Customer called about the size"})),
+        )
         .await;
     assert_eq!(internal.status, StatusCode::CREATED, "{}", internal.text());
     let public = app
-        .call(Method::POST, &path, Some(&manager), Some(json!({"note": "Ships Monday", "internal": false})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&manager),
+            Some(json!({"note": "Ships Monday", "internal": false})),
+        )
         .await;
     assert_eq!(public.status, StatusCode::CREATED);
     let staff_view = public.json();
@@ -216,7 +295,13 @@ async fn staff_notes_join_the_timeline_and_internal_ones_stay_hidden_from_the_cu
         .unwrap()
         .iter()
         .filter(|e| e["kind"] == "note")
-        .map(|e| (e["note"].as_str().unwrap(), e["is_internal"].as_bool().unwrap(), e["actor_email"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["note"].as_str().unwrap(),
+                e["is_internal"].as_bool().unwrap(),
+                e["actor_email"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         notes,
@@ -226,7 +311,12 @@ async fn staff_notes_join_the_timeline_and_internal_ones_stay_hidden_from_the_cu
         ]
     );
     let theirs = app
-        .call(Method::GET, &format!("/api/v1/orders/{}", number(&order)), Some(&customer_token), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/orders/{}", number(&order)),
+            Some(&customer_token),
+            None,
+        )
         .await
         .json();
     let their_notes: Vec<&str> = theirs["events"]
@@ -237,19 +327,37 @@ async fn staff_notes_join_the_timeline_and_internal_ones_stay_hidden_from_the_cu
         .map(|e| e["note"].as_str().unwrap())
         .collect();
     assert_eq!(their_notes, vec!["Ships Monday"]);
-    assert!(theirs["events"][0].get("actor_email").is_none(), "customers do not see who");
+    assert!(
+        theirs["events"][0].get("actor_email").is_none(),
+        "customers do not see who"
+    );
     for (body, status) in [
         (json!({"note": ""}), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({"note": "x".repeat(2001)}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"note": "x".repeat(2001)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
         let r = app.call(Method::POST, &path, Some(&manager), Some(body)).await;
         assert_eq!(r.status, status);
     }
     let refused = app
-        .call(Method::POST, &path, Some(&customer_token), Some(json!({"note": "hi"})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&customer_token),
+            Some(json!({"note": "hi"})),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action = 'order.note'").await, 2);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action = 'order.note'"
+        )
+        .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -275,10 +383,17 @@ async fn cancelling_an_unpaid_order_gives_back_its_stock_and_coupon_use_and_a_pa
         .unwrap();
     let body = checkout_body(cart_total(&client, &guest).await);
     let order = guest
-        .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem("c", "h")])
+        .call(
+            &client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem("c", "h")],
+        )
         .await
         .unwrap();
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 1);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        1
+    );
     let cancelled = app
         .call(
             Method::POST,
@@ -293,17 +408,49 @@ async fn cancelling_an_unpaid_order_gives_back_its_stock_and_coupon_use_and_a_pa
     assert_eq!(cancelled["reservation_expires_at"], Value::Null);
     assert_eq!(cancelled["reservations"][0]["status"], "released");
     let last = cancelled["events"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["from"].as_str(), last["to"].as_str(), last["note"].as_str()),
-               (Some("awaiting_payment"), Some("cancelled"), Some("customer asked")));
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 0, "coupon use given back");
-    assert_eq!(count(&client, "select qty_reserved::bigint from shop.inventory").await, 0);
-    assert_eq!(count(&client, "select count(*) from shop.stock_movement where kind = 'cancellation'").await, 1);
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action = 'order.cancel'").await, 1);
+    assert_eq!(
+        (last["from"].as_str(), last["to"].as_str(), last["note"].as_str()),
+        (
+            Some("awaiting_payment"),
+            Some("cancelled"),
+            Some("customer asked")
+        )
+    );
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        0,
+        "coupon use given back"
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.stock_movement where kind = 'cancellation'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action = 'order.cancel'"
+        )
+        .await,
+        1
+    );
     assert_consistent(&client).await;
 
     // Twice, or a paid order: the machine refuses, naming from and to.
     let again = app
-        .call(Method::POST, &format!("/api/v1/admin/orders/{}/cancel", number(&order)), Some(&manager), Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/orders/{}/cancel", number(&order)),
+            Some(&manager),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.problem_code(), "order_transition_invalid");
@@ -315,15 +462,35 @@ async fn cancelling_an_unpaid_order_gives_back_its_stock_and_coupon_use_and_a_pa
         .await
         .unwrap();
     let refused = app
-        .call(Method::POST, &format!("/api/v1/admin/orders/{}/cancel", number(&paid)), Some(&manager), Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/orders/{}/cancel", number(&paid)),
+            Some(&manager),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.problem_code(), "order_transition_invalid");
     let details: Value = serde_json::from_str(refused.json()["details"].as_str().unwrap()).unwrap();
-    assert_eq!(details, json!({"machine": "status", "from": "paid", "to": "cancelled"}));
-    assert_eq!(count(&client, "select count(*) from shop.stock_movement where kind = 'sale'").await, 1);
+    assert_eq!(
+        details,
+        json!({"machine": "status", "from": "paid", "to": "cancelled"})
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.stock_movement where kind = 'sale'"
+        )
+        .await,
+        1
+    );
     let unknown = app
-        .call(Method::POST, "/api/v1/admin/orders/2000-000001/cancel", Some(&manager), Some(json!({})))
+        .call(
+            Method::POST,
+            "/api/v1/admin/orders/2000-000001/cancel",
+            Some(&manager),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_consistent(&client).await;
@@ -338,12 +505,23 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
     let order = place(&client, &mut guest, variant, 1, "G").await;
     let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
     // A DBA skipping steps.
-    for (column, to) in [("status", "delivered"), ("payment_status", "refunded"), ("fulfillment_status", "delivered")] {
+    for (column, to) in [
+        ("status", "delivered"),
+        ("payment_status", "refunded"),
+        ("fulfillment_status", "delivered"),
+    ] {
         let err = client
-            .execute(&format!("update shop.customer_order set {column} = $2 where order_id = $1"), &[&id, &to])
+            .execute(
+                &format!("update shop.customer_order set {column} = $2 where order_id = $1"),
+                &[&id, &to],
+            )
             .await
             .unwrap_err();
-        assert_eq!(sql_error(&err), ("MA409".into(), "order_transition_invalid".into()), "{column}");
+        assert_eq!(
+            sql_error(&err),
+            ("MA409".into(), "order_transition_invalid".into()),
+            "{column}"
+        );
         let detail: Value = serde_json::from_str(err.as_db_error().unwrap().detail().unwrap()).unwrap();
         assert_eq!(detail["machine"], column);
         assert_eq!(detail["to"], to);
@@ -355,7 +533,11 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
         )
         .await
         .unwrap_err();
-    assert_eq!(sql_error(&err).1, "order_transition_invalid", "an order is not born paid");
+    assert_eq!(
+        sql_error(&err).1,
+        "order_transition_invalid",
+        "an order is not born paid"
+    );
     // Allowed steps, by a DBA with a note: each is an event, actor unknown (psql).
     client
         .batch_execute(&format!(
@@ -369,10 +551,17 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
         .await
         .unwrap();
     let err = client
-        .execute("update shop.customer_order set status = 'delivered' where order_id = $1", &[&id])
+        .execute(
+            "update shop.customer_order set status = 'delivered' where order_id = $1",
+            &[&id],
+        )
         .await
         .unwrap_err();
-    assert_eq!(sql_error(&err).1, "customer_order_status_mirrors_fulfillment", "status and fulfilment move together");
+    assert_eq!(
+        sql_error(&err).1,
+        "customer_order_status_mirrors_fulfillment",
+        "status and fulfilment move together"
+    );
     let events: Vec<(String, Option<String>, Option<String>, String)> = client
         .query(
             "select kind, from_state, to_state, note from shop.order_event where order_id = $1 order by order_event_id",
@@ -388,10 +577,25 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
         events,
         vec![
             ("placed".into(), None, s("awaiting_payment"), String::new()),
-            ("status".into(), s("awaiting_payment"), s("paid"), "paid in cash at the counter".into()),
-            ("payment_status".into(), s("none"), s("paid"), "paid in cash at the counter".into()),
+            (
+                "status".into(),
+                s("awaiting_payment"),
+                s("paid"),
+                "paid in cash at the counter".into()
+            ),
+            (
+                "payment_status".into(),
+                s("none"),
+                s("paid"),
+                "paid in cash at the counter".into()
+            ),
             ("status".into(), s("paid"), s("fulfilled"), String::new()),
-            ("fulfillment_status".into(), s("unfulfilled"), s("fulfilled"), String::new()),
+            (
+                "fulfillment_status".into(),
+                s("unfulfilled"),
+                s("fulfilled"),
+                String::new()
+            ),
         ]
     );
     assert!(count(&client, "select count(*) from shop.order_transition").await >= 20);
@@ -410,21 +614,40 @@ async fn cash_on_delivery_confirmation_stops_expiry_and_payment_later_sells_the_
         .await
         .unwrap()
         .get(0);
-    assert_eq!((confirmed["status"].as_str(), confirmed["payment_status"].as_str()), (Some("confirmed"), Some("pending")));
+    assert_eq!(
+        (confirmed["status"].as_str(), confirmed["payment_status"].as_str()),
+        (Some("confirmed"), Some("pending"))
+    );
     assert_eq!(confirmed["reservation_expires_at"], Value::Null);
     client
-        .execute("update shop.customer_order set placed_at = now() - interval '1 day'", &[])
+        .execute(
+            "update shop.customer_order set placed_at = now() - interval '1 day'",
+            &[],
+        )
         .await
         .unwrap();
-    let expired: Option<String> = client.query_one("select api.expire_next_order()", &[]).await.unwrap().get(0);
-    assert_eq!(expired, None, "a confirmed order's stock stays held");
-    assert_eq!(count(&client, "select qty_reserved::bigint from shop.inventory").await, 2);
-    let paid: Value = client
-        .query_one("select api.mark_order_paid($1, '{\"note\": \"courier brought the cash\"}')", &[&id])
+    let expired: Option<String> = client
+        .query_one("select api.expire_next_order()", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!((paid["status"].as_str(), paid["payment_status"].as_str()), (Some("paid"), Some("paid")));
+    assert_eq!(expired, None, "a confirmed order's stock stays held");
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        2
+    );
+    let paid: Value = client
+        .query_one(
+            "select api.mark_order_paid($1, '{\"note\": \"courier brought the cash\"}')",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        (paid["status"].as_str(), paid["payment_status"].as_str()),
+        (Some("paid"), Some("paid"))
+    );
     // Paying again changes nothing (a duplicate notification).
     let again: Value = client
         .query_one("select api.mark_order_paid($1, '{}')", &[&id])
@@ -452,7 +675,10 @@ async fn expiry_skips_an_order_being_paid_and_a_late_payment_of_an_expired_order
     let first = place(&client, &mut g1, variant, 1, "First").await;
     let second = place(&client, &mut g2, other, 1, "Second").await;
     client
-        .execute("update shop.customer_order set reservation_expires_at = now() - interval '1 minute'", &[])
+        .execute(
+            "update shop.customer_order set reservation_expires_at = now() - interval '1 minute'",
+            &[],
+        )
         .await
         .unwrap();
     let first_id: uuid::Uuid = first["id"].as_str().unwrap().parse().unwrap();
@@ -464,13 +690,28 @@ async fn expiry_skips_an_order_being_paid_and_a_late_payment_of_an_expired_order
         .await
         .unwrap();
     let expired: Vec<Option<String>> = vec![
-        client.query_one("select api.expire_next_order()", &[]).await.unwrap().get(0),
-        client.query_one("select api.expire_next_order()", &[]).await.unwrap().get(0),
+        client
+            .query_one("select api.expire_next_order()", &[])
+            .await
+            .unwrap()
+            .get(0),
+        client
+            .query_one("select api.expire_next_order()", &[])
+            .await
+            .unwrap()
+            .get(0),
     ];
-    assert_eq!(expired, vec![Some(number(&second)), None], "the order being paid is skipped");
+    assert_eq!(
+        expired,
+        vec![Some(number(&second)), None],
+        "the order being paid is skipped"
+    );
     payer.batch_execute("commit").await.unwrap();
     let statuses: Vec<String> = client
-        .query("select status from shop.customer_order order by order_number", &[])
+        .query(
+            "select status from shop.customer_order order by order_number",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -483,8 +724,17 @@ async fn expiry_skips_an_order_being_paid_and_a_late_payment_of_an_expired_order
         .query_one("select api.mark_order_paid($1, '{}')::text", &[&second_id])
         .await
         .unwrap_err();
-    assert_eq!(sql_error(&err), ("MA409".into(), "order_transition_invalid".into()));
-    assert!(err.as_db_error().unwrap().message().contains("from status expired to paid"), "{err}");
+    assert_eq!(
+        sql_error(&err),
+        ("MA409".into(), "order_transition_invalid".into())
+    );
+    assert!(
+        err.as_db_error()
+            .unwrap()
+            .message()
+            .contains("from status expired to paid"),
+        "{err}"
+    );
     assert_consistent(&client).await;
 }
 
@@ -514,7 +764,11 @@ async fn the_expiry_job_in_maef_worker_releases_stock_and_coupon_uses_of_unpaid_
         let body = checkout_body(cart_total(&client, &guest).await);
         orders.push(
             guest
-                .call(&client, "select api.checkout($2, $1, $3)::text", &[&body, &idem(&format!("e{i}"), "h")])
+                .call(
+                    &client,
+                    "select api.checkout($2, $1, $3)::text",
+                    &[&body, &idem(&format!("e{i}"), "h")],
+                )
                 .await
                 .unwrap(),
         );
@@ -527,7 +781,10 @@ async fn the_expiry_job_in_maef_worker_releases_stock_and_coupon_uses_of_unpaid_
         )
         .await
         .unwrap();
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 3);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        3
+    );
     client
         .query_one("select api.enqueue_job('expire_stock_reservations')", &[])
         .await
@@ -541,16 +798,33 @@ async fn the_expiry_job_in_maef_worker_releases_stock_and_coupon_uses_of_unpaid_
     })
     .await;
     let statuses: Vec<String> = client
-        .query("select status from shop.customer_order order by order_number", &[])
+        .query(
+            "select status from shop.customer_order order by order_number",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
     assert_eq!(statuses, vec!["expired", "expired", "awaiting_payment"]);
-    assert_eq!(count(&client, "select times_used::bigint from shop.coupon").await, 1, "two uses given back");
-    assert_eq!(count(&client, "select qty_reserved::bigint from shop.inventory").await, 2);
-    assert_eq!(count(&client, "select count(*) from shop.stock_movement where kind = 'release'").await, 2);
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        1,
+        "two uses given back"
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.stock_movement where kind = 'release'"
+        )
+        .await,
+        2
+    );
     let note: String = client
         .query_one(
             "select note from shop.order_event where to_state = 'expired' limit 1",
@@ -580,11 +854,20 @@ async fn popular_products_count_the_units_of_paid_orders_only() {
         .batch_execute("refresh materialized view shop.popular_products")
         .await
         .unwrap();
-    assert_eq!(count(&client, "select units_sold from shop.popular_products").await, 3);
+    assert_eq!(
+        count(&client, "select units_sold from shop.popular_products").await,
+        3
+    );
     // Staff read the reports; a customer cannot.
     let staff = user(&client, "m@example.com", Some("manager")).await;
-    let rows = as_role(&client, &staff.role, &staff.claims, "select count(*) from report.low_stock", &[])
-        .await
-        .unwrap();
+    let rows = as_role(
+        &client,
+        &staff.role,
+        &staff.claims,
+        "select count(*) from report.low_stock",
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), 0);
 }

@@ -25,27 +25,61 @@ async fn staff_administer_methods_and_their_rates_and_every_change_is_audited() 
             Method::POST,
             "/api/v1/admin/shipping-methods",
             Some(&manager),
-            Some(json!({"code": "express", "name": "Express", "min_days": 1, "max_days": 2, "position": 1,
+            Some(
+                json!({"code": "express", "name": "Express", "min_days": 1, "max_days": 2, "position": 1,
                         "rates": [{"country": "SN", "currency": "XOF", "amount": 5000},
-                                  {"country": "FR", "currency": "EUR", "amount": 1290, "free_over": 15000}]})),
+                                  {"country": "FR", "currency": "EUR", "amount": 1290, "free_over": 15000}]}),
+            ),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let id = created.json()["id"].as_i64().unwrap();
     assert_eq!(created.json()["rates"].as_array().unwrap().len(), 2);
     for (body, status, code) in [
-        (json!({"code": "express", "name": "Again"}), StatusCode::CONFLICT, "shipping_method_code_key"),
-        (json!({"code": "Bad Code", "name": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({"code": "drone", "name": "Drone", "kind": "air"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({"code": "slow", "name": "Slow", "min_days": 9, "max_days": 3}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({"code": "x", "name": "X", "rates": [{"country": "SN", "currency": "ZZZ", "amount": 1}]}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            json!({"code": "express", "name": "Again"}),
+            StatusCode::CONFLICT,
+            "shipping_method_code_key",
+        ),
+        (
+            json!({"code": "Bad Code", "name": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"code": "drone", "name": "Drone", "kind": "air"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"code": "slow", "name": "Slow", "min_days": 9, "max_days": 3}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({"code": "x", "name": "X", "rates": [{"country": "SN", "currency": "ZZZ", "amount": 1}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
     ] {
-        let r = app.call(Method::POST, "/api/v1/admin/shipping-methods", Some(&manager), Some(body.clone())).await;
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/admin/shipping-methods",
+                Some(&manager),
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(r.status, status, "{body}: {}", r.text());
         assert_eq!(r.problem_code(), code, "{body}");
     }
     let renamed = app
-        .call(Method::PATCH, &format!("/api/v1/admin/shipping-methods/{id}"), Some(&manager), Some(json!({"name": "Express 24h"})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/shipping-methods/{id}"),
+            Some(&manager),
+            Some(json!({"name": "Express 24h"})),
+        )
         .await;
     assert_eq!(renamed.status, StatusCode::OK);
     assert_eq!(renamed.json()["name"], "Express 24h");
@@ -59,7 +93,14 @@ async fn staff_administer_methods_and_their_rates_and_every_change_is_audited() 
         )
         .await;
     assert_eq!(rate.status, StatusCode::CREATED, "{}", rate.text());
-    let listed = app.call(Method::GET, "/api/v1/admin/shipping-methods", Some(&manager), None).await;
+    let listed = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/shipping-methods",
+            Some(&manager),
+            None,
+        )
+        .await;
     assert_eq!(listed.status, StatusCode::OK);
     let codes: Vec<String> = listed
         .json()
@@ -70,25 +111,56 @@ async fn staff_administer_methods_and_their_rates_and_every_change_is_audited() 
         .collect();
     assert_eq!(codes, ["standard", "express"]);
     assert_eq!(listed.json()[1]["rates"].as_array().unwrap().len(), 3);
-    let forbidden = app.call(Method::GET, "/api/v1/admin/shipping-methods", Some(&customer), None).await;
+    let forbidden = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/shipping-methods",
+            Some(&customer),
+            None,
+        )
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     let deleted = app
-        .call(Method::DELETE, &format!("/api/v1/admin/shipping-methods/{id}"), Some(&manager), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/shipping-methods/{id}"),
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(deleted.json(), json!({"deleted": id}));
-    assert_eq!(maef_tests::count(&client, "select count(*) from shop.shipping_rate").await, 0, "its rates went with it");
+    assert_eq!(
+        maef_tests::count(&client, "select count(*) from shop.shipping_rate").await,
+        0,
+        "its rates went with it"
+    );
     let missing = app
-        .call(Method::DELETE, &format!("/api/v1/admin/shipping-methods/{id}"), Some(&manager), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/shipping-methods/{id}"),
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let actions: Vec<String> = client
-        .query("select action from shop.audit_log where entity = 'shipping_method' order by audit_log_id", &[])
+        .query(
+            "select action from shop.audit_log where entity = 'shipping_method' order by audit_log_id",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(actions, ["shipping_method.create", "shipping_method.update", "shipping_method.delete"]);
+    assert_eq!(
+        actions,
+        [
+            "shipping_method.create",
+            "shipping_method.update",
+            "shipping_method.delete"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -134,11 +206,21 @@ async fn a_cart_lists_the_methods_offered_to_its_destination_priced_for_it_and_q
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["code"].as_str().unwrap().to_string(), m["price"].as_i64().unwrap(), m["selected"].as_bool().unwrap()))
+        .map(|m| {
+            (
+                m["code"].as_str().unwrap().to_string(),
+                m["price"].as_i64().unwrap(),
+                m["selected"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
-        vec![("standard".into(), 2000, true), ("express".into(), 5000, false), ("pickup".into(), 0, false)]
+        vec![
+            ("standard".into(), 2000, true),
+            ("express".into(), 5000, false),
+            ("pickup".into(), 0, false)
+        ]
     );
     assert_eq!(offered["methods"][1]["grand_total"], 9000 + 5000);
     // Above the free-over threshold, standard costs nothing for this cart.
@@ -196,6 +278,8 @@ async fn a_cart_lists_the_methods_offered_to_its_destination_priced_for_it_and_q
         .unwrap();
     assert_eq!(quote(&client, &guest).await["shipping_method"], Value::Null);
     assert_eq!(list(session.clone()).await["methods"], json!([]));
-    let no_cart = app.call(Method::GET, "/api/v1/cart/shipping-methods", None, None).await;
+    let no_cart = app
+        .call(Method::GET, "/api/v1/cart/shipping-methods", None, None)
+        .await;
     assert_eq!(no_cart.status, StatusCode::NOT_FOUND);
 }

@@ -108,7 +108,14 @@ pub async fn list_addresses(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.my_addresses()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.my_addresses()::text",
+        &[],
+    )
+    .await
 }
 
 /// Adds an address; the first of its kind becomes the default.
@@ -187,5 +194,12 @@ pub async fn delete_address(
 #[utoipa::path(get, path = "/api/v1/address-formats", tag = "users",
     responses((status = 200, description = "Address rules per country", body = Vec<AddressFormat>)))]
 pub async fn address_formats(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.address_formats()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.address_formats()::text",
+        &[],
+    )
+    .await
 }

@@ -17,7 +17,7 @@ use crate::{
     db::Access,
     error::{ApiError, Problem},
     extract::{Json, Query},
-    routes::{quote_types::Discount, answer, JsonText},
+    routes::{answer, quote_types::Discount, JsonText},
     AppState,
 };
 
