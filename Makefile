@@ -2,7 +2,7 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs bench-search bench-media lint check-links setup
+.PHONY: help run test bench bench-jobs bench-search bench-media bench-checkout lint check-links setup
 
 help:
 	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
 	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
+	@echo "make bench-checkout - checkout: hot-SKU reservations vs the single-row limit (pgbench), whole checkout over HTTP (orders/s, p95)"
 	@echo "make bench-media - media: download MB/s vs nginx, slow readers, upload MB/s, thumbnails vs vipsthumbnail"
 	@echo "make lint   - check-links, cargo fmt --check and cargo clippy -D warnings (what CI runs, with setup and test)"
 	@echo "make check-links - every relative link of README.md and docs/*.md resolves"
@@ -31,6 +32,9 @@ bench-jobs:
 
 bench-media:
 	@scripts/bench-media.sh
+
+bench-checkout:
+	@scripts/bench-checkout.sh
 
 setup:
 	@scripts/setup.sh
