@@ -56,10 +56,15 @@ comment on column shop.inventory.qty_on_hand is 'Sum of the variant''s shop.stoc
 comment on column shop.inventory.qty_reserved is 'Sum of the variant''s live reservations (shop.stock_reservation, status active).';
 
 -- ---------------------------------------------------------------- the ledger
+-- No foreign key to the variant or the location, on purpose: those are the hottest rows
+-- of a shop, and a foreign-key check locks its parent row (FOR KEY SHARE) in every
+-- reserving transaction, which turns concurrent reservations of one SKU into MultiXact
+-- churn on that row. The SQL API writes movements only for levels it holds locked, and
+-- the ledger, being history, outlives a deleted variant or location.
 create table shop.stock_movement (
     stock_movement_id bigint generated always as identity primary key,
-    variant_id        bigint not null references shop.product_variant on delete cascade,
-    stock_location_id bigint not null references shop.stock_location on delete restrict,
+    variant_id        bigint not null,
+    stock_location_id bigint not null,
     kind              text not null check (kind in
                         ('receipt', 'adjustment', 'sale', 'reservation', 'release', 'return', 'cancellation')),
     on_hand_delta     integer not null default 0,
@@ -85,12 +90,13 @@ create index stock_movement_variant_idx on shop.stock_movement (variant_id, stoc
 create index stock_movement_order_idx on shop.stock_movement (order_id) where order_id is not null;
 
 -- ---------------------------------------------------------------- reservations
+-- No foreign key to the variant or the location either (see the ledger above).
 create table shop.stock_reservation (
     stock_reservation_id bigint generated always as identity primary key,
     order_id             uuid not null references shop.customer_order on delete cascade,
     order_item_id        bigint not null references shop.order_item on delete cascade,
-    variant_id           bigint not null references shop.product_variant on delete cascade,
-    stock_location_id    bigint not null references shop.stock_location on delete restrict,
+    variant_id           bigint not null,
+    stock_location_id    bigint not null,
     quantity             integer not null check (quantity > 0),
     backordered          integer not null default 0,
     status               text not null default 'active' check (status in ('active', 'sold', 'released')),

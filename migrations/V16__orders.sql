@@ -194,7 +194,9 @@ create trigger customer_order_record_event after insert or update of status, pay
 alter table shop.customer_order
     add column prices_include_tax     boolean not null default false,
     add column shipping_tax_amount    bigint not null default 0 check (shipping_tax_amount >= 0),
-    add column shipping_method_id     bigint references shop.shipping_method on delete set null,
+    -- No foreign key: every order would lock the same few method rows (FOR KEY SHARE)
+    -- at insert; the copy in shipping_method is what the order keeps.
+    add column shipping_method_id     bigint,
     add column shipping_method        jsonb,
     add column coupon_id              bigint references shop.coupon on delete set null,
     add column coupon_code            text,
@@ -222,7 +224,7 @@ create index customer_order_search_idx on shop.customer_order using gin ((
           || coalesce(billing_address ->> 'full_name', ''))) gin_trgm_ops);
 
 alter table shop.order_item
-    add column product_id           bigint references shop.product on delete set null,
+    add column product_id           bigint,  -- a copy, like the title: no foreign key (a hot product's row)
     add column product_slug         text not null default '',
     add column compare_at_amount    bigint check (compare_at_amount >= 0),
     add column subtotal_amount      bigint,

@@ -81,7 +81,8 @@ insert into shop.cart_item (cart_id, variant_id, quantity)
 select c.cart_id, bench.variant('BC-' || (1 + (abs(hashtext(c.cart_id::text)) + k * 500) % 1000)), 1
 from shop.cart c cross join (values (0), (1)) x(k)
 where c.session_hash not in (select encode(sha256(convert_to('h' || g, 'UTF8')), 'hex') from generate_series(1, $CARTS_SQL) g);
-vacuum analyze;
+vacuum analyze shop.product, shop.product_variant, shop.price, shop.inventory, shop.stock_level, shop.stock_movement,
+    shop.customer_order, shop.order_item, shop.order_event, shop.cart, shop.cart_item, bench.reserve;
 SQL
 BODY_HOT='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 12000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
 BODY_HTTP='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 22000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
@@ -105,19 +106,18 @@ cat > "$OUT/row.sql" <<SQL
 update shop.inventory set qty_reserved = qty_reserved + 1 where variant_id = $HOT and qty_on_hand - qty_reserved >= 1;
 SQL
 cat > "$OUT/reserve.sql" <<'SQL'
-select api._reserve_order_stock((select order_id from bench.reserve where n = nextval('bench.next')));
+select api._reserve_order_stock((select order_id from bench.reserve where n = (select nextval('bench.next'))));
 SQL
 cat > "$OUT/checkout.sql" <<SQL
-select api.checkout('$BODY_HOT', 'h' || nextval('bench.hot_cart'),
-                    jsonb_build_object('scope', 'anon', 'key', 'k' || currval('bench.hot_cart'), 'method', 'POST',
-                                       'path', '/api/v1/checkout', 'hash', 'h'))::text;
+select api.checkout('$BODY_HOT', 'h' || n, jsonb_build_object('scope', 'anon', 'key', 'k' || n, 'method', 'POST',
+                                                               'path', '/api/v1/checkout', 'hash', 'h'))::text
+from (select nextval('bench.hot_cart') as n) x;
 SQL
 run_pgbench row "$OUT/row.sql"
 # The baseline reserved units without reservations: give them back before maef's runs.
 psql_q -c "update shop.inventory set qty_reserved = 0 where variant_id = $HOT"
 run_pgbench reserve "$OUT/reserve.sql"
 run_pgbench checkout "$OUT/checkout.sql"
-psql_q -c "select setval('bench.next', (select count(*) from shop.stock_reservation))" >/dev/null
 
 echo "==> consistency after the hot-SKU runs" >&2
 inconsistent=$(psql -w -tA "$URL" -c "select count(*) from report.stock_inconsistencies")

@@ -10,10 +10,11 @@
 --      expected_total, else 409 price_changed carrying the new quote.
 --   4. The order is written with a copy of the quote: lines with labels, unit prices,
 --      allocated discounts and taxes; totals; shipping method and its tax; addresses.
---   5. The coupon is redeemed (api.redeem_coupon: row lock, limits re-checked).
---   6. Stock is reserved, variants locked in (product_id, variant_id) order, last, so
---      the hottest locks are held for the shortest time (api._reserve_order_stock).
---   7. The cart is closed, the response stored with the key, all in one commit.
+--   5. The cart is closed and the response stored with the key (before the locks).
+--   6. The coupon is redeemed (api.redeem_coupon: row lock, limits re-checked).
+--   7. Stock is reserved, variants locked in (product_id, variant_id) order, last, so
+--      the hottest locks are held for the shortest time (api._reserve_order_stock);
+--      all of it commits together.
 --
 -- Lock order: idempotency key → cart row → coupon row → inventory rows (sorted) →
 -- their levels; the same as payment, expiry and cancellation (see V16), so none of
@@ -259,22 +260,31 @@ begin
     join shop.product_variant v on v.variant_id = (l ->> 'variant_id')::bigint
     order by x.n;
 
-    -- The coupon use, then the stock (the lock order).
-    if v_coupon_id is not null then
-        perform api.redeem_coupon(v_cart.coupon_code, v_order.order_id);
-    end if;
-    perform api._reserve_order_stock(v_order.order_id);
-
     update shop.cart set status = 'converted', shipping_country = v_cart.shipping_country,
         shipping_method_id = v_cart.shipping_method_id
     where cart_id = v_cart.cart_id;
-
-    select * into v_order from shop.customer_order o where o.order_id = v_order.order_id;
+    -- The response and its idempotency record before the stock: what remains after the
+    -- coupon's and the variants' locks is then the reservation and the commit.
     v_result := api._order_json(v_order, false);
     if v_token is not null then
         v_result := v_result || jsonb_build_object('token', v_token);
     end if;
     perform api._idempotency_finish(v_idem, 201, v_result);
+
+    -- The coupon use, then the stock (the lock order).
+    if v_coupon_id is not null then
+        perform api.redeem_coupon(v_cart.coupon_code, v_order.order_id);
+    end if;
+    if api._reserve_order_stock(v_order.order_id) then
+        -- Backordered lines changed the order: the response says so.
+        select * into v_order from shop.customer_order o where o.order_id = v_order.order_id;
+        v_result := api._order_json(v_order, false);
+        if v_token is not null then
+            v_result := v_result || jsonb_build_object('token', v_token);
+        end if;
+        update shop.idempotency_key k set response_body = convert_to(v_result::text, 'UTF8')
+        where k.scope = v_idem ->> 'scope' and k.key = v_idem ->> 'key';
+    end if;
     return v_result;
 end
 $$;

@@ -53,108 +53,204 @@ begin
 end
 $$;
 
+-- Reserves one line from the variant's active locations in priority order (split over
+-- locations when it must; backordered units at the first). The caller holds the
+-- variant's lock. Returns the shortage ({sku, variant_id, requested, available}) of a
+-- line without backorder that does not fit, else null (and reserves).
+create function api._reserve_line(p_order_id uuid, p_item bigint, p_variant bigint, p_quantity integer,
+                                  p_sku text, p_backorder boolean, p_actor uuid)
+returns jsonb
+language plpgsql as $$
+declare
+    v_locations bigint[];
+    v_free integer[];
+    v_take_locations bigint[] := '{}';
+    v_take integer[] := '{}';
+    v_back integer[] := '{}';
+    v_left integer := p_quantity;
+    v_available integer;
+    v_first bigint;
+    i integer;
+begin
+    select coalesce(array_agg(l.stock_location_id order by s.priority, s.stock_location_id), '{}'),
+           coalesce(array_agg(greatest(l.qty_on_hand - l.qty_reserved, 0) order by s.priority, s.stock_location_id), '{}')
+    into v_locations, v_free
+    from shop.stock_level l join shop.stock_location s on s.stock_location_id = l.stock_location_id
+    where l.variant_id = p_variant and s.is_active;
+    v_available := coalesce((select sum(f) from unnest(v_free) f), 0);
+    if v_available < p_quantity and not p_backorder then
+        return jsonb_build_object('sku', p_sku, 'variant_id', p_variant, 'requested', p_quantity, 'available', v_available);
+    end if;
+    if cardinality(v_locations) = 0 then
+        -- Backorder with no level at an active location: hold the units at the first
+        -- active location.
+        select s.stock_location_id into v_first from shop.stock_location s
+        where s.is_active order by s.priority, s.stock_location_id limit 1;
+        if v_first is null then
+            return jsonb_build_object('sku', p_sku, 'variant_id', p_variant, 'requested', p_quantity, 'available', 0);
+        end if;
+        insert into shop.stock_level (variant_id, stock_location_id) values (p_variant, v_first) on conflict do nothing;
+        v_locations := array[v_first];
+        v_free := array[0];
+    end if;
+    for i in 1 .. cardinality(v_locations) loop
+        exit when v_left = 0;
+        if v_free[i] > 0 then
+            v_take_locations := v_take_locations || v_locations[i];
+            v_take := v_take || least(v_free[i], v_left);
+            v_back := v_back || 0;
+            v_left := v_left - least(v_free[i], v_left);
+        end if;
+    end loop;
+    if v_left > 0 then  -- backorder: the rest waits at the first location
+        if cardinality(v_take_locations) > 0 and v_take_locations[1] = v_locations[1] then
+            v_take[1] := v_take[1] + v_left;
+            v_back[1] := v_left;
+        else
+            v_take_locations := v_locations[1] || v_take_locations;
+            v_take := v_left || v_take;
+            v_back := v_left || v_back;
+        end if;
+    end if;
+    with a as (select * from unnest(v_take_locations, v_take, v_back) as a(location_id, quantity, backordered)),
+    lv as (
+        update shop.stock_level l set qty_reserved = l.qty_reserved + a.quantity
+        from a where l.variant_id = p_variant and l.stock_location_id = a.location_id),
+    held as (
+        insert into shop.stock_reservation (order_id, order_item_id, variant_id, stock_location_id, quantity, backordered)
+        select p_order_id, p_item, p_variant, a.location_id, a.quantity, a.backordered from a),
+    moved as (
+        insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, reason, actor_id, order_id)
+        select p_variant, a.location_id, 'reservation', a.quantity, 'checkout', p_actor, p_order_id from a)
+    update shop.inventory set qty_reserved = qty_reserved + p_quantity where variant_id = p_variant;
+    if p_quantity > v_available then
+        update shop.order_item set backordered_quantity = p_quantity - v_available where order_item_id = p_item;
+    end if;
+    return null;
+end
+$$;
+
 -- Reserves the stock of every line of an order, from active locations in priority
 -- order (splitting a line over locations when it must). A line of a variant without
 -- backorder and short of stock makes the whole call fail with MA409 insufficient_stock
 -- listing every short line and what is available; with backorder the missing units
 -- are reserved at the line's first location and flagged (order_item.backordered_quantity,
 -- stock_reservation.backordered). Variants without an inventory row are not tracked.
+-- Returns true when a line was backordered (its order line changed).
+--
+-- Fast path. Most variants have one level (every variant of a one-location store): for
+-- them the reservation and ledger rows are written *before* any lock — they wait for
+-- nobody — and under the lock only two rows change, in one statement: the inventory
+-- row (its conditional UPDATE is the availability check and takes the variant's lock)
+-- and the level. The hottest lock is then held for little more than the single-row
+-- UPDATE the benchmark compares with. A line whose variant gained a second level in the
+-- meantime (a receipt at another location) is undone and taken by the general path,
+-- under the lock already held.
 create function api._reserve_order_stock(p_order_id uuid)
-returns void
+returns boolean
 language plpgsql as $$
 declare
     v_actor uuid := shop.current_user_id();
-    r record;
+    v_items bigint[];
+    v_variants bigint[];
+    v_quantities integer[];
+    v_skus text[];
+    v_backorders boolean[];
     v_locations bigint[];
-    v_free integer[];
-    v_take_locations bigint[];
-    v_take integer[];
-    v_back integer[];
-    v_left integer;
     v_available integer;
+    v_reserved boolean;
     v_short jsonb := '[]';
-    v_first bigint;
+    v_line_short jsonb;
+    v_backordered boolean := false;
     i integer;
 begin
     perform api._stock_write();
-    perform api._lock_variants(array(select oi.variant_id from shop.order_item oi where oi.order_id = p_order_id));
-    for r in select oi.order_item_id, oi.variant_id, oi.quantity, oi.sku, inv.allow_backorder
-             from shop.order_item oi
-             join shop.inventory inv on inv.variant_id = oi.variant_id
-             join shop.product_variant v on v.variant_id = oi.variant_id
-             where oi.order_id = p_order_id
-             order by v.product_id, oi.variant_id loop
-        select coalesce(array_agg(l.stock_location_id order by s.priority, s.stock_location_id), '{}'),
-               coalesce(array_agg(greatest(l.qty_on_hand - l.qty_reserved, 0) order by s.priority, s.stock_location_id), '{}')
-        into v_locations, v_free
-        from shop.stock_level l join shop.stock_location s on s.stock_location_id = l.stock_location_id
-        where l.variant_id = r.variant_id and s.is_active;
-        v_available := coalesce((select sum(f) from unnest(v_free) f), 0);
-        if v_available < r.quantity and not r.allow_backorder then
-            v_short := v_short || jsonb_build_object('sku', r.sku, 'variant_id', r.variant_id,
-                                                     'requested', r.quantity, 'available', v_available);
+    -- The tracked lines in lock order, each with its level when the variant has exactly
+    -- one, at an active location (read without a lock; checked again under it).
+    select coalesce(array_agg(oi.order_item_id order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(oi.variant_id order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(oi.quantity order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(oi.sku order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(inv.allow_backorder order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(one.location_id order by v.product_id, oi.variant_id), '{}')
+    into v_items, v_variants, v_quantities, v_skus, v_backorders, v_locations
+    from shop.order_item oi
+    join shop.inventory inv on inv.variant_id = oi.variant_id
+    join shop.product_variant v on v.variant_id = oi.variant_id
+    left join lateral (
+        select min(l.stock_location_id) as location_id from shop.stock_level l
+        join shop.stock_location s on s.stock_location_id = l.stock_location_id
+        where l.variant_id = oi.variant_id
+        having count(*) = 1 and bool_and(s.is_active)) one on true
+    where oi.order_id = p_order_id;
+    if cardinality(v_items) = 0 then
+        return false;
+    end if;
+    -- Fast-path rows first, outside any lock.
+    with a as (select * from unnest(v_items, v_variants, v_quantities, v_locations) as a(item, variant, quantity, location_id)
+               where a.location_id is not null),
+    held as (
+        insert into shop.stock_reservation (order_id, order_item_id, variant_id, stock_location_id, quantity)
+        select p_order_id, a.item, a.variant, a.location_id, a.quantity from a)
+    insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, reason, actor_id, order_id)
+    select a.variant, a.location_id, 'reservation', a.quantity, 'checkout', v_actor, p_order_id from a;
+    -- Several variants: all locked first, in order (see the lock order above). One
+    -- variant: its UPDATE below is the lock.
+    if cardinality(v_variants) > 1 then
+        perform api._lock_variants(v_variants);
+    end if;
+    for i in 1 .. cardinality(v_items) loop
+        if v_locations[i] is null then
+            v_line_short := api._reserve_line(p_order_id, v_items[i], v_variants[i], v_quantities[i], v_skus[i],
+                                              v_backorders[i], v_actor);
+            if v_line_short is not null then
+                v_short := v_short || v_line_short;
+            end if;
             continue;
         end if;
-        if jsonb_array_length(v_short) > 0 then
-            continue;  -- the call fails anyway: only the remaining shortages matter
-        end if;
-        if cardinality(v_locations) = 0 then
-            -- Backorder with no level at an active location: hold the units at the
-            -- first active location.
-            select s.stock_location_id into v_first from shop.stock_location s
-            where s.is_active order by s.priority, s.stock_location_id limit 1;
-            if v_first is null then
-                v_short := v_short || jsonb_build_object('sku', r.sku, 'variant_id', r.variant_id,
-                                                         'requested', r.quantity, 'available', 0);
-                continue;
-            end if;
-            insert into shop.stock_level (variant_id, stock_location_id) values (r.variant_id, v_first)
-            on conflict do nothing;
-            v_locations := array[v_first];
-            v_free := array[0];
-        end if;
-        v_take_locations := '{}';
-        v_take := '{}';
-        v_back := '{}';
-        v_left := r.quantity;
-        for i in 1 .. cardinality(v_locations) loop
-            exit when v_left = 0;
-            if v_free[i] > 0 then
-                v_take_locations := v_take_locations || v_locations[i];
-                v_take := v_take || least(v_free[i], v_left);
-                v_back := v_back || 0;
-                v_left := v_left - least(v_free[i], v_left);
-            end if;
-        end loop;
-        if v_left > 0 then  -- backorder: the rest waits at the first location
-            if cardinality(v_take_locations) > 0 and v_take_locations[1] = v_locations[1] then
-                v_take[1] := v_take[1] + v_left;
-                v_back[1] := v_left;
-            else
-                v_take_locations := v_locations[1] || v_take_locations;
-                v_take := v_left || v_take;
-                v_back := v_left || v_back;
-            end if;
-        end if;
-        with a as (select * from unnest(v_take_locations, v_take, v_back) as a(location_id, quantity, backordered)),
+        with inv as (
+            update shop.inventory set qty_reserved = qty_reserved + v_quantities[i]
+            where variant_id = v_variants[i] and (allow_backorder or qty_on_hand - qty_reserved >= v_quantities[i])
+            returning qty_on_hand - qty_reserved + v_quantities[i] as available, allow_backorder),
         lv as (
-            update shop.stock_level l set qty_reserved = l.qty_reserved + a.quantity
-            from a where l.variant_id = r.variant_id and l.stock_location_id = a.location_id),
-        held as (
-            insert into shop.stock_reservation (order_id, order_item_id, variant_id, stock_location_id, quantity, backordered)
-            select p_order_id, r.order_item_id, r.variant_id, a.location_id, a.quantity, a.backordered from a),
-        moved as (
-            insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, reason, actor_id, order_id)
-            select r.variant_id, a.location_id, 'reservation', a.quantity, 'checkout', v_actor, p_order_id from a)
-        update shop.inventory set qty_reserved = qty_reserved + r.quantity where variant_id = r.variant_id;
-        if r.quantity > v_available then
-            update shop.order_item set backordered_quantity = r.quantity - v_available
-            where order_item_id = r.order_item_id;
+            update shop.stock_level l set qty_reserved = l.qty_reserved + v_quantities[i]
+            from inv
+            where l.variant_id = v_variants[i] and l.stock_location_id = v_locations[i]
+              and (inv.allow_backorder or l.qty_on_hand - l.qty_reserved >= v_quantities[i])
+            returning 1)
+        select inv.available, exists (select from lv) into v_available, v_reserved from inv;
+        if v_available is null then
+            -- Short: nothing changed under the lock; the line's rows go with the error.
+            v_short := v_short || jsonb_build_object('sku', v_skus[i], 'variant_id', v_variants[i],
+                'requested', v_quantities[i], 'available',
+                (select greatest(x.qty_on_hand - x.qty_reserved, 0) from shop.inventory x where x.variant_id = v_variants[i]));
+        elsif not v_reserved then
+            -- The variant has more than one level now: undo and take the general path.
+            update shop.inventory set qty_reserved = qty_reserved - v_quantities[i] where variant_id = v_variants[i];
+            delete from shop.stock_reservation where order_item_id = v_items[i];
+            delete from shop.stock_movement
+            where order_id = p_order_id and variant_id = v_variants[i] and kind = 'reservation';
+            v_line_short := api._reserve_line(p_order_id, v_items[i], v_variants[i], v_quantities[i], v_skus[i],
+                                              v_backorders[i], v_actor);
+            if v_line_short is not null then
+                v_short := v_short || v_line_short;
+            end if;
+        elsif v_available < v_quantities[i] then
+            -- Backorder: the units beyond what was available are flagged.
+            update shop.stock_reservation set backordered = v_quantities[i] - greatest(v_available, 0)
+            where order_item_id = v_items[i];
+            update shop.order_item set backordered_quantity = v_quantities[i] - greatest(v_available, 0)
+            where order_item_id = v_items[i];
+            v_backordered := true;
         end if;
+        v_available := null;
     end loop;
     if jsonb_array_length(v_short) > 0 then
         perform api._raise_short(v_short);
     end if;
+    -- The general path flags its backordered lines itself.
+    return v_backordered or exists (select from shop.order_item oi
+                                    where oi.order_id = p_order_id and oi.backordered_quantity > 0);
 end
 $$;
 
@@ -579,7 +675,8 @@ comment on view report.stock_inconsistencies is
 comment on function api._raise_short(jsonb) is 'Private: MA409 insufficient_stock listing the short lines.';
 comment on function api._stock_write() is 'Private: marks the transaction''s stock writes as the SQL API''s (the direct-change trigger stays off).';
 comment on function api._lock_variants(bigint[]) is 'Private: locks variants'' inventory rows in (product_id, variant_id) order — the stock lock order.';
-comment on function api._reserve_order_stock(uuid) is 'Private: reserves every line of an order from active locations in priority order; MA409 insufficient_stock listing the short lines.';
+comment on function api._reserve_order_stock(uuid) is 'Private: reserves every line of an order from active locations in priority order (one-level variants by a fast path); MA409 insufficient_stock listing the short lines.';
+comment on function api._reserve_line(uuid, bigint, bigint, integer, text, boolean, uuid) is 'Private: reserves one line over active locations under its variant''s lock; returns its shortage or null.';
 comment on function api._close_order_reservations(uuid, text, text) is 'Private: turns an order''s live reservations into sales, or releases them (release, cancellation), with ledger rows.';
 comment on function api._adjust_stock(bigint, bigint, text, integer, text) is 'Private: changes on-hand stock at a location (receipt, return, adjustment) with its ledger row.';
 comment on function api._set_variant_on_hand(bigint, integer, text) is 'Private: sets a variant''s total on hand through adjustments (up at the first location, down from free units).';

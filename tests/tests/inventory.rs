@@ -420,3 +420,75 @@ async fn held(client: &Client) -> Vec<(String, i32)> {
         .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1)))
         .collect()
 }
+
+#[tokio::test]
+async fn a_variant_gaining_a_second_location_while_a_reservation_waits_is_split_by_the_general_path() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let variant = seed_variant(&client, "RACE-SPLIT", 1000, 100, Some(3)).await;
+    client
+        .batch_execute("insert into shop.stock_location (code, name, priority) values ('annex', 'Annex', 5)")
+        .await
+        .unwrap();
+    // An order of 3 units, written as checkout writes it before it reserves.
+    let order: uuid::Uuid = client
+        .query_one(
+            "with o as (insert into shop.customer_order (email, currency_code, subtotal_amount, total_amount)
+                        values ('x@example.com', 'XOF', 3000, 3000) returning order_id),
+                  i as (insert into shop.order_item (order_id, variant_id, product_title, variant_name, sku, quantity,
+                                                     unit_amount, subtotal_amount, total_amount)
+                        select order_id, $1, 'P', 'V', 'RACE-SPLIT', 3, 1000, 3000, 3000 from o)
+             select order_id from o",
+            &[&variant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // A stock move holds the variant's lock while the reservation starts: the
+    // reservation saw one level with 3 units; once it gets the lock, main has 1 and the
+    // annex 5.
+    let receiver = db.connect().await;
+    receiver
+        .batch_execute(&format!("begin; select from shop.inventory where variant_id = {variant} for update"))
+        .await
+        .unwrap();
+    let reserver = db.connect().await;
+    let pid: i32 = reserver.query_one("select pg_backend_pid()", &[]).await.unwrap().get(0);
+    let running = tokio::spawn(async move {
+        reserver
+            .query_one("select api._reserve_order_stock($1)::text", &[&order])
+            .await
+            .map(|_| ())
+    });
+    maef_tests::eventually(std::time::Duration::from_secs(10), "the reservation waiting for the lock", || {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "select exists (select from pg_stat_activity where pid = $1 and wait_event_type = 'Lock')",
+                    &[&pid],
+                )
+                .await
+                .unwrap()
+                .get(0)
+        }
+    })
+    .await;
+    receiver
+        .batch_execute(&format!(
+            "select api._adjust_stock({variant}, (select stock_location_id from shop.stock_location where code = 'annex'),
+                                     'receipt', 5, 'delivery');
+             select api._adjust_stock({variant}, (select stock_location_id from shop.stock_location where code = 'main'),
+                                     'adjustment', -2, 'moved to the annex'); commit"
+        ))
+        .await
+        .unwrap();
+    running.await.unwrap().unwrap();
+    assert_eq!(held(&client).await, vec![("main".into(), 1), ("annex".into(), 2)]);
+    assert_eq!(
+        count(&client, "select count(*) from shop.stock_movement where kind = 'reservation'").await,
+        2,
+        "the fast path's rows were undone"
+    );
+    assert_consistent(&client).await;
+}
