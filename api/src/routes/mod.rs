@@ -20,6 +20,7 @@ pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog_admin;
+pub mod catalog_admin_types;
 pub mod catalog_links;
 pub mod catalog_types;
 pub mod categories;
