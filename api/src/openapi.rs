@@ -164,3 +164,71 @@ impl utoipa::Modify for BearerAuth {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Whether a schema says nothing (`{}` or absent): what utoipa writes for a
+    /// `serde_json::Value` body, and what a client generator turns into `unknown`.
+    fn is_untyped(schema: Option<&Value>) -> bool {
+        schema.and_then(Value::as_object).is_none_or(|s| {
+            !["type", "$ref", "oneOf", "anyOf", "allOf", "enum", "const"]
+                .iter()
+                .any(|k| s.contains_key(*k))
+        })
+    }
+
+    /// The contract is typed: every request body, every parameter and every response
+    /// with a body has a schema; every error response is problem JSON. A route added
+    /// without its types fails here, before any client sees `unknown`.
+    #[test]
+    fn every_operation_of_the_document_is_typed() {
+        let doc = super::document();
+        let mut gaps = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                let at = format!("{} {path}", method.to_uppercase());
+                if let Some(body) = operation.get("requestBody") {
+                    for (media, content) in body["content"].as_object().into_iter().flatten() {
+                        if is_untyped(content.get("schema")) {
+                            gaps.push(format!("{at}: request body {media} has no schema"));
+                        }
+                    }
+                }
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if is_untyped(parameter.get("schema")) {
+                        gaps.push(format!("{at}: parameter {} has no schema", parameter["name"]));
+                    }
+                }
+                for (status, response) in operation["responses"].as_object().expect("responses") {
+                    let code: u16 = status.parse().expect("numeric status");
+                    let content = response.get("content").and_then(Value::as_object);
+                    if code == 204 || (300..400).contains(&code) {
+                        if content.is_some() {
+                            gaps.push(format!("{at}: {code} documents a body"));
+                        }
+                        continue;
+                    }
+                    let Some(content) = content else {
+                        gaps.push(format!("{at}: {code} has no content"));
+                        continue;
+                    };
+                    for (media, media_content) in content {
+                        if is_untyped(media_content.get("schema")) {
+                            gaps.push(format!("{at}: {code} {media} has no schema"));
+                        }
+                        if code >= 400 && media != "application/problem+json" {
+                            gaps.push(format!("{at}: {code} is {media}, not problem JSON"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            gaps.is_empty(),
+            "untyped parts of the contract:\n{}",
+            gaps.join("\n")
+        );
+    }
+}

@@ -86,7 +86,9 @@ fn record(message: &str) {
     }
 }
 
-fn violation(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Option<String> {
+/// What is wrong with one response according to the document, if anything (what
+/// [`check`] reports; public so that tests of the harness itself can call it).
+pub fn violation(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Option<String> {
     if method.eq_ignore_ascii_case("OPTIONS") {
         return None; // CORS preflight, answered by middleware: not an API operation
     }
