@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: set up, then run every suite against the real server and extension:
 #   1. cargo test: pure unit tests (maef-core, api, worker), SQL API, HTTP and
-#      end-to-end tests (tests/), each test in its own database cloned from a template;
+#      end-to-end tests (tests/), each test in its own database cloned from a template,
+#      every HTTP response checked against the OpenAPI document (MAEF_CONTRACT=strict);
 #   2. cargo pgrx test: the extension's in-database #[pg_test]s, in a throw-away
 #      cluster run as the postgres user (initdb refuses root).
 # Exits non-zero on any failure; drops the run's databases at the end.
@@ -12,6 +13,10 @@ scripts/setup.sh maef
 source .run/env
 MAEF_TEST_RUN_ID="r$(date +%s)x$$"
 export MAEF_TEST_RUN_ID
+# Every response a test receives is validated against the OpenAPI document, and a
+# violation fails the test (docs/api-contract.md). MAEF_CONTRACT=record lists the
+# violations in target/contract-violations.txt instead, for exploring.
+export MAEF_CONTRACT="${MAEF_CONTRACT:-strict}"
 
 # Test databases are named maef_t_<run>_… and maef_tmpl_<run>, run = r<epoch>x<pid>.
 # At the end this run drops its own; at the start, leftovers of runs older than an hour
