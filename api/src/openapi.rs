@@ -65,7 +65,9 @@ fn add_document_routes(doc: &mut serde_json::Value) {
 ///   504 (database too slow or pool exhausted);
 /// - with a request body: 400 (malformed), 413 (too large), 415 (not JSON), 422 (a
 ///   field of the wrong type or out of range);
-/// - with a bearer requirement: 401, and 403 when it names permissions.
+/// - with path parameters: 404 (an id of no row, or one that does not parse);
+/// - with a bearer requirement (optional or not): 401, and 403 when it names
+///   permissions.
 ///
 /// Every `Problem` body is served as `application/problem+json` (RFC 9457).
 fn add_common_errors(doc: &mut serde_json::Value) {
@@ -77,7 +79,11 @@ fn add_common_errors(doc: &mut serde_json::Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        let has_path_parameters = path.contains('{');
         for (method, operation) in item.iter_mut() {
             if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
                 continue;
@@ -133,6 +139,12 @@ fn add_common_errors(doc: &mut serde_json::Value) {
                 add(
                     "422",
                     "A field is missing, of the wrong type or out of range (details name it)",
+                );
+            }
+            if has_path_parameters {
+                add(
+                    "404",
+                    "Nothing has this id (`not_found`: also an id that does not parse)",
                 );
             }
             if signed_in {

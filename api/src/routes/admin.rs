@@ -1,15 +1,16 @@
 //! Administration: users and the audit log.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    routes::catalog_types::Timestamp,
     caller::{AuditRead, Require, UsersAdmin},
     db::Access,
     error::{ApiError, Problem},
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
     routes::{answer, users::Profile, JsonText},
     AppState,
 };
@@ -81,8 +82,10 @@ pub async fn list_users(
 #[schema(example = json!({"roles": ["manager"], "is_active": true}))]
 pub struct UpdateUser {
     /// Replaces the user's roles.
+    #[schema(nullable = false)]
     pub roles: Option<Vec<RoleName>>,
     /// `false` ends the user's sessions; their access tokens stop working at once.
+    #[schema(nullable = false)]
     pub is_active: Option<bool>,
 }
 
@@ -152,7 +155,7 @@ pub struct AuditPage {
 #[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     pub audit_log_id: i64,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub at: String,
     /// Who did it (null: the system, or an anonymous caller).
     #[schema(required)]

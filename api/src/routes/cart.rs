@@ -2,7 +2,7 @@
 //! route answers with the cart's full quote, computed in PostgreSQL by `maef.quote_cart`.
 
 use axum::{
-    extract::{FromRequestParts, Path, State},
+    extract::{FromRequestParts, State},
     http::{request::Parts, StatusCode},
 };
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::{
     caller::{Caller, ClientAddr},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
     routes::catalog_types::Currency,
     routes::{answer, JsonText},
     AppState,

@@ -2,7 +2,7 @@
 //! prices, stock, tags and media; variants; prices; categories. Each write is audited
 //! in SQL.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -10,7 +10,7 @@ use crate::{
     caller::{CatalogWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
     routes::catalog_admin_types::*,
     routes::catalog_types::Deleted,
     routes::{answer, JsonText},

@@ -11,7 +11,7 @@
 
 use utoipa::ToSchema;
 
-use super::catalog_types::Currency;
+use super::catalog_types::{Currency, Timestamp};
 
 /// A JSON object with free-form values.
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -199,10 +199,10 @@ pub struct NewPriceWindow {
     #[schema(minimum = 0, maximum = 999999999999999999i64)]
     pub compare_at_amount: Option<i64>,
     /// Null: open start.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
     /// Null: open end.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
 }
 
@@ -224,6 +224,8 @@ pub enum NewPrice {
 #[schema(example = json!({"product_id": 12, "currency": "EUR", "amount": 2490, "compare_at_amount": 2990,
     "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"}))]
 pub struct NewProductPrice {
+    /// (SQL reads at most 18 digits.)
+    #[schema(minimum = -999999999999999999i64, maximum = 999999999999999999i64)]
     pub product_id: i64,
     #[schema(value_type = Currency)]
     pub currency: String,
@@ -231,9 +233,9 @@ pub struct NewProductPrice {
     pub amount: i64,
     #[schema(minimum = 0, maximum = 999999999999999999i64)]
     pub compare_at_amount: Option<i64>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
 }
 
@@ -241,6 +243,8 @@ pub struct NewProductPrice {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVariantPrice {
+    /// (SQL reads at most 18 digits.)
+    #[schema(minimum = -999999999999999999i64, maximum = 999999999999999999i64)]
     pub variant_id: i64,
     #[schema(value_type = Currency)]
     pub currency: String,
@@ -248,9 +252,9 @@ pub struct NewVariantPrice {
     pub amount: i64,
     #[schema(minimum = 0, maximum = 999999999999999999i64)]
     pub compare_at_amount: Option<i64>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
 }
 
@@ -263,9 +267,9 @@ pub struct PricePatch {
     pub amount: Option<i64>,
     #[schema(minimum = 0, maximum = 999999999999999999i64)]
     pub compare_at_amount: Option<i64>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
 }
 
@@ -359,9 +363,9 @@ pub struct ProductAdmin {
     pub is_featured: bool,
     /// Kept by triggers: some active variant has stock.
     pub in_stock: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
     /// Tag slugs, sorted.
     pub tags: Vec<String>,
@@ -381,9 +385,9 @@ pub struct VariantAdmin {
     pub attributes: Object,
     pub position: i32,
     pub is_active: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
     /// Null for a variant without an inventory row (not stock-tracked).
     #[schema(required)]
@@ -401,7 +405,7 @@ pub struct StockRow {
     pub qty_reserved: i32,
     pub low_stock_threshold: i32,
     pub allow_backorder: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
 }
 
@@ -415,11 +419,11 @@ pub struct PriceRow {
     pub amount: i64,
     #[schema(required)]
     pub compare_at_amount: Option<i64>,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
 }
 
@@ -444,9 +448,9 @@ pub struct CategoryRow {
     pub slug: String,
     pub description: String,
     pub position: i32,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
 }
 

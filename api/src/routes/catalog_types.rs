@@ -25,6 +25,34 @@ pub enum Currency {
     XOF,
 }
 
+/// An RFC 3339 timestamp, e.g. `2026-11-02T10:15:00.123456+00:00` (what PostgreSQL
+/// writes, and what it reads: the pattern admits real dates only, 29 February in leap
+/// years, years 0001 to 9999, offsets up to ±14:59).
+pub struct Timestamp;
+
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some(TIMESTAMP_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
+/// The pattern of [`Timestamp`]: a date (any day of months of 31 days, up to the
+/// 30th of the others, the 29th of February in leap years), `T`, a time, an offset.
+const TIMESTAMP_PATTERN: &str = concat!(
+    "^(",
+    "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-",
+    "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)",
+    "|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29",
+    ")T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$"
+);
+
 /// A deletion receipt: `{"deleted": <id>}`.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,9 +252,9 @@ pub struct ProductDetail {
     pub long_description: String,
     /// Free-form specifications, e.g. `{"material": "cotton"}`.
     pub specs: serde_json::Map<String, serde_json::Value>,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
     /// From the root category down to the product's.
     pub breadcrumbs: Vec<CategoryRef>,

@@ -16,7 +16,7 @@ pub mod download;
 pub mod upload;
 
 use axum::{
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
 };
 use bytes::Bytes;
@@ -24,6 +24,8 @@ use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    routes::catalog_types::Timestamp,
+    extract::Path,
     caller::{MediaWrite, Require},
     db::Access,
     error::{ApiError, Problem},
@@ -67,6 +69,7 @@ pub struct MediaBytes(pub Vec<u8>);
 
 /// The form of `POST /api/v1/media/upload`.
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the form; the upload handler streams it
 pub struct UploadForm {
     /// The file's bytes.
@@ -106,7 +109,7 @@ pub struct MediaAsset {
     pub url: String,
     /// False when the same bytes were stored already (this is that asset).
     pub created: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
 }
 

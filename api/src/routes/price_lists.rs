@@ -2,7 +2,7 @@
 //! SQL: `sql/price_lists.sql`). A price list is the set of tiers naming a customer
 //! group; a line pays the lowest tier it qualifies for when below the base price.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use crate::{
     caller::{PricingWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
     routes::catalog_types::Deleted,
     routes::pricing_types::*,
     routes::{answer, JsonText},

@@ -3,14 +3,14 @@
 //! units, tax rates basis points (2000 = 20 %); a bad field is a 422 whose `details` is
 //! its JSON path.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PricingWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
     routes::catalog_types::{Currency, Deleted},
     routes::pricing_types::*,
     routes::{answer, JsonText},

@@ -22,6 +22,7 @@ pub struct NewTaxRate {
     pub rate_bp: i64,
     /// A category (and its descendants) with its own rate; one that does not exist is
     /// 422 `invalid_field`, details `$.category_id`.
+    #[schema(minimum = -999999999999999999i64, maximum = 999999999999999999i64)]
     pub category_id: Option<i64>,
     pub name: Option<String>,
 }
@@ -35,6 +36,7 @@ pub struct TaxRatePatch {
     #[schema(nullable = false, minimum = 0, maximum = 10000)]
     pub rate_bp: Option<i64>,
     /// Null: the country's standard rate.
+    #[schema(minimum = -999999999999999999i64, maximum = 999999999999999999i64)]
     pub category_id: Option<i64>,
     pub name: Option<String>,
 }

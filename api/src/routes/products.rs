@@ -1,7 +1,7 @@
 //! Products: the public catalog reads.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,7 @@ use crate::{
     caller::Caller,
     db::{self, Access},
     error::{ApiError, Problem},
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
     routes::catalog_types::{Currency, ProductDetail, ProductPage, ProductSummary},
     routes::{answer, JsonText},
     AppState,

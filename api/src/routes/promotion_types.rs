@@ -5,6 +5,8 @@
 
 use utoipa::ToSchema;
 
+use super::catalog_types::Timestamp;
+
 /// Body of `POST /api/v1/admin/promotions`. Other keys are ignored.
 #[derive(ToSchema)]
 #[schema(example = json!({"name": "Tabaski -10 %", "rules": {"action": {"type": "percent_off_items", "percent": 10},
@@ -20,10 +22,10 @@ pub struct NewPromotion {
     #[schema(inline)]
     pub stacking: Option<Stacking>,
     /// Null: from now. Must precede `ends_at` (else 422 `promotion_window_valid`).
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
     /// Null: no end.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     /// Default true.
     pub is_active: Option<bool>,
@@ -39,9 +41,9 @@ pub struct PromotionPatch {
     pub priority: Option<i32>,
     #[schema(inline)]
     pub stacking: Option<Stacking>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -144,45 +146,87 @@ impl utoipa::PartialSchema for NonEmpty {
 
 impl ToSchema for NonEmpty {}
 
-/// What a promotion gives.
+/// What a promotion gives: one of four closed shapes, told apart by `type`.
 #[derive(ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(untagged)]
 pub enum Action {
-    /// A percentage off the matched items.
-    PercentOffItems {
-        #[schema(minimum = 1, maximum = 100)]
-        percent: i64,
-    },
-    /// An amount off the matched items (minor units).
-    AmountOffItems {
-        #[schema(minimum = 0)]
-        amount: i64,
-    },
-    /// The matched items at a fixed unit price (minor units).
-    FixedPrice {
-        #[schema(minimum = 0)]
-        amount: i64,
-    },
-    /// For every `buy` matched units, `get` more at `percent` off (default 100: free).
-    BuyXGetY {
-        #[schema(minimum = 1, maximum = 1000)]
-        buy: i64,
-        #[schema(minimum = 1, maximum = 1000)]
-        get: i64,
-        #[schema(nullable = false, minimum = 1, maximum = 100)]
-        percent: Option<i64>,
-    },
-    /// A percentage off the order.
-    PercentOffOrder {
-        #[schema(minimum = 1, maximum = 100)]
-        percent: i64,
-    },
-    /// An amount off the order (minor units).
-    AmountOffOrder {
-        #[schema(minimum = 0)]
-        amount: i64,
-    },
-    /// Shipping is free.
+    Percent(PercentAction),
+    Amount(AmountAction),
+    BuyXGetY(BuyXGetYAction),
+    FreeShipping(FreeShippingAction),
+}
+
+/// A percentage off the matched items or off the order.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PercentAction {
+    #[schema(inline)]
+    pub r#type: PercentKind,
+    #[schema(minimum = 1, maximum = 100)]
+    pub percent: i64,
+}
+
+/// The percentage actions.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PercentKind {
+    PercentOffItems,
+    PercentOffOrder,
+}
+
+/// An amount off the matched items or off the order, or the matched items at a fixed
+/// unit price (minor units).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountAction {
+    #[schema(inline)]
+    pub r#type: AmountKind,
+    #[schema(minimum = 0)]
+    pub amount: i64,
+}
+
+/// The amount actions.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountKind {
+    AmountOffItems,
+    AmountOffOrder,
+    FixedPrice,
+}
+
+/// For every `buy` matched units, `get` more at `percent` off (default 100: free).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyXGetYAction {
+    #[schema(inline)]
+    pub r#type: BuyXGetYKind,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub buy: i64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub get: i64,
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
+    pub percent: Option<i64>,
+}
+
+/// `buy_x_get_y`.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BuyXGetYKind {
+    BuyXGetY,
+}
+
+/// Shipping is free.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreeShippingAction {
+    #[schema(inline)]
+    pub r#type: FreeShippingKind,
+}
+
+/// `free_shipping`.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeShippingKind {
     FreeShipping,
 }
 
@@ -196,14 +240,14 @@ pub struct PromotionRow {
     pub priority: i32,
     #[schema(inline)]
     pub stacking: Stacking,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     pub is_active: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
     pub coupons: Vec<CouponRow>,
 }
@@ -217,10 +261,10 @@ pub struct NewCoupon {
     /// trimmed.
     #[schema(pattern = "[^ ]", max_length = 64)]
     pub code: String,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
     /// After `starts_at` (else 422 `invalid_field`, details `$.ends_at`).
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     /// Uses in all (null: no limit).
     #[schema(minimum = 1, maximum = 2147483647)]
@@ -240,10 +284,10 @@ pub struct NewCoupon {
 pub struct CouponPatch {
     #[schema(nullable = false, pattern = "[^ ]", max_length = 64)]
     pub code: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
     /// After `starts_at` (else 422 `invalid_field`, details `$.ends_at`).
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     /// Not below the uses already made (else 422 `invalid_field`, details `$.usage_limit`).
     #[schema(minimum = 1, maximum = 2147483647)]
@@ -261,9 +305,9 @@ pub struct CouponRow {
     pub coupon_id: i64,
     pub promotion_id: i64,
     pub code: String,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub starts_at: Option<String>,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub ends_at: Option<String>,
     pub is_active: bool,
     #[schema(required)]
@@ -272,6 +316,6 @@ pub struct CouponRow {
     pub per_customer_limit: Option<i32>,
     /// Redemptions so far.
     pub times_used: i32,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
 }

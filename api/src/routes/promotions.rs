@@ -2,14 +2,14 @@
 //! Rules are validated by the extension when saved: an invalid document is a 422 whose
 //! `details` is the JSON path of the error.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PromotionsWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
     routes::catalog_types::Deleted,
     routes::promotion_types::*,
     routes::{answer, JsonText},

@@ -183,12 +183,32 @@ pub struct SuggestParams {
 
 /// An autocomplete suggestion: a category (`name`) or a product (`title`).
 #[derive(ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum Suggestion {
-    /// A category whose name has a word starting with `q`.
-    Category { slug: String, name: String },
-    /// A product whose title (or brand) has a word starting with `q`.
-    Product { slug: String, title: String },
+    Category(CategorySuggestion),
+    Product(ProductSuggestion),
+}
+
+/// A category whose name has a word starting with `q`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategorySuggestion {
+    /// `category`.
+    #[schema(pattern = "^category$")]
+    pub r#type: String,
+    pub slug: String,
+    pub name: String,
+}
+
+/// A product whose title (or brand) has a word starting with `q`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSuggestion {
+    /// `product`.
+    #[schema(pattern = "^product$")]
+    pub r#type: String,
+    pub slug: String,
+    pub title: String,
 }
 
 /// Autocomplete: at most 10 categories and products with a word starting with `q`

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    routes::catalog_types::Timestamp,
     caller::{unauthorized, Require, SignedIn},
     db::{self, Access},
     error::{ApiError, Problem},
@@ -34,9 +35,9 @@ pub struct Profile {
     #[schema(required)]
     pub username: Option<String>,
     pub is_active: bool,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub last_login_at: Option<String>,
     /// Role names (`admin`, `manager`, `customer`), sorted.
     pub roles: Vec<String>,
@@ -94,7 +95,7 @@ pub async fn update_me(
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserExport {
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub exported_at: String,
     pub profile: Profile,
     pub addresses: Vec<ExportRow>,
@@ -118,11 +119,11 @@ pub struct ExportRow(pub serde_json::Map<String, serde_json::Value>);
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportSession {
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub issued_at: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub expires_at: String,
-    #[schema(required, value_type = Option<String>, format = DateTime)]
+    #[schema(required, value_type = Option<Timestamp>)]
     pub revoked_at: Option<String>,
 }
 
@@ -130,7 +131,7 @@ pub struct ExportSession {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportActivity {
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = Timestamp)]
     pub at: String,
     pub action: String,
     pub entity: String,

@@ -17,7 +17,7 @@ use std::{ops::RangeInclusive, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -28,7 +28,7 @@ use crate::{
     caller::Caller,
     db::{self, Access},
     error::{ApiError, Problem},
-    extract::Query,
+    extract::{Path, Query},
     AppState,
 };
 
