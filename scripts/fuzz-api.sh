@@ -23,6 +23,10 @@ EXAMPLES="${FUZZ_EXAMPLES:-50}"
 [ -n "${MAEF_TEST_ADMIN_URL:-}" ] || source .run/env  # written by scripts/setup.sh
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     echo "==> installing schemathesis $SCHEMATHESIS_VERSION into $VENV" >&2
+    if ! python3 -c 'import ensurepip, venv' 2> /dev/null; then  # Debian splits venv out
+        if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-venv > /dev/null; else sudo apt-get install -y -qq python3-venv > /dev/null; fi
+    fi
+    rm -rf "$VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
