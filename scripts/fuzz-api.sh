@@ -30,7 +30,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
-cargo build --quiet -p maef-api
+cargo build --quiet -p maef-api -p maef-demo  # maef-api demo runs maef-demo
 
 RUN="fuzz_r$(date +%s)x$$"
 DB="maef_$RUN"
