@@ -25,12 +25,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(rejection) => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "nothing has this id",
-            )
-            .details(rejection.body_text())),
+            Err(rejection) => Err(
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "nothing has this id")
+                    .details(rejection.body_text()),
+            ),
         }
     }
 }
@@ -148,6 +146,9 @@ mod tests {
     fn integral_numbers_become_integers_as_json_schema_counts_them() {
         let mut body = json!({"quantity": 2.0, "nested": [1e3, {"n": -4.0}], "price": 2.5, "big": 1e300});
         integral_numbers_as_integers(&mut body);
-        assert_eq!(body, json!({"quantity": 2, "nested": [1000, {"n": -4}], "price": 2.5, "big": 1e300}));
+        assert_eq!(
+            body,
+            json!({"quantity": 2, "nested": [1000, {"n": -4}], "price": 2.5, "big": 1e300})
+        );
     }
 }

@@ -575,7 +575,14 @@ async fn suggestions_complete_a_prefix_with_at_most_ten_entries() {
 #[tokio::test]
 async fn suggestions_take_symbols_letters_and_punctuation_of_any_script() {
     let app = catalog_app().await;
-    for q in ["%C2%AE", "chau%C2%A9", "%F0%91%AB%B8", "%D0%B6%D0%B8", "chau%29%5B", "%C3%86%21"] {
+    for q in [
+        "%C2%AE",
+        "chau%C2%A9",
+        "%F0%91%AB%B8",
+        "%D0%B6%D0%B8",
+        "chau%29%5B",
+        "%C3%86%21",
+    ] {
         let reply = app
             .call(Method::GET, &format!("/api/v1/search/suggest?q={q}"), None, None)
             .await;

@@ -6,11 +6,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    routes::catalog_types::Timestamp,
     caller::{AuditRead, Require, UsersAdmin},
     db::Access,
     error::{ApiError, Problem},
     extract::{Json, Path, Query},
+    routes::catalog_types::Timestamp,
     routes::{answer, users::Profile, JsonText},
     AppState,
 };

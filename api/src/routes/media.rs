@@ -24,11 +24,11 @@ use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    routes::catalog_types::Timestamp,
-    extract::Path,
     caller::{MediaWrite, Require},
     db::Access,
     error::{ApiError, Problem},
+    extract::Path,
+    routes::catalog_types::Timestamp,
     routes::{answer, JsonText},
     AppState,
 };

@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    routes::catalog_types::Timestamp,
     caller::{unauthorized, Require, SignedIn},
     db::{self, Access},
     error::{ApiError, Problem},
     extract::Json,
+    routes::catalog_types::Timestamp,
     routes::{answer, auth::PasswordChanged, JsonText},
     AppState,
 };
