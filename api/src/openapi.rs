@@ -191,6 +191,19 @@ mod tests {
         })
     }
 
+    #[test]
+    fn an_empty_or_missing_schema_is_untyped() {
+        use serde_json::json;
+        assert!(is_untyped(None));
+        assert!(is_untyped(Some(&json!({}))));
+        assert!(is_untyped(Some(&json!({"description": "anything"}))));
+        assert!(!is_untyped(Some(&json!({"type": "object"}))));
+        assert!(!is_untyped(Some(
+            &json!({"$ref": "#/components/schemas/Problem"})
+        )));
+        assert!(!is_untyped(Some(&json!({"oneOf": [{"type": "string"}]}))));
+    }
+
     /// The contract is typed: every request body, every parameter and every response
     /// with a body has a schema; every error response is problem JSON. A route added
     /// without its types fails here, before any client sees `unknown`.
