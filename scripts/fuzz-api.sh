@@ -12,7 +12,8 @@
 # every schema-valid request accepted or refused only for a missing entity, a conflict,
 # a permission or throttling (the rules no schema can state are listed, by code, in
 # scripts/fuzz-api/hooks.py). Exits non-zero on any failure. docs/api-contract.md has
-# the method. Figures: FUZZ_EXAMPLES (default 50) test cases per operation and phase.
+# the method. FUZZ_EXAMPLES (default 50): test cases per operation and phase;
+# FUZZ_SEED: a fixed seed (make test sets one), else a random one (printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,7 +117,8 @@ fuzz() { # $1: run name; then extra schemathesis arguments
     echo "==> fuzz ($name)" >&2
     "$VENV/bin/schemathesis" --config-file scripts/fuzz-api/schemathesis.toml run "$BASE/api/v1/openapi.json" \
         --max-examples "$EXAMPLES" --checks all --exclude-checks negative_data_rejection --workers 2 --no-color --generation-database none \
-        --report ndjson --report-ndjson-path "$OUT/$name.ndjson" "$@" > "$OUT/$name.txt" 2>&1 || status=1
+        --report ndjson --report-ndjson-path "$OUT/$name.ndjson" ${FUZZ_SEED:+--seed "$FUZZ_SEED"} "$@" \
+        > "$OUT/$name.txt" 2>&1 || status=1
     sed -n '/= SUMMARY =/,$p' "$OUT/$name.txt" >&2
 }
 fuzz anonymous
