@@ -2,7 +2,7 @@
 //! build their forms from. Validation and normalisation (postal codes, E.164 phones) are
 //! in SQL (`sql/addresses.sql`): a bad field is a 422 whose `details` is its JSON path.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -11,8 +11,12 @@ use crate::{
     caller::{Caller, Require, SignedIn},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
-    routes::{answer, JsonText},
+    extract::{Json, Path},
+    routes::{
+        answer,
+        catalog_types::{Deleted, Timestamp},
+        JsonText,
+    },
     AppState,
 };
 
@@ -24,46 +28,70 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(address_formats))
 }
 
-/// An address as given by a client (address book or checkout). Which fields are required
-/// depends on the country (`GET /api/v1/address-formats`).
+/// What an address serves.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressKind {
+    Shipping,
+    Billing,
+    Both,
+}
+
+/// An address as a client gives it (address book or checkout). Which fields are
+/// required and what a postal code, region or phone must look like depend on the
+/// country (`GET /api/v1/address-formats`): a field breaking its country's rules is 422
+/// `invalid_field` naming its JSON path. Null is the same as absent.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "Awa Diop", "line1": "12 rue Carnot", "city": "Dakar", "country": "SN",
+                          "phone": "77 123 45 67"}))]
 pub struct AddressInput {
-    /// `shipping`, `billing` or `both` (address book only; default `both`).
+    /// Address book only (default `both`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<AddressKind>,
+    /// Required (1 to 200 characters once spaces are collapsed).
+    #[schema(max_length = 200)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
+    #[schema(max_length = 200)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
+    /// Required.
+    #[schema(max_length = 200)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line1: Option<String>,
+    #[schema(max_length = 200)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
+    #[schema(max_length = 100)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// State, province or region (a two-letter code in the US and Canada).
+    #[schema(max_length = 100)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[schema(max_length = 16)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
-    /// ISO 3166 alpha-2.
+    /// Required: ISO 3166 alpha-2, one of the countries of `GET /api/v1/address-formats`.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    /// Any common spelling; stored in E.164.
+    /// Any common spelling (spaces, dashes, dots, a leading `+` or `00`); stored in E.164.
+    #[schema(max_length = 32)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// Make it the default for its kind(s) (address book only).
+    /// Address book only: make it the default for its kind(s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
 }
 
 /// An address of the address book.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     pub id: i64,
-    /// `shipping`, `billing` or `both`.
-    pub kind: String,
+    pub kind: AddressKind,
     pub full_name: String,
     pub company: String,
     pub line1: String,
@@ -71,34 +99,36 @@ pub struct Address {
     pub city: String,
     pub region: String,
     pub postal_code: String,
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
     /// E.164, or empty.
     pub phone: String,
     pub is_default_shipping: bool,
     pub is_default_billing: bool,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
 }
 
 /// The address rules of a country.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddressFormat {
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
     pub name: String,
     /// Among `line1`, `city`, `region`, `postal_code`, `phone` (`full_name` always).
     pub required_fields: Vec<String>,
     /// A regular expression the upper-cased postal code must match.
+    #[schema(required)]
     pub postal_code_pattern: Option<String>,
+    #[schema(required)]
     pub postal_code_example: Option<String>,
+    #[schema(required)]
     pub region_pattern: Option<String>,
     /// The country calling code, e.g. `+229`.
     pub phone_code: String,
-}
-
-/// `{"deleted": id}`.
-#[derive(Serialize, ToSchema)]
-pub struct Deleted {
-    pub deleted: i64,
 }
 
 /// The signed-in customer's addresses, defaults first.
@@ -123,7 +153,7 @@ pub async fn list_addresses(
     request_body = AddressInput,
     responses(
         (status = 201, description = "The address, normalised", body = Address),
-        (status = 422, description = "A field breaks its country's rules (`details` is the JSON path), or the book is full", body = Problem),
+        (status = 422, description = "Codes: `invalid_field` (a field breaks its country's rules; `details` is the JSON path), `address_limit_reached`, `invalid_body`", body = Problem),
     ))]
 pub async fn create_address(
     State(state): State<AppState>,
@@ -148,8 +178,8 @@ pub async fn create_address(
     params(("id" = i64, Path, description = "Address id")),
     responses(
         (status = 200, description = "The address", body = Address),
-        (status = 404, description = "Not an address of the caller", body = Problem),
-        (status = 422, description = "A field breaks its country's rules (`details` is the JSON path)", body = Problem),
+        (status = 404, description = "Not an address of the caller (`address_not_found`)", body = Problem),
+        (status = 422, description = "Codes: `invalid_field` (a field breaks its country's rules; `details` is the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_address(
     State(state): State<AppState>,
@@ -173,7 +203,7 @@ pub async fn update_address(
     params(("id" = i64, Path, description = "Address id")),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
-        (status = 404, description = "Not an address of the caller", body = Problem),
+        (status = 404, description = "Not an address of the caller (`address_not_found`)", body = Problem),
     ))]
 pub async fn delete_address(
     State(state): State<AppState>,
@@ -191,7 +221,7 @@ pub async fn delete_address(
 }
 
 /// The address rules of every country the store delivers to.
-#[utoipa::path(get, path = "/api/v1/address-formats", tag = "users",
+#[utoipa::path(get, path = "/api/v1/address-formats", tag = "users", security((), ("bearer" = [])),
     responses((status = 200, description = "Address rules per country", body = Vec<AddressFormat>)))]
 pub async fn address_formats(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
     answer(

@@ -5,7 +5,7 @@
 //! `order_transition_invalid` naming machine, from and to.
 
 use axum::{
-    extract::{FromRequestParts, Path, State},
+    extract::{FromRequestParts, State},
     http::{request::Parts, StatusCode},
 };
 use serde::{Deserialize, Serialize};
@@ -16,8 +16,13 @@ use crate::{
     caller::{Caller, OrdersReadAny, OrdersWriteAny, Require, SignedIn},
     db::Access,
     error::{ApiError, Problem},
-    extract::{Json, Query},
-    routes::{answer, quote_types::Discount, JsonText},
+    extract::{Json, Path, Query},
+    routes::{
+        answer,
+        cart::{AppliedPromotion, QuoteDiscount, ShippingKind},
+        catalog_types::{Currency, Timestamp},
+        JsonText,
+    },
     AppState,
 };
 
@@ -32,8 +37,65 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_order))
 }
 
+/// An order's life (`shop.order_transition` lists the allowed changes).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    /// Cash on delivery: stock held, payment pending.
+    Confirmed,
+    Paid,
+    PartiallyFulfilled,
+    Fulfilled,
+    Delivered,
+    Cancelled,
+    Expired,
+}
+
+/// An order's payment.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    None,
+    Pending,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+}
+
+/// An order's fulfilment.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfillmentStatus {
+    Unfulfilled,
+    PartiallyFulfilled,
+    Fulfilled,
+    Delivered,
+}
+
+/// What a timeline entry records.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderEventKind {
+    Placed,
+    Status,
+    PaymentStatus,
+    FulfillmentStatus,
+    Note,
+}
+
+/// A stock reservation's state.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
+    Active,
+    Sold,
+    Released,
+}
+
 /// An address an order keeps (normalised when the order was placed).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderAddress {
     pub full_name: String,
     pub company: String,
@@ -42,16 +104,38 @@ pub struct OrderAddress {
     pub city: String,
     pub region: String,
     pub postal_code: String,
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
+    /// E.164, or empty.
     pub phone: String,
 }
 
+/// The shipping method an order keeps, with what it cost.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderShippingMethod {
+    pub code: String,
+    pub name: String,
+    pub kind: ShippingKind,
+    #[schema(required)]
+    pub min_days: Option<i32>,
+    #[schema(required)]
+    pub max_days: Option<i32>,
+    /// The method's rate before discounts (minor units).
+    pub rate: i64,
+    /// Free shipping, free-over threshold.
+    pub discounts: Vec<QuoteDiscount>,
+}
+
 /// A line of an order: a copy of the quote's line when the order was placed.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderLine {
     pub id: i64,
     /// Null once the variant is deleted (the copy stays).
+    #[schema(required)]
     pub variant_id: Option<i64>,
+    #[schema(required)]
     pub product_id: Option<i64>,
     pub sku: String,
     pub product_title: String,
@@ -59,10 +143,11 @@ pub struct OrderLine {
     pub product_slug: String,
     pub quantity: i32,
     pub unit_price: i64,
+    #[schema(required)]
     pub compare_at: Option<i64>,
     pub subtotal: i64,
     /// Discounts allocated to this line.
-    pub discounts: Vec<Discount>,
+    pub discounts: Vec<QuoteDiscount>,
     pub discount_total: i64,
     pub total: i64,
     pub tax_rate_bp: i32,
@@ -72,115 +157,149 @@ pub struct OrderLine {
 }
 
 /// An entry of the order's timeline.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderEvent {
+    #[schema(value_type = Timestamp)]
     pub at: String,
-    /// `placed`, `status`, `payment_status`, `fulfillment_status` or `note`.
-    pub kind: String,
+    pub kind: OrderEventKind,
+    #[schema(required)]
     pub from: Option<String>,
+    #[schema(required)]
     pub to: Option<String>,
     pub note: String,
     /// Staff only: a note the customer does not see.
+    #[schema(nullable = false)]
     pub is_internal: Option<bool>,
-    /// Staff only: who made the change (null: the system).
-    pub actor_id: Option<String>,
+    /// Staff only: who made the change (null: the system or psql).
+    pub actor_id: Option<uuid::Uuid>,
+    /// Staff only.
     pub actor_email: Option<String>,
 }
 
 /// A stock reservation of an order (staff only).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderReservation {
+    #[schema(required)]
     pub sku: Option<String>,
+    /// The stock location's code.
     pub location: String,
     pub quantity: i32,
     pub backordered: i32,
-    /// `active`, `sold` or `released`.
-    pub status: String,
+    pub status: ReservationStatus,
 }
 
 /// An order.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Order {
     /// Unguessable id.
-    pub id: String,
+    pub id: uuid::Uuid,
     /// Readable and sortable, e.g. `2026-000123`.
+    #[schema(pattern = "^[0-9]{4}-[0-9]{6,}$")]
     pub number: String,
-    /// `awaiting_payment`, `confirmed` (payment on delivery), `paid`, `partially_fulfilled`,
-    /// `fulfilled`, `delivered`, `cancelled`, `expired`.
-    pub status: String,
-    /// `none`, `pending`, `paid`, `partially_refunded`, `refunded`.
-    pub payment_status: String,
-    /// `unfulfilled`, `partially_fulfilled`, `fulfilled`, `delivered`.
-    pub fulfillment_status: String,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub fulfillment_status: FulfillmentStatus,
     pub email: String,
+    #[schema(value_type = Currency)]
     pub currency: String,
+    #[schema(minimum = 0, maximum = 4)]
     pub exponent: i32,
+    /// Whether the amounts include tax (then `tax_total` is inside them).
     pub prices_include_tax: bool,
     pub lines: Vec<OrderLine>,
     pub subtotal: i64,
     pub discount_total: i64,
+    /// Shipping after its discounts.
     pub shipping_total: i64,
     pub shipping_tax: i64,
+    /// Line taxes and shipping tax.
     pub tax_total: i64,
     pub grand_total: i64,
     pub grand_total_formatted: String,
     /// The promotions that applied, as the quote listed them.
-    pub promotions: Vec<serde_json::Value>,
+    pub promotions: Vec<AppliedPromotion>,
+    #[schema(required)]
     pub coupon_code: Option<String>,
-    /// `{code, name, kind, min_days, max_days, rate, discounts}`.
-    pub shipping_method: Option<serde_json::Value>,
+    #[schema(required)]
+    pub shipping_method: Option<OrderShippingMethod>,
+    /// Null for a pickup without an address.
+    #[schema(required)]
     pub shipping_address: Option<OrderAddress>,
+    #[schema(required)]
     pub billing_address: Option<OrderAddress>,
     pub customer_note: String,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub placed_at: Option<String>,
     /// Until when the stock is held for payment (null once paid, confirmed or closed).
+    #[schema(required, value_type = Option<Timestamp>)]
     pub reservation_expires_at: Option<String>,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
+    /// Oldest first.
     pub events: Vec<OrderEvent>,
     /// Guest checkout only, returned once: the secret that reads this order later.
+    #[schema(nullable = false)]
     pub token: Option<String>,
+    /// Staff only (null for a guest's order).
+    pub user_id: Option<uuid::Uuid>,
     /// Staff only.
-    pub user_id: Option<String>,
-    /// Staff only.
+    #[schema(nullable = false)]
     pub reservations: Option<Vec<OrderReservation>>,
 }
 
 /// An order in a list.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderSummary {
-    pub id: String,
+    pub id: uuid::Uuid,
+    #[schema(pattern = "^[0-9]{4}-[0-9]{6,}$")]
     pub number: String,
-    pub status: String,
-    pub payment_status: String,
-    pub fulfillment_status: String,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub fulfillment_status: FulfillmentStatus,
     pub email: String,
+    #[schema(required)]
     pub full_name: Option<String>,
+    #[schema(value_type = Currency)]
     pub currency: String,
     pub grand_total: i64,
     pub grand_total_formatted: String,
     /// Units ordered.
     pub items: i64,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub placed_at: Option<String>,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub reservation_expires_at: Option<String>,
 }
 
 /// A page of orders, newest first.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderPage {
     pub items: Vec<OrderSummary>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 
 /// Paging of the customer's orders.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
-    /// Page size.
+    /// Page size (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page: `<created_at>|<order id>` as PostgreSQL writes
+    /// it (the pattern admits every real date but 29 February).
+    #[param(
+        pattern = r"^([1-9][0-9]{3}|0[0-9]{2}[1-9]|0[0-9][1-9]0|0[1-9]00)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?[+-](0[0-9]|1[0-4])(:[0-5][0-9])?\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     pub after: Option<String>,
 }
 
@@ -188,7 +307,7 @@ pub struct Paging {
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(Paging),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
-        (status = 422, description = "Bad limit or cursor", body = Problem),
+        (status = 422, description = "Codes: `invalid_limit`, `invalid_cursor`, `invalid_query`", body = Problem),
     ))]
 pub async fn my_orders(
     State(state): State<AppState>,
@@ -241,19 +360,32 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
 
 /// Query of `GET /api/v1/orders/{number}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenParam {
-    /// A guest order's token (or send it as the `X-Order-Token` header).
+    /// A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+    /// characters, else 400 `invalid_order_token`.
+    #[param(min_length = 1, max_length = 128)]
     pub token: Option<String>,
 }
 
+/// The `X-Order-Token` header, for the OpenAPI document.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents the header; [`OrderToken`] reads it
+pub struct OrderTokenHeader {
+    /// A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+    /// characters, else 400 `invalid_order_token`).
+    #[param(rename = "X-Order-Token", pattern = "^[!-~]{1,128}$")]
+    pub x_order_token: Option<String>,
+}
+
 /// One order: the signed-in customer's own, or a guest's with its token.
-#[utoipa::path(get, path = "/api/v1/orders/{number}", tag = "orders",
-    params(("number" = String, Path, description = "Order number, e.g. 2026-000123"), TokenParam,
-           ("X-Order-Token" = Option<String>, Header, description = "A guest order's token")),
+#[utoipa::path(get, path = "/api/v1/orders/{number}", tag = "orders", security((), ("bearer" = [])),
+    params(("number" = String, Path, description = "Order number, e.g. 2026-000123"), TokenParam, OrderTokenHeader),
     responses(
         (status = 200, description = "The order", body = Order),
-        (status = 400, description = "Malformed token", body = Problem),
-        (status = 404, description = "No such order for this caller", body = Problem),
+        (status = 400, description = "Malformed token (`invalid_order_token`)", body = Problem),
+        (status = 404, description = "No such order for this caller, token or no token (`order_not_found`)", body = Problem),
     ))]
 pub async fn order(
     State(state): State<AppState>,
@@ -273,28 +405,38 @@ pub async fn order(
 
 /// Filters of the staff order list.
 #[derive(Debug, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderFilter {
-    /// Order status.
+    /// Order status (another value: 422 `invalid_filter`).
+    #[param(value_type = Option<OrderStatus>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Payment status.
+    /// Payment status (another value: 422 `invalid_filter`).
+    #[param(value_type = Option<PaymentStatus>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_status: Option<String>,
     /// An order number (or its last digits), an e-mail or a name (substring).
+    #[param(max_length = 200)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// Placed at or after (ISO 8601).
+    /// Placed at or after.
+    #[param(value_type = Option<Timestamp>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// Placed before (ISO 8601).
+    /// Placed before.
+    #[param(value_type = Option<Timestamp>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Page size (default 20).
     #[param(minimum = 1, maximum = 100)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page: `<created_at>|<order id>` as PostgreSQL writes
+    /// it (the pattern admits every real date but 29 February).
+    #[param(
+        pattern = r"^([1-9][0-9]{3}|0[0-9]{2}[1-9]|0[0-9][1-9]0|0[1-9]00)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?[+-](0[0-9]|1[0-4])(:[0-5][0-9])?\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }
@@ -304,7 +446,7 @@ pub struct OrderFilter {
     params(OrderFilter),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
-        (status = 422, description = "Unknown status, bad date, limit or cursor", body = Problem),
+        (status = 422, description = "Codes: `invalid_filter` (an unknown status, a date that does not parse), `invalid_limit`, `invalid_cursor`, `invalid_query`", body = Problem),
     ))]
 pub async fn admin_orders(
     State(state): State<AppState>,
@@ -327,7 +469,7 @@ pub async fn admin_orders(
     params(("number" = String, Path, description = "Order number")),
     responses(
         (status = 200, description = "The order", body = Order),
-        (status = 404, description = "No such order", body = Problem),
+        (status = 404, description = "No such order (`order_not_found`)", body = Problem),
     ))]
 pub async fn admin_order(
     State(state): State<AppState>,
@@ -347,10 +489,13 @@ pub async fn admin_order(
 /// Body of `POST /api/v1/admin/orders/{number}/notes`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "The customer called about the size", "internal": true}))]
 pub struct NoteRequest {
-    /// 1 to 2000 characters.
+    /// 1 to 2000 characters once the spaces around it are trimmed.
+    #[schema(pattern = "[^ ]", max_length = 2000)]
     pub note: String,
     /// Hidden from the customer (default true).
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internal: Option<bool>,
 }
@@ -361,7 +506,8 @@ pub struct NoteRequest {
     params(("number" = String, Path, description = "Order number")),
     responses(
         (status = 201, description = "The order with its note", body = Order),
-        (status = 404, description = "No such order", body = Problem),
+        (status = 404, description = "No such order (`order_not_found`)", body = Problem),
+        (status = 422, description = "Codes: `invalid_field`, `invalid_body`", body = Problem),
     ))]
 pub async fn add_note(
     State(state): State<AppState>,
@@ -384,8 +530,10 @@ pub async fn add_note(
 /// Body of `POST /api/v1/admin/orders/{number}/cancel`.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The customer asked"}))]
 pub struct CancelRequest {
     /// Why (shown on the timeline; at most 500 characters).
+    #[schema(max_length = 500)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -397,8 +545,9 @@ pub struct CancelRequest {
     params(("number" = String, Path, description = "Order number")),
     responses(
         (status = 200, description = "The cancelled order", body = Order),
-        (status = 404, description = "No such order", body = Problem),
-        (status = 409, description = "The order cannot be cancelled from its state (`details`: machine, from, to)", body = Problem),
+        (status = 404, description = "No such order (`order_not_found`)", body = Problem),
+        (status = 409, description = "`order_transition_invalid`: the order cannot be cancelled from its state (`details`: `{machine, from, to}` as JSON)", body = Problem),
+        (status = 422, description = "Codes: `invalid_field`, `invalid_body`", body = Problem),
     ))]
 pub async fn cancel_order(
     State(state): State<AppState>,
