@@ -459,6 +459,9 @@ async fn the_coupon_is_redeemed_with_the_order_or_the_checkout_fails_naming_why(
     assert_consistent(&client).await;
 }
 
+/// A bad checkout: what, by whom, with which key and body, and the answer expected.
+type Case<'a> = (&'a str, &'a Who, Option<&'a str>, Value, StatusCode, &'a str);
+
 #[tokio::test]
 async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
     let app = TestApp::new().await;
@@ -497,7 +500,7 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
         body
     };
     let no_session = Who::guest();
-    let cases: Vec<(&str, &Who, Option<&str>, Value, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "no key",
             &guest,
