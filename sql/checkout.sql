@@ -270,6 +270,7 @@ begin
         v_result := v_result || jsonb_build_object('token', v_token);
     end if;
     perform api._idempotency_finish(v_idem, 201, v_result);
+    perform api._emit_event('order.placed', 'order', v_order.order_id::text, api._order_placed_payload(v_order));
 
     -- The coupon use, then the stock (the lock order).
     if v_coupon_id is not null then

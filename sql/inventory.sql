@@ -53,6 +53,28 @@ begin
 end
 $$;
 
+-- Emits stock.low (docs/events.md) when a change took a variant's available stock
+-- (on hand - reserved) from above its low-stock threshold to at or below it: once per
+-- crossing, not at every sale below it. p_before: available before the change.
+create function api._stock_low_crossed(p_variant_id bigint, p_before integer)
+returns void
+language plpgsql as $$
+declare
+    v record;
+begin
+    select i.qty_on_hand, i.qty_reserved, i.qty_on_hand - i.qty_reserved as available, i.low_stock_threshold,
+           pv.product_id, pv.sku
+    into v
+    from shop.inventory i join shop.product_variant pv on pv.variant_id = i.variant_id
+    where i.variant_id = p_variant_id;
+    if p_before > v.low_stock_threshold and v.available <= v.low_stock_threshold then
+        perform api._emit_event('stock.low', 'variant', p_variant_id::text, jsonb_build_object(
+            'variant_id', p_variant_id, 'product_id', v.product_id, 'sku', v.sku, 'available', v.available,
+            'qty_on_hand', v.qty_on_hand, 'qty_reserved', v.qty_reserved, 'low_stock_threshold', v.low_stock_threshold));
+    end if;
+end
+$$;
+
 -- Reserves one line from the variant's active locations in priority order (split over
 -- locations when it must; backordered units at the first). The caller holds the
 -- variant's lock. Returns the shortage ({sku, variant_id, requested, available}) of a
@@ -70,6 +92,7 @@ declare
     v_left integer := p_quantity;
     v_available integer;
     v_first bigint;
+    v_before integer;
     i integer;
 begin
     select coalesce(array_agg(l.stock_location_id order by s.priority, s.stock_location_id), '{}'),
@@ -122,7 +145,9 @@ begin
     moved as (
         insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, reason, actor_id, order_id)
         select p_variant, a.location_id, 'reservation', a.quantity, 'checkout', p_actor, p_order_id from a)
-    update shop.inventory set qty_reserved = qty_reserved + p_quantity where variant_id = p_variant;
+    update shop.inventory set qty_reserved = qty_reserved + p_quantity where variant_id = p_variant
+    returning qty_on_hand - qty_reserved + p_quantity into v_before;
+    perform api._stock_low_crossed(p_variant, v_before);
     if p_quantity > v_available then
         update shop.order_item set backordered_quantity = p_quantity - v_available where order_item_id = p_item;
     end if;
@@ -159,6 +184,7 @@ declare
     v_locations bigint[];
     v_available integer;
     v_reserved boolean;
+    v_threshold integer;
     v_short jsonb := '[]';
     v_line_short jsonb;
     v_backordered boolean := false;
@@ -211,14 +237,15 @@ begin
         with inv as (
             update shop.inventory set qty_reserved = qty_reserved + v_quantities[i]
             where variant_id = v_variants[i] and (allow_backorder or qty_on_hand - qty_reserved >= v_quantities[i])
-            returning qty_on_hand - qty_reserved + v_quantities[i] as available, allow_backorder),
+            returning qty_on_hand - qty_reserved + v_quantities[i] as available, allow_backorder, low_stock_threshold),
         lv as (
             update shop.stock_level l set qty_reserved = l.qty_reserved + v_quantities[i]
             from inv
             where l.variant_id = v_variants[i] and l.stock_location_id = v_locations[i]
               and (inv.allow_backorder or l.qty_on_hand - l.qty_reserved >= v_quantities[i])
             returning 1)
-        select inv.available, exists (select from lv) into v_available, v_reserved from inv;
+        select inv.available, inv.low_stock_threshold, exists (select from lv)
+        into v_available, v_threshold, v_reserved from inv;
         if v_available is null then
             -- Short: nothing changed under the lock; the line's rows go with the error.
             v_short := v_short || jsonb_build_object('sku', v_skus[i], 'variant_id', v_variants[i],
@@ -237,11 +264,16 @@ begin
             end if;
         elsif v_available < v_quantities[i] then
             -- Backorder: the units beyond what was available are flagged.
+            if v_available > v_threshold then
+                perform api._stock_low_crossed(v_variants[i], v_available);
+            end if;
             update shop.stock_reservation set backordered = v_quantities[i] - greatest(v_available, 0)
             where order_item_id = v_items[i];
             update shop.order_item set backordered_quantity = v_quantities[i] - greatest(v_available, 0)
             where order_item_id = v_items[i];
             v_backordered := true;
+        elsif v_available > v_threshold and v_available - v_quantities[i] <= v_threshold then
+            perform api._stock_low_crossed(v_variants[i], v_available);
         end if;
         v_available := null;
     end loop;
@@ -337,6 +369,10 @@ begin
     update shop.inventory set qty_on_hand = qty_on_hand + p_delta where variant_id = p_variant_id;
     insert into shop.stock_movement (variant_id, stock_location_id, kind, on_hand_delta, reason, actor_id)
     values (p_variant_id, p_location_id, p_kind, p_delta, coalesce(p_reason, ''), shop.current_user_id());
+    if p_delta < 0 then
+        perform api._stock_low_crossed(p_variant_id, (
+            select i.qty_on_hand - i.qty_reserved - p_delta from shop.inventory i where i.variant_id = p_variant_id)::integer);
+    end if;
 end
 $$;
 
@@ -672,6 +708,7 @@ comment on view report.stock_inconsistencies is
     'Stock that disagrees with itself (levels vs ledger and live reservations, inventory vs levels, negatives without backorder); empty when consistent.';
 
 -- Descriptions of the private helpers above, for \df+ in psql.
+comment on function api._stock_low_crossed(bigint, integer) is 'Private: emits stock.low when a variant''s available stock crossed its low-stock threshold downwards.';
 comment on function api._raise_short(jsonb) is 'Private: MA409 insufficient_stock listing the short lines.';
 comment on function api._stock_write() is 'Private: marks the transaction''s stock writes as the SQL API''s (the direct-change trigger stays off).';
 comment on function api._lock_variants(bigint[]) is 'Private: locks variants'' inventory rows in (product_id, variant_id) order — the stock lock order.';

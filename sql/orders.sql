@@ -129,6 +129,24 @@ begin
 end
 $$;
 
+-- The payload of order.placed (docs/events.md).
+create function api._order_placed_payload(o shop.customer_order)
+returns jsonb
+language sql stable as $$
+    select jsonb_build_object(
+        'order_id', o.order_id, 'order_number', o.order_number, 'user_id', o.user_id, 'email', o.email,
+        'status', o.status, 'currency', o.currency_code, 'subtotal_amount', o.subtotal_amount,
+        'discount_amount', o.discount_amount, 'shipping_amount', o.shipping_amount, 'tax_amount', o.tax_amount,
+        'total_amount', o.total_amount,
+        'lines', coalesce((select jsonb_agg(jsonb_build_object(
+                      'order_item_id', i.order_item_id, 'variant_id', i.variant_id, 'sku', i.sku,
+                      'product_title', i.product_title, 'variant_name', i.variant_name, 'quantity', i.quantity,
+                      'unit_amount', i.unit_amount, 'discount_amount', i.discount_amount, 'tax_amount', i.tax_amount,
+                      'total_amount', i.total_amount) order by i.order_item_id)
+                    from shop.order_item i where i.order_id = o.order_id), '[]'),
+        'shipping_address', o.shipping_address, 'placed_at', o.placed_at, 'expires_at', o.reservation_expires_at)
+$$;
+
 -- ---------------------------------------------------------------- customers and guests
 
 -- The signed-in customer's orders, newest first: {items, next_cursor}.
@@ -328,6 +346,7 @@ returns shop.customer_order
 language plpgsql as $$
 declare
     v shop.customer_order;
+    v_released jsonb;
 begin
     if p_order.status = p_status then  -- not a change, so the trigger would not see it
         perform shop.order_transition_refuse('status', p_order.status, p_status);
@@ -339,8 +358,22 @@ begin
     perform api._order_note('');
     with gone as (delete from shop.coupon_redemption r where r.order_id = p_order.order_id returning r.coupon_id)
     update shop.coupon c set times_used = c.times_used - 1 from gone where c.coupon_id = gone.coupon_id;
+    select coalesce(jsonb_agg(jsonb_build_object('variant_id', x.variant_id, 'quantity', x.quantity) order by x.variant_id), '[]')
+    into v_released
+    from (select r.variant_id, sum(r.quantity)::integer as quantity from shop.stock_reservation r
+          where r.order_id = p_order.order_id and r.status = 'active' group by r.variant_id) x;
     perform api._close_order_reservations(p_order.order_id, case p_status when 'expired' then 'release' else 'cancellation' end,
                                           p_note);
+    if p_status = 'expired' then
+        perform api._emit_event('order.expired', 'order', v.order_id::text, jsonb_build_object(
+            'order_id', v.order_id, 'order_number', v.order_number, 'expired_at', now(), 'released', v_released));
+    else
+        -- Staff cancellations are the only ones yet (customers' and failed payments'
+        -- come with their issues); the free-text reason travels as `note`.
+        perform api._emit_event('order.cancelled', 'order', v.order_id::text, jsonb_build_object(
+            'order_id', v.order_id, 'order_number', v.order_number, 'reason', 'admin', 'note', p_note,
+            'cancelled_at', now(), 'restocked', true, 'released', v_released));
+    end if;
     return v;
 end
 $$;
@@ -353,8 +386,9 @@ $$;
 -- ledger rows), the timeline says why. Locks the order row first: an expiry racing with
 -- it waits, or has already expired the order and this raises MA409
 -- order_transition_invalid (expired → paid); the order ends paid or expired, never
--- both. Paying an already paid order changes nothing. p_payment: {"note"?, "provider"?,
--- "reference"?} for the timeline. Owner only: payment code calls it.
+-- both. Paying an already paid order changes nothing. p_payment: {"payment_id"?,
+-- "provider"?, "reference"?, "note"?} for the timeline and the order.paid event. Owner
+-- only: payment code calls it.
 create function api.mark_order_paid(p_order_id uuid, p_payment jsonb)
 returns jsonb
 language plpgsql security definer
@@ -379,6 +413,10 @@ begin
     where order_id = p_order_id returning * into v;
     perform api._order_note('');
     perform api._close_order_reservations(p_order_id, 'sale', coalesce(nullif(v_note, ''), 'paid'));
+    perform api._emit_event('order.paid', 'order', v.order_id::text, jsonb_build_object(
+        'order_id', v.order_id, 'order_number', v.order_number, 'currency', v.currency_code,
+        'total_amount', v.total_amount, 'payment_id', p_payment ->> 'payment_id', 'provider', p_payment ->> 'provider',
+        'paid_at', now()));
     return api._order_json(v, true);
 end
 $$;
@@ -442,6 +480,7 @@ comment on function api._order_json(shop.customer_order, boolean) is 'Private: a
 comment on function api._order_summary(shop.customer_order) is 'Private: an order in a list.';
 comment on function api._order_cursor(text) is 'Private: a keyset cursor created_at|order_id, else MA422 invalid_cursor.';
 comment on function api._check_limit(integer) is 'Private: a page size 1..100 (default 20), else MA422 invalid_limit.';
+comment on function api._order_placed_payload(shop.customer_order) is 'Private: the payload of the order.placed event.';
 comment on function api._cancel_order(shop.customer_order, text, text) is 'Private: closes an unpaid order as cancelled or expired (state, coupon use, stock, in lock order).';
 
 -- ---------------------------------------------------------------- who may call these
