@@ -36,5 +36,5 @@ setup:
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --quiet -p maef-core -p maef-media -p maef-api -p maef-worker -p maef-tests --all-targets -- -D warnings
+	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-api -p maef-worker -p maef-tests --all-targets -- -D warnings
 	cd extension && cargo clippy --quiet --all-targets -- -D warnings
