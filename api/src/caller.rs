@@ -145,6 +145,10 @@ permissions! {
     PromotionsWrite = "promotions:write";
     /// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
     PricingWrite = "pricing:write";
+    /// `webhooks:write`: webhook endpoints, their delivery logs, the events.
+    WebhooksWrite = "webhooks:write";
+    /// `emails:admin`: e-mail templates and the e-mail outbox.
+    EmailsAdmin = "emails:admin";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

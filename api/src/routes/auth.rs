@@ -41,15 +41,19 @@ pub struct RegisterRequest {
     pub password: String,
     /// Optional display name.
     pub username: Option<String>,
+    /// Language of the e-mails (`fr` or `en`); absent: the store's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
-/// Creates a customer account. Accepts an `Idempotency-Key`.
+/// Creates a customer account (a `customer.created` event and a welcome e-mail go
+/// with it). Accepts an `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     responses(
         (status = 201, description = "The new account's profile"),
         (status = 409, description = "E-mail taken, or the same key in flight", body = Problem),
-        (status = 422, description = "Invalid e-mail, weak password, key reused with another body", body = Problem),
+        (status = 422, description = "Invalid e-mail or locale, weak password, key reused with another body", body = Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -64,8 +68,8 @@ pub async fn register(
         &state,
         &caller,
         Access::ReadWrite,
-        "select api.register_user($1, $2, $3, $4)::text",
-        &[&request.email, &hash, &request.username, &idem],
+        "select api.register_user($1, $2, $3, $4, $5)::text",
+        &[&request.email, &hash, &request.username, &idem, &request.locale],
     )
     .await
     .map(JsonText::created)

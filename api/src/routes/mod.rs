@@ -24,14 +24,17 @@ pub mod catalog_links;
 pub mod catalog_types;
 pub mod categories;
 pub mod docs;
+pub mod emails;
 pub mod health;
 pub mod media;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod products;
 pub mod promotions;
+pub mod reset_password;
 pub mod search;
 pub mod users;
+pub mod webhooks;
 
 /// Every route of the API with its OpenAPI operation (each module registers its own
 /// paths with `routes!`; [`crate::openapi`] only assembles the document). Uploads are
@@ -52,6 +55,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(pricing_settings::router())
         .merge(price_lists::router())
+        .merge(webhooks::router())
+        .merge(emails::router())
+        .merge(reset_password::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

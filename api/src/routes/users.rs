@@ -32,7 +32,8 @@ pub async fn me(
     answer(&state, &caller, Access::ReadOnly, "select api.me()::text", &[]).await
 }
 
-/// Changes the signed-in user's username: `{"username": "ada"}`.
+/// Changes the signed-in user's username and e-mail language: `{"username": "ada",
+/// "locale": "fr"}` (`locale`: `fr`, `en`, or null for the store's default).
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     request_body = serde_json::Value,
     responses((status = 200, description = "Profile"), (status = 422, description = "Unknown field", body = Problem)))]
