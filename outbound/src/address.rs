@@ -222,12 +222,40 @@ mod tests {
     #[test]
     fn loopback_private_link_local_and_reserved_addresses_are_not_public() {
         for refused in [
-            "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "0.0.0.0", "0.1.2.3", "100.64.0.1", "100.127.255.255", "192.0.0.8",
-            "192.0.2.1", "198.18.0.1", "198.51.100.7", "203.0.113.9", "224.0.0.1", "240.0.0.1",
-            "255.255.255.255", "::1", "::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1",
-            "fc00::1", "fd00:ec2::254", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1", "2001::1",
-            "64:ff9b::a00:1", "2002:7f00:1::", "100::1",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "100::1",
         ] {
             assert!(!is_public(ip(refused)), "{refused} must be refused");
         }
@@ -236,8 +264,18 @@ mod tests {
     #[test]
     fn public_addresses_are_public() {
         for public in [
-            "1.1.1.1", "8.8.8.8", "172.15.255.255", "172.32.0.1", "100.63.0.1", "100.128.0.1",
-            "192.0.1.1", "198.20.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::",
+            "1.1.1.1",
+            "8.8.8.8",
+            "172.15.255.255",
+            "172.32.0.1",
+            "100.63.0.1",
+            "100.128.0.1",
+            "192.0.1.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::",
         ] {
             assert!(is_public(ip(public)), "{public} must be allowed");
         }
@@ -246,12 +284,26 @@ mod tests {
     #[test]
     fn urls_must_be_https_without_credentials_and_literal_addresses_public() {
         let strict = Policy::default();
-        assert_eq!(parse("http://example.com/h", strict).unwrap_err(), Refusal::Scheme);
+        assert_eq!(
+            parse("http://example.com/h", strict).unwrap_err(),
+            Refusal::Scheme
+        );
         assert_eq!(parse("ftp://example.com/h", strict).unwrap_err(), Refusal::Scheme);
-        assert_eq!(parse("https://u:p@example.com/h", strict).unwrap_err(), Refusal::Credentials);
+        assert_eq!(
+            parse("https://u:p@example.com/h", strict).unwrap_err(),
+            Refusal::Credentials
+        );
         assert!(matches!(parse("not a url", strict), Err(Refusal::Invalid(_))));
-        for literal in ["https://127.0.0.1/", "https://10.0.0.1/", "https://169.254.169.254/latest", "https://[::1]:8443/"] {
-            assert!(matches!(parse(literal, strict), Err(Refusal::NotPublic(_))), "{literal}");
+        for literal in [
+            "https://127.0.0.1/",
+            "https://10.0.0.1/",
+            "https://169.254.169.254/latest",
+            "https://[::1]:8443/",
+        ] {
+            assert!(
+                matches!(parse(literal, strict), Err(Refusal::NotPublic(_))),
+                "{literal}"
+            );
         }
         let ok = parse("https://hooks.example.com:8443/maef?x=1", strict).unwrap();
         assert_eq!((ok.host, ok.port), (Host::Name("hooks.example.com".into()), 8443));
@@ -261,8 +313,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_resolving_to_loopback_is_refused_unless_private_addresses_are_allowed() {
-        let refused = check("https://localhost/hook", Policy::default()).await.unwrap_err();
-        assert!(matches!(refused, Refusal::NotPublic(a) if a.is_loopback()), "{refused:?}");
-        assert!(check("https://localhost/hook", Policy { allow_private: true }).await.is_ok());
+        let refused = check("https://localhost/hook", Policy::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Refusal::NotPublic(a) if a.is_loopback()),
+            "{refused:?}"
+        );
+        assert!(check("https://localhost/hook", Policy { allow_private: true })
+            .await
+            .is_ok());
     }
 }

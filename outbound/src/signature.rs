@@ -63,14 +63,22 @@ mod tests {
         let key = key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(key.len(), 24);
         assert_eq!(
-            sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+            sign(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
     }
 
     #[test]
     fn every_secret_signs_and_malformed_secrets_are_refused() {
-        let secrets = vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string(), "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()];
+        let secrets = vec![
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string(),
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        ];
         let h = header(&secrets, "evt_1", 1, b"{}").unwrap();
         assert_eq!(h.split(' ').count(), 2);
         assert!(h.split(' ').all(|s| s.starts_with("v1,")));

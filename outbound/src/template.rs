@@ -41,7 +41,11 @@ pub struct TemplateError {
     pub message: String,
 }
 
-const PARTS: [(&str, &str); 3] = [("subject", "subject.txt"), ("body_text", "body.txt"), ("body_html", "body.html")];
+const PARTS: [(&str, &str); 3] = [
+    ("subject", "subject.txt"),
+    ("body_text", "body.txt"),
+    ("body_html", "body.html"),
+];
 
 /// Renders a template with a context (a JSON object).
 ///
@@ -66,7 +70,12 @@ pub fn render(template: &Template, context: &serde_json::Value) -> Result<Render
     let html = out.pop().unwrap_or_default();
     let text = out.pop().unwrap_or_default();
     // A subject is one header line: runs of whitespace (newlines included) become one space.
-    let subject = out.pop().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+    let subject = out
+        .pop()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok(Rendered { subject, text, html })
 }
 

@@ -116,9 +116,9 @@ impl WorkerConfig {
             }
         };
         let mail_from = var("MAIL_FROM").unwrap_or_else(|| "maef <no-reply@localhost>".into());
-        mail_from
-            .parse::<lettre::message::Mailbox>()
-            .map_err(|e| format!("MAIL_FROM: '{mail_from}' is not an address such as 'Shop <no-reply@shop.example>': {e}"))?;
+        mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            format!("MAIL_FROM: '{mail_from}' is not an address such as 'Shop <no-reply@shop.example>': {e}")
+        })?;
         let smtp_url = var("SMTP_URL");
         if let Some(url) = &smtp_url {
             // The URL may hold a password: the error never repeats it.
@@ -232,12 +232,21 @@ mod tests {
             })
         };
         let c = with(&[]).unwrap();
-        assert_eq!((c.smtp_url.as_deref(), c.mail_from.as_str()), (None, "maef <no-reply@localhost>"));
+        assert_eq!(
+            (c.smtp_url.as_deref(), c.mail_from.as_str()),
+            (None, "maef <no-reply@localhost>")
+        );
         assert!(c.dispatch_events && !c.webhook_allow_private);
-        let c = with(&[("SMTP_URL", "smtps://user:hunter2@smtp.example.com:465"), ("WEBHOOK_ALLOW_PRIVATE", "1")]).unwrap();
+        let c = with(&[
+            ("SMTP_URL", "smtps://user:hunter2@smtp.example.com:465"),
+            ("WEBHOOK_ALLOW_PRIVATE", "1"),
+        ])
+        .unwrap();
         assert!(c.webhook_allow_private);
         assert!(!format!("{c:?}").contains("hunter2"));
-        assert!(with(&[("MAIL_FROM", "not an address")]).unwrap_err().starts_with("MAIL_FROM"));
+        assert!(with(&[("MAIL_FROM", "not an address")])
+            .unwrap_err()
+            .starts_with("MAIL_FROM"));
         let bad = with(&[("SMTP_URL", "http://user:hunter2@x")]).unwrap_err();
         assert!(bad.starts_with("SMTP_URL") && !bad.contains("hunter2"), "{bad}");
     }

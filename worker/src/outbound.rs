@@ -65,7 +65,9 @@ impl Services {
                     .build(),
             ),
             None => {
-                tracing::warn!("SMTP_URL is not set: e-mails are written to the log and shop.email_message, not sent");
+                tracing::warn!(
+                    "SMTP_URL is not set: e-mails are written to the log and shop.email_message, not sent"
+                );
                 Mailer::Log
             }
         };

@@ -429,7 +429,13 @@ async fn execute(
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done and completed");
         }
         Outcome::Done(Completion::RetryScheduled) => {
-            tracing::info!(job_id = id, kind, attempt, duration_ms, "job failed; its handler scheduled the retry");
+            tracing::info!(
+                job_id = id,
+                kind,
+                attempt,
+                duration_ms,
+                "job failed; its handler scheduled the retry"
+            );
         }
         Outcome::Abandoned => {
             tracing::warn!(

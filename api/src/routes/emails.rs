@@ -98,7 +98,12 @@ pub struct Preview {
 }
 
 /// The stored template and sample, as the owner of the route sees them.
-async fn stored(state: &AppState, caller: &Caller, kind: &str, locale: &str) -> Result<serde_json::Value, ApiError> {
+async fn stored(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    locale: &str,
+) -> Result<serde_json::Value, ApiError> {
     let json = db::call(
         &state.db,
         caller,
@@ -111,9 +116,13 @@ async fn stored(state: &AppState, caller: &Caller, kind: &str, locale: &str) -> 
 }
 
 fn invalid(e: &TemplateError) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "email_template_invalid", e.to_string())
-        .details(e.part)
-        .hint("Variables this kind's e-mails receive are in the template's `sample`.")
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email_template_invalid",
+        e.to_string(),
+    )
+    .details(e.part)
+    .hint("Variables this kind's e-mails receive are in the template's `sample`.")
 }
 
 fn text(value: &serde_json::Value, key: &str) -> String {
@@ -128,7 +137,14 @@ pub async fn list_templates(
     State(state): State<AppState>,
     Require(caller, ..): Require<EmailsAdmin>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_email_templates()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_email_templates()::text",
+        &[],
+    )
+    .await
 }
 
 /// One template with its kind's sample context.
@@ -278,7 +294,13 @@ pub async fn list_emails(
         &caller,
         Access::ReadOnly,
         sql,
-        &[&filter.limit, &filter.before, &filter.status, &filter.kind, &filter.to],
+        &[
+            &filter.limit,
+            &filter.before,
+            &filter.status,
+            &filter.kind,
+            &filter.to,
+        ],
     )
     .await
 }

@@ -119,9 +119,13 @@ async fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
     let checked = tokio::time::timeout(std::time::Duration::from_secs(5), address::check(url, policy)).await;
     match checked {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(refusal)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.to_string())
-            .details("$.url")
-            .hint("Webhooks are sent to https URLs on public internet addresses only.")),
+        Ok(Err(refusal)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            refusal.code(),
+            refusal.to_string(),
+        )
+        .details("$.url")
+        .hint("Webhooks are sent to https URLs on public internet addresses only.")),
         Err(_) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "webhook_url_unresolvable",
@@ -248,7 +252,14 @@ pub async fn rotate_secret(
     Query(rotation): Query<Rotation>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_rotate_webhook_secret($1, $2)::text";
-    answer(&state, &caller, Access::ReadWrite, sql, &[&id, &rotation.overlap_secs]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        sql,
+        &[&id, &rotation.overlap_secs],
+    )
+    .await
 }
 
 /// One delivery of an event to an endpoint.
@@ -326,7 +337,14 @@ pub async fn list_deliveries(
     Query(filter): Query<DeliveryFilter>,
 ) -> Result<JsonText, ApiError> {
     let sql = "select api.admin_list_webhook_deliveries($1, $2, $3, $4)::text";
-    answer(&state, &caller, Access::ReadOnly, sql, &[&id, &filter.limit, &filter.before, &filter.status]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        sql,
+        &[&id, &filter.limit, &filter.before, &filter.status],
+    )
+    .await
 }
 
 /// One delivery with its log of attempts (status code, latency, error, response excerpt).
@@ -432,7 +450,13 @@ pub async fn list_events(
         &caller,
         Access::ReadOnly,
         sql,
-        &[&filter.limit, &filter.before, &filter.r#type, &filter.aggregate_type, &filter.aggregate_id],
+        &[
+            &filter.limit,
+            &filter.before,
+            &filter.r#type,
+            &filter.aggregate_type,
+            &filter.aggregate_id,
+        ],
     )
     .await
 }

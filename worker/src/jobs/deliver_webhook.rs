@@ -143,7 +143,9 @@ async fn post(ctx: &JobContext, begin: &Value) -> Attempt {
     let mut read_error = None;
     while excerpt.len() < EXCERPT_BYTES {
         match tokio::time::timeout(timeout, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT_BYTES - excerpt.len())]),
+            Ok(Ok(Some(chunk))) => {
+                excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT_BYTES - excerpt.len())])
+            }
             Ok(Ok(None)) => break,
             Ok(Err(e)) => {
                 read_error = Some(format!("reading the answer: {}", error_chain(&e)));

@@ -102,8 +102,10 @@ impl SendEmail {
             }
         }
         if begin["maybe_sent"] == true {
-            tracing::warn!(email = self.email_message_id,
-                "an earlier attempt began sending this e-mail and never finished: it may arrive twice");
+            tracing::warn!(
+                email = self.email_message_id,
+                "an earlier attempt began sending this e-mail and never finished: it may arrive twice"
+            );
         }
         let text = |key: &str| begin[key].as_str().unwrap_or_default().to_string();
         let rendered = template::render(
@@ -138,21 +140,29 @@ impl SendEmail {
                     Ok(message) => match transport.send(message).await {
                         Ok(response) => Sent::Done {
                             transport: "smtp",
-                            response: format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")),
+                            response: format!(
+                                "{} {}",
+                                response.code(),
+                                response.message().collect::<Vec<_>>().join(" ")
+                            ),
                         },
                         Err(e) => Sent::Refused {
                             permanent: e.is_permanent(),
                             error: format!("SMTP: {e}"),
                         },
                     },
-                    Err(error) => Sent::Refused { error, permanent: true },
+                    Err(error) => Sent::Refused {
+                        error,
+                        permanent: true,
+                    },
                 }
             }
         };
         match sent {
             Sent::Refused { error, permanent } => self.failed(ctx, error, permanent).await,
             Sent::Done { transport, response } => {
-                self.finish(ctx, transport, &message_id, &response, &rendered).await?;
+                self.finish(ctx, transport, &message_id, &response, &rendered)
+                    .await?;
                 tracing::info!(email = self.email_message_id, transport, "e-mail sent");
                 Ok(Completion::InTransaction)
             }
@@ -175,7 +185,9 @@ impl SendEmail {
             let result = async {
                 let mut client = ctx.pool.get().await.map_err(|e| e.to_string())?;
                 let tx = client.transaction().await.map_err(|e| e.to_string())?;
-                tx.batch_execute("set local synchronous_commit = on").await.map_err(|e| e.to_string())?;
+                tx.batch_execute("set local synchronous_commit = on")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 tx.query_one(
                     "select api.email_send_finish($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     &[
@@ -241,6 +253,9 @@ fn build(
         .subject(rendered.subject.clone())
         .message_id(Some(message_id.to_string()))
         .header(IdempotencyKey(format!("maef-email-{email_id}")))
-        .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            rendered.html.clone(),
+        ))
         .map_err(|e| format!("building the message: {e}"))
 }
