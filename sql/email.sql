@@ -75,7 +75,7 @@ comment on function api._queue_email(text, text, jsonb, uuid, text) is
 -- body_text, body_html (the templates), context, created_at, maybe_sent} or
 -- {action: skip, reason} (already sent or failed, or gone: the job is completed here)
 -- or {action: wait, retry_in_secs} (another attempt holds the message's send lease:
--- this job is failed here, to run again once that lease ends). maybe_sent: an earlier
+-- this job is failed here, to look again in two seconds or when that lease ends). maybe_sent: an earlier
 -- attempt began sending and never finished (its worker died): it may have been sent.
 create function api.email_send_begin(p_email_id bigint, p_job_id bigint, p_job_attempt integer,
                                      p_lease_secs integer default 120)
@@ -95,7 +95,13 @@ begin
                  else format('the e-mail is %s', v_email.status) end);
     end if;
     if v_email.status = 'sending' and v_email.sending_until > now() then
-        v_wait := v_email.sending_until - now() + interval '1 second';
+        -- Look again soon: the other attempt usually finishes in a moment (then this
+        -- job finds the e-mail sent), and at the latest its lease ends.
+        v_wait := least(v_email.sending_until - now(), interval '2 seconds') + interval '100 milliseconds';
+        -- Waiting is not a failure: the attempt does not count against max_attempts
+        -- (as a released job's does not).
+        update shop.job_queue set max_attempts = max_attempts + 1
+        where job_id = p_job_id and attempt = p_job_attempt and locked_until is not null;
         perform api.fail_job(p_job_id, p_job_attempt, 'another attempt is sending this e-mail', v_wait);
         return jsonb_build_object('action', 'wait', 'retry_in_secs', ceil(extract(epoch from v_wait)));
     end if;

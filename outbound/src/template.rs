@@ -4,7 +4,7 @@
 //! the `.html` name); a variable the context lacks is an error, not an empty string, so
 //! a template naming a misspelt variable is refused when it is saved.
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{escape_formatter, AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The three parts of a template, as stored in `shop.email_template`.
@@ -55,6 +55,31 @@ const PARTS: [(&str, &str); 3] = [
 pub fn render(template: &Template, context: &serde_json::Value) -> Result<Rendered, TemplateError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // minijinja's HTML escaping also escapes `/` (`&#x2f;`), which is valid but turns
+    // every link of an e-mail into entities; `& < > " '` are the characters that
+    // matter in text and quoted attributes.
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() != AutoEscape::Html
+            || value.is_safe()
+            || value.is_undefined()
+            || value.is_none()
+        {
+            return escape_formatter(out, state, value);
+        }
+        let text = value.to_string();
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#39;"),
+                c => escaped.push(c),
+            }
+        }
+        out.write_str(&escaped).map_err(minijinja::Error::from)
+    });
     let sources = [&template.subject, &template.body_text, &template.body_html];
     for ((part, name), source) in PARTS.iter().zip(sources) {
         env.add_template(name, source).map_err(|e| error(part, &e))?;
@@ -106,11 +131,19 @@ mod tests {
 
     #[test]
     fn values_are_escaped_in_html_only_and_subjects_are_one_line() {
-        let t = template("Hello\n{{ name }}", "Hi {{ name }}", "<p>Hi {{ name }}</p>");
-        let r = render(&t, &json!({"name": "<Ada & Bob>"})).unwrap();
-        assert_eq!(r.subject, "Hello <Ada & Bob>");
-        assert_eq!(r.text, "Hi <Ada & Bob>");
-        assert_eq!(r.html, "<p>Hi &lt;Ada &amp; Bob&gt;</p>");
+        let t = template(
+            "Hello\n{{ name }}",
+            "Hi {{ name }}",
+            "<p>Hi {{ name }}</p><a href=\"{{ link }}\">x</a>",
+        );
+        let r = render(
+            &t,
+            &json!({"name": "<Ada & \"Bob\">", "link": "https://shop.example/r?t=a/b&c=1"}),
+        )
+        .unwrap();
+        assert_eq!(r.subject, "Hello <Ada & \"Bob\">");
+        assert_eq!(r.text, "Hi <Ada & \"Bob\">");
+        assert_eq!(r.html, "<p>Hi &lt;Ada &amp; &quot;Bob&quot;&gt;</p><a href=\"https://shop.example/r?t=a/b&amp;c=1\">x</a>");
     }
 
     #[test]

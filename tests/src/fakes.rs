@@ -40,6 +40,8 @@ struct SmtpState {
     refusals: VecDeque<String>,
     /// Messages refused so far.
     refused: usize,
+    /// How long to wait before answering the end of DATA (a slow server).
+    delay: Duration,
 }
 
 /// A fake SMTP server on 127.0.0.1.
@@ -78,6 +80,11 @@ impl SmtpServer {
     /// The messages accepted so far.
     pub fn messages(&self) -> Vec<SmtpMessage> {
         self.state.lock().unwrap().accepted.clone()
+    }
+
+    /// Every message's end of DATA is answered after `delay`.
+    pub fn slow(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     /// How many messages were refused so far.
@@ -157,6 +164,10 @@ async fn smtp_session(socket: tokio::net::TcpStream, state: Arc<Mutex<SmtpState>
                         &raw[..]
                     };
                     data.extend_from_slice(unstuffed);
+                }
+                let delay = state.lock().unwrap().delay;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 let mut s = state.lock().unwrap();
                 match s.refusals.pop_front() {
