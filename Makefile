@@ -2,16 +2,17 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs bench-search bench-media lint setup
+.PHONY: help run test bench bench-jobs bench-search bench-media lint check-links setup
 
 help:
-	@echo "make run    - set up, load the demo catalog, run maef-api on :8000 and maef-worker"
+	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
 	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
 	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
 	@echo "make bench-media - media: download MB/s vs nginx, slow readers, upload MB/s, thumbnails vs vipsthumbnail"
-	@echo "make lint   - cargo fmt --check and cargo clippy -D warnings"
+	@echo "make lint   - check-links, cargo fmt --check and cargo clippy -D warnings (what CI runs, with setup and test)"
+	@echo "make check-links - every relative link of README.md and docs/*.md resolves"
 
 run:
 	@scripts/run.sh
@@ -34,7 +35,10 @@ bench-media:
 setup:
 	@scripts/setup.sh
 
-lint:
+check-links:
+	@scripts/check-links.sh
+
+lint: check-links
 	cargo fmt --all --check
-	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-api -p maef-worker -p maef-tests --all-targets -- -D warnings
+	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
 	cd extension && cargo clippy --quiet --all-targets -- -D warnings

@@ -50,7 +50,7 @@ BENCH_DIR="$PWD/.run/bench"
 mkdir -p "$BENCH_DIR"
 
 # Keeps the installed extension: the server may be shared with another checkout.
-MAEF_SETUP_SKIP_EXTENSION="${MAEF_SETUP_SKIP_EXTENSION:-1}" scripts/setup.sh "maef_bench_jobs$SUFFIX"
+MAEF_PROFILE=perf MAEF_SETUP_SKIP_EXTENSION="${MAEF_SETUP_SKIP_EXTENSION:-1}" scripts/setup.sh "maef_bench_jobs$SUFFIX"
 # shellcheck source=/dev/null
 source .run/env
 ADMIN_URL="${MAEF_TEST_ADMIN_URL:?setup writes MAEF_TEST_ADMIN_URL}"

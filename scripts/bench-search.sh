@@ -14,7 +14,7 @@ DB="${BENCH_DB:-maef_bench_search}"
 
 # setup.sh writes .run/env for the database it prepares: keep the developer's own.
 [ -f .run/env ] && cp .run/env .run/env.before-bench
-scripts/setup.sh "$DB" >/dev/null
+MAEF_PROFILE=perf scripts/setup.sh "$DB" >/dev/null
 # shellcheck source=/dev/null
 source .run/env
 if [ -f .run/env.before-bench ]; then mv .run/env.before-bench .run/env; fi

@@ -14,14 +14,12 @@ SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 CLIENTS="${BENCH_CLIENTS:-2}"
 DB="${BENCH_DB:-maef_pricing_bench}"
 
-# setup.sh installs a debug build of the extension; the figures need an optimised one.
-[ -n "${SKIP_SETUP:-}" ] || scripts/setup.sh "$DB"
+# setup.sh installs the optimised (perf) build of the extension the figures need.
+[ -n "${SKIP_SETUP:-}" ] || MAEF_PROFILE=perf scripts/setup.sh "$DB"
 # shellcheck source=/dev/null
 source .run/env
 URL="$(printf '%s' "$DATABASE_URL" | sed -E "s#/[^/?]*(\\?.*)?\$#/${DB}\\1#")"
-echo "==> installing the extension with the perf profile" >&2
-(cd extension && cargo pgrx install --profile perf --pg-config "${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" >/dev/null)
-cargo build -q -p maef-api && DATABASE_URL="$URL" "${CARGO_TARGET_DIR:-target}/debug/maef-api" migrate >/dev/null
+cargo build -q --profile perf -p maef-api && DATABASE_URL="$URL" "${CARGO_TARGET_DIR:-target}/perf/maef-api" migrate >/dev/null
 
 echo "==> seeding 20 products, 10 promotions and a 20-line guest cart" >&2
 CART=$(psql -w -q -tA -v ON_ERROR_STOP=1 "$URL" <<'SQL'

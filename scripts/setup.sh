@@ -95,24 +95,42 @@ fi
 if ! grep -q "^pg$SERVER_MAJOR = " "${PGRX_HOME:-$HOME/.pgrx}/config.toml" 2>/dev/null; then
     cargo pgrx init "--pg$SERVER_MAJOR=$PG_CONFIG" >/dev/null
 fi
+# The extension is always built optimised (the perf profile: release without fat LTO),
+# for `make run`, the benchmarks and the tests alike: one build, reused by all, and the
+# figures measure what runs. It is packaged, then installed file by file through a
+# rename, never by overwriting a file in place: a backend that has the old .so mapped
+# keeps it (overwriting a loaded library in place can crash running backends), and an
+# unchanged file is not touched at all.
 # MAEF_SETUP_SKIP_EXTENSION=1 (benchmarks on a shared server): keep the installed
 # extension, so a benchmark never replaces the build another checkout installed.
 if [ "${MAEF_SETUP_SKIP_EXTENSION:-0}" = 1 ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/maef.control" ]; then
     say "keeping the installed extension maef (MAEF_SETUP_SKIP_EXTENSION=1)"
 else
-say "building and installing extension maef for PostgreSQL $SERVER_MAJOR"
-SUDO_FLAG=()
-[ "$(id -u)" = 0 ] || SUDO_FLAG=(--sudo)
-FEATURES=()
-[ "$SERVER_MAJOR" = 15 ] || FEATURES=(--no-default-features --features "pg$SERVER_MAJOR")
-(cd extension && cargo pgrx install --pg-config "$PG_CONFIG" "${FEATURES[@]}" "${SUDO_FLAG[@]}" >.."/.run/pgrx-install.log" 2>&1) \
-    || { tail -30 .run/pgrx-install.log >&2; die "extension install failed (log: .run/pgrx-install.log)"; }
+    FEATURES=()
+    [ "$SERVER_MAJOR" = 15 ] || FEATURES=(--no-default-features --features "pg$SERVER_MAJOR")
+    PACKAGE_DIR="$(realpath -m "${CARGO_TARGET_DIR:-target}")/pgrx-package/pg$SERVER_MAJOR"
+    say "building extension maef (optimised) for PostgreSQL $SERVER_MAJOR"
+    (cd extension && cargo pgrx package --profile perf --pg-config "$PG_CONFIG" --out-dir "$PACKAGE_DIR" \
+        "${FEATURES[@]}" >../.run/pgrx-install.log 2>&1) \
+        || { tail -30 .run/pgrx-install.log >&2; die "extension build failed (log: .run/pgrx-install.log)"; }
+    changed=0
+    while IFS= read -r -d '' file; do
+        dest="/${file#"$PACKAGE_DIR"/}"
+        cmp -s "$file" "$dest" && continue
+        mode=0644; [[ "$file" == *.so ]] && mode=0755
+        as_root install -D -m "$mode" "$file" "$dest.maef-new"
+        as_root mv -f "$dest.maef-new" "$dest"
+        changed=1
+    done < <(find "$PACKAGE_DIR" -type f -print0)
+    [ "$changed" = 1 ] && say "installed extension maef into PostgreSQL $SERVER_MAJOR"
 fi
 
 # ---------------------------------------------------------------- migrate
-say "building maef-api and maef-worker"
-cargo build --quiet -p maef-api -p maef-worker
-BIN="${CARGO_TARGET_DIR:-target}/debug"
+# MAEF_PROFILE: `dev` (tests, the default) or `perf` (`make run`, benchmarks).
+PROFILE="${MAEF_PROFILE:-dev}"
+say "building maef-api, maef-worker and maef-demo ($PROFILE profile)"
+cargo build --quiet --profile "$PROFILE" -p maef-api -p maef-worker -p maef-demo
+BIN="${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 say "migrating database $DB_NAME"
 DATABASE_URL="$APP_URL" RUST_LOG=warn "$BIN/maef-api" migrate >/dev/null
 
@@ -120,4 +138,5 @@ cat > .run/env <<EOF
 export DATABASE_URL='$APP_URL'
 export MAEF_TEST_ADMIN_URL='$ADMIN_URL'
 export MAEF_PG_MAJOR='$SERVER_MAJOR'
+export MAEF_BIN='$BIN'
 EOF

@@ -1,6 +1,6 @@
 -- The job queue's SQL API. Used by the API (enqueue inside a request's transaction),
 -- the worker (claim, heartbeat, complete, fail, release) and DBAs in psql (everything,
--- plus cancel, retry, prune and schedules). Not granted to HTTP roles (zz_grants.sql).
+-- plus cancel, retry, prune and schedules). Not granted to HTTP roles (see the end of this file).
 --
 -- Life of a job: pending → running (claimed with a lease) → completed | pending again
 -- (failed, backing off) | discarded (attempts exhausted) | cancelled.
@@ -560,9 +560,9 @@ $$;
 comment on function api.prune_expired_idempotency_keys(integer) is
     'Deletes up to p_limit expired shop.idempotency_key rows; returns how many.';
 
--- Refreshes every materialized view of schemas shop and report (none exist yet: the
--- job is ready for the ones the catalog will add). Concurrently when the view has a
--- unique index, so readers are never blocked.
+-- Refreshes every materialized view of schemas shop and report (today
+-- shop.popular_products and shop.category_counts, migration V5). Concurrently when the
+-- view has a unique index, so readers are never blocked.
 create function api.refresh_materialized_views()
 returns integer
 language plpgsql security definer

@@ -1,6 +1,6 @@
 //! Typed configuration read once from the environment at start-up.
 //!
-//! Every variable is documented on its field (and in the README). A missing or malformed
+//! Every variable is documented on its field (and in docs/configuration.md). A missing or malformed
 //! value stops start-up with one line naming the variable; secrets are never printed
 //! (`Debug` redacts them).
 

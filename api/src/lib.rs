@@ -9,7 +9,6 @@
 //! - [`routes`]: one module per resource, each with its `router()`.
 //! - [`openapi`]: the OpenAPI 3.1 document.
 //! - [`migrate`]: applies migrations and reloads the SQL code.
-//! - [`demo`]: the demo catalog loaded by `make run`.
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
@@ -17,7 +16,6 @@ pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -16,7 +16,8 @@ enum Command {
     Serve,
     /// Apply migrations, then reload the extension and the SQL API (idempotent).
     Migrate,
-    /// Load the demo catalog (idempotent).
+    /// Load the demo shop (idempotent): runs the `maef-demo` binary installed beside
+    /// this one, so the demo data is not part of the API binary.
     Demo,
     /// Create an administrator, or promote an existing user. The password is read from
     /// MAEF_ADMIN_PASSWORD or, if unset, from the first line of standard input — never
@@ -88,16 +89,19 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn demo(config: &Config) -> anyhow::Result<()> {
-    let mut client = connect(config).await?;
-    let summary = maef_api::demo::load(&mut client).await?;
-    if summary.already_loaded {
-        println!("demo catalog already loaded");
-    } else {
-        println!(
-            "demo catalog loaded: {} categories, {} products, {} variants, {} images",
-            summary.categories, summary.products, summary.variants, summary.images
-        );
-    }
+    let exe = std::env::current_exe()?;
+    let demo = exe.with_file_name("maef-demo");
+    let status = tokio::process::Command::new(&demo)
+        .env("DATABASE_URL", &config.database_url)
+        .status()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot run {}: {e} (build it: cargo build -p maef-demo)",
+                demo.display()
+            )
+        })?;
+    anyhow::ensure!(status.success(), "maef-demo failed ({status})");
     Ok(())
 }
 

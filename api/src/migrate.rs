@@ -128,7 +128,7 @@ async fn reload_code(tx: &Transaction<'_>) -> anyhow::Result<()> {
     .await?;
     tx.batch_execute("create extension maef").await.map_err(|e| {
         anyhow::anyhow!(
-            "cannot create extension maef ({}); is it installed on the server? run `make install-extension`",
+            "cannot create extension maef ({}); is it installed on the server? run `make setup` (scripts/setup.sh)",
             e.as_db_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string())
         )

@@ -38,7 +38,7 @@ pub struct SearchParams {
 /// Full-text search over products (French and English, accents ignored, typos
 /// tolerated), best first, with highlights and facet counts. A broad query ranks a
 /// bounded set of its matches: then `total` and the facet counts are estimates and
-/// `total_exact` / `facets_exact` are false (see the README's Search section).
+/// `total_exact` / `facets_exact` are false (see docs/search.md).
 #[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
     responses(
         (status = 200, description = "{query, total, total_exact, facets_exact, items, next_cursor, facets {categories, brands, tags, attributes, price_buckets}}"),

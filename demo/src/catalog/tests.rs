@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{catalog::*, image::*, seed::*, *};
+use super::{data::*, image::*, seed::*, *};
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()

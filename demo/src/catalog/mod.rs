@@ -1,4 +1,4 @@
-//! The demo catalog loaded by `make run` (`maef-api demo`).
+//! The demo catalog: the first part of the demo shop.
 //!
 //! A freshly migrated database has no products, so there is nothing to browse, search
 //! or buy. This module fills it with a small but realistic store: West-African and
@@ -18,7 +18,7 @@
 //! Submodules: `catalog` (the pure data and its generation), `image` (PNG rendering),
 //! `seed` (the static seed tables).
 
-mod catalog;
+mod data;
 mod image;
 mod seed;
 #[cfg(test)]
@@ -26,7 +26,7 @@ mod tests;
 
 use std::collections::HashMap;
 
-use catalog::*;
+use data::*;
 use image::*;
 
 use anyhow::Context;

@@ -1,6 +1,6 @@
 //! Generated product images: a colour gradient plus a geometric shape per product.
 
-use super::catalog::*;
+use super::data::*;
 
 /// Renders the images of products `indexes`, spread over the available cores (the
 /// debug build `make run` uses is slow at deflate and checksums).

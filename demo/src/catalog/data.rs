@@ -1,10 +1,12 @@
 //! The demo catalog as pure data: categories, products, variants, prices and stock,
 //! derived from the seed tables and a fixed-seed PRNG.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::seed::*;
-use super::*;
+use super::{LOW_STOCK_DEFAULT, LOW_STOCK_ELECTRONICS};
 
 // ---------------------------------------------------------------- pure catalog data
 

@@ -1,6 +1,6 @@
 //! The static seed tables of the demo catalog.
 
-use super::catalog::*;
+use super::data::*;
 
 // ---------------------------------------------------------------- seed tables
 

@@ -1,0 +1,34 @@
+//! The demo shop `make run` loads: into a migrated database, once.
+
+use maef_tests::{count, TestDb};
+
+#[tokio::test]
+async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
+    let db = TestDb::new().await;
+    let mut client = db.connect().await;
+    let first = maef_demo::load(&mut client).await.unwrap();
+    assert!(first[0].starts_with("catalog: "), "{first:?}");
+    assert!(!first[0].contains("already"), "{first:?}");
+    let products = count(&client, "select count(*) from shop.product where is_active").await;
+    assert!(products >= 50, "{products} active products");
+    // Every demo product is priced, stocked and has its image, as a shopper expects.
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.product p where not exists (select from shop.price x where x.product_id = p.product_id)
+               and not exists (select from shop.price x join shop.product_variant v using (variant_id) where v.product_id = p.product_id)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.product p where not exists (select from shop.product_media m where m.product_id = p.product_id and m.is_primary)").await,
+        0
+    );
+    let again = maef_demo::load(&mut client).await.unwrap();
+    assert_eq!(again, vec!["catalog: already loaded".to_string()]);
+    assert_eq!(
+        count(&client, "select count(*) from shop.product where is_active").await,
+        products
+    );
+}
