@@ -9,12 +9,11 @@
 -- when its transaction commits, so a consumer reading "id > cursor" would skip an event
 -- whose transaction committed after a higher id became visible. Consumers read instead
 -- in (xid, event_id) order, xid being the writing transaction's id, and only events
--- whose xid is below the oldest transaction still running
--- (pg_snapshot_xmin(pg_current_snapshot())): every transaction below that horizon has
--- ended, so no event can appear behind the cursor any more. The price: an event is
--- readable only once every transaction that took an id before its own has ended (a
--- long-running writing transaction anywhere on the server delays consumers, never
--- writers).
+-- whose xid is below the horizon (api._event_horizon): the oldest transaction of this
+-- database still running. Every transaction below it has ended, so no event can appear
+-- behind the cursor any more. The price: an event is readable only once every
+-- transaction of this database that took an id before its own has ended (a
+-- long-running writing transaction delays consumers, never writers).
 --
 -- Wake-ups: NOTIFY maef_events, once per transaction, payload
 -- {"event_id": first id, "type": first type}; a hint only (consumers also poll).
@@ -58,6 +57,36 @@ $$;
 comment on function api._emit_event(text, text, text, jsonb, smallint) is
     'Private: writes a domain event (type from shop.event_type, payload per docs/events.md) in the caller''s transaction; returns its id. NOTIFY maef_events once per transaction.';
 
+-- The consumers' horizon: no event with a smaller xid can ever appear. It is the
+-- snapshot's xmax, or the oldest transaction still running in it, leaving out those
+-- known to run in another database of the server (a transaction writes to one
+-- database only, so theirs cannot be our events; without this, one idle session in
+-- any database would stall every consumer). Known: its transaction-id lock is held
+-- by a backend connected to another database. Anything not known (a prepared
+-- transaction, a lock not seen) counts: the horizon is only ever too low, which delays
+-- and never skips.
+create function api._event_horizon()
+returns xid8
+language sql stable
+set search_path = '' as $$
+    with snapshot as (
+        select pg_catalog.pg_current_snapshot() as s
+    ), elsewhere as (
+        select l.transactionid::text as xid32
+        from pg_catalog.pg_locks l
+        join pg_catalog.pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
+          and a.datid is distinct from (select d.oid from pg_catalog.pg_database d
+                                        where d.datname = pg_catalog.current_database())
+    )
+    select coalesce(
+        (select min(x) from snapshot, pg_catalog.pg_snapshot_xip(snapshot.s) x
+         where (x::text::numeric % 4294967296)::text not in (select xid32 from elsewhere)),
+        (select pg_catalog.pg_snapshot_xmax(s) from snapshot))
+$$;
+comment on function api._event_horizon() is
+    'Private: the xid below which every transaction of this database has ended (other databases'' running transactions left out): consumers read events below it.';
+
 -- A consumer's cursor: '<xid>:<event_id>' of the last event it handled.
 create function api._parse_event_cursor(p_cursor text, out o_xid xid8, out o_event_id bigint)
 language plpgsql immutable
@@ -79,7 +108,7 @@ $$;
 comment on function api._parse_event_cursor(text) is 'Private: the (xid, event_id) of an events_after cursor; MA422 invalid_cursor.';
 
 -- The events after a cursor, oldest first, that no running transaction can still
--- precede: (xid, event_id) > cursor and xid below the oldest running transaction.
+-- precede: (xid, event_id) > cursor and xid below api._event_horizon().
 -- Each row carries its own cursor; pass the last one to the next call (null: from the
 -- oldest event kept). Gap-free: a consumer that always passes the last cursor it got
 -- sees every committed event exactly once, however transactions overlap.
@@ -90,6 +119,7 @@ language plpgsql stable security definer
 set search_path = '' as $$
 declare
     v_after record;
+    v_horizon xid8 := api._event_horizon();
 begin
     select * into v_after from api._parse_event_cursor(p_cursor);
     if coalesce(p_limit, 0) not between 1 and 10000 then
@@ -101,13 +131,13 @@ begin
            e.xid::text || ':' || e.event_id
     from shop.event e
     where (e.xid, e.event_id) > (v_after.o_xid, v_after.o_event_id)
-      and e.xid < pg_snapshot_xmin(pg_current_snapshot())
+      and e.xid < v_horizon
     order by e.xid, e.event_id
     limit p_limit;
 end
 $$;
 comment on function api.events_after(text, integer) is
-    'Tails the events: those after the cursor (null: from the oldest kept), oldest first, only below the oldest running transaction, so a late commit never lands behind a cursor. Each row has its cursor; pass the last one next. MA422 invalid_cursor, invalid_limit.';
+    'Tails the events: those after the cursor (null: from the oldest kept), oldest first, only below the oldest transaction of this database still running, so a late commit never lands behind a cursor. Each row has its cursor; pass the last one next. MA422 invalid_cursor, invalid_limit.';
 
 -- Whether an event type matches an endpoint's subscriptions: the type itself, its
 -- family ('order.*') or '*'.
@@ -138,18 +168,20 @@ declare
     v_last_xid xid8;
     v_last_id bigint;
     v_jobs bigint;
+    v_horizon xid8;
 begin
     select * into v_consumer from shop.event_consumer where name = 'webhooks' for update skip locked;
     if not found then
         return 0; -- another worker is dispatching
     end if;
+    v_horizon := api._event_horizon();
     select array_agg(b.event_id order by b.xid, b.event_id),
            (array_agg(b.xid order by b.xid desc, b.event_id desc))[1],
            (array_agg(b.event_id order by b.xid desc, b.event_id desc))[1]
     into v_ids, v_last_xid, v_last_id
     from (select e.event_id, e.xid from shop.event e
           where (e.xid, e.event_id) > (v_consumer.after_xid, v_consumer.after_event_id)
-            and e.xid < pg_snapshot_xmin(pg_current_snapshot())
+            and e.xid < v_horizon
           order by e.xid, e.event_id
           limit p_limit) b;
     if v_ids is null then

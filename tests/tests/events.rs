@@ -127,6 +127,36 @@ async fn a_consumer_never_skips_an_event_whose_transaction_commits_after_a_later
     assert!(ids.is_empty());
 }
 
+/// A transaction cannot write another database's events: one left open in another
+/// database (an idle session, a long report elsewhere on the server) does not hold
+/// this database's consumers back, while one open here does.
+#[tokio::test]
+async fn only_this_databases_running_transactions_hold_consumers_back() {
+    let (db, other) = (TestDb::new().await, TestDb::new().await);
+    let mut elsewhere = other.connect().await;
+    let idle = elsewhere.transaction().await.unwrap();
+    idle.query_one("select pg_current_xact_id()", &[]).await.unwrap();
+    let client = db.connect().await;
+    let first = emit(&client, "1").await;
+    let (ids, cursor) = tail_until(&client, None, 1).await;
+    assert_eq!(
+        ids,
+        vec![first],
+        "readable while another database's transaction stays open"
+    );
+    let mut here = db.connect().await;
+    let open = here.transaction().await.unwrap();
+    open.query_one("select pg_current_xact_id()", &[]).await.unwrap();
+    emit(&client, "2").await;
+    assert!(
+        tail(&client, cursor.clone()).await.0.is_empty(),
+        "held back by this database's open transaction"
+    );
+    open.rollback().await.unwrap();
+    assert_eq!(tail_until(&client, cursor, 1).await.0.len(), 1);
+    idle.rollback().await.unwrap();
+}
+
 /// Real concurrency: 8 writers commit 400 events in transactions of random sizes and
 /// durations while a consumer tails; it sees every committed event exactly once, and
 /// none of the rolled-back ones.
