@@ -68,13 +68,13 @@ cat > "$BENCH_DIR/order_event.sql" <<'SQL'
 BEGIN;
 UPDATE bench.stock SET qty = qty - 1 WHERE variant_id = :v;
 INSERT INTO bench.order_sim (variant_id, qty, total, payload) VALUES (:v, 1, 15000, '{"lines": [{"sku": "WAX-M", "quantity": 1}]}');
-SELECT api._emit_event('order.placed', 'order', currval('bench.order_sim_order_id_seq')::text, jsonb_build_object('order_id', currval('bench.order_sim_order_id_seq'), 'variant_id', :v, 'currency', 'XOF', 'total_amount', 15000, 'lines', jsonb_build_array(jsonb_build_object('sku', 'WAX-M', 'quantity', 1))));
+SELECT api._emit_event('order.placed', 'order', currval('bench.order_sim_order_id_seq')::text, jsonb_build_object('order_id', currval('bench.order_sim_order_id_seq'), 'variant_id', :v::integer, 'currency', 'XOF', 'total_amount', 15000, 'lines', jsonb_build_array(jsonb_build_object('sku', 'WAX-M', 'quantity', 1))));
 COMMIT;
 SQL
 cat > "$BENCH_DIR/events_only.sql" <<'SQL'
 \set v random(1, 1000)
 BEGIN;
-SELECT count(api._emit_event('stock.low', 'variant', :v::text, jsonb_build_object('variant_id', :v, 'available', 3))) FROM generate_series(1, 10);
+SELECT count(api._emit_event('stock.low', 'variant', :v::text, jsonb_build_object('variant_id', :v::integer, 'available', 3))) FROM generate_series(1, 10);
 COMMIT;
 SQL
 

@@ -560,6 +560,23 @@ $$;
 comment on function api.webhook_delivery_record(bigint, bigint, integer, timestamptz, integer, integer, text, text, integer) is
     'maef-worker: logs an attempt and decides (succeeded, retrying after webhook_retry_delay ±20% jitter or Retry-After, failed past webhooks.retry_window_secs, disabled on 410 or after webhooks.disable_after_secs of failures, stale); the job is completed or failed in the same transaction.';
 
+-- ---------------------------------------------------------------- reports
+
+-- Each endpoint's health for psql: its state and its deliveries of the last 24 hours.
+create view report.webhook_endpoints as
+select w.webhook_endpoint_id, w.url, w.enabled, w.disabled_reason, w.failing_since, w.last_success_at,
+       count(d.webhook_delivery_id) filter (where d.status = 'pending') as pending,
+       count(d.webhook_delivery_id) filter (where d.status = 'succeeded') as succeeded_24h,
+       count(d.webhook_delivery_id) filter (where d.status = 'failed') as failed_24h,
+       count(d.webhook_delivery_id) filter (where d.status = 'cancelled') as cancelled_24h,
+       coalesce(sum(d.attempts), 0) as attempts_24h
+from shop.webhook_endpoint w
+left join shop.webhook_delivery d
+  on d.webhook_endpoint_id = w.webhook_endpoint_id and d.created_at > now() - interval '24 hours'
+group by w.webhook_endpoint_id;
+comment on view report.webhook_endpoints is
+    'Webhook endpoints: enabled, failing since, last success, and their deliveries of the last 24 hours by status.';
+
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._webhook_new_secret() is 'Private: a new signing secret, whsec_ + base64 of 32 random bytes.';
 comment on function api._webhook_endpoint_json(bigint) is 'Private: the admin view of an endpoint (no secret, only when each valid one was made and expires).';
@@ -582,5 +599,7 @@ grant execute on function
     api.admin_get_webhook_delivery(bigint,bigint),
     api.admin_retry_webhook_delivery(bigint,bigint)
     to maef_admin;
+-- Staff read the reports (this file loads after sql/report.sql's grant on the schema).
+grant select on report.webhook_endpoints to maef_staff, maef_admin;
 -- Not granted (owner only: maef-worker, DBAs): api.webhook_delivery_begin,
 -- api.webhook_delivery_record, api.webhook_retry_delay.

@@ -284,6 +284,26 @@ async fn a_transaction_notifies_maef_events_once_whatever_its_number_of_events()
         json!(first)
     );
     assert!(rx.try_recv().is_err());
+    // While one transaction is notifying (it holds the notifier's lock until it ends),
+    // another stays silent: NOTIFY would serialise their commits, and the consumer
+    // woken by the first reads what the second committed by then.
+    let mut other = db.connect().await;
+    let first_tx = client.transaction().await.unwrap();
+    let notifier = emit(&first_tx, "5").await;
+    let silent_tx = other.transaction().await.unwrap();
+    emit(&silent_tx, "6").await;
+    silent_tx.commit().await.unwrap();
+    first_tx.commit().await.unwrap();
+    let (_, payload) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&payload).unwrap()["event_id"],
+        json!(notifier)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "the second transaction stayed silent");
     // An event type outside the catalogue is refused.
     let err = client
         .query_one(

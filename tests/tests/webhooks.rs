@@ -1166,4 +1166,13 @@ async fn two_workers_deliver_each_event_once_per_endpoint() {
     )
     .await;
     assert_eq!(workers, 2, "both workers delivered");
+    let report = client
+        .query(
+            "select succeeded_24h, pending, failed_24h from report.webhook_endpoints",
+            &[],
+        )
+        .await
+        .unwrap();
+    let per_endpoint: Vec<(i64, i64, i64)> = report.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(per_endpoint, [(120, 0, 0); 3]);
 }

@@ -10,7 +10,9 @@ use tokio::{
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18080".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18080".into());
     let listener = TcpListener::bind(&addr).await?;
     loop {
         let (socket, _) = listener.accept().await?;
