@@ -46,9 +46,8 @@ async fn register(app: &TestApp, email: &str, locale: Option<&str>) {
     if let Some(locale) = locale {
         body["locale"] = json!(locale);
     }
-    // auth routes are documented by another branch: their answers are not checked here.
     let created = app
-        .call_unchecked(Method::POST, "/api/v1/auth/register", None, Some(body))
+        .call(Method::POST, "/api/v1/auth/register", None, Some(body))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
 }
@@ -78,7 +77,7 @@ async fn a_password_reset_email_leaves_over_smtp_and_its_link_resets_the_passwor
     let _worker = worker(&app, "mailer", Some(&smtp));
     register(&app, "ada@example.com", Some("en")).await;
     let asked = app
-        .call_unchecked(
+        .call(
             Method::POST,
             "/api/v1/auth/password-reset",
             None,
@@ -178,7 +177,7 @@ async fn a_password_reset_email_leaves_over_smtp_and_its_link_resets_the_passwor
     assert!(body.contains("/api/v1/auth/password-reset/confirm") && body.contains("role=\"status\""));
     assert!(!body.contains(token), "the page does not echo the token");
     let confirmed = app
-        .call_unchecked(
+        .call(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             None,
@@ -407,11 +406,11 @@ async fn without_smtp_url_emails_go_to_the_log_and_the_outbox_route() {
     let _turn = turn().await;
     let app = app().await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let _worker = worker(&app, "logger", None);
     register(&app, "ada@example.com", None).await;
-    app.call_unchecked(
+    app.call(
         Method::POST,
         "/api/v1/auth/password-reset",
         None,
@@ -491,7 +490,7 @@ async fn without_smtp_url_emails_go_to_the_log_and_the_outbox_route() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_status")
     );
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     let refused = app
         .call(Method::GET, "/api/v1/admin/outbox/emails", Some(&manager), None)
@@ -552,7 +551,7 @@ async fn the_customers_locale_else_the_store_default_chooses_the_language() {
         .unwrap()
         .to_string();
     let me = app
-        .call_unchecked(
+        .call(
             Method::PATCH,
             "/api/v1/users/me",
             Some(&token),
@@ -564,7 +563,7 @@ async fn the_customers_locale_else_the_store_default_chooses_the_language() {
         (StatusCode::OK, Some("fr"))
     );
     let bad = app
-        .call_unchecked(
+        .call(
             Method::PATCH,
             "/api/v1/users/me",
             Some(&token),
@@ -576,7 +575,7 @@ async fn the_customers_locale_else_the_store_default_chooses_the_language() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("app_user_locale_valid"))
     );
     let bad = app
-        .call_unchecked(
+        .call(
             Method::POST,
             "/api/v1/auth/register",
             None,
@@ -616,7 +615,7 @@ async fn admins_preview_and_save_templates_and_broken_ones_are_refused() {
     let _turn = turn().await;
     let app = app().await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let list = app
         .call(Method::GET, "/api/v1/admin/email-templates", Some(&admin), None)
@@ -698,7 +697,7 @@ async fn admins_preview_and_save_templates_and_broken_ones_are_refused() {
         );
     }
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     assert_eq!(
         app.call(Method::GET, path, Some(&manager), None).await.status,

@@ -328,11 +328,10 @@ fn event_types(list: &Value) -> Vec<String> {
 async fn registering_and_editing_products_emit_documented_events_admins_can_list() {
     let app = TestApp::new().await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
-    // Catalog routes are documented by another branch: their answers are not checked here.
     let created = app
-        .call_unchecked(
+        .call(
             Method::POST,
             "/api/v1/products",
             Some(&admin),
@@ -342,7 +341,7 @@ async fn registering_and_editing_products_emit_documented_events_admins_can_list
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let product_id = created.json()["product_id"].as_i64().unwrap();
     let updated = app
-        .call_unchecked(
+        .call(
             Method::PATCH,
             &format!("/api/v1/admin/products/{product_id}"),
             Some(&admin),
@@ -351,7 +350,7 @@ async fn registering_and_editing_products_emit_documented_events_admins_can_list
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
     let deleted = app
-        .call_unchecked(
+        .call(
             Method::DELETE,
             &format!("/api/v1/admin/products/{product_id}"),
             Some(&admin),
@@ -427,7 +426,7 @@ async fn registering_and_editing_products_emit_documented_events_admins_can_list
     assert_eq!(types.status, StatusCode::OK);
     assert!(event_types(&types.json()).contains(&"order.paid".to_string()));
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     let refused = app
         .call(Method::GET, "/api/v1/admin/events", Some(&manager), None)

@@ -33,7 +33,7 @@ async fn turn() -> SemaphorePermit<'static> {
 async fn app_and_admin() -> (TestApp, String) {
     let app = TestApp::with(&[("WEBHOOK_ALLOW_PRIVATE", "1")]).await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     maef_tests::disable_schedules(&app.db.connect().await).await;
     (app, admin)
@@ -236,7 +236,7 @@ async fn admins_create_list_change_and_delete_endpoints_and_see_each_secret_once
 
     // Only webhooks:write holders (admins) may touch any of it.
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     let refused = app
         .call(
@@ -317,7 +317,7 @@ async fn admins_create_list_change_and_delete_endpoints_and_see_each_secret_once
 async fn urls_that_are_not_public_https_are_refused_when_saved() {
     let app = TestApp::new().await; // WEBHOOK_ALLOW_PRIVATE unset: production rules
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     for url in [
         "https://127.0.0.1/hooks",
@@ -419,7 +419,7 @@ async fn each_event_is_delivered_signed_per_standard_webhooks_to_the_endpoints_s
 
     // A real domain change: a product created over HTTP reaches the other endpoint only.
     let created = app
-        .call_unchecked(
+        .call(
             Method::POST,
             "/api/v1/products",
             Some(&admin),
