@@ -151,6 +151,10 @@ permissions! {
     OrdersReadAny = "orders:read:any";
     /// `orders:write:any`: change any order (notes, cancellation; refunds and shipments later).
     OrdersWriteAny = "orders:write:any";
+    /// `webhooks:write`: webhook endpoints, their delivery logs, the events.
+    WebhooksWrite = "webhooks:write";
+    /// `emails:admin`: e-mail templates and the e-mail outbox.
+    EmailsAdmin = "emails:admin";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

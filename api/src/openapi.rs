@@ -22,6 +22,8 @@ use utoipa::OpenApi;
         (name = "checkout", description = "From cart to order, in one transaction"),
         (name = "orders", description = "A customer's orders (guests: with their order token)"),
         (name = "admin", description = "Administration (permissions in each route's security)"),
+        (name = "webhooks", description = "Domain events and outbound webhooks (webhooks:write), signed per Standard Webhooks"),
+        (name = "emails", description = "E-mail templates and the e-mail outbox (emails:admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -489,14 +489,16 @@ async fn range_conformance_with_cache_bytes(cache_bytes: &str) {
 
 #[tokio::test]
 async fn many_downloads_at_once_wait_their_turn_for_the_database_and_all_complete() {
-    // Three connections, a pool timeout shorter than the queue of reads, and no cache:
-    // 30 downloads of 6 chunks of 1 MiB queue for the one connection chunk reads may use
-    // (half the pool). None may be cut short by the pool's timeout once its 200 is
-    // sent, and two connections stay for other requests (each download's
-    // api.media_info).
+    // Three connections, a pool timeout much shorter than the queue of reads, and no
+    // cache: 30 downloads of 6 chunks of 1 MiB queue for the one connection chunk reads
+    // may use (half the pool), about a second of reads in all. None may be cut short by
+    // the pool's timeout once its 200 is sent, and two connections stay for other
+    // requests (each download's api.media_info). 200 ms rather than less: on a machine
+    // loaded by other builds, a 30 ms wait for one of the two free connections timed out
+    // two downloads in three before anything was sent.
     let app = TestApp::with(&[
         ("DB_POOL_SIZE", "3"),
-        ("DB_POOL_TIMEOUT_MS", "30"),
+        ("DB_POOL_TIMEOUT_MS", "200"),
         ("MEDIA_CACHE_BYTES", "0"),
         ("MEDIA_CHUNK_BYTES", "1048576"),
     ])

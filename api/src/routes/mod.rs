@@ -27,6 +27,7 @@ pub mod catalog_types;
 pub mod categories;
 pub mod checkout;
 pub mod docs;
+pub mod emails;
 pub mod health;
 pub mod inventory;
 pub mod media;
@@ -37,9 +38,11 @@ pub mod pricing_types;
 pub mod products;
 pub mod promotion_types;
 pub mod promotions;
+pub mod reset_password;
 pub mod search;
 pub mod shipping;
 pub mod users;
+pub mod webhooks;
 
 /// Every route of the API with its OpenAPI operation (each module registers its own
 /// paths with `routes!`; [`crate::openapi`] only assembles the document). Uploads are
@@ -65,6 +68,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(webhooks::router())
+        .merge(emails::router())
+        .merge(reset_password::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.
