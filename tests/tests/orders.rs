@@ -871,3 +871,79 @@ async fn popular_products_count_the_units_of_paid_orders_only() {
     .unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), 0);
 }
+
+#[tokio::test]
+async fn each_change_of_an_order_and_a_low_stock_crossing_is_a_domain_event_of_its_transaction() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let variant = shop(&client, 8).await; // low-stock threshold 5 (the default)
+    let (mut g1, mut g2, mut g3) = (Who::guest(), Who::guest(), Who::guest());
+    let paid = place(&client, &mut g1, variant, 2, "Paid").await; // 8 → 6 available
+    let expired = place(&client, &mut g2, variant, 1, "Expired").await; // 6 → 5: crosses 5
+    let cancelled = place(&client, &mut g3, variant, 1, "Cancelled").await; // 5 → 4: already low
+    let id = |o: &Value| -> uuid::Uuid { o["id"].as_str().unwrap().parse().unwrap() };
+    client
+        .query_one(
+            "select api.mark_order_paid($1, '{\"payment_id\": \"pay_1\", \"provider\": \"stripe\"}')::text",
+            &[&id(&paid)],
+        )
+        .await
+        .unwrap();
+    client
+        .execute("update shop.customer_order set reservation_expires_at = now() - interval '1 second' where order_id = $1", &[&id(&expired)])
+        .await
+        .unwrap();
+    client.query_one("select api.expire_next_order()", &[]).await.unwrap();
+    client
+        .query_one(
+            "select (api._cancel_order(o, 'cancelled', 'out of stock in the shop')).order_number from shop.customer_order o where order_id = $1",
+            &[&id(&cancelled)],
+        )
+        .await
+        .unwrap();
+    let all = events(&client).await;
+    let types: Vec<&str> = all.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "order.placed",
+            "order.placed",
+            "stock.low",
+            "order.placed",
+            "order.paid",
+            "order.expired",
+            "order.cancelled"
+        ]
+    );
+    let placed = &all[0].1;
+    assert_eq!(placed["order_number"], paid["number"]);
+    assert_eq!(placed["status"], "awaiting_payment");
+    assert_eq!(placed["lines"][0]["quantity"], 2);
+    assert_eq!(placed["shipping_address"]["country"], "SN");
+    assert!(placed["expires_at"].is_string());
+    assert_eq!(all[2].1["available"], 5);
+    assert_eq!(all[2].1["sku"], "ROBE-M");
+    assert_eq!(all[4].1["payment_id"], "pay_1");
+    assert_eq!(all[4].1["provider"], "stripe");
+    assert_eq!(all[5].1["released"], json!([{"variant_id": variant, "quantity": 1}]));
+    assert_eq!(all[6].1["reason"], "admin");
+    assert_eq!(all[6].1["note"], "out of stock in the shop");
+    // A refused checkout emits nothing: the event is part of the transaction.
+    let mut g4 = Who::guest();
+    fill_cart(&client, &mut g4, "XOF", "SN", &[(variant, 1)]).await;
+    g4.call(&client, "select api.checkout($2, $1, $3)::text", &[&checkout_body(1), &idem("x", "h")])
+        .await
+        .unwrap_err();
+    assert_eq!(events(&client).await.len(), all.len());
+}
+
+/// Every event written so far: (type, payload), oldest first.
+async fn events(client: &Client) -> Vec<(String, Value)> {
+    client
+        .query("select type, payload from shop.event order by event_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, Value>(1)))
+        .collect()
+}
