@@ -893,7 +893,10 @@ async fn each_change_of_an_order_and_a_low_stock_crossing_is_a_domain_event_of_i
         .execute("update shop.customer_order set reservation_expires_at = now() - interval '1 second' where order_id = $1", &[&id(&expired)])
         .await
         .unwrap();
-    client.query_one("select api.expire_next_order()", &[]).await.unwrap();
+    client
+        .query_one("select api.expire_next_order()", &[])
+        .await
+        .unwrap();
     client
         .query_one(
             "select (api._cancel_order(o, 'cancelled', 'out of stock in the shop')).order_number from shop.customer_order o where order_id = $1",
@@ -925,15 +928,22 @@ async fn each_change_of_an_order_and_a_low_stock_crossing_is_a_domain_event_of_i
     assert_eq!(all[2].1["sku"], "ROBE-M");
     assert_eq!(all[4].1["payment_id"], "pay_1");
     assert_eq!(all[4].1["provider"], "stripe");
-    assert_eq!(all[5].1["released"], json!([{"variant_id": variant, "quantity": 1}]));
+    assert_eq!(
+        all[5].1["released"],
+        json!([{"variant_id": variant, "quantity": 1}])
+    );
     assert_eq!(all[6].1["reason"], "admin");
     assert_eq!(all[6].1["note"], "out of stock in the shop");
     // A refused checkout emits nothing: the event is part of the transaction.
     let mut g4 = Who::guest();
     fill_cart(&client, &mut g4, "XOF", "SN", &[(variant, 1)]).await;
-    g4.call(&client, "select api.checkout($2, $1, $3)::text", &[&checkout_body(1), &idem("x", "h")])
-        .await
-        .unwrap_err();
+    g4.call(
+        &client,
+        "select api.checkout($2, $1, $3)::text",
+        &[&checkout_body(1), &idem("x", "h")],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(events(&client).await.len(), all.len());
 }
 
