@@ -13,7 +13,8 @@
 # The machine's load average is printed next to the figures: other work on it moves them.
 # Options (environment): BENCH_SECONDS (default 10), BENCH_CLIENTS (default 16),
 # BENCH_CONNECTIONS (default 8), MAEF_SETUP_SKIP_EXTENSION (default 1: keep the
-# installed extension, the server may be shared).
+# installed extension, the server may be shared), BENCH_KEEP_DB=1 (keep the database,
+# dropped at the end otherwise: the disk may be shared too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
@@ -184,3 +185,4 @@ printf '%-58s %12.3f\n' "   p99 latency (ms)" "$http_p99"
 printf '%-58s %12s\n' "orders placed over HTTP (checked in SQL)" "$orders"
 printf '%-58s %12s\n' "stock inconsistencies after the runs (must be 0)" "$(( inconsistent + inconsistent_after ))"
 printf '%-58s %12s\n' "variants reserved beyond on hand (must be 0)" "$oversold"
+[ "${BENCH_KEEP_DB:-0}" = 1 ] || psql -w -q "$ADMIN" -c "drop database if exists $DB" 2>/dev/null || true
