@@ -46,7 +46,7 @@ insert into shop.category (name, slug) values ('Bench', 'bench-checkout');
 with p as (
     insert into shop.product (category_id, sku_root, title, slug)
     select (select category_id from shop.category where slug = 'bench-checkout'), 'BC-' || i, 'Bench ' || i, 'bench-checkout-' || i
-    from generate_series(0, 1000) i returning product_id, sku_root),
+    from generate_series(0, 1001) i returning product_id, sku_root),
 v as (insert into shop.product_variant (product_id, name, sku) select product_id, 'Default', sku_root from p
       returning variant_id, product_id),
 pr as (insert into shop.price (product_id, currency_code, amount) select product_id, 'XOF', 10000 from v)
@@ -88,6 +88,9 @@ SQL
 BODY_HOT='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 12000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
 BODY_HTTP='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 22000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
 HOT=$(psql -w -tA "$URL" -c "select bench.variant('BC-0')")
+# The baseline updates its own row (BC-1001, same table, same triggers): twenty thousand
+# versions of BC-0's row would otherwise crowd its page before maef's runs.
+ROW=$(psql -w -tA "$URL" -c "select bench.variant('BC-1001')")
 
 # run_pgbench NAME FILE: 16 clients for SECONDS_PER_RUN; sets NAME_tps and NAME_lat.
 run_pgbench() {
@@ -104,7 +107,7 @@ run_pgbench() {
 }
 
 cat > "$OUT/row.sql" <<SQL
-update shop.inventory set qty_reserved = qty_reserved + 1 where variant_id = $HOT and qty_on_hand - qty_reserved >= 1;
+update shop.inventory set qty_reserved = qty_reserved + 1 where variant_id = $ROW and qty_on_hand - qty_reserved >= 1;
 SQL
 cat > "$OUT/reserve.sql" <<'SQL'
 select api._reserve_order_stock((select order_id from bench.reserve where n = (select nextval('bench.next'))));
@@ -114,10 +117,14 @@ select api.checkout('$BODY_HOT', 'h' || n, jsonb_build_object('scope', 'anon', '
                                                                'path', '/api/v1/checkout', 'hash', 'h'))::text
 from (select nextval('bench.hot_cart') as n) x;
 SQL
+settle() { psql_q -c "vacuum shop.inventory, shop.stock_level" 2>/dev/null; }
+settle
 run_pgbench row "$OUT/row.sql"
-# The baseline reserved units without reservations: give them back before maef's runs.
-psql_q -c "update shop.inventory set qty_reserved = 0 where variant_id = $HOT"
+# The baseline reserved units without reservations: give them back.
+psql_q -c "update shop.inventory set qty_reserved = 0 where variant_id = $ROW"
+settle
 run_pgbench reserve "$OUT/reserve.sql"
+settle
 run_pgbench checkout "$OUT/checkout.sql"
 
 echo "==> consistency after the hot-SKU runs" >&2
