@@ -145,6 +145,10 @@ permissions! {
     PromotionsWrite = "promotions:write";
     /// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
     PricingWrite = "pricing:write";
+    /// `stories:write`: link stories to products, draft products, hide, pull on demand.
+    StoriesWrite = "stories:write";
+    /// `integrations:admin`: connect and disconnect social accounts and their tokens.
+    IntegrationsAdmin = "integrations:admin";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

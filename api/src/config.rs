@@ -62,6 +62,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Media upload and download settings.
     pub media: MediaConfig,
+    /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
+    /// them its routes answer 409 `instagram_not_configured`.
+    pub instagram: maef_instagram::InstagramConfig,
 }
 
 /// Media settings (uploads stream; downloads are read from the database in chunks).
@@ -262,6 +265,10 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
             trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
             media: media_config(&var)?,
+            instagram: maef_instagram::InstagramConfig::from_lookup(&var).map_err(|p| ConfigError {
+                var: p.var,
+                problem: p.problem,
+            })?,
         })
     }
 }

@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         (name = "media", description = "Images and videos stored in PostgreSQL: upload, download with Range/ETag, derivatives"),
         (name = "cart", description = "The shopper's cart and its quote"),
         (name = "admin", description = "Administration (permissions in each route's security)"),
+        (name = "stories", description = "Instagram stories pulled into the shop: the storefront carousel, links to products, drafts"),
+        (name = "integrations", description = "Connected accounts (Instagram with Facebook Login): OAuth, tokens sealed at rest"),
     )
 )]
 pub struct ApiDoc;

@@ -47,6 +47,22 @@ pub struct WorkerConfig {
     /// acknowledgement, as `graphile-worker --once`; `make bench-jobs` times a drain
     /// from the workers' launch to their exit, as it does graphile-worker's.
     pub once: bool,
+    /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`), as maef-api reads it.
+    pub instagram: maef_instagram::InstagramConfig,
+    /// Limits of the media the worker downloads (stories), as uploads have them.
+    pub media: MediaLimits,
+}
+
+/// Limits of downloaded media: the same variables and defaults as maef-api's uploads,
+/// so a story is refused exactly when the same file uploaded would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaLimits {
+    /// `MEDIA_MAX_IMAGE_BYTES` (default 10 MiB): largest image (decoded in memory).
+    pub max_image_bytes: u64,
+    /// `MEDIA_MAX_VIDEO_BYTES` (default 200 MiB): largest video (streamed).
+    pub max_video_bytes: u64,
+    /// `MEDIA_CHUNK_BYTES` (default 256 KiB): bytes per large-object write.
+    pub chunk_bytes: usize,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -127,6 +143,12 @@ impl WorkerConfig {
                 None | Some("0" | "false") => false,
                 Some("1" | "true") => true,
                 Some(other) => return Err(format!("WORKER_ONCE: '{other}' is not true, false, 1 or 0")),
+            },
+            instagram: maef_instagram::InstagramConfig::from_lookup(&var).map_err(|p| p.to_string())?,
+            media: MediaLimits {
+                max_image_bytes: number("MEDIA_MAX_IMAGE_BYTES", 10 << 20)?,
+                max_video_bytes: number("MEDIA_MAX_VIDEO_BYTES", 200 << 20)?,
+                chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
         })
     }

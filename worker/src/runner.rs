@@ -116,6 +116,7 @@ struct Shared {
 /// A configuration the connection pool refuses.
 pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let pool = db::pool(&config)?;
+    jobs::stories::configure(&config).map_err(anyhow::Error::msg)?;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.concurrency)),
@@ -415,6 +416,15 @@ async fn execute(
         }
         Outcome::Done(Completion::InTransaction) => {
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done and completed");
+        }
+        Outcome::Done(Completion::RetryScheduled) => {
+            tracing::info!(
+                job_id = id,
+                kind,
+                attempt,
+                duration_ms,
+                "job failed; its handler scheduled the retry"
+            );
         }
         Outcome::Abandoned => {
             tracing::warn!(

@@ -25,12 +25,14 @@ pub mod catalog_types;
 pub mod categories;
 pub mod docs;
 pub mod health;
+pub mod instagram;
 pub mod media;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod products;
 pub mod promotions;
 pub mod search;
+pub mod stories;
 pub mod users;
 
 /// Every route of the API with its OpenAPI operation (each module registers its own
@@ -52,6 +54,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(pricing_settings::router())
         .merge(price_lists::router())
+        .merge(stories::router())
+        .merge(instagram::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

@@ -7,6 +7,7 @@ pub mod maintenance;
 pub mod media;
 pub mod noop;
 pub mod placeholder;
+pub mod stories;
 pub mod write_audit;
 
 use deadpool_postgres::Pool;
@@ -25,6 +26,8 @@ pub const KINDS: &[&str] = &[
     "prune_idempotency_keys",
     "make_derivatives",
     "prune_orphan_media",
+    "renew_instagram_tokens",
+    "prune_stories",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -34,8 +37,8 @@ pub enum Job {
     Noop(noop::Noop),
     /// Writes an audit row in the transaction that completes the job (exactly once).
     WriteAudit(write_audit::WriteAudit),
-    /// Pulls Instagram stories: a no-op until the stories issue lands.
-    PullInstagramStories,
+    /// Pulls one account's Instagram stories, or enqueues a pull per account.
+    PullInstagramStories(stories::PullInstagramStories),
     /// Expires stock reservations: a no-op until reservations exist in the model.
     ExpireStockReservations,
     /// Refreshes the materialized views of schemas shop and report.
@@ -48,6 +51,10 @@ pub enum Job {
     MakeDerivatives(media::MakeDerivatives),
     /// Deletes media assets nothing links to any more.
     PruneOrphanMedia(media::PruneOrphanMedia),
+    /// Renews Instagram tokens that expire soon, where Meta allows it.
+    RenewInstagramTokens,
+    /// Deletes unlinked stories past their retention, with their media.
+    PruneStories,
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -58,6 +65,10 @@ pub enum Completion {
     Batched,
     /// The handler completed it itself, in the transaction holding its effects.
     InTransaction,
+    /// The attempt failed and the handler recorded that itself, with its own retry
+    /// delay, in the transaction holding its effects (a webhook's backoff schedule, an
+    /// e-mail waiting for another attempt's send lease).
+    RetryScheduled,
 }
 
 /// What a handler knows about the job it runs and how it reaches the database.
@@ -105,13 +116,15 @@ impl Job {
         Ok(match kind {
             "noop" => Job::Noop(payload(kind, value)?),
             "write_audit" => Job::WriteAudit(payload(kind, value)?),
-            "pull_instagram_stories" => Job::PullInstagramStories,
+            "pull_instagram_stories" => Job::PullInstagramStories(payload(kind, value)?),
             "expire_stock_reservations" => Job::ExpireStockReservations,
             "refresh_materialized_views" => Job::RefreshMaterializedViews,
             "prune_jobs" => Job::PruneJobs(payload(kind, value)?),
             "prune_idempotency_keys" => Job::PruneIdempotencyKeys,
             "make_derivatives" => Job::MakeDerivatives(payload(kind, value)?),
             "prune_orphan_media" => Job::PruneOrphanMedia(payload(kind, value)?),
+            "renew_instagram_tokens" => Job::RenewInstagramTokens,
+            "prune_stories" => Job::PruneStories,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -124,13 +137,15 @@ impl Job {
         match self {
             Job::Noop(job) => job.run().await,
             Job::WriteAudit(job) => job.run(ctx).await,
-            Job::PullInstagramStories => placeholder::pull_instagram_stories().await,
+            Job::PullInstagramStories(job) => job.run(ctx).await,
             Job::ExpireStockReservations => placeholder::expire_stock_reservations().await,
             Job::RefreshMaterializedViews => maintenance::refresh_materialized_views(ctx).await,
             Job::PruneJobs(job) => job.run(ctx).await,
             Job::PruneIdempotencyKeys => maintenance::prune_idempotency_keys(ctx).await,
             Job::MakeDerivatives(job) => job.run(ctx).await,
             Job::PruneOrphanMedia(job) => job.run(ctx).await,
+            Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
+            Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
         }
     }
 }
