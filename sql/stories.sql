@@ -142,16 +142,16 @@ declare
 begin
     select * into v_cursor from api._story_cursor(p_after);
     with page as (
-        select s, row_number() over (order by s.posted_at desc, s.story_id desc) as n
+        select c.s, row_number() over (order by (c.s).posted_at desc, (c.s).story_id desc) as n
         from (
-            select s.* from shop.story s
+            select s from shop.story s
             where s.hidden_at is null and s.asset_id is not null
               and (v_cursor.after_id is null or (s.posted_at, s.story_id) < (v_cursor.after_at, v_cursor.after_id))
               and (p_linked is null or p_linked = exists (
                       select from shop.story_product_link l join shop.product pr on pr.product_id = l.product_id
                       where l.story_id = s.story_id and pr.is_active))
             order by s.posted_at desc, s.story_id desc
-            limit v_limit + 1) s
+            limit v_limit + 1) c
     )
     select jsonb_build_object(
         'items', coalesce(jsonb_agg(api._story_json(page.s) order by page.n) filter (where page.n <= v_limit), '[]'),
@@ -205,9 +205,9 @@ begin
     perform api._require_one_of('has_media', f ->> 'has_media', array['true', 'false']);
     select * into v_cursor from api._story_cursor(p_after);
     with page as (
-        select s, row_number() over (order by s.posted_at desc, s.story_id desc) as n
+        select c.s, row_number() over (order by (c.s).posted_at desc, (c.s).story_id desc) as n
         from (
-            select s.* from shop.story s
+            select s from shop.story s
             where (v_cursor.after_id is null or (s.posted_at, s.story_id) < (v_cursor.after_at, v_cursor.after_id))
               and (f ->> 'linked' is null or (f ->> 'linked')::boolean = exists (
                       select from shop.story_product_link l where l.story_id = s.story_id))
@@ -216,7 +216,7 @@ begin
               and (f ->> 'account_id' is null or s.account_id = f ->> 'account_id')
               and (f ->> 'q' is null or s.caption ilike '%' || replace(replace(replace(f ->> 'q', '\', '\\'), '%', '\%'), '_', '\_') || '%')
             order by s.posted_at desc, s.story_id desc
-            limit v_limit + 1) s
+            limit v_limit + 1) c
     )
     select jsonb_build_object(
         'items', coalesce(jsonb_agg(api._story_admin_json(page.s) order by page.n) filter (where page.n <= v_limit), '[]'),
