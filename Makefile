@@ -2,7 +2,7 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs bench-search bench-media lint check-links setup
+.PHONY: help run test bench bench-jobs bench-search bench-media bench-stories lint check-links setup
 
 help:
 	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
@@ -11,6 +11,7 @@ help:
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
 	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
 	@echo "make bench-media - media: download MB/s vs nginx, slow readers, upload MB/s, thumbnails vs vipsthumbnail"
+	@echo "make bench-stories - Instagram stories: stories/s from a fake Graph API vs plain HTTP fetch, worker RSS on a 100 MB video"
 	@echo "make lint   - check-links, cargo fmt --check and cargo clippy -D warnings (what CI runs, with setup and test)"
 	@echo "make check-links - every relative link of README.md and docs/*.md resolves"
 
@@ -31,6 +32,9 @@ bench-jobs:
 
 bench-media:
 	@scripts/bench-media.sh
+
+bench-stories:
+	@scripts/bench-stories.sh
 
 setup:
 	@scripts/setup.sh

@@ -640,6 +640,12 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
                 token: "EAA-page-2".into(),
                 instagram: None,
             },
+            FakePage {
+                id: "1004".into(),
+                name: "Boutique Abidjan".into(),
+                token: "EAA-page-4".into(),
+                instagram: Some("17841400000000004".into()),
+            },
         ],
     );
     fake.account(
@@ -647,6 +653,14 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
         FakeAccount {
             token: "EAA-page-1".into(),
             username: "boutique.dakar".into(),
+            ..FakeAccount::default()
+        },
+    );
+    fake.account(
+        "17841400000000004",
+        FakeAccount {
+            token: "EAA-page-4".into(),
+            username: "boutique.abidjan".into(),
             ..FakeAccount::default()
         },
     );
@@ -690,9 +704,10 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
     let accounts = reply.json()["accounts"].clone();
     assert_eq!(
         accounts.as_array().unwrap().len(),
-        1,
-        "the Page without Instagram is skipped"
+        2,
+        "both Instagram accounts; the Page without one is skipped"
     );
+    assert_eq!(accounts[1]["username"], "boutique.abidjan");
     assert_eq!(accounts[0]["account_id"], "17841400000000001");
     assert_eq!(accounts[0]["username"], "boutique.dakar");
     assert_eq!(accounts[0]["page_name"], "Boutique Dakar");
@@ -706,7 +721,7 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
     // Sealed at rest: not in clear, opens with the key for this account only.
     let row = client
         .query_one(
-            "select token_sealed, token_key_id, connected_by from shop.oauth_token",
+            "select token_sealed, token_key_id, connected_by from shop.oauth_token where account_id = '17841400000000001'",
             &[],
         )
         .await
@@ -731,7 +746,7 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
     assert_eq!(row.get::<_, Option<uuid::Uuid>>(2), Some(admin_id));
     assert_eq!(
         count(&client, &format!("select count(*) from shop.audit_log where action = 'instagram.account_connected' and actor_id = '{admin_id}'")).await,
-        1
+        2
     );
     // The exchanges: the code, then the long-lived token.
     let exchanges = fake.with(|s| {
@@ -861,6 +876,30 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
             "{query}"
         );
     }
+
+    // Meta failing half-way (the long-lived token is refused when listing Pages): 502.
+    facebook_user(&fake, "code-4", vec![]);
+    fake.with(|s| {
+        s.user_tokens.remove("EAA-long-code-4");
+    });
+    let (state, _) = authorize(&app, &admin).await;
+    let failed = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/integrations/instagram/callback?code=code-4&state={state}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        code(&failed),
+        (StatusCode::BAD_GATEWAY, "instagram_graph_error".into())
+    );
+    assert!(failed.json()["details"]
+        .as_str()
+        .unwrap()
+        .contains("Graph API error 190"));
+    assert!(!failed.text().contains("EAA-"), "{}", failed.text());
 
     // Pages without any Instagram account.
     facebook_user(
@@ -1078,15 +1117,21 @@ async fn an_admins_token_is_checked_with_meta_then_sealed_and_accounts_are_liste
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.json()["items"][0]["account_id"], "17841400000000009");
     assert!(!list.text().contains("EAA") && !list.text().contains("sealed"));
-    let forbidden = app
-        .call(
-            Method::GET,
-            "/api/v1/admin/integrations/instagram/accounts",
-            Some(&manager),
-            None,
-        )
-        .await;
-    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    for (token, expected) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(&manager), StatusCode::FORBIDDEN),
+    ] {
+        for (method, path) in [
+            (Method::GET, "/api/v1/admin/integrations/instagram/accounts"),
+            (
+                Method::DELETE,
+                "/api/v1/admin/integrations/instagram/accounts/17841400000000009",
+            ),
+        ] {
+            let reply = app.call(method, path, token.map(String::as_str), None).await;
+            assert_eq!(reply.status, expected, "{path}");
+        }
+    }
     let gone = app
         .call(
             Method::DELETE,

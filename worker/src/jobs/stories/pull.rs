@@ -15,6 +15,8 @@
 
 use std::collections::HashSet;
 
+use futures::StreamExt;
+
 use maef_core::caption::{parse_caption, Currency};
 use maef_instagram::{GraphError, StoryItem};
 use serde_json::{json, Value};
@@ -25,6 +27,10 @@ use super::{
     Runtime,
 };
 use crate::jobs::{Completion, JobContext};
+
+/// Stories of a page fetched and stored at the same time (each holds a connection and,
+/// for an image, up to `MEDIA_MAX_IMAGE_BYTES` of memory).
+const STORIES_AT_ONCE: usize = 4;
 
 /// Pulls one account.
 ///
@@ -134,12 +140,25 @@ impl Pull<'_> {
                 .map(|r| r.get(0))
                 .collect()
         };
-        for item in items.iter().filter(|i| !known.contains(&i.id)) {
-            match self.story(item).await {
+        // A few stories at a time: a CDN's latency overlaps with decoding and writing
+        // (each story is still its own transaction).
+        let this: &Self = self;
+        let mut tasks: Vec<futures::future::BoxFuture<'_, (String, Result<(), Transient>)>> = Vec::new();
+        for item in items {
+            if !known.contains(&item.id) {
+                tasks.push(Box::pin(async move { (item.id.clone(), this.story(item).await) }));
+            }
+        }
+        let outcomes: Vec<(String, Result<(), Transient>)> = futures::stream::iter(tasks)
+            .buffer_unordered(STORIES_AT_ONCE)
+            .collect()
+            .await;
+        for (id, outcome) in outcomes {
+            match outcome {
                 Ok(()) => self.stored += 1,
                 Err(Transient(e)) => {
-                    tracing::warn!(account_id = self.account_id, story = %item.id, error = %e, "story left for the next pull");
-                    self.transient.push(format!("{}: {e}", item.id));
+                    tracing::warn!(account_id = self.account_id, story = %id, error = %e, "story left for the next pull");
+                    self.transient.push(format!("{id}: {e}"));
                 }
             }
         }
