@@ -2,11 +2,12 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-jobs bench-search bench-media bench-stories lint check-links setup
+.PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-stories lint check-links setup
 
 help:
 	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
 	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
+	@echo "make fuzz-api - set up, fuzz every OpenAPI operation of the real API with schemathesis (docs/api-contract.md)"
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"
 	@echo "make bench-search - search latency on a generated catalog vs an ILIKE baseline"
@@ -20,6 +21,10 @@ run:
 
 test:
 	@scripts/test.sh
+
+fuzz-api:
+	@scripts/setup.sh maef
+	@scripts/fuzz-api.sh
 
 bench:
 	@scripts/bench.sh

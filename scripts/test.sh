@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: set up, then run every suite against the real server and extension:
 #   1. cargo test: pure unit tests (maef-core, api, worker), SQL API, HTTP and
-#      end-to-end tests (tests/), each test in its own database cloned from a template;
+#      end-to-end tests (tests/), each test in its own database cloned from a template,
+#      every HTTP response checked against the OpenAPI document (MAEF_CONTRACT=strict);
 #   2. cargo pgrx test: the extension's in-database #[pg_test]s, in a throw-away
-#      cluster run as the postgres user (initdb refuses root).
+#      cluster run as the postgres user (initdb refuses root);
+#   3. scripts/fuzz-api.sh: schemathesis against the real maef-api, every operation of
+#      the OpenAPI document, anonymous and signed in (docs/api-contract.md; about 5
+#      minutes at 20 examples per operation).
 # Exits non-zero on any failure; drops the run's databases at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,15 +16,20 @@ scripts/setup.sh maef
 source .run/env
 MAEF_TEST_RUN_ID="r$(date +%s)x$$"
 export MAEF_TEST_RUN_ID
+# Every response a test receives is validated against the OpenAPI document, and a
+# violation fails the test (docs/api-contract.md). MAEF_CONTRACT=record lists the
+# violations in target/contract-violations.txt instead, for exploring.
+export MAEF_CONTRACT="${MAEF_CONTRACT:-strict}"
 
-# Test databases are named maef_t_<run>_… and maef_tmpl_<run>, run = r<epoch>x<pid>.
+# Test databases are named maef_t_<run>_… and maef_tmpl_<run> (the fuzz's
+# maef_fuzz_<run>), run = r<epoch>x<pid>.
 # At the end this run drops its own; at the start, leftovers of runs older than an hour
 # (killed runs) go too. Another run in progress on the same server is left alone.
 drop_test_databases() { # $1: an SQL condition on columns epoch and run
     psql -w -q "$MAEF_TEST_ADMIN_URL" -tAc "
         select datname from (
-            select datname, substring(datname from '^maef_(?:t|tmpl)_r([0-9]+)x') :: bigint as epoch,
-                   substring(datname from '^maef_(?:t|tmpl)_(r[0-9]+x[0-9]+)') as run
+            select datname, substring(datname from '^maef_(?:t|tmpl|fuzz)_r([0-9]+)x') :: bigint as epoch,
+                   substring(datname from '^maef_(?:t|tmpl|fuzz)_(r[0-9]+x[0-9]+)') as run
             from pg_database) d
         where epoch is not null and ($1)" |
         while read -r db; do
@@ -49,6 +58,9 @@ if [ "$(id -u)" = 0 ]; then
 else
     (cd extension && cargo pgrx test "pg$MAEF_PG_MAJOR") 2>&1 | tee -a "$LOG"
 fi
+
+echo "==> make fuzz-api (the OpenAPI contract, from outside; a fixed seed, so a failure reproduces)" >&2
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-20}" FUZZ_SEED="${FUZZ_SEED:-20261206}" scripts/fuzz-api.sh 2>&1 | tee -a "$LOG"
 
 # One closing line for the whole run (pipefail above already stopped on a failure).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

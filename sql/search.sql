@@ -323,7 +323,10 @@ set plan_cache_mode = force_custom_plan
 set jit = off as $$
 declare
     v_norm text := shop.f_unaccent(lower(api._search_text(p_q)));
-    v_pattern text := '(^|[^a-z0-9])' || regexp_replace(v_norm, '([^a-z0-9 ])', '\\\1', 'g');
+    -- Every character but letters, digits and spaces is escaped: a backslash before a
+    -- letter or digit would be an invalid escape, and unaccent writes capitals (® is
+    -- "(R)") and leaves other scripts' letters.
+    v_pattern text := '(^|[^a-z0-9])' || regexp_replace(v_norm, '([^[:alnum:] ])', '\\\1', 'g');
     v_like text := replace(replace(replace(v_norm, '\', '\\'), '%', '\%'), '_', '\_') || '%';
     v_categories jsonb[];
     v_products jsonb[];

@@ -28,15 +28,20 @@ use tokio_postgres::error::{DbError, SqlState};
 
 /// The body of every error response (`application/problem+json`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "product_not_found", "message": "no product has the slug 'robe-bleue'",
+    "details": null, "hint": null}))]
 pub struct Problem {
     /// Stable machine-readable name of the rule or failure (`product_not_found`,
     /// `product_slug_key`, `invalid_query`, …).
     pub code: String,
     /// Human-readable sentence.
     pub message: String,
-    /// More detail, when there is any.
+    /// More detail, when there is any (for `invalid_field`, the JSON path of the field).
+    #[schema(required)]
     pub details: Option<String>,
     /// What the client can do about it, when we know.
+    #[schema(required)]
     pub hint: Option<String>,
 }
 

@@ -67,7 +67,9 @@ fn add_document_routes(doc: &mut serde_json::Value) {
 ///   504 (database too slow or pool exhausted);
 /// - with a request body: 400 (malformed), 413 (too large), 415 (not JSON), 422 (a
 ///   field of the wrong type or out of range);
-/// - with a bearer requirement: 401, and 403 when it names permissions.
+/// - with path parameters: 404 (an id of no row, or one that does not parse);
+/// - with a bearer requirement (optional or not): 401, and 403 when it names
+///   permissions.
 ///
 /// Every `Problem` body is served as `application/problem+json` (RFC 9457).
 fn add_common_errors(doc: &mut serde_json::Value) {
@@ -79,7 +81,11 @@ fn add_common_errors(doc: &mut serde_json::Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        let has_path_parameters = path.contains('{');
         for (method, operation) in item.iter_mut() {
             if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
                 continue;
@@ -137,6 +143,12 @@ fn add_common_errors(doc: &mut serde_json::Value) {
                     "A field is missing, of the wrong type or out of range (details name it)",
                 );
             }
+            if has_path_parameters {
+                add(
+                    "404",
+                    "Nothing has this id (`not_found`: also an id that does not parse)",
+                );
+            }
             if signed_in {
                 add("401", "No valid access token");
                 if !scopes.is_empty() {
@@ -163,6 +175,87 @@ impl utoipa::Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Whether a schema says nothing (`{}` or absent): what utoipa writes for a
+    /// `serde_json::Value` body, and what a client generator turns into `unknown`.
+    fn is_untyped(schema: Option<&Value>) -> bool {
+        schema.and_then(Value::as_object).is_none_or(|s| {
+            !["type", "$ref", "oneOf", "anyOf", "allOf", "enum", "const"]
+                .iter()
+                .any(|k| s.contains_key(*k))
+        })
+    }
+
+    #[test]
+    fn an_empty_or_missing_schema_is_untyped() {
+        use serde_json::json;
+        assert!(is_untyped(None));
+        assert!(is_untyped(Some(&json!({}))));
+        assert!(is_untyped(Some(&json!({"description": "anything"}))));
+        assert!(!is_untyped(Some(&json!({"type": "object"}))));
+        assert!(!is_untyped(Some(
+            &json!({"$ref": "#/components/schemas/Problem"})
+        )));
+        assert!(!is_untyped(Some(&json!({"oneOf": [{"type": "string"}]}))));
+    }
+
+    /// The contract is typed: every request body, every parameter and every response
+    /// with a body has a schema; every error response is problem JSON. A route added
+    /// without its types fails here, before any client sees `unknown`.
+    #[test]
+    fn every_operation_of_the_document_is_typed() {
+        let doc = super::document();
+        let mut gaps = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                let at = format!("{} {path}", method.to_uppercase());
+                if let Some(body) = operation.get("requestBody") {
+                    for (media, content) in body["content"].as_object().into_iter().flatten() {
+                        if is_untyped(content.get("schema")) {
+                            gaps.push(format!("{at}: request body {media} has no schema"));
+                        }
+                    }
+                }
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if is_untyped(parameter.get("schema")) {
+                        gaps.push(format!("{at}: parameter {} has no schema", parameter["name"]));
+                    }
+                }
+                for (status, response) in operation["responses"].as_object().expect("responses") {
+                    let code: u16 = status.parse().expect("numeric status");
+                    let content = response.get("content").and_then(Value::as_object);
+                    if code == 204 || (300..400).contains(&code) {
+                        if content.is_some() {
+                            gaps.push(format!("{at}: {code} documents a body"));
+                        }
+                        continue;
+                    }
+                    let Some(content) = content else {
+                        gaps.push(format!("{at}: {code} has no content"));
+                        continue;
+                    };
+                    for (media, media_content) in content {
+                        if is_untyped(media_content.get("schema")) {
+                            gaps.push(format!("{at}: {code} {media} has no schema"));
+                        }
+                        if code >= 400 && media != "application/problem+json" {
+                            gaps.push(format!("{at}: {code} is {media}, not problem JSON"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            gaps.is_empty(),
+            "untyped parts of the contract:\n{}",
+            gaps.join("\n")
         );
     }
 }

@@ -4,9 +4,10 @@
 //! against the documented schema (JSON Schema 2020-12, which OpenAPI 3.1 uses). So a
 //! SQL change that alters a response's shape without the document fails a test.
 //!
-//! `MAEF_CONTRACT=strict` (what `make test` sets) turns a violation into a panic in the
-//! test that received the response; otherwise violations are appended to
-//! `target/contract-violations.txt`, to list what is left to document.
+//! `MAEF_CONTRACT=strict` (what `make test` sets by default) turns a violation into a
+//! panic in the test that received the response; any other value (`record`) appends
+//! violations to `target/contract-violations.txt` instead, to list what is left to
+//! document while exploring. The method is in docs/api-contract.md.
 
 use std::{
     collections::HashMap,
@@ -86,7 +87,9 @@ fn record(message: &str) {
     }
 }
 
-fn violation(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Option<String> {
+/// What is wrong with one response according to the document, if anything (what
+/// [`check`] reports; public so that tests of the harness itself can call it).
+pub fn violation(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Option<String> {
     if method.eq_ignore_ascii_case("OPTIONS") {
         return None; // CORS preflight, answered by middleware: not an API operation
     }

@@ -36,6 +36,45 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Splits a raw HTTP/1.1 response into status and body (de-chunked) and checks it
+/// against the OpenAPI document, as every `TestApp` response is
+/// (`maef_tests::contract`).
+fn checked_response(method: &str, path: &str, raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|line| {
+            line.split_once(':')
+                .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.trim().to_string())
+        })
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    let content_type = header("content-type").unwrap_or_default();
+    maef_tests::contract::check(method, path, status, &content_type, body.as_bytes());
+    (status, body)
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
 /// A raw HTTP/1.1 GET: returns status and body.
 async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
@@ -44,13 +83,7 @@ async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .await?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    Ok(checked_response("GET", path, &raw))
 }
 
 /// A raw HTTP/1.1 request with a JSON body and optional bearer token.
@@ -67,14 +100,7 @@ async fn http_json(port: u16, method: &str, path: &str, token: Option<&str>, bod
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (
-        status,
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default(),
-    )
+    checked_response(method, path, &raw)
 }
 
 struct Process(Child);
@@ -429,8 +455,8 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
     stream.write_all(tail.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    let (status, body) = checked_response("POST", "/api/v1/media/upload", &raw);
+    assert_eq!(status, 201, "{body}");
     let peak = peak_rss_kib(api.0.id());
     eprintln!("maef-api peak RSS during a 50 MiB upload: {peak} KiB");
     assert!(

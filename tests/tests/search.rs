@@ -569,6 +569,27 @@ async fn suggestions_complete_a_prefix_with_at_most_ten_entries() {
     assert_eq!(suggest("zzzz").await, serde_json::json!([]));
 }
 
+/// Found by `make fuzz-api`: the prefix was escaped for a regular expression with a
+/// backslash before every character but a-z and 0-9, and unaccent turns ® into "(R)":
+/// `\R` is an invalid escape (422 `data_exception` for a schema-valid `q`).
+#[tokio::test]
+async fn suggestions_take_symbols_letters_and_punctuation_of_any_script() {
+    let app = catalog_app().await;
+    for q in [
+        "%C2%AE",
+        "chau%C2%A9",
+        "%F0%91%AB%B8",
+        "%D0%B6%D0%B8",
+        "chau%29%5B",
+        "%C3%86%21",
+    ] {
+        let reply = app
+            .call(Method::GET, &format!("/api/v1/search/suggest?q={q}"), None, None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "q={q}: {}", reply.text());
+    }
+}
+
 #[tokio::test]
 async fn bad_search_input_is_a_422_problem() {
     let app = catalog_app().await;

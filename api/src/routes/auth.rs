@@ -16,7 +16,7 @@ use crate::{
     error::{ApiError, Problem},
     extract::Json,
     idempotency::IdempotencyKey,
-    routes::{answer, JsonText},
+    routes::{answer, users::Profile, JsonText},
     AppState,
 };
 
@@ -34,22 +34,43 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Body of `POST /api/v1/auth/register`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "awa@example.sn", "password": "pagne-bleu-dakar", "username": "awa"}))]
 pub struct RegisterRequest {
-    /// E-mail address (stored lower-case).
+    /// E-mail address as SQL accepts it (`api._normalize_email`): something@host.tld
+    /// with no space or second `@`, trimmed and stored lower-case; at most 254
+    /// characters.
+    #[schema(pattern = r"^ *[^@\s]+@[^@\s]+\.[^@\s]+ *$", max_length = 254)]
     pub email: String,
-    /// At least 10 characters, not the e-mail, not a common password.
+    /// 10 to 256 characters, not the e-mail (nor its local part), not one character
+    /// repeated, not a common password (else 422 `weak_password`).
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
-    /// Optional display name.
+    /// Optional display name, unique (blank: none).
+    #[schema(max_length = 64)]
     pub username: Option<String>,
+}
+
+/// The `Idempotency-Key` header of the routes that accept one, for the document.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents the header; [`IdempotencyKey`] reads it
+pub struct IdempotencyHeader {
+    /// Replays the first response to the same key for 24 h (1 to 255 visible ASCII
+    /// characters, else 400 `invalid_idempotency_key`; a UUID per logical request).
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,255}$")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Creates a customer account. Accepts an `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    params(IdempotencyHeader), security((), ("bearer" = [])),
     responses(
-        (status = 201, description = "The new account's profile"),
-        (status = 409, description = "E-mail taken, or the same key in flight", body = Problem),
-        (status = 422, description = "Invalid e-mail, weak password, key reused with another body", body = Problem),
+        (status = 201, description = "The new account's profile", body = Profile),
+        (status = 400, description = "Malformed JSON, or a bad `Idempotency-Key` (`invalid_idempotency_key`)", body = Problem),
+        (status = 409, description = "Codes: `app_user_email_key` (e-mail taken), `app_user_username_key` (username taken), \
+            `idempotency_key_in_flight`", body = Problem),
+        (status = 422, description = "Codes: `invalid_email`, `weak_password`, `idempotency_key_reused` (the key came with \
+            another body), `invalid_body`", body = Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -74,6 +95,7 @@ pub async fn register(
 /// Body of `POST /api/v1/auth/login`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "awa@example.sn", "password": "pagne-bleu-dakar"}))]
 pub struct LoginRequest {
     /// E-mail address.
     pub email: String,
@@ -83,10 +105,14 @@ pub struct LoginRequest {
 
 /// Tokens of a session.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI…", "token_type": "Bearer",
+    "expires_in": 900, "refresh_token": "k3Jd9…", "refresh_expires_in": 2592000}))]
 pub struct TokenResponse {
     /// JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(pattern = "^Bearer$")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -119,8 +145,9 @@ fn session(
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Access and refresh tokens", body = TokenResponse),
-        (status = 401, description = "Wrong e-mail or password", body = Problem),
-        (status = 429, description = "Too many attempts (see Retry-After)", body = Problem),
+        (status = 401, description = "Codes: `invalid_credentials` (wrong e-mail or password), `account_inactive`", body = Problem),
+        (status = 429, description = "Too many attempts (`rate_limited`)", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -175,8 +202,10 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "New access and refresh tokens", body = TokenResponse),
-        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem),
-        (status = 429, description = "Too many attempts", body = Problem),
+        (status = 401, description = "Codes: `invalid_refresh_token` (unknown, expired or revoked), \
+            `refresh_token_reused` (the session is now revoked), `account_inactive`", body = Problem),
+        (status = 429, description = "Too many attempts (`rate_limited`)", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -207,7 +236,7 @@ pub async fn refresh(
 
 /// Ends the session of a refresh token (every token of its family).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Signed out")))]
+    responses((status = 204, description = "Signed out (also when the token was unknown or already revoked)")))]
 pub async fn logout(
     State(state): State<AppState>,
     Json(request): Json<RefreshRequest>,
@@ -231,13 +260,35 @@ pub struct ResetRequest {
     pub email: String,
 }
 
+/// The answer of a password-reset request (the same whether or not the account exists).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetAccepted {
+    /// Always `accepted`.
+    #[schema(pattern = "^accepted$")]
+    pub status: String,
+}
+
+/// The answer of a password change.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChanged {
+    /// Always `password_changed`.
+    #[schema(pattern = "^password_changed$")]
+    pub status: String,
+}
+
 /// Sends a password-reset link if the account exists; the answer never tells whether
 /// it does. Accepts an `Idempotency-Key`; rate-limited.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    params(IdempotencyHeader), security((), ("bearer" = [])),
     responses(
-        (status = 202, description = "Accepted (whether or not the e-mail exists)"),
-        (status = 429, description = "Too many attempts", body = Problem),
+        (status = 202, description = "Accepted (whether or not the e-mail exists)", body = ResetAccepted),
+        (status = 400, description = "Malformed JSON, or a bad `Idempotency-Key` (`invalid_idempotency_key`)", body = Problem),
+        (status = 409, description = "The same `Idempotency-Key` is in flight (`idempotency_key_in_flight`)", body = Problem),
+        (status = 422, description = "Codes: `idempotency_key_reused`, `invalid_body`", body = Problem),
+        (status = 429, description = "Too many attempts (`rate_limited`)", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
@@ -266,15 +317,17 @@ pub async fn request_password_reset(
 pub struct ResetConfirmRequest {
     /// The token from the e-mail's link.
     pub token: String,
-    /// The new password.
+    /// The new password (same policy as registration).
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
 /// Sets a new password with a reset token (single use, expiring); ends every session.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmRequest,
     responses(
-        (status = 200, description = "Password changed"),
-        (status = 422, description = "Invalid, expired or used token; weak password", body = Problem),
+        (status = 200, description = "Password changed; every session ended", body = PasswordChanged),
+        (status = 422, description = "Codes: `invalid_reset_token` (unknown, expired or used), `weak_password`, \
+            `invalid_body`", body = Problem),
     ))]
 pub async fn confirm_password_reset(
     State(state): State<AppState>,

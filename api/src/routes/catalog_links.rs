@@ -2,7 +2,7 @@
 //! rename, delete) and one product media link at a time (primary, position, alt).
 //! Products can also replace both lists at once (`PATCH /api/v1/admin/products/{id}`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -10,7 +10,9 @@ use crate::{
     caller::{CatalogWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
+    routes::catalog_admin_types::*,
+    routes::catalog_types::Deleted,
     routes::{answer, JsonText},
     AppState,
 };
@@ -25,12 +27,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Creates a tag: `{"name": "Été", "slug": "ete"}` (the slug is made from the name when
 /// absent).
-#[utoipa::path(post, path = "/api/v1/admin/tags", tag = "catalog admin", request_body = Value,
-    security(("bearer" = ["catalog:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/tags", tag = "catalog admin", request_body = NewTag, security(("bearer" = ["catalog:write"])),
     responses(
-        (status = 201, description = "The tag {id, name, slug, product_count}"),
-        (status = 409, description = "Duplicate slug", body = Problem),
-        (status = 422, description = "Invalid field", body = Problem),
+        (status = 201, description = "The tag", body = TagRow),
+        (status = 409, description = "The slug is taken (`tag_slug_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_tag(
     State(state): State<AppState>,
@@ -49,9 +50,14 @@ pub async fn create_tag(
 }
 
 /// Renames a tag (`{name?, slug?}`); its products' search vectors follow.
-#[utoipa::path(patch, path = "/api/v1/admin/tags/{id}", tag = "catalog admin", request_body = Value,
+#[utoipa::path(patch, path = "/api/v1/admin/tags/{id}", tag = "catalog admin", request_body = TagPatch,
     params(("id" = i64, Path, description = "Tag id")), security(("bearer" = ["catalog:write"])),
-    responses((status = 200, description = "The tag"), (status = 404, description = "No such tag", body = Problem)))]
+    responses(
+        (status = 200, description = "The tag", body = TagRow),
+        (status = 404, description = "No such tag (`tag_not_found`)", body = Problem),
+        (status = 409, description = "The slug is taken (`tag_slug_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
+    ))]
 pub async fn update_tag(
     State(state): State<AppState>,
     Require(caller, ..): Require<CatalogWrite>,
@@ -71,7 +77,10 @@ pub async fn update_tag(
 /// Deletes a tag and its links to products.
 #[utoipa::path(delete, path = "/api/v1/admin/tags/{id}", tag = "catalog admin",
     params(("id" = i64, Path, description = "Tag id")), security(("bearer" = ["catalog:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such tag", body = Problem)))]
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No such tag (`tag_not_found`)", body = Problem),
+    ))]
 pub async fn delete_tag(
     State(state): State<AppState>,
     Require(caller, ..): Require<CatalogWrite>,
@@ -91,13 +100,14 @@ pub async fn delete_tag(
 /// "position": 0, "alt": "…"}` (all optional); a new primary demotes the previous one.
 /// The asset id is checked in SQL, so a malformed one is a 422 like any bad value.
 #[utoipa::path(put, path = "/api/v1/admin/products/{id}/media/{asset_id}", tag = "catalog admin",
-    request_body = Value,
-    params(("id" = i64, Path, description = "Product id"), ("asset_id" = String, Path, description = "Media asset id (UUID)")),
+    request_body = MediaLinkPatch,
+    params(("id" = i64, Path, description = "Product id"), ("asset_id" = uuid::Uuid, Path, description = "Media asset id")),
     security(("bearer" = ["catalog:write"])),
     responses(
-        (status = 200, description = "The product (admin view)"),
-        (status = 404, description = "No such product or asset", body = Problem),
-        (status = 422, description = "Invalid field or asset id", body = Problem),
+        (status = 200, description = "The product (admin view)", body = ProductAdmin),
+        (status = 404, description = "Codes: `product_not_found`, `media_asset_not_found`", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_text_representation` (the asset \
+            id is not a UUID), `invalid_body`", body = Problem),
     ))]
 pub async fn set_product_media(
     State(state): State<AppState>,
@@ -117,9 +127,13 @@ pub async fn set_product_media(
 
 /// Unlinks a media asset from a product (the asset itself stays).
 #[utoipa::path(delete, path = "/api/v1/admin/products/{id}/media/{asset_id}", tag = "catalog admin",
-    params(("id" = i64, Path, description = "Product id"), ("asset_id" = String, Path, description = "Media asset id (UUID)")),
+    params(("id" = i64, Path, description = "Product id"), ("asset_id" = uuid::Uuid, Path, description = "Media asset id")),
     security(("bearer" = ["catalog:write"])),
-    responses((status = 200, description = "The product"), (status = 404, description = "Not linked", body = Problem)))]
+    responses(
+        (status = 200, description = "The product (admin view)", body = ProductAdmin),
+        (status = 404, description = "The asset is not linked to the product (`product_media_not_found`)", body = Problem),
+        (status = 422, description = "The asset id is not a UUID (`invalid_text_representation`)", body = Problem),
+    ))]
 pub async fn delete_product_media(
     State(state): State<AppState>,
     Require(caller, ..): Require<CatalogWrite>,

@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The category tree: top-level categories ordered by position, each with its
 /// `children`.
-#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", security((), ("bearer" = [])),
     responses((status = 200, description = "The category tree", body = Vec<crate::routes::catalog_types::CategoryNode>)))]
 pub async fn list_categories(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
     answer(

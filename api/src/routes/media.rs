@@ -16,7 +16,7 @@ pub mod download;
 pub mod upload;
 
 use axum::{
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
 };
 use bytes::Bytes;
@@ -26,7 +26,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     caller::{MediaWrite, Require},
     db::Access,
-    error::ApiError,
+    error::{ApiError, Problem},
+    extract::Path,
+    routes::catalog_types::Timestamp,
     routes::{answer, JsonText},
     AppState,
 };
@@ -60,6 +62,89 @@ fn parse_asset_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     })
 }
 
+/// The bytes of a media asset (an image or a video), for the document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct MediaBytes(pub Vec<u8>);
+
+/// The form of `POST /api/v1/media/upload`.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the form; the upload handler streams it
+pub struct UploadForm {
+    /// The file's bytes.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// A stored media asset.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"asset_id": "0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c", "filename": "robe.jpg",
+    "mime_type": "image/jpeg", "size_bytes": 183204,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "width": 1600, "height": 2000,
+    "duration_sec": null, "storage": "bytea", "url": "/api/v1/media/0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c",
+    "created": true, "created_at": "2026-11-02T10:15:00+00:00"}))]
+pub struct MediaAsset {
+    pub asset_id: uuid::Uuid,
+    /// As sent in the form (sanitised).
+    pub filename: String,
+    /// Sniffed from the bytes.
+    pub mime_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the bytes (also the download's ETag).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub sha256: String,
+    /// Pixels, for images.
+    #[schema(required)]
+    pub width: Option<i32>,
+    #[schema(required)]
+    pub height: Option<i32>,
+    /// Seconds, for videos when known.
+    #[schema(required)]
+    pub duration_sec: Option<f64>,
+    /// Where PostgreSQL keeps the bytes.
+    pub storage: MediaStorage,
+    /// Where the bytes are served.
+    pub url: String,
+    /// False when the same bytes were stored already (this is that asset).
+    pub created: bool,
+    #[schema(value_type = Timestamp)]
+    pub created_at: String,
+}
+
+/// Where PostgreSQL keeps an asset's bytes: a `bytea` column (small files) or a large
+/// object (above `MEDIA_BYTEA_MAX`).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaStorage {
+    Bytea,
+    LargeObject,
+}
+
+/// The answer of a derivatives request.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DerivativesQueued {
+    pub asset_id: uuid::Uuid,
+    /// The `make_derivatives` job (the pending one when a job was queued already).
+    pub job_id: i64,
+    /// The derivative kinds that exist already.
+    pub existing: Vec<DerivativeKind>,
+}
+
+/// A derivative kind (`?variant=` of a download).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivativeKind {
+    /// 320 px JPEG.
+    Thumb,
+    /// 1024 px JPEG.
+    Medium,
+    /// 1024 px WebP.
+    Webp,
+}
+
 /// Body of `POST /api/v1/media/{asset_id}/derivatives`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,14 +157,14 @@ pub struct DerivativesRequest {
 /// Enqueues the `make_derivatives` job of an image again.
 #[utoipa::path(post, path = "/api/v1/media/{asset_id}/derivatives", tag = "media",
     params(("asset_id" = uuid::Uuid, Path, description = "The asset")),
-    request_body(content = DerivativesRequest, description = "Optional; {} makes the missing derivatives"),
+    request_body(content = DerivativesRequest, description = "Optional; {} or no body makes the missing derivatives"),
     security(("bearer" = ["media:write"])),
     responses(
-        (status = 202, description = "Queued: {asset_id, job_id, existing}"),
-        (status = 401, description = "Not signed in"),
-        (status = 403, description = "Needs media:write"),
-        (status = 404, description = "No such asset"),
-        (status = 422, description = "Not an image")))]
+        (status = 202, description = "Queued", body = DerivativesQueued),
+        (status = 404, description = "No such asset (`media_not_found`, also for an id that is not a UUID)", body = Problem),
+        (status = 422, description = "Not an image (`not_an_image`), or a body other than `{}` / `{\"replace\": bool}` \
+            (`invalid_body`)", body = Problem),
+    ))]
 pub async fn request_derivatives(
     State(state): State<AppState>,
     Require(caller, ..): Require<MediaWrite>,

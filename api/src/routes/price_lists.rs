@@ -2,7 +2,7 @@
 //! SQL: `sql/price_lists.sql`). A price list is the set of tiers naming a customer
 //! group; a line pays the lowest tier it qualifies for when below the base price.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -10,7 +10,9 @@ use crate::{
     caller::{PricingWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
+    routes::catalog_types::Deleted,
+    routes::pricing_types::*,
     routes::{answer, JsonText},
     AppState,
 };
@@ -31,7 +33,10 @@ type Object = serde_json::Map<String, serde_json::Value>;
 /// The tiers and customer-group prices of a variant.
 #[utoipa::path(get, path = "/api/v1/admin/variants/{id}/price-tiers", tag = "admin",
     params(("id" = i64, Path, description = "Variant id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Price tiers"), (status = 404, description = "No such variant", body = Problem)))]
+    responses(
+        (status = 200, description = "The variant's tiers", body = Vec<PriceTierRow>),
+        (status = 404, description = "No such variant (`variant_not_found`)", body = Problem),
+    ))]
 pub async fn list_price_tiers(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -42,13 +47,13 @@ pub async fn list_price_tiers(
 }
 
 /// Adds a tier: `{"currency", "amount", "min_quantity" (default 1), "customer_group" (a code; absent: everyone)}`.
-#[utoipa::path(post, path = "/api/v1/admin/variants/{id}/price-tiers", tag = "admin", request_body = serde_json::Value,
+#[utoipa::path(post, path = "/api/v1/admin/variants/{id}/price-tiers", tag = "admin", request_body = NewPriceTier,
     params(("id" = i64, Path, description = "Variant id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 201, description = "The tier"),
-        (status = 404, description = "No such variant", body = Problem),
-        (status = 409, description = "The same tier exists", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 201, description = "The tier", body = PriceTierRow),
+        (status = 404, description = "No such variant (`variant_not_found`)", body = Problem),
+        (status = 409, description = "The same tier exists (`price_tier_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_price_tier(
     State(state): State<AppState>,
@@ -64,12 +69,13 @@ pub async fn create_price_tier(
 }
 
 /// Changes fields of a tier.
-#[utoipa::path(patch, path = "/api/v1/admin/price-tiers/{id}", tag = "admin", request_body = serde_json::Value,
+#[utoipa::path(patch, path = "/api/v1/admin/price-tiers/{id}", tag = "admin", request_body = PriceTierPatch,
     params(("id" = i64, Path, description = "Price tier id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The tier"),
-        (status = 404, description = "No such tier", body = Problem),
-        (status = 422, description = "Invalid field", body = Problem),
+        (status = 200, description = "The tier", body = PriceTierRow),
+        (status = 404, description = "No such tier (`price_tier_not_found`)", body = Problem),
+        (status = 409, description = "The same tier exists (`price_tier_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_price_tier(
     State(state): State<AppState>,
@@ -85,7 +91,10 @@ pub async fn update_price_tier(
 /// Deletes a tier.
 #[utoipa::path(delete, path = "/api/v1/admin/price-tiers/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Price tier id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such tier", body = Problem)))]
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No such tier (`price_tier_not_found`)", body = Problem),
+    ))]
 pub async fn delete_price_tier(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -97,7 +106,7 @@ pub async fn delete_price_tier(
 
 /// Every customer group with its member count.
 #[utoipa::path(get, path = "/api/v1/admin/customer-groups", tag = "admin", security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Customer groups"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+    responses((status = 200, description = "Customer groups with their member counts", body = Vec<CustomerGroupRow>)))]
 pub async fn list_customer_groups(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -107,12 +116,11 @@ pub async fn list_customer_groups(
 }
 
 /// Creates a customer group: `{"code", "name"}` (promotions and tiers name it by code).
-#[utoipa::path(post, path = "/api/v1/admin/customer-groups", tag = "admin", request_body = serde_json::Value,
-    security(("bearer" = ["pricing:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/customer-groups", tag = "admin", request_body = NewCustomerGroup, security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 201, description = "The group"),
-        (status = 409, description = "The code exists", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 201, description = "The group", body = CustomerGroupRow),
+        (status = 409, description = "The code exists (`customer_group_code_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_customer_group(
     State(state): State<AppState>,
@@ -127,12 +135,13 @@ pub async fn create_customer_group(
 }
 
 /// Changes a group's code or name.
-#[utoipa::path(patch, path = "/api/v1/admin/customer-groups/{id}", tag = "admin", request_body = serde_json::Value,
+#[utoipa::path(patch, path = "/api/v1/admin/customer-groups/{id}", tag = "admin", request_body = CustomerGroupPatch,
     params(("id" = i64, Path, description = "Customer group id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The group"),
-        (status = 404, description = "No such group", body = Problem),
-        (status = 422, description = "Invalid field", body = Problem),
+        (status = 200, description = "The group", body = CustomerGroupRow),
+        (status = 404, description = "No such group (`customer_group_not_found`)", body = Problem),
+        (status = 409, description = "The code exists (`customer_group_code_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_customer_group(
     State(state): State<AppState>,
@@ -148,7 +157,10 @@ pub async fn update_customer_group(
 /// Deletes a group, its memberships and its price list.
 #[utoipa::path(delete, path = "/api/v1/admin/customer-groups/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Customer group id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such group", body = Problem)))]
+    responses(
+        (status = 200, description = "Deleted (with its memberships and price list)", body = Deleted),
+        (status = 404, description = "No such group (`customer_group_not_found`)", body = Problem),
+    ))]
 pub async fn delete_customer_group(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -162,7 +174,10 @@ pub async fn delete_customer_group(
 #[utoipa::path(put, path = "/api/v1/admin/customer-groups/{id}/members/{user_id}", tag = "admin",
     params(("id" = i64, Path, description = "Customer group id"), ("user_id" = Uuid, Path, description = "User id")),
     security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "The group"), (status = 404, description = "No such group or user", body = Problem)))]
+    responses(
+        (status = 200, description = "The group", body = CustomerGroupRow),
+        (status = 404, description = "Codes: `customer_group_not_found`, `user_not_found`", body = Problem),
+    ))]
 pub async fn add_member(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -176,7 +191,10 @@ pub async fn add_member(
 #[utoipa::path(delete, path = "/api/v1/admin/customer-groups/{id}/members/{user_id}", tag = "admin",
     params(("id" = i64, Path, description = "Customer group id"), ("user_id" = Uuid, Path, description = "User id")),
     security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "The group"), (status = 404, description = "No such group or membership", body = Problem)))]
+    responses(
+        (status = 200, description = "The group", body = CustomerGroupRow),
+        (status = 404, description = "Codes: `customer_group_not_found`, `customer_group_member_not_found`", body = Problem),
+    ))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,

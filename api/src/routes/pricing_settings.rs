@@ -3,14 +3,16 @@
 //! units, tax rates basis points (2000 = 20 %); a bad field is a 422 whose `details` is
 //! its JSON path.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PricingWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
+    routes::catalog_types::{Currency, Deleted},
+    routes::pricing_types::*,
     routes::{answer, JsonText},
     AppState,
 };
@@ -30,7 +32,7 @@ type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Every tax rate, countries' standard rates first.
 #[utoipa::path(get, path = "/api/v1/admin/tax-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Tax rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+    responses((status = 200, description = "Tax rates, countries' standard rates first", body = Vec<TaxRateRow>)))]
 pub async fn list_tax_rates(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -41,12 +43,11 @@ pub async fn list_tax_rates(
 
 /// Creates a tax rate: `{"country", "rate_bp", "category_id", "name"}` (no category: the
 /// country's standard rate; a category rate applies to its descendants too).
-#[utoipa::path(post, path = "/api/v1/admin/tax-rates", tag = "admin", request_body = serde_json::Value,
-    security(("bearer" = ["pricing:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/tax-rates", tag = "admin", request_body = NewTaxRate, security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 201, description = "The tax rate"),
-        (status = 409, description = "The country (and category) has a rate", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 201, description = "The tax rate", body = TaxRateRow),
+        (status = 409, description = "The country (and category) has a rate (`tax_rate_country_category_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_tax_rate(
     State(state): State<AppState>,
@@ -61,12 +62,13 @@ pub async fn create_tax_rate(
 }
 
 /// Changes fields of a tax rate.
-#[utoipa::path(patch, path = "/api/v1/admin/tax-rates/{id}", tag = "admin", request_body = serde_json::Value,
+#[utoipa::path(patch, path = "/api/v1/admin/tax-rates/{id}", tag = "admin", request_body = TaxRatePatch,
     params(("id" = i64, Path, description = "Tax rate id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The tax rate"),
-        (status = 404, description = "No such tax rate", body = Problem),
-        (status = 422, description = "Invalid field", body = Problem),
+        (status = 200, description = "The tax rate", body = TaxRateRow),
+        (status = 404, description = "No such tax rate (`tax_rate_not_found`)", body = Problem),
+        (status = 409, description = "The country (and category) has a rate (`tax_rate_country_category_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_tax_rate(
     State(state): State<AppState>,
@@ -82,7 +84,10 @@ pub async fn update_tax_rate(
 /// Deletes a tax rate.
 #[utoipa::path(delete, path = "/api/v1/admin/tax-rates/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Tax rate id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such tax rate", body = Problem)))]
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No such tax rate (`tax_rate_not_found`)", body = Problem),
+    ))]
 pub async fn delete_tax_rate(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -94,7 +99,7 @@ pub async fn delete_tax_rate(
 
 /// Every shipping rate.
 #[utoipa::path(get, path = "/api/v1/admin/shipping-rates", tag = "admin", security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Shipping rates"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+    responses((status = 200, description = "Shipping rates", body = Vec<ShippingRateRow>)))]
 pub async fn list_shipping_rates(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -104,12 +109,11 @@ pub async fn list_shipping_rates(
 }
 
 /// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
-#[utoipa::path(post, path = "/api/v1/admin/shipping-rates", tag = "admin", request_body = serde_json::Value,
-    security(("bearer" = ["pricing:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/shipping-rates", tag = "admin", request_body = NewShippingRate, security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 201, description = "The shipping rate"),
-        (status = 409, description = "The country has a rate in this currency", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 201, description = "The shipping rate", body = ShippingRateRow),
+        (status = 409, description = "The country has a rate in this currency (`shipping_rate_country_currency_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_shipping_rate(
     State(state): State<AppState>,
@@ -124,12 +128,13 @@ pub async fn create_shipping_rate(
 }
 
 /// Changes fields of a shipping rate (`free_over: null` removes the free threshold).
-#[utoipa::path(patch, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin", request_body = serde_json::Value,
+#[utoipa::path(patch, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin", request_body = ShippingRatePatch,
     params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The shipping rate"),
-        (status = 404, description = "No such shipping rate", body = Problem),
-        (status = 422, description = "Invalid field", body = Problem),
+        (status = 200, description = "The shipping rate", body = ShippingRateRow),
+        (status = 404, description = "No such shipping rate (`shipping_rate_not_found`)", body = Problem),
+        (status = 409, description = "The country has a rate in this currency (`shipping_rate_country_currency_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_shipping_rate(
     State(state): State<AppState>,
@@ -145,7 +150,10 @@ pub async fn update_shipping_rate(
 /// Deletes a shipping rate.
 #[utoipa::path(delete, path = "/api/v1/admin/shipping-rates/{id}", tag = "admin",
     params(("id" = i64, Path, description = "Shipping rate id")), security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such shipping rate", body = Problem)))]
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No such shipping rate (`shipping_rate_not_found`)", body = Problem),
+    ))]
 pub async fn delete_shipping_rate(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -157,7 +165,7 @@ pub async fn delete_shipping_rate(
 
 /// The price settings of every currency.
 #[utoipa::path(get, path = "/api/v1/admin/store-settings", tag = "admin", security(("bearer" = ["pricing:write"])),
-    responses((status = 200, description = "Store settings"), (status = 403, description = "Missing pricing:write", body = Problem)))]
+    responses((status = 200, description = "The settings of every currency that has some", body = Vec<StoreSettingRow>)))]
 pub async fn list_store_settings(
     State(state): State<AppState>,
     Require(caller, ..): Require<PricingWrite>,
@@ -168,12 +176,12 @@ pub async fn list_store_settings(
 
 /// Sets a currency's price settings: `{"prices_include_tax", "default_country"}`; absent
 /// keys keep their value (a currency without settings needs `default_country`).
-#[utoipa::path(put, path = "/api/v1/admin/store-settings/{currency}", tag = "admin", request_body = serde_json::Value,
-    params(("currency" = String, Path, description = "ISO 4217 code")), security(("bearer" = ["pricing:write"])),
+#[utoipa::path(put, path = "/api/v1/admin/store-settings/{currency}", tag = "admin", request_body = StoreSettingFields,
+    params(("currency" = Currency, Path, description = "ISO 4217 code (case-insensitive)")), security(("bearer" = ["pricing:write"])),
     responses(
-        (status = 200, description = "The currency's settings"),
-        (status = 404, description = "No such currency", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 200, description = "The currency's settings", body = StoreSettingRow),
+        (status = 404, description = "No such currency (`currency_not_found`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn set_store_setting(
     State(state): State<AppState>,

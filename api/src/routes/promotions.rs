@@ -2,14 +2,16 @@
 //! Rules are validated by the extension when saved: an invalid document is a 422 whose
 //! `details` is the JSON path of the error.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::{PromotionsWrite, Require},
     db::Access,
     error::{ApiError, Problem},
-    extract::Json,
+    extract::{Json, Path},
+    routes::catalog_types::Deleted,
+    routes::promotion_types::*,
     routes::{answer, JsonText},
     AppState,
 };
@@ -26,9 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Every promotion with its coupons, highest priority first.
-#[utoipa::path(get, path = "/api/v1/admin/promotions", tag = "admin",
-    security(("bearer" = ["promotions:write"])),
-    responses((status = 200, description = "Promotions"), (status = 403, description = "Missing promotions:write", body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/admin/promotions", tag = "admin", security(("bearer" = ["promotions:write"])),
+    responses((status = 200, description = "Promotions, highest priority first", body = Vec<PromotionRow>)))]
 pub async fn list_promotions(
     State(state): State<AppState>,
     Require(caller, ..): Require<PromotionsWrite>,
@@ -44,11 +45,12 @@ pub async fn list_promotions(
 }
 
 /// Creates a promotion: `{"name", "rules", "priority", "stacking", "starts_at", "ends_at", "is_active"}`.
-#[utoipa::path(post, path = "/api/v1/admin/promotions", tag = "admin", request_body = serde_json::Value,
-    security(("bearer" = ["promotions:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/promotions", tag = "admin", request_body = NewPromotion, security(("bearer" = ["promotions:write"])),
     responses(
-        (status = 201, description = "The promotion"),
-        (status = 422, description = "Invalid rules (`details` is the JSON path) or fields", body = Problem),
+        (status = 201, description = "The promotion", body = PromotionRow),
+        (status = 422, description = "Codes: `promotion_rules_invalid` (details = the JSON path in `rules`), \
+            `promotion_window_valid` (start not before end), `not_null_violation` (no name), \
+            `invalid_text_representation` or `data_exception` (a value of the wrong type), `invalid_body`", body = Problem),
     ))]
 pub async fn create_promotion(
     State(state): State<AppState>,
@@ -68,13 +70,13 @@ pub async fn create_promotion(
 }
 
 /// Changes fields of a promotion.
-#[utoipa::path(patch, path = "/api/v1/admin/promotions/{id}", tag = "admin", request_body = serde_json::Value,
-    params(("id" = i64, Path, description = "Promotion id")),
-    security(("bearer" = ["promotions:write"])),
+#[utoipa::path(patch, path = "/api/v1/admin/promotions/{id}", tag = "admin", request_body = PromotionPatch,
+    params(("id" = i64, Path, description = "Promotion id")), security(("bearer" = ["promotions:write"])),
     responses(
-        (status = 200, description = "The promotion"),
-        (status = 404, description = "No such promotion", body = Problem),
-        (status = 422, description = "Invalid rules or fields", body = Problem),
+        (status = 200, description = "The promotion", body = PromotionRow),
+        (status = 404, description = "No such promotion (`promotion_not_found`)", body = Problem),
+        (status = 422, description = "Codes: `promotion_rules_invalid` (details = the JSON path in `rules`), \
+            `promotion_window_valid`, `invalid_text_representation` or `data_exception`, `invalid_body`", body = Problem),
     ))]
 pub async fn update_promotion(
     State(state): State<AppState>,
@@ -95,9 +97,12 @@ pub async fn update_promotion(
 
 /// Deletes a promotion and its coupons.
 #[utoipa::path(delete, path = "/api/v1/admin/promotions/{id}", tag = "admin",
-    params(("id" = i64, Path, description = "Promotion id")),
-    security(("bearer" = ["promotions:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such promotion", body = Problem)))]
+    params(("id" = i64, Path, description = "Promotion id")), security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 200, description = "Deleted (with its coupons)", body = Deleted),
+        (status = 404, description = "No such promotion (`promotion_not_found`)", body = Problem),
+        (status = 409, description = "Still referenced (a foreign-key constraint name)", body = Problem),
+    ))]
 pub async fn delete_promotion(
     State(state): State<AppState>,
     Require(caller, ..): Require<PromotionsWrite>,
@@ -114,14 +119,13 @@ pub async fn delete_promotion(
 }
 
 /// Creates a coupon of a promotion: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`.
-#[utoipa::path(post, path = "/api/v1/admin/promotions/{id}/coupons", tag = "admin", request_body = serde_json::Value,
-    params(("id" = i64, Path, description = "Promotion id")),
-    security(("bearer" = ["promotions:write"])),
+#[utoipa::path(post, path = "/api/v1/admin/promotions/{id}/coupons", tag = "admin", request_body = NewCoupon,
+    params(("id" = i64, Path, description = "Promotion id")), security(("bearer" = ["promotions:write"])),
     responses(
-        (status = 201, description = "The coupon"),
-        (status = 404, description = "No such promotion", body = Problem),
-        (status = 409, description = "The code exists (case-insensitively)", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 201, description = "The coupon", body = CouponRow),
+        (status = 404, description = "No such promotion (`promotion_not_found`)", body = Problem),
+        (status = 409, description = "The code exists, case-insensitively (`coupon_code_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_coupon(
     State(state): State<AppState>,
@@ -143,14 +147,13 @@ pub async fn create_coupon(
 
 /// Changes fields of a coupon: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`
 /// (null clears a window end or a limit; a limit cannot go below the uses already made).
-#[utoipa::path(patch, path = "/api/v1/admin/coupons/{id}", tag = "admin", request_body = serde_json::Value,
-    params(("id" = i64, Path, description = "Coupon id")),
-    security(("bearer" = ["promotions:write"])),
+#[utoipa::path(patch, path = "/api/v1/admin/coupons/{id}", tag = "admin", request_body = CouponPatch,
+    params(("id" = i64, Path, description = "Coupon id")), security(("bearer" = ["promotions:write"])),
     responses(
-        (status = 200, description = "The coupon"),
-        (status = 404, description = "No such coupon", body = Problem),
-        (status = 409, description = "The new code exists (case-insensitively)", body = Problem),
-        (status = 422, description = "Invalid field (`details` is the JSON path)", body = Problem),
+        (status = 200, description = "The coupon", body = CouponRow),
+        (status = 404, description = "No such coupon (`coupon_not_found`)", body = Problem),
+        (status = 409, description = "The new code exists, case-insensitively (`coupon_code_key`)", body = Problem),
+        (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_coupon(
     State(state): State<AppState>,
@@ -171,9 +174,12 @@ pub async fn update_coupon(
 
 /// Deletes a coupon.
 #[utoipa::path(delete, path = "/api/v1/admin/coupons/{id}", tag = "admin",
-    params(("id" = i64, Path, description = "Coupon id")),
-    security(("bearer" = ["promotions:write"])),
-    responses((status = 200, description = "Deleted"), (status = 404, description = "No such coupon", body = Problem)))]
+    params(("id" = i64, Path, description = "Coupon id")), security(("bearer" = ["promotions:write"])),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No such coupon (`coupon_not_found`)", body = Problem),
+        (status = 409, description = "Still referenced (a foreign-key constraint name)", body = Problem),
+    ))]
 pub async fn delete_coupon(
     State(state): State<AppState>,
     Require(caller, ..): Require<PromotionsWrite>,

@@ -10,7 +10,8 @@ use crate::{
     db::{self, Access},
     error::{ApiError, Problem},
     extract::Json,
-    routes::{answer, JsonText},
+    routes::catalog_types::Timestamp,
+    routes::{answer, auth::PasswordChanged, JsonText},
     AppState,
 };
 
@@ -22,9 +23,29 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
 }
 
+/// A user's profile, as they see it and as administrators list it.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "9c5b94b1-35ad-49bb-b118-8e8fc24abf80", "email": "awa@example.sn", "username": "awa",
+    "is_active": true, "created_at": "2026-11-02T10:15:00+00:00", "last_login_at": null, "roles": ["customer"]}))]
+pub struct Profile {
+    pub id: uuid::Uuid,
+    /// Lower-case.
+    pub email: String,
+    #[schema(required)]
+    pub username: Option<String>,
+    pub is_active: bool,
+    #[schema(value_type = Timestamp)]
+    pub created_at: String,
+    #[schema(required, value_type = Option<Timestamp>)]
+    pub last_login_at: Option<String>,
+    /// Role names (`admin`, `manager`, `customer`), sorted.
+    pub roles: Vec<String>,
+}
+
 /// The signed-in user's profile.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "Profile"), (status = 401, description = "Not signed in", body = Problem)))]
+    responses((status = 200, description = "Profile", body = Profile)))]
 pub async fn me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
@@ -32,10 +53,26 @@ pub async fn me(
     answer(&state, &caller, Access::ReadOnly, "select api.me()::text", &[]).await
 }
 
+/// Body of `PATCH /api/v1/users/me` (the handler passes the object to SQL, which
+/// refuses other keys).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "ada"}))]
+pub struct UpdateMe {
+    /// The new display name, unique; blank or null removes it.
+    #[schema(max_length = 64)]
+    pub username: Option<String>,
+}
+
 /// Changes the signed-in user's username: `{"username": "ada"}`.
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
-    request_body = serde_json::Value,
-    responses((status = 200, description = "Profile"), (status = 422, description = "Unknown field", body = Problem)))]
+    request_body = UpdateMe,
+    responses(
+        (status = 200, description = "Profile", body = Profile),
+        (status = 409, description = "The username is taken (`app_user_username_key`)", body = Problem),
+        (status = 422, description = "Codes: `unknown_fields`, `app_user_username_check` (over 64 characters), \
+            `invalid_body` (not an object)", body = Problem),
+    ))]
 pub async fn update_me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
@@ -52,9 +89,57 @@ pub async fn update_me(
     .await
 }
 
+/// Everything held about a user (GDPR access request). Addresses, carts, orders,
+/// payments and reviews are their whole table rows (columns may be added as those
+/// domains grow, so those objects are open); the rest is closed.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserExport {
+    #[schema(value_type = Timestamp)]
+    pub exported_at: String,
+    pub profile: Profile,
+    pub addresses: Vec<ExportRow>,
+    /// Each cart row with its `items` (cart_item rows).
+    pub carts: Vec<ExportRow>,
+    /// Each order row with its `items` and `payments` (payment rows without the
+    /// provider's raw payload).
+    pub orders: Vec<ExportRow>,
+    pub reviews: Vec<ExportRow>,
+    pub sessions: Vec<ExportSession>,
+    /// What the user did (audit rows they are the actor of).
+    pub activity: Vec<ExportActivity>,
+}
+
+/// A table row of the export (every column, by name).
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+pub struct ExportRow(pub serde_json::Map<String, serde_json::Value>);
+
+/// A session (refresh-token) of the export.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSession {
+    #[schema(value_type = Timestamp)]
+    pub issued_at: String,
+    #[schema(value_type = Timestamp)]
+    pub expires_at: String,
+    #[schema(required, value_type = Option<Timestamp>)]
+    pub revoked_at: Option<String>,
+}
+
+/// An action of the export's activity.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportActivity {
+    #[schema(value_type = Timestamp)]
+    pub at: String,
+    pub action: String,
+    pub entity: String,
+}
+
 /// Everything held about the signed-in user, as JSON (GDPR access request).
 #[utoipa::path(get, path = "/api/v1/users/me/export", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "All the user's data")))]
+    responses((status = 200, description = "All the user's data", body = UserExport)))]
 pub async fn export_me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
@@ -71,7 +156,7 @@ pub async fn export_me(
 
 /// Erases the signed-in user's personal data (GDPR); orders are kept, anonymised.
 #[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 204, description = "Erased")))]
+    responses((status = 204, description = "Erased; the token stops working")))]
 pub async fn erase_me(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
@@ -93,7 +178,9 @@ pub async fn erase_me(
 pub struct PasswordChange {
     /// The current password.
     pub current_password: String,
-    /// The new password (same policy as registration).
+    /// The new password (same policy as registration: 10 to 256 characters, not the
+    /// e-mail, not one character repeated, not a common password).
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
@@ -101,9 +188,9 @@ pub struct PasswordChange {
 #[utoipa::path(post, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = [])),
     request_body = PasswordChange,
     responses(
-        (status = 200, description = "Password changed"),
-        (status = 401, description = "Wrong current password", body = Problem),
-        (status = 422, description = "Weak new password", body = Problem),
+        (status = 200, description = "Password changed; every session ended", body = PasswordChanged),
+        (status = 401, description = "Wrong current password (`invalid_credentials`)", body = Problem),
+        (status = 422, description = "Codes: `weak_password`, `invalid_body`", body = Problem),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,

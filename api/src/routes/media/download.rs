@@ -17,18 +17,18 @@ use std::{ops::RangeInclusive, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use super::{chunks, parse_asset_id};
+use super::{chunks, parse_asset_id, MediaBytes};
 use crate::{
     caller::Caller,
     db::{self, Access},
-    error::ApiError,
-    extract::Query,
+    error::{ApiError, Problem},
+    extract::{Path, Query},
     AppState,
 };
 
@@ -38,6 +38,7 @@ use crate::{
 pub struct DownloadQuery {
     /// A derivative instead of the original: `thumb` (320 px JPEG), `medium` (1024 px
     /// JPEG) or `webp` (1024 px WebP).
+    #[param(inline, value_type = Option<super::DerivativeKind>)]
     pub variant: Option<String>,
 }
 
@@ -54,15 +55,30 @@ const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=3153600
 
 /// Streams an asset or one of its derivatives.
 #[utoipa::path(get, path = "/api/v1/media/{asset_id}", tag = "media",
-    params(("asset_id" = uuid::Uuid, Path, description = "The asset"), DownloadQuery),
+    params(("asset_id" = uuid::Uuid, Path, description = "The asset"), DownloadQuery,
+        ("Range" = Option<String>, Header, description = "One range `bytes=first-last`, `bytes=first-` or `bytes=-suffix` \
+            (several ranges, or a malformed one, get the whole body)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag received before: 304 when it still matches"),
+        ("If-Range" = Option<String>, Header, description = "The ETag the Range is for: another one gets the whole body")),
     responses(
-        (status = 200, description = "The bytes (Content-Type sniffed at upload)"),
-        (status = 206, description = "One range of the bytes"),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 307, description = "Derivative not made yet: redirect to the original"),
-        (status = 404, description = "No such asset, or a video's variant"),
-        (status = 416, description = "Range not satisfiable"),
-        (status = 422, description = "Unknown variant")))]
+        (status = 200, description = "The bytes (Content-Type sniffed at upload)",
+            content((MediaBytes = "image/jpeg"), (MediaBytes = "image/png"), (MediaBytes = "image/webp"), (MediaBytes = "image/gif"),
+                    (MediaBytes = "video/mp4"), (MediaBytes = "video/webm"), (MediaBytes = "video/quicktime")), headers(("ETag" = String, description = "The sha256 of the bytes served, quoted"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"))),
+        (status = 206, description = "One range of the bytes",
+            content((MediaBytes = "image/jpeg"), (MediaBytes = "image/png"), (MediaBytes = "image/webp"), (MediaBytes = "image/gif"),
+                    (MediaBytes = "video/mp4"), (MediaBytes = "video/webm"), (MediaBytes = "video/quicktime")), headers(("Content-Range" = String, description = "`bytes first-last/size`"), ("ETag" = String, description = "The sha256 of the bytes, quoted"))),
+        (status = 304, description = "Not modified (If-None-Match)", headers(("ETag" = String, description = "The sha256 of the bytes, quoted"))),
+        (status = 307, description = "The derivative is not made yet: the original meanwhile",
+            headers(("Location" = String, description = "The original's URL"),
+                    ("Retry-After" = u64, description = "Seconds before the derivative may exist"))),
+        (status = 404, description = "No such asset (`media_not_found`, also for an id that is not a UUID), or a variant of \
+            a video (`variant_unavailable`)", body = Problem),
+        (status = 416, description = "Range not satisfiable (`range_not_satisfiable`)", body = Problem,
+            headers(("Content-Range" = String, description = "`bytes */size`"))),
+        (status = 422, description = "Unknown variant (`invalid_variant`) or query parameter (`invalid_query`)", body = Problem),
+    ))]
 pub async fn download(
     State(state): State<AppState>,
     method: Method,

@@ -36,7 +36,8 @@ use sha2::{Digest, Sha256};
 use crate::{
     caller::{Caller, MediaWrite, Require},
     db::{self, Access},
-    error::ApiError,
+    error::{ApiError, Problem},
+    routes::media::{MediaAsset, UploadForm},
     AppState,
 };
 
@@ -46,17 +47,23 @@ const MAX_SKIPPED_FIELD_BYTES: usize = 64 << 10;
 /// The stored asset (`created` false when the bytes existed already).
 #[utoipa::path(post, path = "/api/v1/media/upload", tag = "media",
     security(("bearer" = ["media:write"])),
-    request_body(content_type = "multipart/form-data", description = "Field `file`: a JPEG, PNG, WebP, GIF, MP4, WebM or QuickTime file"),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+        description = "Field `file`: a JPEG, PNG, WebP, GIF, MP4, WebM or QuickTime file (the type is sniffed from the \
+            bytes, not taken from the form); small fields sent before it are ignored"),
     responses(
-        (status = 201, description = "Stored: {asset_id, filename, mime_type, size_bytes, sha256, width, height, …}"),
-        (status = 200, description = "The same bytes were stored already: that asset"),
-        (status = 401, description = "Not signed in"),
-        (status = 403, description = "Needs media:write"),
-        (status = 408, description = "The client stopped sending"),
-        (status = 413, description = "Over the size limit of its type, or over the uploader's quota"),
-        (status = 415, description = "Not multipart, or a type outside the allow-list"),
-        (status = 422, description = "Empty file, no `file` field, undecodable image or decompression bomb"),
-        (status = 503, description = "Too many uploads in progress: retry")))]
+        (status = 201, description = "Stored", body = MediaAsset),
+        (status = 200, description = "The same bytes were stored already: that asset (`created` false)", body = MediaAsset),
+        (status = 400, description = "Malformed multipart body (`malformed_multipart`)", body = Problem),
+        (status = 408, description = "The client stopped sending (`upload_idle`)", body = Problem),
+        (status = 413, description = "Over the size limit of its type (`media_too_large`), or over the uploader's quota \
+            (`media_quota_exceeded`)", body = Problem),
+        (status = 415, description = "Not multipart (`multipart_required`), or a type outside the allow-list \
+            (`unsupported_media_type`)", body = Problem),
+        (status = 422, description = "Codes: `empty_file`, `file_required` (no `file` field, or large fields before it), \
+            `image_undecodable`, `image_too_large` (a decompression bomb)", body = Problem),
+        (status = 503, description = "Too many uploads in progress (`too_many_uploads`): retry", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 pub async fn upload(
     State(state): State<AppState>,
     Require(caller, ..): Require<MediaWrite>,
