@@ -398,6 +398,10 @@ declare
     v_jobs jsonb;
 begin
     perform api._require_scope('stories:write');
+    if p_account_id !~ '^[0-9A-Za-z_-]{1,64}$' then
+        raise exception using errcode = 'MA422', constraint = 'invalid_account_id',
+            message = 'account_id must be an Instagram user id (digits, at most 64 characters)';
+    end if;
     if p_account_id is not null and not exists (
         select from shop.oauth_token where provider = 'instagram' and account_id = p_account_id) then
         raise exception using errcode = 'MA404', constraint = 'instagram_account_not_found',

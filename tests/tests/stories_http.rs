@@ -256,9 +256,9 @@ async fn managers_link_unlink_draft_and_hide_stories_and_others_may_not() {
         .unwrap()
         .get(0);
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
-    let customer = app.token_unchecked("shopper@example.com", PASSWORD, None).await;
+    let customer = app.token_with_role("shopper@example.com", PASSWORD, None).await;
 
     let routes = [
         (Method::GET, "/api/v1/admin/stories".to_string()),
@@ -475,7 +475,7 @@ async fn on_demand_ingest_queues_one_pull_per_account_at_a_time() {
     // Without OAUTH_TOKEN_KEY: not configured.
     let bare = TestApp::new().await;
     let manager = bare
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     let reply = bare
         .call(
@@ -498,7 +498,7 @@ async fn on_demand_ingest_queues_one_pull_per_account_at_a_time() {
     let app = app_with(&configured(&fake)).await;
     let client = app.db.connect().await;
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     let none = app
         .call(
@@ -619,10 +619,10 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
     let app = app_with(&configured(&fake)).await;
     let client = app.db.connect().await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     facebook_user(
         &fake,
@@ -954,7 +954,7 @@ async fn the_oauth_flow_connects_the_instagram_accounts_of_the_admins_pages_once
 async fn without_the_apps_settings_the_integration_says_it_is_not_configured() {
     let app = TestApp::with(&[("OAUTH_TOKEN_KEY", KEY)]).await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let reply = app
         .call(
@@ -986,7 +986,7 @@ async fn without_the_apps_settings_the_integration_says_it_is_not_configured() {
     );
     let bare = TestApp::new().await;
     let admin = bare
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let token = bare
         .call(
@@ -1013,10 +1013,10 @@ async fn an_admins_token_is_checked_with_meta_then_sealed_and_accounts_are_liste
     let app = app_with(&configured(&fake)).await;
     let client = app.db.connect().await;
     let admin = app
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let manager = app
-        .token_unchecked("manager@example.com", PASSWORD, Some("manager"))
+        .token_with_role("manager@example.com", PASSWORD, Some("manager"))
         .await;
     fake.account(
         "17841400000000009",
@@ -1166,7 +1166,7 @@ async fn an_admins_token_is_checked_with_meta_then_sealed_and_accounts_are_liste
     ])
     .await;
     let admin = offline
-        .token_unchecked("admin@example.com", PASSWORD, Some("admin"))
+        .token_with_role("admin@example.com", PASSWORD, Some("admin"))
         .await;
     let reply = offline
         .call(

@@ -23,7 +23,7 @@ use axum::{
 };
 use base64::Engine;
 use maef_instagram::{config::SCOPES, graph::TokenAnswer, GraphError, Secret};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,7 +34,7 @@ use crate::{
     db::{self, Access},
     error::{ApiError, Problem},
     extract::{Json, Query},
-    routes::{answer, JsonText},
+    routes::{answer, catalog_types::Timestamp, JsonText},
     AppState,
 };
 
@@ -63,11 +63,13 @@ pub fn not_configured(missing: &[&str]) -> ApiError {
 }
 
 /// The dialog URL to send the admin's browser to.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizeUrl {
     /// Facebook Login dialog with client_id, redirect_uri, state and scope.
     pub authorize_url: String,
     /// The state's end: after it, the callback refuses it.
+    #[schema(value_type = Timestamp)]
     pub state_expires_at: String,
     /// Permissions asked for.
     pub scopes: Vec<String>,
@@ -130,44 +132,83 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
+/// How an account is connected.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavour {
+    /// Instagram API with Facebook Login (the only one offered: docs/stories.md).
+    FacebookLogin,
+}
+
+/// What kind of token an account holds.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A Page token derived from a long-lived user token: no expiry.
+    Page,
+    /// A user token: it expires (`expires_at`).
+    User,
+}
+
+/// Whether an account is pulled.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    /// Meta refused the token: connect the account again.
+    NeedsReauth,
+}
+
 /// A connected account (never its token).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectedAccount {
     /// Instagram user id.
     pub account_id: String,
+    #[schema(required)]
     pub username: Option<String>,
     /// The Facebook Page it is linked to (OAuth flow).
+    #[schema(required)]
     pub page_id: Option<String>,
+    #[schema(required)]
     pub page_name: Option<String>,
-    /// `facebook_login`.
-    pub flavour: String,
-    /// `page` (no expiry) or `user`.
-    pub token_kind: String,
+    pub flavour: Flavour,
+    pub token_kind: TokenKind,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub expires_at: Option<String>,
     pub scopes: Vec<String>,
-    /// `active`, or `needs_reauth` once Meta refused the token: connect it again.
-    pub status: String,
+    pub status: AccountStatus,
+    #[schema(required)]
     pub status_reason: Option<String>,
+    #[schema(value_type = Timestamp)]
     pub status_at: String,
+    #[schema(value_type = Timestamp)]
     pub connected_at: String,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub renewed_at: Option<String>,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub last_pull_at: Option<String>,
+    #[schema(required)]
     pub last_pull_stories: Option<i32>,
+    #[schema(required)]
     pub last_pull_error: Option<String>,
     /// Pulls wait until then (rate limited).
+    #[schema(required, value_type = Option<Timestamp>)]
     pub throttled_until: Option<String>,
     /// Stories stored from it.
     pub stories: i64,
 }
 
 /// The accounts a callback connected.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CallbackResult {
     pub accounts: Vec<ConnectedAccount>,
 }
 
 /// Connected accounts.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AccountList {
     pub items: Vec<ConnectedAccount>,
 }
@@ -175,6 +216,7 @@ pub struct AccountList {
 /// Where Facebook Login sends the admin back: uses up the state, exchanges the code,
 /// and connects every Instagram professional account of the Pages the admin manages.
 #[utoipa::path(get, path = "/api/v1/integrations/instagram/callback", tag = "integrations", params(CallbackParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The accounts connected", body = CallbackResult),
         (status = 400, description = "Unknown, used or expired state; the admin declined; or Meta refused the code", body = Problem),
@@ -274,17 +316,23 @@ pub async fn callback(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The Instagram user id of the professional account.
+    #[schema(pattern = "^[0-9A-Za-z_-]{1,64}$")]
     pub account_id: String,
     /// A token that reads it: a Page token (no expiry) or a user token.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 4096, pattern = "\\S")]
     pub access_token: Secret,
     /// `page` (default) or `user`.
     #[serde(default)]
+    #[schema(value_type = Option<TokenKind>)]
     pub token_kind: Option<String>,
     /// Seconds until the token expires (user tokens: about 60 days); absent: no expiry.
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 31622400)]
     pub expires_in: Option<i64>,
 }
+
+/// Longest `expires_in` accepted: 366 days.
+const MAX_EXPIRES_IN: i64 = 366 * 86_400;
 
 /// Connects an account with a token an admin already has. The token is checked by
 /// reading the account on the Graph API (a refused token is a 422), then sealed.
@@ -310,13 +358,7 @@ pub async fn save_token(
             message.to_string(),
         )
     };
-    if body.account_id.is_empty()
-        || body.account_id.len() > 64
-        || !body
-            .account_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !valid_account_id(&body.account_id) {
         return Err(bad(
             "account_id must be an Instagram user id (digits, at most 64 characters)",
         ));
@@ -328,7 +370,10 @@ pub async fn save_token(
     if !matches!(kind, "page" | "user") {
         return Err(bad("token_kind is page or user"));
     }
-    if body.expires_in.is_some_and(|s| !(60..=366 * 86_400).contains(&s)) {
+    if body
+        .expires_in
+        .is_some_and(|s| !(60..=MAX_EXPIRES_IN).contains(&s))
+    {
         return Err(bad("expires_in is a number of seconds between 60 and a year"));
     }
     let user = state.graph.ig_user(&body.account_id, &body.access_token).await.map_err(|e| match e {
@@ -376,7 +421,8 @@ pub async fn accounts(
 }
 
 /// The answer of a disconnection.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Disconnected {
     pub account_id: String,
     pub disconnected: bool,
@@ -384,7 +430,7 @@ pub struct Disconnected {
 
 /// Disconnects an account: its token is deleted, its stories stay (audited).
 #[utoipa::path(delete, path = "/api/v1/admin/integrations/instagram/accounts/{account_id}", tag = "integrations",
-    params(("account_id" = String, Path, description = "Instagram user id")),
+    params(("account_id" = String, Path, description = "Instagram user id", pattern = "^[0-9A-Za-z_-]{1,64}$")),
     security(("bearer" = ["integrations:admin"])),
     responses(
         (status = 200, description = "Disconnected", body = Disconnected),
@@ -394,6 +440,13 @@ pub async fn disconnect(
     Require(caller, ..): Require<IntegrationsAdmin>,
     Path(account_id): Path<String>,
 ) -> Result<JsonText, ApiError> {
+    if !valid_account_id(&account_id) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "instagram_account_not_found",
+            "no connected Instagram account has this id",
+        ));
+    }
     answer(
         &state,
         &caller,
@@ -402,6 +455,14 @@ pub async fn disconnect(
         &[&account_id],
     )
     .await
+}
+
+/// An Instagram user id as accounts are stored (`oauth_token_account_id_format`).
+fn valid_account_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A failure of the code exchange: Meta refusing the code (expired, used, or for

@@ -6,7 +6,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -15,7 +15,13 @@ use crate::{
     db::Access,
     error::{ApiError, Problem},
     extract::Query,
-    routes::{answer, catalog_types::ProductSummary, instagram::not_configured, JsonText},
+    routes::{
+        answer,
+        catalog_admin_types::ProductAdmin,
+        catalog_types::{Currency, ProductSummary, Timestamp},
+        instagram::not_configured,
+        JsonText,
+    },
     AppState,
 };
 
@@ -33,7 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Derivative URLs of an image (served as soon as the worker made them, the original
 /// meanwhile).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StoryMediaVariants {
     /// 320 px JPEG.
     pub thumb: String,
@@ -44,108 +51,164 @@ pub struct StoryMediaVariants {
 }
 
 /// Stored bytes of a story.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StoryMedia {
+    #[schema(format = Uuid)]
     pub asset_id: String,
     /// Where the bytes are served (Range, ETag).
     pub url: String,
     /// Sniffed type (`image/jpeg`, `video/mp4`, …).
     pub mime_type: String,
+    #[schema(required)]
     pub width: Option<i32>,
+    #[schema(required)]
     pub height: Option<i32>,
     /// Videos whose duration could be read.
+    #[schema(required)]
     pub duration_sec: Option<f64>,
     pub size_bytes: i64,
     /// Images only.
+    #[schema(required)]
     pub variants: Option<StoryMediaVariants>,
 }
 
 /// A story as the storefront shows it.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Story {
     pub id: i64,
     /// `instagram`.
     pub platform: String,
-    /// Instagram's `IMAGE` or `VIDEO` (`media.mime_type` says what was stored).
-    pub media_type: String,
+    /// Instagram's `IMAGE`, `VIDEO` or `CAROUSEL_ALBUM` (`media.mime_type` says what was stored).
+    pub media_type: StoryMediaType,
     /// `media_url`; `thumbnail_url` for a video Instagram gave without its bytes
     /// (licensed music); `demo` for the demo shop's.
-    pub media_source: Option<String>,
-    /// The image or video.
+    #[schema(required)]
+    pub media_source: Option<MediaSource>,
+    /// The image or video (always present in the storefront's lists).
+    #[schema(required)]
     pub media: Option<StoryMedia>,
     /// A video's poster frame (its thumbnail); the image itself for an image.
+    #[schema(required)]
     pub poster: Option<StoryMedia>,
     pub caption: String,
+    #[schema(value_type = Timestamp)]
     pub posted_at: String,
     /// When Instagram stops showing it (24 hours after posting).
+    #[schema(value_type = Timestamp)]
     pub expires_on_instagram_at: String,
+    #[schema(required)]
     pub permalink: Option<String>,
     /// The active products it shows, as in product lists (price, stock).
     pub products: Vec<ProductSummary>,
 }
 
+/// Instagram's media types.
+#[derive(ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StoryMediaType {
+    Image,
+    Video,
+    CarouselAlbum,
+}
+
+/// Where a story's stored bytes came from.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaSource {
+    MediaUrl,
+    ThumbnailUrl,
+    Demo,
+}
+
 /// A page of stories, newest first.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StoryPage {
     pub items: Vec<Story>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(required, pattern = "^-?[0-9]{1,18}\\|[0-9]{1,18}$")]
     pub next_cursor: Option<String>,
 }
 
 /// A price read from a caption.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CaptionPrice {
+    #[schema(value_type = Currency)]
     pub currency: String,
     /// Minor units of `currency`.
+    #[schema(minimum = 0)]
     pub amount: i64,
     /// The caption's words (`15 000 FCFA`).
+    #[schema(required)]
     pub text: Option<String>,
 }
 
 /// What the caption parser read (what a draft product is made of).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CaptionFacts {
+    #[schema(required)]
     pub title: Option<String>,
     pub description: String,
     pub hashtags: Vec<String>,
+    #[schema(required)]
     pub price: Option<CaptionPrice>,
 }
 
 /// A product a story is linked to (active or not).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StoryLink {
     pub product_id: i64,
     pub slug: String,
     pub title: String,
     pub is_active: bool,
+    #[schema(value_type = Timestamp)]
     pub linked_at: String,
 }
 
 /// A story as the admin sees it.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdminStory {
     pub id: i64,
     pub platform: String,
-    pub media_type: String,
-    pub media_source: Option<String>,
+    pub media_type: StoryMediaType,
+    #[schema(required)]
+    pub media_source: Option<MediaSource>,
+    #[schema(required)]
     pub media: Option<StoryMedia>,
+    #[schema(required)]
     pub poster: Option<StoryMedia>,
     pub caption: String,
+    #[schema(value_type = Timestamp)]
     pub posted_at: String,
+    #[schema(value_type = Timestamp)]
     pub expires_on_instagram_at: String,
+    #[schema(required)]
     pub permalink: Option<String>,
     /// Active linked products (what the storefront shows).
     pub products: Vec<ProductSummary>,
-    /// The connected account it came from.
+    /// The connected account it came from (`demo` for the demo shop's).
+    #[schema(required)]
     pub account_id: Option<String>,
     /// Instagram's media id.
     pub external_id: String,
+    #[schema(required)]
     pub media_product_type: Option<String>,
     /// Why no media was stored (over the limit, type not allowed, undecodable).
+    #[schema(required)]
     pub media_error: Option<String>,
+    #[schema(required, value_type = Option<Timestamp>)]
     pub hidden_at: Option<String>,
+    #[schema(value_type = Timestamp)]
     pub created_at: String,
+    #[schema(value_type = Timestamp)]
     pub updated_at: String,
+    #[schema(required)]
     pub draft_product_id: Option<i64>,
     pub caption_facts: CaptionFacts,
     /// Every link, inactive drafts included.
@@ -153,14 +216,17 @@ pub struct AdminStory {
 }
 
 /// A page of admin stories.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdminStoryPage {
     pub items: Vec<AdminStory>,
+    #[schema(required, pattern = "^-?[0-9]{1,18}\\|[0-9]{1,18}$")]
     pub next_cursor: Option<String>,
 }
 
 /// The answer of a link.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkResult {
     /// False when the link existed already.
     pub created: bool,
@@ -168,27 +234,30 @@ pub struct LinkResult {
 }
 
 /// The answer of a draft.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DraftResult {
     /// False when the story had its draft already (returned as is).
     pub created: bool,
-    /// The product, admin view (inactive).
-    #[schema(value_type = Object)]
-    pub product: serde_json::Value,
+    /// The product (inactive until a manager activates it).
+    pub product: ProductAdmin,
     pub story: AdminStory,
 }
 
 /// One queued pull.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QueuedPull {
     pub account_id: String,
     pub job_id: i64,
     /// When it runs (later than now while the account is rate limited).
+    #[schema(value_type = Timestamp)]
     pub run_at: String,
 }
 
 /// The pulls an on-demand ingest queued (one per account at a time).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IngestResult {
     pub jobs: Vec<QueuedPull>,
 }
@@ -204,12 +273,14 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,18}\\|[0-9]{1,18}$")]
     pub after: Option<String>,
 }
 
 /// The storefront carousel: visible stories, newest first, keyset pages (a page never
 /// repeats or skips a story while new ones arrive).
 #[utoipa::path(get, path = "/api/v1/stories", tag = "stories", params(ListParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of stories", body = StoryPage),
         (status = 422, description = "Bad limit, cursor or parameter", body = Problem)))]
@@ -230,7 +301,7 @@ pub async fn list_stories(
 
 /// One story (404 for hidden ones and those without media).
 #[utoipa::path(get, path = "/api/v1/stories/{id}", tag = "stories",
-    params(("id" = i64, Path, description = "Story id")),
+    params(("id" = i64, Path, description = "Story id")), security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The story", body = Story),
         (status = 404, description = "No such visible story", body = Problem)))]
@@ -269,6 +340,7 @@ pub struct AdminListParams {
     #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,18}\\|[0-9]{1,18}$")]
     pub after: Option<String>,
 }
 
@@ -415,6 +487,7 @@ pub async fn hide_story(
 #[serde(deny_unknown_fields)]
 pub struct IngestParams {
     /// Only this connected account (default: every active one).
+    #[param(pattern = "^[0-9A-Za-z_-]{1,64}$")]
     pub account_id: Option<String>,
 }
 
