@@ -265,7 +265,7 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
             trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
             media: media_config(&var)?,
-            instagram: maef_instagram::InstagramConfig::from_lookup(&var).map_err(|p| ConfigError {
+            instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| ConfigError {
                 var: p.var,
                 problem: p.problem,
             })?,

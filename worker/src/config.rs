@@ -144,12 +144,12 @@ impl WorkerConfig {
                 Some("1" | "true") => true,
                 Some(other) => return Err(format!("WORKER_ONCE: '{other}' is not true, false, 1 or 0")),
             },
-            instagram: maef_instagram::InstagramConfig::from_lookup(&var).map_err(|p| p.to_string())?,
             media: MediaLimits {
                 max_image_bytes: number("MEDIA_MAX_IMAGE_BYTES", 10 << 20)?,
                 max_video_bytes: number("MEDIA_MAX_VIDEO_BYTES", 200 << 20)?,
                 chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
+            instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
         })
     }
 
