@@ -99,7 +99,7 @@ comment on function api._story_not_found(bigint) is 'Private: raises MA404 story
 -- Keyset cursor of a story list: "<posted_at in epoch microseconds>|<story_id>", exact
 -- (an interval of whole microseconds, no float).
 create function api._story_cursor(p_after text, out after_at timestamptz, out after_id bigint)
-language plpgsql immutable as $$
+language plpgsql stable as $$
 begin
     if p_after is null then
         return;
@@ -109,8 +109,13 @@ begin
             message = 'after is not a cursor returned by this API',
             hint = 'Pass the next_cursor of the previous page, or omit after.';
     end if;
-    after_at := timestamptz 'epoch' + (split_part(p_after, '|', 1) || ' microseconds')::interval;
     after_id := split_part(p_after, '|', 2)::bigint;
+    begin
+        after_at := timestamptz 'epoch' + (split_part(p_after, '|', 1) || ' microseconds')::interval;
+    exception when datetime_field_overflow then
+        -- Beyond PostgreSQL's timestamps: before or after every story.
+        after_at := case when p_after like '-%' then '-infinity'::timestamptz else 'infinity'::timestamptz end;
+    end;
 end
 $$;
 comment on function api._story_cursor(text) is 'Private: parses a story-list cursor (MA422 invalid_cursor).';

@@ -215,6 +215,23 @@ async fn the_carousel_pages_visible_stories_newest_first_with_media_and_active_p
             "{missing}"
         );
     }
+    // Cursors beyond PostgreSQL's timestamps: after every story, or before all of them.
+    for (after, expected) in [("-999999999999999999%7C1", 0), ("999999999999999999%7C1", 6)] {
+        let reply = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/stories?limit=50&after={after}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(
+            reply.json()["items"].as_array().unwrap().len(),
+            expected,
+            "{after}"
+        );
+    }
     for (query, expected) in [
         ("limit=0", "invalid_limit"),
         ("limit=51", "invalid_limit"),
