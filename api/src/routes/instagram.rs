@@ -123,7 +123,6 @@ pub struct CallbackParams {
     /// The authorization code (absent when the admin declined).
     pub code: Option<String>,
     /// The state of the authorization URL (Facebook returns it in every case).
-    #[param(min_length = 1)]
     pub state: String,
     /// Set when the admin declined (`access_denied`).
     pub error: Option<String>,
@@ -233,14 +232,8 @@ pub async fn callback(
     let (Some(app), Some(key)) = (&config.app, &config.token_key) else {
         return Err(not_configured(&config.missing_for_oauth()));
     };
+    // An empty or forged state is simply unknown to the database (400).
     let oauth_state = params.state.as_str();
-    if oauth_state.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            "state is empty",
-        ));
-    }
     let hash = sha256_hex(oauth_state);
     // Used up before anything else, so a replayed callback URL goes no further.
     let begin = "select api.instagram_oauth_callback_begin($1)::text";
