@@ -270,6 +270,36 @@ $$;
 
 -- ---------------------------------------------------------------- products
 
+-- The payload of product.* events (version 1, docs/events.md): the product's own
+-- fields and its variants' identities; prices and stock are not in it (a consumer
+-- reads them through the API when "changed" names them).
+create function api._product_event_payload(p_product_id bigint, p_changed text[] default null)
+returns jsonb
+language sql stable
+set search_path = '' as $$
+    select jsonb_build_object(
+        'id', p.product_id, 'slug', p.slug, 'sku_root', p.sku_root, 'title', p.title, 'brand', p.brand,
+        'category', (select c.slug from shop.category c where c.category_id = p.category_id),
+        'is_active', p.is_active, 'is_featured', p.is_featured, 'updated_at', p.updated_at,
+        'variants', coalesce((select jsonb_agg(jsonb_build_object('id', v.variant_id, 'sku', v.sku, 'name', v.name,
+                                                                  'attributes', v.attributes, 'is_active', v.is_active)
+                                               order by v.position, v.variant_id)
+                              from shop.product_variant v where v.product_id = p.product_id), '[]'::jsonb))
+        || case when p_changed is null then '{}'::jsonb else jsonb_build_object('changed', to_jsonb(p_changed)) end
+    from shop.product p where p.product_id = p_product_id
+$$;
+
+-- product.updated for one product, naming what changed.
+create function api._emit_product_updated(p_product_id bigint, p_changed text[])
+returns void
+language plpgsql
+set search_path = '' as $$
+begin
+    perform api._emit_event('product.updated', 'product', p_product_id::text,
+                            api._product_event_payload(p_product_id, p_changed));
+end
+$$;
+
 -- Creates a product with its variants (each with stock and prices), product-level
 -- prices, tags and media, atomically (the mobile app's one-call flow).
 create function api.create_product(p_product jsonb)
@@ -317,6 +347,7 @@ begin
     perform api._set_product_tags(v_id, coalesce(p_product -> 'tags', '[]'), '$.tags');
     perform api._set_product_media(v_id, coalesce(p_product -> 'media', '[]'), '$.media');
     perform api._audit('product_created', 'product', v_id::text, p_product);
+    perform api._emit_event('product.created', 'product', v_id::text, api._product_event_payload(v_id));
     return api._product_admin_json(v_id);
 end
 $$;
@@ -362,6 +393,7 @@ begin
         perform api._set_product_media(p_product_id, p_patch -> 'media', '$.media');
     end if;
     perform api._audit('product_updated', 'product', p_product_id::text, jsonb_build_object('before', v_before, 'patch', p_patch));
+    perform api._emit_product_updated(p_product_id, array(select k from jsonb_object_keys(p_patch) k order by k));
     return api._product_admin_json(p_product_id);
 end
 $$;
@@ -371,13 +403,17 @@ create function api.delete_product(p_product_id bigint)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
+declare
+    v_payload jsonb;
 begin
     perform api._require_scope('catalog:write');
+    v_payload := api._product_event_payload(p_product_id) - 'variants' - 'updated_at';
     delete from shop.product where product_id = p_product_id;
     if not found then
         raise exception using errcode = 'MA404', constraint = 'product_not_found', message = 'no such product';
     end if;
     perform api._audit('product_deleted', 'product', p_product_id::text);
+    perform api._emit_event('product.deleted', 'product', p_product_id::text, v_payload);
     return jsonb_build_object('deleted', p_product_id);
 end
 $$;
@@ -396,6 +432,7 @@ begin
     end if;
     v_id := api._add_variant(p_product_id, p_variant, '$');
     perform api._audit('variant_created', 'product_variant', v_id::text, p_variant);
+    perform api._emit_product_updated(p_product_id, array['variants']);
     return api._product_admin_json(p_product_id);
 end
 $$;
@@ -432,6 +469,8 @@ begin
         where i.variant_id = p_variant_id;
     end if;
     perform api._audit('variant_updated', 'product_variant', p_variant_id::text, p_patch);
+    perform api._emit_product_updated(v_product_id,
+        case when p_patch ? 'stock' then array['stock', 'variants'] else array['variants'] end);
     return api._product_admin_json(v_product_id);
 end
 $$;
@@ -450,6 +489,7 @@ begin
         raise exception using errcode = 'MA404', constraint = 'variant_not_found', message = 'no such variant';
     end if;
     perform api._audit('variant_deleted', 'product_variant', p_variant_id::text);
+    perform api._emit_product_updated(v_product_id, array['variants']);
     return api._product_admin_json(v_product_id);
 end
 $$;
@@ -477,6 +517,7 @@ begin
     end if;
     v_id := api._add_price(v_product_id, v_variant_id, p_price - 'product_id' - 'variant_id', '$');
     perform api._audit('price_created', 'price', v_id::text, p_price);
+    perform api._emit_product_updated(v_product_id, array['prices']);
     return api._product_admin_json(v_product_id);
 end
 $$;
@@ -512,6 +553,7 @@ begin
         raise exception using errcode = 'MA404', constraint = 'price_not_found', message = 'no such price';
     end if;
     perform api._audit('price_updated', 'price', p_price_id::text, p_patch);
+    perform api._emit_product_updated(v_product_id, array['prices']);
     return api._product_admin_json(v_product_id);
 end
 $$;
@@ -532,6 +574,7 @@ begin
         raise exception using errcode = 'MA404', constraint = 'price_not_found', message = 'no such price';
     end if;
     perform api._audit('price_deleted', 'price', p_price_id::text);
+    perform api._emit_product_updated(v_product_id, array['prices']);
     return api._product_admin_json(v_product_id);
 end
 $$;
@@ -617,6 +660,8 @@ comment on function api._add_price(bigint, bigint, jsonb, text) is 'Private: ins
 comment on function api._add_variant(bigint, jsonb, text) is 'Private: inserts one validated variant with its stock and prices.';
 comment on function api._product_admin_json(bigint) is 'Private: every field of a product (active or not) with variants, stock, prices, tags and media.';
 comment on function api._set_product_tags(bigint, jsonb, text) is 'Private: replaces a product''s tags, creating missing tags by name.';
+comment on function api._product_event_payload(bigint, text[]) is 'Private: the payload of product.* events (v1): own fields, variants'' identities, and "changed" when given.';
+comment on function api._emit_product_updated(bigint, text[]) is 'Private: emits product.updated naming what changed (fields, variants, prices, stock).';
 comment on function api._set_product_media(bigint, jsonb, text) is 'Private: replaces a product''s media links (asset ids or {asset_id, is_primary, position, alt}).';
 
 -- ---------------------------------------------------------------- who may call these

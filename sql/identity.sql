@@ -115,7 +115,7 @@ returns jsonb
 language sql stable as $$
     select jsonb_build_object(
         'id', u.user_id, 'email', u.email, 'username', u.username, 'is_active', u.is_active,
-        'created_at', u.created_at, 'last_login_at', u.last_login_at,
+        'locale', u.locale, 'created_at', u.created_at, 'last_login_at', u.last_login_at,
         'roles', coalesce((select jsonb_agg(r.name order by r.name)
                            from shop.user_role ur join shop.role r using (role_id)
                            where ur.user_id = u.user_id), '[]'::jsonb))
@@ -173,31 +173,43 @@ $$;
 comment on function api.authenticate(uuid) is
     'Raises MA401 account_inactive when the token''s user is deactivated or erased; called in each request''s identity statement.';
 
--- Creates a customer account.
+-- Creates a customer account, with its customer.created event and welcome e-mail in
+-- the same transaction.
 create function api.register_user(p_email text, p_password_hash text, p_username text default null,
-                                  p_idem jsonb default null)
+                                  p_idem jsonb default null, p_locale text default null)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
 declare
     v_user_id uuid;
     v_result jsonb := api._idempotency_begin(p_idem);
+    v_user shop.app_user;
 begin
     if v_result is not null then
         return v_result;
     end if;
-    insert into shop.app_user (email, username, password_hash)
-    values (api._normalize_email(p_email), nullif(btrim(p_username), ''), p_password_hash)
-    returning user_id into v_user_id;
+    if p_locale is not null and p_locale not in ('fr', 'en') then
+        raise exception using errcode = 'MA422', constraint = 'app_user_locale_valid',
+            message = 'locale must be fr or en';
+    end if;
+    insert into shop.app_user (email, username, password_hash, locale)
+    values (api._normalize_email(p_email), nullif(btrim(p_username), ''), p_password_hash, p_locale)
+    returning * into v_user;
+    v_user_id := v_user.user_id;
     insert into shop.user_role (user_id, role_id)
     select v_user_id, role_id from shop.role where name = 'customer';
+    perform api._emit_event('customer.created', 'customer', v_user_id::text, jsonb_build_object(
+        'id', v_user_id, 'email', v_user.email, 'username', v_user.username, 'locale', v_user.locale,
+        'created_at', v_user.created_at));
+    perform api._queue_email('welcome', v_user.email,
+                             jsonb_build_object('email', v_user.email, 'username', v_user.username), v_user_id);
     v_result := api._profile(v_user_id);
     perform api._idempotency_finish(p_idem, 201, v_result);
     return v_result;
 end
 $$;
-comment on function api.register_user(text, text, text, jsonb) is
-    'Creates a customer account (email normalised; password already hashed by the API); idempotent with p_idem. Errors: MA422 invalid_email, 23505 app_user_email_key, MA409/MA422 idempotency.';
+comment on function api.register_user(text, text, text, jsonb, text) is
+    'Creates a customer account (email normalised; password already hashed by the API; locale fr/en or null for the store default), emits customer.created and queues the welcome e-mail; idempotent with p_idem. Errors: MA422 invalid_email, app_user_locale_valid, 23505 app_user_email_key, MA409/MA422 idempotency.';
 
 -- Step 1 of a login: counts the attempt against the per-email and per-client limits,
 -- then returns the stored password hash (null for an unknown or inactive account: the
@@ -319,9 +331,8 @@ begin
     if v_user_id is not null then
         insert into shop.password_reset_token (token_hash, user_id, expires_at)
         values (p_token_hash, v_user_id, now() + v_ttl);
-        perform api.enqueue_job('send_email', jsonb_build_object(
-            'template', 'password_reset', 'to', v_email, 'link', p_link,
-            'expires_at', now() + v_ttl));
+        perform api._queue_email('password_reset', v_email, jsonb_build_object(
+            'link', p_link, 'expires_in_minutes', ceil(extract(epoch from v_ttl) / 60)::integer), v_user_id);
     end if;
     v_result := jsonb_build_object('status', 'accepted');
     perform api._idempotency_finish(p_idem, 202, v_result);
@@ -329,7 +340,7 @@ begin
 end
 $$;
 comment on function api.request_password_reset(text, text, text, text, jsonb) is
-    'Password reset request: stores the token hash and enqueues a send_email job when the account exists; same answer either way. Errors: MA429.';
+    'Password reset request: stores the token hash and queues the password_reset e-mail when the account exists; same answer either way. Errors: MA429.';
 
 -- Completes a password reset: single-use, expiring; signs the user out everywhere.
 create function api.confirm_password_reset(p_token_hash text, p_new_password_hash text)
@@ -367,8 +378,8 @@ set search_path = '' as $$
 $$;
 comment on function api.me() is 'The signed-in user''s profile. Errors: MA401.';
 
--- Changes the signed-in user's own fields: {"username": ...} (email changes need a
--- verification flow and are refused for now).
+-- Changes the signed-in user's own fields: {"username": ..., "locale": "fr" | "en" |
+-- null} (email changes need a verification flow and are refused for now).
 create function api.update_me(p_patch jsonb)
 returns jsonb
 language plpgsql security definer
@@ -377,7 +388,7 @@ declare
     v_user_id uuid := api._require_user();
     v_unknown text;
 begin
-    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_patch) k where k not in ('username');
+    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_patch) k where k not in ('username', 'locale');
     if v_unknown is not null then
         raise exception using errcode = 'MA422', constraint = 'unknown_fields',
             message = format('these fields cannot be changed here: %s', v_unknown);
@@ -385,10 +396,17 @@ begin
     if p_patch ? 'username' then
         update shop.app_user set username = nullif(btrim(p_patch ->> 'username'), '') where user_id = v_user_id;
     end if;
+    if p_patch ? 'locale' then
+        if jsonb_typeof(p_patch -> 'locale') not in ('string', 'null') or (p_patch ->> 'locale') not in ('fr', 'en') then
+            raise exception using errcode = 'MA422', constraint = 'app_user_locale_valid',
+                message = 'locale must be fr, en or null (the store default)';
+        end if;
+        update shop.app_user set locale = p_patch ->> 'locale' where user_id = v_user_id;
+    end if;
     return api._profile(v_user_id);
 end
 $$;
-comment on function api.update_me(jsonb) is 'Updates the signed-in user''s username. Errors: MA401, MA422 unknown_fields, 23505 app_user_username_key.';
+comment on function api.update_me(jsonb) is 'Updates the signed-in user''s username and e-mail locale (fr, en, null). Errors: MA401, MA422 unknown_fields, app_user_locale_valid, 23505 app_user_username_key.';
 
 create function api.my_password_hash()
 returns jsonb
@@ -437,7 +455,11 @@ set search_path = '' as $$
                                                                   'revoked_at', t.revoked_at))
                               from shop.refresh_token t where t.user_id = u.user_id), '[]'),
         'activity', coalesce((select jsonb_agg(jsonb_build_object('at', l.at, 'action', l.action, 'entity', l.entity))
-                              from shop.audit_log l where l.actor_id = u.user_id), '[]'))
+                              from shop.audit_log l where l.actor_id = u.user_id), '[]'),
+        'emails', coalesce((select jsonb_agg(jsonb_build_object('kind', m.kind, 'to', m.to_address, 'status', m.status,
+                                                                'created_at', m.created_at, 'sent_at', m.sent_at)
+                                             order by m.email_message_id)
+                            from shop.email_message m where m.user_id = u.user_id), '[]'))
     from shop.app_user u where u.user_id = api._require_user()
 $$;
 comment on function api.export_me() is 'All data held about the signed-in user, as one JSON document (GDPR access).';
@@ -466,6 +488,13 @@ begin
     update shop.review set title = '', body = '' where user_id = v_user_id;
     update shop.refresh_token set revoked_at = now() where user_id = v_user_id and revoked_at is null;
     delete from shop.password_reset_token where user_id = v_user_id;
+    update shop.email_message
+    set to_address = v_placeholder, data = '{}', subject = null, body_text = null, body_html = null,
+        status = case when status in ('queued', 'sending') then 'failed' else status end,
+        last_error = case when status in ('queued', 'sending') then 'the recipient erased their account' else last_error end
+    where user_id = v_user_id;
+    update shop.event set payload = payload || jsonb_build_object('email', v_placeholder, 'username', null)
+    where aggregate_type = 'customer' and aggregate_id = v_user_id::text;
     perform api._audit('erased', 'user', v_user_id::text);
     return jsonb_build_object('status', 'erased');
 end
@@ -649,7 +678,7 @@ comment on function api._issue_refresh_token(uuid, uuid, text) is 'Private: stor
 -- Everyone, anonymous callers included (public on purpose):
 grant execute on function
     api.authenticate(uuid),
-    api.register_user(text,text,text,jsonb),
+    api.register_user(text,text,text,jsonb,text),
     api.login_lookup(text,text),
     api.login_complete(uuid,text,text),
     api.refresh_session(text,text,text),

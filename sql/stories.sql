@@ -364,6 +364,8 @@ begin
     insert into shop.story_product_link (story_id, product_id, linked_by)
     values (p_story.story_id, v_id, shop.current_user_id()) on conflict do nothing;
     update shop.story set draft_product_id = v_id where story_id = p_story.story_id;
+    -- A product like any other: its creation is an event (sql/events.sql, webhooks).
+    perform api._emit_event('product.created', 'product', v_id::text, api._product_event_payload(v_id));
     perform api._audit('story.product_drafted', 'story', p_story.story_id::text,
                        jsonb_build_object('product_id', v_id, 'price_currency', p_story.caption_price_currency,
                                           'price_amount', p_story.caption_price_amount));

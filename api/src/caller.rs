@@ -145,6 +145,10 @@ permissions! {
     PromotionsWrite = "promotions:write";
     /// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
     PricingWrite = "pricing:write";
+    /// `webhooks:write`: webhook endpoints, their delivery logs, the events.
+    WebhooksWrite = "webhooks:write";
+    /// `emails:admin`: e-mail templates and the e-mail outbox.
+    EmailsAdmin = "emails:admin";
     /// `stories:write`: link stories to products, draft products, hide, pull on demand.
     StoriesWrite = "stories:write";
     /// `integrations:admin`: connect and disconnect social accounts and their tokens.

@@ -62,6 +62,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Media upload and download settings.
     pub media: MediaConfig,
+    /// `WEBHOOK_ALLOW_PRIVATE` (default `false`): accept webhook URLs on loopback,
+    /// private and link-local addresses, and plain http. For tests and development
+    /// only: it turns the SSRF protection off (maef-worker has the same variable).
+    pub webhook_allow_private: bool,
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
@@ -265,6 +269,16 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:8000/reset-password?token=".into()),
             trust_forwarded_for: parse_or(&var, "TRUST_FORWARDED_FOR", false)?,
             media: media_config(&var)?,
+            webhook_allow_private: match var("WEBHOOK_ALLOW_PRIVATE").as_deref().map(str::trim) {
+                None | Some("0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "WEBHOOK_ALLOW_PRIVATE",
+                        problem: format!("'{other}' is not true, false, 1 or 0"),
+                    })
+                }
+            },
             instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| ConfigError {
                 var: p.var,
                 problem: p.problem,

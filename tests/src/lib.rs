@@ -12,6 +12,7 @@
 
 pub mod contract;
 pub mod fake_graph;
+pub mod fakes;
 pub mod http;
 
 use std::sync::OnceLock;

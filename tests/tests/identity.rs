@@ -373,14 +373,15 @@ async fn a_deactivated_users_token_stops_working_at_the_next_request() {
     assert_eq!(audit["items"][0]["entity_id"], id.as_str());
 }
 
-/// The reset link in the `send_email` job enqueued for `email`, if any.
+/// The reset link in the `password_reset` e-mail queued for `email`, if any.
 async fn reset_token_sent_to(app: &TestApp, email: &str) -> Option<String> {
     let rows = app
         .db
         .connect()
         .await
         .query(
-            "select payload ->> 'link' from shop.job_queue where kind = 'send_email' and payload ->> 'to' = $1 order by job_id desc",
+            "select data ->> 'link' from shop.email_message where kind = 'password_reset' and to_address = $1
+             order by email_message_id desc",
             &[&email],
         )
         .await
@@ -417,7 +418,7 @@ async fn a_password_reset_is_single_use_and_never_reveals_whether_an_account_exi
     assert!(reset_token_sent_to(&app, "ghost@example.com").await.is_none());
     let token = reset_token_sent_to(&app, "ada@example.com")
         .await
-        .expect("a send_email job with the link");
+        .expect("a password_reset e-mail with the link");
 
     let confirm = |new: &'static str| json!({"token": token, "new_password": new});
     let weak = app

@@ -47,6 +47,26 @@ pub struct WorkerConfig {
     /// acknowledgement, as `graphile-worker --once`; `make bench-jobs` times a drain
     /// from the workers' launch to their exit, as it does graphile-worker's.
     pub once: bool,
+    /// `SMTP_URL` (default: none): the SMTP server e-mails are sent through, e.g.
+    /// `smtps://user:pass@smtp.example.com:465` (TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://127.0.0.1:1025` (development, no TLS). Without it, e-mails
+    /// are written to the log and kept in `shop.email_message` (`GET
+    /// /api/v1/admin/outbox/emails` shows them), not sent. Never logged (it may hold
+    /// a password).
+    pub smtp_url: Option<String>,
+    /// `MAIL_FROM` (default `maef <no-reply@localhost>`): the From of every e-mail; its
+    /// domain also names the Message-IDs.
+    pub mail_from: String,
+    /// `SMTP_TIMEOUT_SECS` (default 30): how long one SMTP command may take.
+    pub smtp_timeout: Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE` (default `false`): deliver webhooks to loopback, private
+    /// and link-local addresses and over plain http. For tests and development only:
+    /// it turns the SSRF protection off.
+    pub webhook_allow_private: bool,
+    /// `WORKER_DISPATCH_EVENTS` (default `true`): run the webhook dispatcher (turns new
+    /// events into deliveries). Any number of workers may run it; `false` leaves it to
+    /// others.
+    pub dispatch_events: bool,
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`), as maef-api reads it.
     pub instagram: maef_instagram::InstagramConfig,
     /// Limits of the media the worker downloads (stories), as uploads have them.
@@ -75,6 +95,10 @@ impl std::fmt::Debug for WorkerConfig {
             .field("queues", &self.queues)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("once", &self.once)
+            .field("smtp", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("mail_from", &self.mail_from)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("dispatch_events", &self.dispatch_events)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +123,24 @@ impl WorkerConfig {
         database_url
             .parse::<tokio_postgres::Config>()
             .map_err(|e| format!("DATABASE_URL: is not a valid PostgreSQL URL: {e}"))?;
+        let flag = |name: &str, default: bool| -> Result<bool, String> {
+            match var(name).as_deref().map(str::trim) {
+                None => Ok(default),
+                Some("1" | "true") => Ok(true),
+                Some("0" | "false") => Ok(false),
+                Some(other) => Err(format!("{name}: '{other}' is not true, false, 1 or 0")),
+            }
+        };
+        let mail_from = var("MAIL_FROM").unwrap_or_else(|| "maef <no-reply@localhost>".into());
+        mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            format!("MAIL_FROM: '{mail_from}' is not an address such as 'Shop <no-reply@shop.example>': {e}")
+        })?;
+        let smtp_url = var("SMTP_URL");
+        if let Some(url) = &smtp_url {
+            // The URL may hold a password: the error never repeats it.
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                .map_err(|e| format!("SMTP_URL: not a usable smtp:// or smtps:// URL ({e})"))?;
+        }
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
@@ -139,11 +181,12 @@ impl WorkerConfig {
                 "WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS",
                 60_000,
             )?),
-            once: match var("WORKER_ONCE").as_deref().map(str::trim) {
-                None | Some("0" | "false") => false,
-                Some("1" | "true") => true,
-                Some(other) => return Err(format!("WORKER_ONCE: '{other}' is not true, false, 1 or 0")),
-            },
+            once: flag("WORKER_ONCE", false)?,
+            smtp_url,
+            mail_from,
+            smtp_timeout: Duration::from_secs(number("SMTP_TIMEOUT_SECS", 30)?),
+            webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE", false)?,
+            dispatch_events: flag("WORKER_DISPATCH_EVENTS", true)?,
             media: MediaLimits {
                 max_image_bytes: number("MEDIA_MAX_IMAGE_BYTES", 10 << 20)?,
                 max_video_bytes: number("MEDIA_MAX_VIDEO_BYTES", 200 << 20)?,
@@ -198,5 +241,35 @@ mod tests {
         assert!(WorkerConfig::from_lookup(|_| None)
             .unwrap_err()
             .starts_with("DATABASE_URL"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_smtp_password_is_never_shown() {
+        let with = |pairs: &'static [(&'static str, &'static str)]| {
+            WorkerConfig::from_lookup(move |k| {
+                if k == "DATABASE_URL" {
+                    return Some("postgres://u@localhost/db".into());
+                }
+                pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            })
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(
+            (c.smtp_url.as_deref(), c.mail_from.as_str()),
+            (None, "maef <no-reply@localhost>")
+        );
+        assert!(c.dispatch_events && !c.webhook_allow_private);
+        let c = with(&[
+            ("SMTP_URL", "smtps://user:hunter2@smtp.example.com:465"),
+            ("WEBHOOK_ALLOW_PRIVATE", "1"),
+        ])
+        .unwrap();
+        assert!(c.webhook_allow_private);
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(with(&[("MAIL_FROM", "not an address")])
+            .unwrap_err()
+            .starts_with("MAIL_FROM"));
+        let bad = with(&[("SMTP_URL", "http://user:hunter2@x")]).unwrap_err();
+        assert!(bad.starts_with("SMTP_URL") && !bad.contains("hunter2"), "{bad}");
     }
 }

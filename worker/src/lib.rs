@@ -13,10 +13,16 @@
 //!   claims the next), job execution (timeouts, panics), heartbeats and graceful
 //!   shutdown.
 //! - [`jobs`]: the `Job` enum and one module per job kind.
+//! - [`outbound`]: the HTTP client (webhooks, with the outbound address policy) and
+//!   the mail transport the handlers share.
+//! - [`dispatch`]: the webhook dispatcher (events → deliveries), woken by
+//!   `maef_events`.
 
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod jobs;
+pub mod outbound;
 pub mod queue;
 pub mod runner;
 

@@ -36,8 +36,9 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::{
     config::WorkerConfig,
-    db,
+    db, dispatch,
     jobs::{self, Completion, Job, JobContext},
+    outbound::Services,
     queue::{self, ClaimedJob},
     CHANNEL,
 };
@@ -107,6 +108,8 @@ struct Shared {
     acks: mpsc::UnboundedSender<Ack>,
     /// `WORKER_ONCE`: told by the pump when the queue had nothing left for this worker.
     drained: Notify,
+    /// Handlers' HTTP client and mail transport.
+    services: Services,
 }
 
 /// Runs the worker until `shutdown` resolves, then stops gracefully (see the module
@@ -116,6 +119,10 @@ struct Shared {
 /// A configuration the connection pool refuses.
 pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let pool = db::pool(&config)?;
+    let services = Services::new(&config)?;
+    let dispatcher = config
+        .dispatch_events
+        .then(|| tokio::spawn(dispatch::dispatch_forever(config.clone())));
     jobs::stories::configure(&config).map_err(anyhow::Error::msg)?;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
@@ -125,6 +132,7 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         running: Mutex::new(HashMap::new()),
         acks: ack_tx,
         drained: Notify::new(),
+        services,
     });
     let heartbeat = tokio::spawn(heartbeat(shared.clone()));
     let (phase_tx, phase_rx) = watch::channel(Phase::Run);
@@ -136,6 +144,9 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         }
     }
     let _ = phase_tx.send(Phase::Drain);
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.abort(); // a half-done dispatch rolls back: its events are dispatched later
+    }
 
     let concurrency = shared.config.concurrency as u32;
     tracing::info!("worker stopping: no more claims; waiting for running jobs");
@@ -387,6 +398,7 @@ async fn execute(
         pool: shared.pool.clone(),
         id: job.id,
         attempt: job.attempt,
+        services: shared.services.clone(),
     };
     let work = async {
         match Job::parse(&job.kind, job.payload.clone()) {

@@ -48,6 +48,10 @@ pub struct RegisterRequest {
     /// Optional display name, unique (blank: none).
     #[schema(max_length = 64)]
     pub username: Option<String>,
+    /// Language of the e-mails (`fr` or `en`); absent: the store's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(fr|en)$")]
+    pub locale: Option<String>,
 }
 
 /// The `Idempotency-Key` header of the routes that accept one, for the document.
@@ -61,7 +65,8 @@ pub struct IdempotencyHeader {
     pub idempotency_key: Option<String>,
 }
 
-/// Creates a customer account. Accepts an `Idempotency-Key`.
+/// Creates a customer account (a `customer.created` event and a welcome e-mail go
+/// with it). Accepts an `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     params(IdempotencyHeader), security((), ("bearer" = [])),
     responses(
@@ -69,7 +74,7 @@ pub struct IdempotencyHeader {
         (status = 400, description = "Malformed JSON, or a bad `Idempotency-Key` (`invalid_idempotency_key`)", body = Problem),
         (status = 409, description = "Codes: `app_user_email_key` (e-mail taken), `app_user_username_key` (username taken), \
             `idempotency_key_in_flight`", body = Problem),
-        (status = 422, description = "Codes: `invalid_email`, `weak_password`, `idempotency_key_reused` (the key came with \
+        (status = 422, description = "Codes: `invalid_email`, `app_user_locale_valid` (locale not fr or en), `weak_password`, `idempotency_key_reused` (the key came with \
             another body), `invalid_body`", body = Problem),
     ))]
 pub async fn register(
@@ -85,8 +90,8 @@ pub async fn register(
         &state,
         &caller,
         Access::ReadWrite,
-        "select api.register_user($1, $2, $3, $4)::text",
-        &[&request.email, &hash, &request.username, &idem],
+        "select api.register_user($1, $2, $3, $4, $5)::text",
+        &[&request.email, &hash, &request.username, &idem, &request.locale],
     )
     .await
     .map(JsonText::created)

@@ -25,6 +25,7 @@ pub mod catalog_links;
 pub mod catalog_types;
 pub mod categories;
 pub mod docs;
+pub mod emails;
 pub mod health;
 pub mod instagram;
 pub mod media;
@@ -34,9 +35,11 @@ pub mod pricing_types;
 pub mod products;
 pub mod promotion_types;
 pub mod promotions;
+pub mod reset_password;
 pub mod search;
 pub mod stories;
 pub mod users;
+pub mod webhooks;
 
 /// Every route of the API with its OpenAPI operation (each module registers its own
 /// paths with `routes!`; [`crate::openapi`] only assembles the document). Uploads are
@@ -57,6 +60,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(pricing_settings::router())
         .merge(price_lists::router())
+        .merge(webhooks::router())
+        .merge(emails::router())
+        .merge(reset_password::router())
         .merge(stories::router())
         .merge(instagram::router())
 }

@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": "9c5b94b1-35ad-49bb-b118-8e8fc24abf80", "email": "awa@example.sn", "username": "awa",
-    "is_active": true, "created_at": "2026-11-02T10:15:00+00:00", "last_login_at": null, "roles": ["customer"]}))]
+    "is_active": true, "locale": "fr", "created_at": "2026-11-02T10:15:00+00:00", "last_login_at": null, "roles": ["customer"]}))]
 pub struct Profile {
     pub id: uuid::Uuid,
     /// Lower-case.
@@ -35,6 +35,9 @@ pub struct Profile {
     #[schema(required)]
     pub username: Option<String>,
     pub is_active: bool,
+    /// Language of the user's e-mails (`fr`, `en`); null: the store's default.
+    #[schema(required, pattern = "^(fr|en)$")]
+    pub locale: Option<String>,
     #[schema(value_type = Timestamp)]
     pub created_at: String,
     #[schema(required, value_type = Option<Timestamp>)]
@@ -57,20 +60,24 @@ pub async fn me(
 /// refuses other keys).
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "ada"}))]
+#[schema(example = json!({"username": "ada", "locale": "fr"}))]
 pub struct UpdateMe {
     /// The new display name, unique; blank or null removes it.
     #[schema(max_length = 64)]
     pub username: Option<String>,
+    /// Language of the e-mails: `fr`, `en`, or null for the store's default.
+    #[schema(pattern = "^(fr|en)$")]
+    pub locale: Option<String>,
 }
 
-/// Changes the signed-in user's username: `{"username": "ada"}`.
+/// Changes the signed-in user's username and e-mail language: `{"username": "ada",
+/// "locale": "fr"}` (`locale`: `fr`, `en`, or null for the store's default).
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     request_body = UpdateMe,
     responses(
         (status = 200, description = "Profile", body = Profile),
         (status = 409, description = "The username is taken (`app_user_username_key`)", body = Problem),
-        (status = 422, description = "Codes: `unknown_fields`, `app_user_username_check` (over 64 characters), \
+        (status = 422, description = "Codes: `unknown_fields`, `app_user_locale_valid` (not fr, en or null), `app_user_username_check` (over 64 characters), \
             `invalid_body` (not an object)", body = Problem),
     ))]
 pub async fn update_me(
@@ -108,6 +115,8 @@ pub struct UserExport {
     pub sessions: Vec<ExportSession>,
     /// What the user did (audit rows they are the actor of).
     pub activity: Vec<ExportActivity>,
+    /// The e-mails sent to them (docs/email.md).
+    pub emails: Vec<ExportEmail>,
 }
 
 /// A table row of the export (every column, by name).
@@ -135,6 +144,21 @@ pub struct ExportActivity {
     pub at: String,
     pub action: String,
     pub entity: String,
+}
+
+/// An e-mail sent (or queued) to the user.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportEmail {
+    /// `password_reset`, `welcome`, `order_confirmation`, …
+    pub kind: String,
+    pub to: String,
+    /// `queued`, `sending`, `sent`, `logged` or `failed`.
+    pub status: String,
+    #[schema(value_type = Timestamp)]
+    pub created_at: String,
+    #[schema(required, value_type = Option<Timestamp>)]
+    pub sent_at: Option<String>,
 }
 
 /// Everything held about the signed-in user, as JSON (GDPR access request).

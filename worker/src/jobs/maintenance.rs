@@ -91,3 +91,38 @@ pub async fn refresh_materialized_views(ctx: &JobContext) -> Result<Completion, 
     tracing::debug!(views = n, "materialized views refreshed");
     Ok(Completion::Batched)
 }
+
+/// Deletes events older than `events.retention_days` (their webhook deliveries with
+/// them), batch by batch.
+///
+/// # Errors
+/// A database error.
+pub async fn prune_events(ctx: &JobContext) -> Result<Completion, String> {
+    prune(ctx, "select api.prune_events($1)", "events").await
+}
+
+/// Deletes e-mail records older than `email.retention_days`, batch by batch.
+///
+/// # Errors
+/// A database error.
+pub async fn prune_emails(ctx: &JobContext) -> Result<Completion, String> {
+    prune(ctx, "select api.prune_emails($1)", "e-mails").await
+}
+
+async fn prune(ctx: &JobContext, sql: &str, what: &str) -> Result<Completion, String> {
+    let client = client(ctx).await?;
+    let mut total = 0;
+    loop {
+        let n: i64 = client
+            .query_one(sql, &[&BATCH])
+            .await
+            .map_err(|e| format!("{sql}: {e}"))?
+            .get(0);
+        total += n;
+        if n < i64::from(BATCH) {
+            break;
+        }
+    }
+    tracing::info!(deleted = total, "old {what} pruned");
+    Ok(Completion::Batched)
+}

@@ -3,16 +3,20 @@
 //! Adding a kind means a variant here, its module, its name in [`KINDS`] and a row in
 //! `shop.job_kind` (timeout) by migration.
 
+pub mod deliver_webhook;
 pub mod maintenance;
 pub mod media;
 pub mod noop;
 pub mod placeholder;
+pub mod send_email;
 pub mod stories;
 pub mod write_audit;
 
 use deadpool_postgres::Pool;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::outbound::Services;
 
 /// The kinds this worker has handlers for (it claims every kind: an unknown one fails
 /// with a clear error and retries with backoff, for a worker that knows it).
@@ -26,6 +30,10 @@ pub const KINDS: &[&str] = &[
     "prune_idempotency_keys",
     "make_derivatives",
     "prune_orphan_media",
+    "send_email",
+    "deliver_webhook",
+    "prune_events",
+    "prune_emails",
     "renew_instagram_tokens",
     "prune_stories",
 ];
@@ -51,6 +59,14 @@ pub enum Job {
     MakeDerivatives(media::MakeDerivatives),
     /// Deletes media assets nothing links to any more.
     PruneOrphanMedia(media::PruneOrphanMedia),
+    /// Sends one e-mail over SMTP (or to the log), once.
+    SendEmail(send_email::SendEmail),
+    /// POSTs one event to one webhook endpoint and logs the attempt.
+    DeliverWebhook(deliver_webhook::DeliverWebhook),
+    /// Deletes events older than their retention, with their webhook deliveries.
+    PruneEvents,
+    /// Deletes e-mail records older than their retention.
+    PruneEmails,
     /// Renews Instagram tokens that expire soon, where Meta allows it.
     RenewInstagramTokens,
     /// Deletes unlinked stories past their retention, with their media.
@@ -80,6 +96,8 @@ pub struct JobContext {
     pub id: i64,
     /// The attempt being run (fencing token).
     pub attempt: i32,
+    /// The HTTP client and mail transport.
+    pub services: Services,
 }
 
 impl JobContext {
@@ -123,6 +141,10 @@ impl Job {
             "prune_idempotency_keys" => Job::PruneIdempotencyKeys,
             "make_derivatives" => Job::MakeDerivatives(payload(kind, value)?),
             "prune_orphan_media" => Job::PruneOrphanMedia(payload(kind, value)?),
+            "send_email" => Job::SendEmail(payload(kind, value)?),
+            "deliver_webhook" => Job::DeliverWebhook(payload(kind, value)?),
+            "prune_events" => Job::PruneEvents,
+            "prune_emails" => Job::PruneEmails,
             "renew_instagram_tokens" => Job::RenewInstagramTokens,
             "prune_stories" => Job::PruneStories,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
@@ -144,6 +166,10 @@ impl Job {
             Job::PruneIdempotencyKeys => maintenance::prune_idempotency_keys(ctx).await,
             Job::MakeDerivatives(job) => job.run(ctx).await,
             Job::PruneOrphanMedia(job) => job.run(ctx).await,
+            Job::SendEmail(job) => job.run(ctx).await,
+            Job::DeliverWebhook(job) => job.run(ctx).await,
+            Job::PruneEvents => maintenance::prune_events(ctx).await,
+            Job::PruneEmails => maintenance::prune_emails(ctx).await,
             Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
             Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
         }
@@ -170,6 +196,8 @@ mod tests {
             let payload = match *kind {
                 "write_audit" => serde_json::json!({"action": "a", "entity": "e"}),
                 "make_derivatives" => serde_json::json!({"asset_id": "00000000-0000-0000-0000-000000000000"}),
+                "send_email" => serde_json::json!({"email_message_id": 1}),
+                "deliver_webhook" => serde_json::json!({"webhook_delivery_id": 1}),
                 _ => serde_json::json!({}),
             };
             assert!(Job::parse(kind, payload).is_ok(), "{kind}");
