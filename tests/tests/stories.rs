@@ -998,3 +998,43 @@ async fn expiring_user_tokens_are_renewed_and_refused_ones_need_reauth() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_download_slower_than_its_timeout_is_left_for_the_next_pull() {
+    let shop = Shop::new().await;
+    let stories = image_stories(&shop.fake, 2, |i| noisy_jpeg(200 + i as u32, i as u64 + 3));
+    shop.fake.account(
+        ACCOUNT,
+        FakeAccount {
+            token: TOKEN.into(),
+            username: "boutique".into(),
+            stories,
+            page_sizes: vec![25],
+        },
+    );
+    // Each 64 KiB takes 2 s to arrive; a download may take 1 s in all.
+    shop.fake
+        .with(|s| s.cdn_delay_per_64k = Some(Duration::from_secs(2)));
+    let _worker = shop.worker("w1", &[("IG_DOWNLOAD_TIMEOUT_SECS", "1")]);
+    let job = shop.pull().await;
+    let (ok, error) = shop.attempt(job, 1).await;
+    assert_eq!(ok, Some(false));
+    let error = error.unwrap();
+    assert!(
+        error.contains("2 of 2 stories could not be fetched")
+            && error.contains("IG_DOWNLOAD_TIMEOUT_SECS (1s)"),
+        "{error}"
+    );
+    assert_eq!(shop.stories().await, 0, "nothing half-stored");
+    // The CDN is fast again: the retry stores both.
+    shop.fake.with(|s| s.cdn_delay_per_64k = None);
+    shop.client
+        .execute(
+            "update shop.job_queue set run_at = now() where job_id = $1",
+            &[&job],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shop.attempt(job, 2).await, (Some(true), None));
+    assert_eq!(shop.stories().await, 2);
+}
