@@ -8,11 +8,14 @@
 //! # Layout
 //! - [`catalog`]: categories, products with variants, prices in XOF and EUR, stock,
 //!   tags and one generated image per product.
+//! - [`stories`]: six Instagram-like stories with generated images, three of them
+//!   showing demo products (the carousel without an Instagram account).
 //!
-//! Later parts (orders in several states, payments, stories, reviews) are added as
-//! modules beside `catalog` and called from [`load`] in dependency order.
+//! Later parts (orders in several states, payments, reviews) are added as modules
+//! beside these and called from [`load`] in dependency order.
 
 pub mod catalog;
+pub mod stories;
 
 use tokio_postgres::Client;
 
@@ -26,6 +29,15 @@ pub async fn load(client: &mut Client) -> anyhow::Result<Vec<String>> {
         format!(
             "catalog: {} categories, {} products, {} variants, {} images",
             catalog.categories, catalog.products, catalog.variants, catalog.images
+        )
+    });
+    let stories = stories::load(client).await?;
+    report.push(if stories.already_loaded {
+        "stories: already loaded".to_string()
+    } else {
+        format!(
+            "stories: {} stories, {} linked to products",
+            stories.stories, stories.links
         )
     });
     Ok(report)

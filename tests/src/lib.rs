@@ -11,6 +11,7 @@
 //! run's databases afterwards.
 
 pub mod contract;
+pub mod fake_graph;
 pub mod fakes;
 pub mod http;
 

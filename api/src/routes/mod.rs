@@ -27,6 +27,7 @@ pub mod categories;
 pub mod docs;
 pub mod emails;
 pub mod health;
+pub mod instagram;
 pub mod media;
 pub mod price_lists;
 pub mod pricing_settings;
@@ -36,6 +37,7 @@ pub mod promotion_types;
 pub mod promotions;
 pub mod reset_password;
 pub mod search;
+pub mod stories;
 pub mod users;
 pub mod webhooks;
 
@@ -61,6 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())
+        .merge(stories::router())
+        .merge(instagram::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.
