@@ -1,6 +1,6 @@
 -- Instagram stories → products (issue 17): the carousel the storefront reads, the
 -- admin's links, drafts and hiding, the connected accounts, and the entry points
--- maef-worker's pull uses. Migration V40 holds the data.
+-- maef-worker's pull uses. Migration V23 holds the data.
 --
 -- Who calls what:
 --   storefront (anyone):        api.list_stories, api.story

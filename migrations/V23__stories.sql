@@ -1,4 +1,4 @@
--- V40: Instagram stories → products (issue 17): connected accounts with their tokens
+-- V23: Instagram stories → products (issue 17): connected accounts with their tokens
 -- sealed at rest, single-use OAuth states, what a story needs to be served and drafted
 -- from, the permissions, store policies, job kinds and schedules.
 --
