@@ -17,10 +17,7 @@
 //! Tokens are sealed here (`OAUTH_TOKEN_KEY`) before they reach SQL; no token is
 //! logged or returned, and Graph errors carry Meta's message, never a URL.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use base64::Engine;
 use maef_instagram::{config::SCOPES, graph::TokenAnswer, GraphError, Secret};
 use serde::Deserialize;
@@ -33,7 +30,7 @@ use crate::{
     caller::{Caller, IntegrationsAdmin, Require},
     db::{self, Access},
     error::{ApiError, Problem},
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
     routes::{answer, catalog_types::Timestamp, JsonText},
     AppState,
 };

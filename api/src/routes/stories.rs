@@ -2,10 +2,7 @@
 //! on-demand pulls (`stories:write`). One SQL call per route (`sql/stories.sql`); the
 //! pull itself is `maef-worker`'s `pull_instagram_stories` job.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -14,7 +11,7 @@ use crate::{
     caller::{Caller, Require, StoriesWrite},
     db::Access,
     error::{ApiError, Problem},
-    extract::Query,
+    extract::{Path, Query},
     routes::{
         answer,
         catalog_admin_types::ProductAdmin,
