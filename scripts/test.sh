@@ -21,26 +21,11 @@ export MAEF_TEST_RUN_ID
 # violations in target/contract-violations.txt instead, for exploring.
 export MAEF_CONTRACT="${MAEF_CONTRACT:-strict}"
 
-# Test databases are named maef_t_<run>_… and maef_tmpl_<run> (the fuzz's
-# maef_fuzz_<run>), run = r<epoch>x<pid>.
-# At the end this run drops its own; at the start, leftovers of runs older than an hour
-# (killed runs) go too. Another run in progress on the same server is left alone.
-drop_test_databases() { # $1: an SQL condition on columns epoch and run
-    psql -w -q "$MAEF_TEST_ADMIN_URL" -tAc "
-        select datname from (
-            select datname, substring(datname from '^maef_(?:t|tmpl|fuzz)_r([0-9]+)x') :: bigint as epoch,
-                   substring(datname from '^maef_(?:t|tmpl|fuzz)_(r[0-9]+x[0-9]+)') as run
-            from pg_database) d
-        where epoch is not null and ($1)" |
-        while read -r db; do
-            # A plain drop first: it cancels autovacuum workers, which FORCE may not
-            # signal as a non-superuser; FORCE then ends sessions of a killed run.
-            [ -n "$db" ] && { psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\"" 2>/dev/null ||
-                psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$db\" with (force)"; }
-        done
-}
-drop_test_databases "epoch < extract(epoch from now()) - 3600"
-cleanup() { drop_test_databases "run = '$MAEF_TEST_RUN_ID'"; }
+# At the end this run drops its own test databases; at the start, those of runs older
+# than an hour (killed runs, bare `cargo test` runs) go too. Another run in progress on
+# the same server is left alone.
+scripts/drop-test-databases.sh older 60
+cleanup() { scripts/drop-test-databases.sh run "$MAEF_TEST_RUN_ID"; }
 trap cleanup EXIT
 
 LOG=.run/test.log

@@ -17,7 +17,7 @@
 --      all of it commits together.
 --
 -- Lock order: idempotency key → cart row → coupon row → inventory rows (sorted) →
--- their levels; the same as payment, expiry and cancellation (see V16), so none of
+-- their levels; the same as payment, expiry and cancellation (see V27), so none of
 -- them can deadlock another.
 --
 -- Errors (nothing written): MA400 idempotency_key_required, MA404 cart_not_found (also

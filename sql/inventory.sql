@@ -1,6 +1,6 @@
 -- Inventory: stock per (variant, location), the movement ledger, reservations, and
 -- the stock administration (catalog:write, audited). The data model and its invariants
--- are described in migrations/V15__inventory.sql; in short, shop.inventory holds each
+-- are described in migrations/V26__inventory.sql; in short, shop.inventory holds each
 -- variant's totals and is its stock mutex, shop.stock_level the detail per location,
 -- shop.stock_movement every change, shop.stock_reservation the units held for orders.
 --
@@ -16,7 +16,7 @@
 -- variant_not_found / stock_location_not_found, MA422 invalid_field (detail = JSON
 -- path) / stock_below_reserved, 23505 stock_location_code_key.
 
--- Marks this transaction's stock writes as the SQL API's (V15's inventory_direct_change
+-- Marks this transaction's stock writes as the SQL API's (V26's inventory_direct_change
 -- trigger then leaves them alone: levels and ledger are written here).
 create function api._stock_write()
 returns void

@@ -47,10 +47,20 @@ create function api.media_upload_begin()
 returns oid
 language plpgsql security definer
 set search_path = '' as $$
+begin
+    perform api._require_scope('media:write');
+    return api._media_lo_begin();
+end
+$$;
+
+-- The large object of this transaction's upload (shared by uploads and the worker's
+-- ingestion of stories, api.ingest_media_begin in sql/stories.sql).
+create function api._media_lo_begin()
+returns oid
+language plpgsql as $$
 declare
     v_oid oid;
 begin
-    perform api._require_scope('media:write');
     if coalesce(current_setting('maef.upload_oid', true), '') <> '' then
         raise exception using errcode = 'MA409', constraint = 'upload_in_progress',
             message = 'this transaction already has an upload in progress';
@@ -66,11 +76,19 @@ create function api.media_upload_write(p_chunk bytea)
 returns bigint
 language plpgsql security definer
 set search_path = '' as $$
+begin
+    perform api._require_scope('media:write');
+    return api._media_lo_write(p_chunk);
+end
+$$;
+
+create function api._media_lo_write(p_chunk bytea)
+returns bigint
+language plpgsql as $$
 declare
     v_oid oid := nullif(current_setting('maef.upload_oid', true), '')::oid;
     v_size bigint := coalesce(nullif(current_setting('maef.upload_size', true), ''), '0')::bigint;
 begin
-    perform api._require_scope('media:write');
     if v_oid is null then
         raise exception using errcode = 'MA409', constraint = 'no_upload_in_progress',
             message = 'call api.media_upload_begin() first, in the same transaction';
@@ -102,16 +120,27 @@ create function api.media_create(p_meta jsonb, p_data bytea, p_quota_bytes bigin
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
+begin
+    perform api._require_scope('media:write');
+    return api._media_store(p_meta, p_data, shop.current_user_id(), p_quota_bytes);
+end
+$$;
+
+-- The body of api.media_create, for any owner (null: the shop's own media, such as
+-- the stories maef-worker pulls) and without the caller's permission check, which the
+-- public entry points make. Quota applies to a non-null owner without users:admin.
+create function api._media_store(p_meta jsonb, p_data bytea, p_owner uuid, p_quota_bytes bigint)
+returns jsonb
+language plpgsql as $$
 declare
     v_oid oid := nullif(current_setting('maef.upload_oid', true), '')::oid;
     v_written bigint := nullif(current_setting('maef.upload_size', true), '')::bigint;
     v_size bigint := (p_meta ->> 'size_bytes')::bigint;
     v_sha text := p_meta ->> 'sha256';
-    v_owner uuid := shop.current_user_id();
+    v_owner uuid := p_owner;
     v_used bigint;
     v_asset shop.media_asset;
 begin
-    perform api._require_scope('media:write');
     if (p_data is null) = (v_oid is null) then
         raise exception using errcode = 'MA409', constraint = 'upload_storage',
             message = 'give either the bytes or a large object written by api.media_upload_write, not both or neither';
@@ -324,6 +353,7 @@ begin
         where a.created_at < now() - p_older_than
           and not exists (select from shop.product_media pm where pm.asset_id = a.asset_id)
           and not exists (select from shop.story s where s.asset_id = a.asset_id)
+          and not exists (select from shop.story s where s.poster_asset_id = a.asset_id)
           and not exists (select from shop.review_media rm where rm.asset_id = a.asset_id)
         order by a.created_at
         limit p_limit
@@ -338,6 +368,10 @@ comment on function api._media_variants() is 'Private: the derivative kinds serv
 comment on function api._media_not_found(uuid) is 'Private: raises MA404 media_not_found.';
 comment on function api._check_variant(text) is 'Private: MA422 invalid_variant unless null or a known derivative kind.';
 comment on function api._media_json(shop.media_asset, boolean) is 'Private: the JSON of an asset as uploads return it (created = new bytes).';
+comment on function api._media_lo_begin() is 'Private: creates this transaction''s upload large object (maef.upload_oid).';
+comment on function api._media_lo_write(bytea) is 'Private: appends a chunk to this transaction''s upload large object; returns the bytes written.';
+comment on function api._media_store(jsonb, bytea, uuid, bigint) is
+    'Private: stores bytes or this transaction''s large object as an asset of p_owner (sha256 dedupe, quota for non-admin owners, derivatives enqueued for images).';
 comment on function api.media_upload_begin() is
     'Starts a large-object upload in this transaction (media:write); chunks follow with api.media_upload_write, then api.media_create(meta, null).';
 comment on function api.media_upload_write(bytea) is

@@ -2,10 +2,10 @@
 -- (payment marks an order paid, cash on delivery confirms it, the worker expires it,
 -- staff cancel it or add notes). The three state machines (status, payment_status,
 -- fulfillment_status), their allowed transitions and the timeline are enforced by the
--- data (migrations/V16__orders.sql): an illegal change raises MA409
+-- data (migrations/V27__orders.sql): an illegal change raises MA409
 -- order_transition_invalid naming machine, from and to, whoever attempts it.
 --
--- Lock order (see V16): order row → coupon row → inventory rows in (product_id,
+-- Lock order (see V27): order row → coupon row → inventory rows in (product_id,
 -- variant_id) order. Every function here that changes an order locks its row first.
 --
 -- Errors: MA404 order_not_found, MA409 order_transition_invalid (detail = {machine,

@@ -155,6 +155,10 @@ permissions! {
     WebhooksWrite = "webhooks:write";
     /// `emails:admin`: e-mail templates and the e-mail outbox.
     EmailsAdmin = "emails:admin";
+    /// `stories:write`: link stories to products, draft products, hide, pull on demand.
+    StoriesWrite = "stories:write";
+    /// `integrations:admin`: connect and disconnect social accounts and their tokens.
+    IntegrationsAdmin = "integrations:admin";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

@@ -66,6 +66,9 @@ pub struct Config {
     /// private and link-local addresses, and plain http. For tests and development
     /// only: it turns the SSRF protection off (maef-worker has the same variable).
     pub webhook_allow_private: bool,
+    /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
+    /// them its routes answer 409 `instagram_not_configured`.
+    pub instagram: maef_instagram::InstagramConfig,
 }
 
 /// Media settings (uploads stream; downloads are read from the database in chunks).
@@ -276,6 +279,10 @@ impl Config {
                     })
                 }
             },
+            instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| ConfigError {
+                var: p.var,
+                problem: p.problem,
+            })?,
         })
     }
 }

@@ -59,6 +59,8 @@ pub struct AppState {
     pub decodes: Arc<tokio::sync::Semaphore>,
     /// How downloads read media chunks: cache (`MEDIA_CACHE_BYTES`) and read turns.
     pub media_chunks: Arc<routes::media::chunks::MediaChunks>,
+    /// The Instagram Graph API client (OAuth callback, tokens an admin gives).
+    pub graph: maef_instagram::Graph,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
                 config.media.chunk_bytes,
                 config.db_pool_size,
             )),
+            graph: maef_instagram::Graph::new(&config.instagram).map_err(anyhow::Error::msg)?,
         })
     }
 }

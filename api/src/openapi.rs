@@ -24,6 +24,8 @@ use utoipa::OpenApi;
         (name = "admin", description = "Administration (permissions in each route's security)"),
         (name = "webhooks", description = "Domain events and outbound webhooks (webhooks:write), signed per Standard Webhooks"),
         (name = "emails", description = "E-mail templates and the e-mail outbox (emails:admin)"),
+        (name = "stories", description = "Instagram stories pulled into the shop: the storefront carousel, links to products, drafts"),
+        (name = "integrations", description = "Connected accounts (Instagram with Facebook Login): OAuth, tokens sealed at rest"),
     )
 )]
 pub struct ApiDoc;

@@ -11,12 +11,15 @@
 //! - [`orders`]: shipping methods and rates, and orders in every state (awaiting
 //!   payment, paid, confirmed for cash on delivery, fulfilled, delivered, cancelled,
 //!   expired), placed through checkout.
+//! - [`stories`]: six Instagram-like stories with generated images, three of them
+//!   showing demo products (the carousel without an Instagram account).
 //!
-//! Later parts (payments, stories, reviews) are added as modules beside these and
-//! called from [`load`] in dependency order.
+//! Later parts (payments, reviews) are added as modules beside these and called from
+//! [`load`] in dependency order.
 
 pub mod catalog;
 pub mod orders;
+pub mod stories;
 
 use tokio_postgres::Client;
 
@@ -37,6 +40,15 @@ pub async fn load(client: &mut Client) -> anyhow::Result<Vec<String>> {
         "orders: already loaded".to_string()
     } else {
         format!("orders: {}", orders.statuses.join(", "))
+    });
+    let stories = stories::load(client).await?;
+    report.push(if stories.already_loaded {
+        "stories: already loaded".to_string()
+    } else {
+        format!(
+            "stories: {} stories, {} linked to products",
+            stories.stories, stories.links
+        )
     });
     Ok(report)
 }

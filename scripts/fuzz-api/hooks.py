@@ -102,6 +102,13 @@ UNSTATED_RULES = [
     (r"POST /api/v1/media/upload$", "unsupported_media_type", None, None, "the bytes are a file of an allowed type"),
     (r"POST /api/v1/media/upload$", "empty_file", None, None, "the file has at least one byte"),
     (r"POST /api/v1/media/upload$", "image_undecodable", None, None, "an image's bytes decode"),
+    (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "invalid_field", r"^\$\.event_types", None,
+     "event types name rows of shop.event_type (or their family, or *)"),
+    # The world outside: DNS. A webhook URL's host must resolve, to public addresses.
+    (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_unresolvable", None, None,
+     "the URL's host name resolves in DNS"),
+    (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_not_public", None, None,
+     "the URL's host resolves to public addresses only"),
     # A secret only the e-mail holds.
     (r"POST /api/v1/auth/password-reset/confirm$", "invalid_reset_token", None, None, "the token comes from the e-mail"),
     # The password policy's lists.

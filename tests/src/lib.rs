@@ -11,6 +11,7 @@
 //! run's databases afterwards.
 
 pub mod contract;
+pub mod fake_graph;
 pub mod fakes;
 pub mod http;
 pub mod shop;
@@ -46,8 +47,21 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
+/// The run's id, in the form `make test` uses (`r<epoch>x<pid>`), so that databases of
+/// a `cargo test` run outside `make test` — which has no end-of-run cleanup — are
+/// recognised and dropped as stale by the next `make test` (scripts/test.sh) an hour
+/// later, instead of filling the disk.
 fn run_id() -> String {
-    std::env::var("MAEF_TEST_RUN_ID").unwrap_or_else(|_| format!("p{}", std::process::id()))
+    std::env::var("MAEF_TEST_RUN_ID").unwrap_or_else(|_| {
+        static ID: OnceLock<String> = OnceLock::new();
+        ID.get_or_init(|| {
+            let epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("r{epoch}x{}", std::process::id())
+        })
+        .clone()
+    })
 }
 
 /// Name of this run's migrated template database, creating it on first use.

@@ -19,7 +19,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Inserts an active product with one variant (`sku`), an XOF and a EUR price and
 /// `stock` units on hand (none when `None`: an untracked variant); returns the
 /// variant id. Inventory rows inserted this way open their stock level and ledger
-/// (migration V15's trigger), as the catalog's own writes do.
+/// (migration V26's trigger), as the catalog's own writes do.
 pub async fn seed_variant(client: &Client, sku: &str, xof: i64, eur: i64, stock: Option<i32>) -> i64 {
     client
         .execute(

@@ -9,6 +9,35 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
     let first = maef_demo::load(&mut client).await.unwrap();
     assert!(first[0].starts_with("catalog: "), "{first:?}");
     assert!(!first[0].contains("already"), "{first:?}");
+    assert!(first[1].starts_with("stories: 6 stories, 3 linked"), "{first:?}");
+    // The carousel has something to show: stories with media, some showing products.
+    let carousel: serde_json::Value = client
+        .query_one("select api.list_stories(null, 50, null)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let items = carousel["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert_eq!(
+        items
+            .iter()
+            .filter(|s| !s["products"].as_array().unwrap().is_empty())
+            .count(),
+        3
+    );
+    assert_eq!(
+        items[0]["caption_facts"],
+        serde_json::Value::Null,
+        "the public form"
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.story where caption_price_currency = 'XOF'"
+        )
+        .await,
+        4
+    );
     let products = count(&client, "select count(*) from shop.product where is_active").await;
     assert!(products >= 50, "{products} active products");
     // Every demo product is priced, stocked and has its image, as a shopper expects.
@@ -35,7 +64,8 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
         again,
         vec![
             "catalog: already loaded".to_string(),
-            "orders: already loaded".to_string()
+            "orders: already loaded".to_string(),
+            "stories: already loaded".to_string()
         ]
     );
     assert_eq!(

@@ -67,6 +67,22 @@ pub struct WorkerConfig {
     /// events into deliveries). Any number of workers may run it; `false` leaves it to
     /// others.
     pub dispatch_events: bool,
+    /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`), as maef-api reads it.
+    pub instagram: maef_instagram::InstagramConfig,
+    /// Limits of the media the worker downloads (stories), as uploads have them.
+    pub media: MediaLimits,
+}
+
+/// Limits of downloaded media: the same variables and defaults as maef-api's uploads,
+/// so a story is refused exactly when the same file uploaded would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaLimits {
+    /// `MEDIA_MAX_IMAGE_BYTES` (default 10 MiB): largest image (decoded in memory).
+    pub max_image_bytes: u64,
+    /// `MEDIA_MAX_VIDEO_BYTES` (default 200 MiB): largest video (streamed).
+    pub max_video_bytes: u64,
+    /// `MEDIA_CHUNK_BYTES` (default 256 KiB): bytes per large-object write.
+    pub chunk_bytes: usize,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -171,6 +187,12 @@ impl WorkerConfig {
             smtp_timeout: Duration::from_secs(number("SMTP_TIMEOUT_SECS", 30)?),
             webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE", false)?,
             dispatch_events: flag("WORKER_DISPATCH_EVENTS", true)?,
+            media: MediaLimits {
+                max_image_bytes: number("MEDIA_MAX_IMAGE_BYTES", 10 << 20)?,
+                max_video_bytes: number("MEDIA_MAX_VIDEO_BYTES", 200 << 20)?,
+                chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
+            },
+            instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
         })
     }
 

@@ -123,6 +123,7 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
     let dispatcher = config
         .dispatch_events
         .then(|| tokio::spawn(dispatch::dispatch_forever(config.clone())));
+    jobs::stories::configure(&config).map_err(anyhow::Error::msg)?;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.concurrency)),

@@ -7,10 +7,7 @@
 //! so a broken template never reaches a customer. That takes two calls (the kind's
 //! sample, then the save), as a login takes two around its password check.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use maef_outbound::template::{self, Template, TemplateError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +17,7 @@ use crate::{
     caller::{Caller, EmailsAdmin, Require},
     db::{self, Access},
     error::{ApiError, Problem},
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
     routes::{answer, JsonText},
     AppState,
 };
@@ -72,8 +69,14 @@ pub struct EmailTemplate {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveTemplate {
+    /// A minijinja template of one line.
+    #[schema(min_length = 1, max_length = 500)]
     pub subject: String,
+    /// The plain-text part (minijinja).
+    #[schema(min_length = 1, max_length = 100000)]
     pub body_text: String,
+    /// The HTML part (minijinja, autoescaped).
+    #[schema(min_length = 1, max_length = 200000)]
     pub body_html: String,
 }
 
@@ -258,6 +261,17 @@ pub struct OutboxPage {
     pub next_cursor: Option<String>,
 }
 
+/// The states of an e-mail of the outbox.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum EmailStatus {
+    Queued,
+    Sending,
+    Sent,
+    Logged,
+    Failed,
+}
+
 /// Query of the outbox.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -268,6 +282,7 @@ pub struct OutboxFilter {
     /// `next_cursor` of the previous page.
     pub before: Option<i64>,
     /// `queued`, `sending`, `sent`, `logged` or `failed`.
+    #[param(inline, value_type = Option<EmailStatus>)]
     pub status: Option<String>,
     /// E-mail kind.
     pub kind: Option<String>,

@@ -29,6 +29,7 @@ pub mod checkout;
 pub mod docs;
 pub mod emails;
 pub mod health;
+pub mod instagram;
 pub mod inventory;
 pub mod media;
 pub mod orders;
@@ -41,6 +42,7 @@ pub mod promotions;
 pub mod reset_password;
 pub mod search;
 pub mod shipping;
+pub mod stories;
 pub mod users;
 pub mod webhooks;
 
@@ -71,6 +73,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())
+        .merge(stories::router())
+        .merge(instagram::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

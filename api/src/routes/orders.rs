@@ -1,7 +1,7 @@
 //! Orders: the customer's own (`orders:read:own` through row ownership), a guest's with
 //! the token returned at checkout, and staff's (`orders:read:any`, `orders:write:any`:
 //! notes, cancelling an unpaid order). State changes and their rules are in the
-//! database (`sql/orders.sql`, `migrations/V16__orders.sql`): an illegal one is a 409
+//! database (`sql/orders.sql`, `migrations/V27__orders.sql`): an illegal one is a 409
 //! `order_transition_invalid` naming machine, from and to.
 
 use axum::{

@@ -5,10 +5,7 @@
 //! outbound address policy (its host must resolve to public addresses only: SSRF),
 //! which needs DNS and so cannot run in SQL. maef-worker checks again at each delivery.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use maef_outbound::address::{self, Policy};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +15,7 @@ use crate::{
     caller::{Require, WebhooksWrite},
     db::Access,
     error::{ApiError, Problem},
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
     routes::{answer, JsonText},
     AppState,
 };
@@ -84,7 +81,13 @@ pub struct WebhookEndpointList {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
-    /// `https://…` whose host resolves to public addresses only (no credentials).
+    /// `https://…` whose host resolves to public addresses only, without credentials
+    /// (`WEBHOOK_ALLOW_PRIVATE=1`, for tests and development, also lets plain `http`
+    /// and private addresses through).
+    #[schema(
+        pattern = r"^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\s]*)?$",
+        max_length = 2048
+    )]
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -101,6 +104,10 @@ pub struct CreateEndpoint {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = r"^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\s]*)?$",
+        max_length = 2048
+    )]
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -319,7 +326,18 @@ pub struct DeliveryFilter {
     /// `next_cursor` of the previous page.
     pub before: Option<i64>,
     /// `pending`, `succeeded`, `failed` or `cancelled`.
+    #[param(inline, value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
+}
+
+/// The states of a delivery.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
 }
 
 /// An endpoint's deliveries, newest first.

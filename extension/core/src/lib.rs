@@ -4,6 +4,8 @@
 //! types and calls into these modules, so every rule is tested with plain `cargo test`.
 //!
 //! # Layout
+//! - [`caption`]: title, description, hashtags and price (exact minor units) read
+//!   from a social-media caption (the Instagram stories ingestion of `maef-worker`).
 //! - [`money`]: amounts in integer minor units, conversion from decimal text with
 //!   half-to-even rounding, and display formatting by currency exponent.
 //! - [`pricing`]: the quote engine (prices, promotions with stacking, exact per-line
@@ -11,6 +13,7 @@
 //! - [`ranking`]: the search score combining full-text, trigram, exact/prefix title
 //!   matches, popularity and stock.
 
+pub mod caption;
 pub mod money;
 pub mod pricing;
 pub mod ranking;

@@ -22,7 +22,7 @@ pub struct MakeDerivatives {
 
 /// Decoding and resizing are CPU-bound and take tens of megabytes for a large photo:
 /// at most one per core at a time, whatever the worker's slot count.
-fn cpu_permits() -> &'static Semaphore {
+pub(crate) fn cpu_permits() -> &'static Semaphore {
     static PERMITS: OnceLock<Semaphore> = OnceLock::new();
     PERMITS.get_or_init(|| {
         Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))

@@ -7,9 +7,9 @@ pub mod deliver_webhook;
 pub mod maintenance;
 pub mod media;
 pub mod noop;
-pub mod placeholder;
 pub mod reservations;
 pub mod send_email;
+pub mod stories;
 pub mod write_audit;
 
 use deadpool_postgres::Pool;
@@ -34,6 +34,8 @@ pub const KINDS: &[&str] = &[
     "deliver_webhook",
     "prune_events",
     "prune_emails",
+    "renew_instagram_tokens",
+    "prune_stories",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -43,8 +45,8 @@ pub enum Job {
     Noop(noop::Noop),
     /// Writes an audit row in the transaction that completes the job (exactly once).
     WriteAudit(write_audit::WriteAudit),
-    /// Pulls Instagram stories: a no-op until the stories issue lands.
-    PullInstagramStories,
+    /// Pulls one account's Instagram stories, or enqueues a pull per account.
+    PullInstagramStories(stories::PullInstagramStories),
     /// Expires unpaid orders past their reservation time (stock and coupon uses back).
     ExpireStockReservations,
     /// Refreshes the materialized views of schemas shop and report.
@@ -65,6 +67,10 @@ pub enum Job {
     PruneEvents,
     /// Deletes e-mail records older than their retention.
     PruneEmails,
+    /// Renews Instagram tokens that expire soon, where Meta allows it.
+    RenewInstagramTokens,
+    /// Deletes unlinked stories past their retention, with their media.
+    PruneStories,
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -128,7 +134,7 @@ impl Job {
         Ok(match kind {
             "noop" => Job::Noop(payload(kind, value)?),
             "write_audit" => Job::WriteAudit(payload(kind, value)?),
-            "pull_instagram_stories" => Job::PullInstagramStories,
+            "pull_instagram_stories" => Job::PullInstagramStories(payload(kind, value)?),
             "expire_stock_reservations" => Job::ExpireStockReservations,
             "refresh_materialized_views" => Job::RefreshMaterializedViews,
             "prune_jobs" => Job::PruneJobs(payload(kind, value)?),
@@ -139,6 +145,8 @@ impl Job {
             "deliver_webhook" => Job::DeliverWebhook(payload(kind, value)?),
             "prune_events" => Job::PruneEvents,
             "prune_emails" => Job::PruneEmails,
+            "renew_instagram_tokens" => Job::RenewInstagramTokens,
+            "prune_stories" => Job::PruneStories,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -151,7 +159,7 @@ impl Job {
         match self {
             Job::Noop(job) => job.run().await,
             Job::WriteAudit(job) => job.run(ctx).await,
-            Job::PullInstagramStories => placeholder::pull_instagram_stories().await,
+            Job::PullInstagramStories(job) => job.run(ctx).await,
             Job::ExpireStockReservations => reservations::expire_stock_reservations(ctx).await,
             Job::RefreshMaterializedViews => maintenance::refresh_materialized_views(ctx).await,
             Job::PruneJobs(job) => job.run(ctx).await,
@@ -162,6 +170,8 @@ impl Job {
             Job::DeliverWebhook(job) => job.run(ctx).await,
             Job::PruneEvents => maintenance::prune_events(ctx).await,
             Job::PruneEmails => maintenance::prune_emails(ctx).await,
+            Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
+            Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
         }
     }
 }

@@ -1,4 +1,4 @@
--- V13: addresses — a kind (shipping, billing or both), one default per kind, and the
+-- V24: addresses — a kind (shipping, billing or both), one default per kind, and the
 -- per-country rules the SQL API validates them with (required fields, postal-code
 -- pattern, phone numbering for E.164). Orders keep a normalised copy of each address
 -- (customer_order.shipping_address / billing_address), so an address can change or

@@ -1,4 +1,4 @@
--- V16: orders — the order's three state machines (status, payment_status,
+-- V27: orders — the order's three state machines (status, payment_status,
 -- fulfillment_status) enforced by one table of allowed transitions and a trigger, the
 -- order timeline (shop.order_event, written by triggers so no change escapes it),
 -- readable order numbers, guest access tokens, the copy of the quote each order keeps

@@ -1,4 +1,4 @@
--- V14: shipping methods. The flat per-country rates of V4 become the rates of a method
+-- V25: shipping methods. The flat per-country rates of V4 become the rates of a method
 -- ("standard"); a store may offer several (standard, express, pickup in store), each
 -- with a price and an optional free-over threshold per (country, currency). The cart
 -- remembers the shopper's choice; the quote feeds the chosen method's rate (else the

@@ -1,5 +1,5 @@
--- V15: inventory — stock locations, stock per (variant, location), a movement ledger,
--- and reservations (written by checkout, V16's orders hold them).
+-- V26: inventory — stock locations, stock per (variant, location), a movement ledger,
+-- and reservations (written by checkout, V27's orders hold them).
 --
 -- shop.inventory stays the per-variant row every reader already uses (availability,
 -- the in_stock flag of V8, backorder and low-stock policy): its qty_on_hand and
@@ -169,7 +169,7 @@ insert into shop.stock_level (variant_id, stock_location_id, qty_on_hand, qty_re
 select i.variant_id, l.stock_location_id, i.qty_on_hand, 0
 from shop.inventory i cross join shop.stock_location l where l.code = 'main';
 insert into shop.stock_movement (variant_id, stock_location_id, kind, on_hand_delta, reason)
-select i.variant_id, l.stock_location_id, 'receipt', i.qty_on_hand, 'stock before the ledger (V15)'
+select i.variant_id, l.stock_location_id, 'receipt', i.qty_on_hand, 'stock before the ledger (V26)'
 from shop.inventory i cross join shop.stock_location l where l.code = 'main' and i.qty_on_hand > 0;
 -- Nothing wrote qty_reserved before reservations existed.
 update shop.inventory set qty_reserved = 0 where qty_reserved <> 0;
