@@ -104,7 +104,15 @@ FUZZ_KNOWN_IDS=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.a
   \"/api/v1/admin/customer-groups/{id}\": {\"id\": $(ids "select customer_group_id from shop.customer_group")},
   \"/api/v1/admin/customer-groups/{id}/members/{user_id}\": {
       \"id\": $(ids "select customer_group_id from shop.customer_group"), \"user_id\": [\"$VICTIM_ID\"]},
-  \"/api/v1/admin/users/{id}\": {\"id\": [\"$VICTIM_ID\"]}
+  \"/api/v1/admin/users/{id}\": {\"id\": [\"$VICTIM_ID\"]},
+  \"/api/v1/admin/shipping-methods/{id}\": {\"id\": $(ids "select shipping_method_id from shop.shipping_method")},
+  \"/api/v1/admin/stock-locations/{id}\": {\"id\": $(ids "select stock_location_id from shop.stock_location")},
+  \"/api/v1/admin/variants/{id}/stock\": {\"id\": $(ids "select variant_id from shop.product_variant limit 20")},
+  \"/api/v1/admin/variants/{id}/stock-adjustments\": {\"id\": $(ids "select variant_id from shop.product_variant limit 20")},
+  \"/api/v1/orders/{number}\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/orders/{number}\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/orders/{number}/notes\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/orders/{number}/cancel\": {\"number\": $(ids "select order_number from shop.customer_order")}
 }")
 export FUZZ_KNOWN_IDS
 export PYTHONPATH="scripts/fuzz-api" SCHEMATHESIS_HOOKS=hooks

@@ -237,12 +237,15 @@ end
 $$;
 comment on function api.cart_remove_item(bigint, text) is 'Removes a line from the caller''s cart. Errors: MA404 cart_item_not_found.';
 
--- Puts a coupon on the cart. A code that cannot be used now — unknown, expired, used
--- up — stays on the cart and the quote says why ("coupon SPRING has expired"), as
--- Shopify reports `applicable: false`. An unknown code is deliberately not an error:
--- an error would roll back the attempt counter, and guessing codes must be throttled
--- (shop.setting cart.coupon_attempts_*: 30 attempts per 15 minutes per client address by
--- default, then 429).
+-- Puts a coupon on the cart. A code that does not exist (404 coupon_not_found), or
+-- cannot be used now — inactive, not started, expired, used up, used as often as this
+-- customer may (422 coupon_<why>) — is refused and nothing is kept. A valid code whose
+-- conditions the cart does not meet yet stays on the cart, and the quote's messages say
+-- what is missing (the shopper may add the item). Guessing codes is throttled
+-- (shop.setting cart.coupon_attempts_*: 30 attempts per 15 minutes per client address
+-- by default, then 429); so that a refused attempt still counts, a refusal is returned
+-- as {"error": {status, code, message, hint}} (the API answers it as a problem with
+-- that status) rather than raised, which would roll the counter back.
 create function api.cart_apply_coupon(p_code text, p_session text default null, p_client text default null)
 returns json
 language plpgsql security definer
@@ -250,6 +253,7 @@ set search_path = '' as $$
 declare
     v_cart shop.cart := api._my_cart(p_session, true);
     v_code text := btrim(coalesce(p_code, ''));
+    v_status text;
 begin
     if length(v_code) not between 1 and 64 then
         raise exception using errcode = 'MA422', constraint = 'coupon_code_length',
@@ -258,15 +262,32 @@ begin
     perform api._rate_limit('cart_coupon:' || coalesce(p_client, v_cart.cart_id::text),
                             api._setting_int('cart.coupon_attempts_per_window')::integer,
                             api._setting_secs('cart.coupon_attempts_window_secs'));
-    -- The stored spelling of a known code, else the code as entered.
-    select c.code into v_code from shop.coupon c where lower(c.code) = lower(v_code);
-    update shop.cart set coupon_code = coalesce(v_code, btrim(p_code))
+    select s.status into v_status from api._coupon_status(v_code, v_cart.user_id, now()) s;
+    if v_status is null then
+        return json_build_object('error', json_build_object(
+            'status', 404, 'code', 'coupon_not_found', 'message', 'no coupon has this code',
+            'hint', 'Check the spelling; codes are not case-sensitive.'));
+    end if;
+    if v_status <> 'valid' then
+        return json_build_object('error', json_build_object(
+            'status', 422, 'code', 'coupon_' || v_status,
+            'message', format('this coupon cannot be used: %s', case v_status
+                when 'inactive' then 'it is switched off'
+                when 'not_started' then 'it is not valid yet'
+                when 'expired' then 'it has expired'
+                when 'exhausted' then 'it has been used as often as allowed'
+                when 'customer_limit_reached' then 'you have used it as often as allowed'
+                else v_status end),
+            'hint', null));
+    end if;
+    -- The stored spelling of the code.
+    update shop.cart set coupon_code = (select c.code from shop.coupon c where lower(c.code) = lower(v_code))
     where cart_id = v_cart.cart_id returning * into v_cart;
     return api._cart_quote(v_cart);
 end
 $$;
 comment on function api.cart_apply_coupon(text, text, text) is
-    'Puts a coupon (case-insensitive) on the caller''s cart; the quote''s messages say why it does not apply (coupon_unknown, coupon_expired, …). Errors: MA422 coupon_code_length, MA429 rate_limited.';
+    'Puts a valid coupon (case-insensitive) on the caller''s cart and returns the quote (whose messages say when its conditions are not met yet); an unknown or unusable code returns {"error": {status 404 coupon_not_found | 422 coupon_expired / coupon_not_started / coupon_inactive / coupon_exhausted / coupon_customer_limit_reached}} and keeps nothing, the attempt counted. Errors: MA404 cart_not_found, MA422 coupon_code_length, MA429 rate_limited.';
 
 create function api.cart_remove_coupon(p_session text default null)
 returns json

@@ -174,10 +174,11 @@ begin
             coalesce(p_variant -> 'attributes', '{}'), coalesce(api._int_field(p_variant, 'position', p_path), 0),
             coalesce(api._bool_field(p_variant, 'is_active', p_path), true))
     returning variant_id into v_id;
-    perform api._reject_unknown(v_stock, p_path || '.stock', array['qty_on_hand', 'low_stock_threshold']);
-    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold)
+    perform api._reject_unknown(v_stock, p_path || '.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
+    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold, allow_backorder)
     values (v_id, coalesce(api._int_field(v_stock, 'qty_on_hand', p_path || '.stock'), 0),
-            coalesce(api._int_field(v_stock, 'low_stock_threshold', p_path || '.stock'), 5));
+            coalesce(api._int_field(v_stock, 'low_stock_threshold', p_path || '.stock'), 5),
+            coalesce(api._bool_field(v_stock, 'allow_backorder', p_path || '.stock'), false));
     if p_variant ? 'prices' and jsonb_typeof(p_variant -> 'prices') <> 'array' then
         perform api._bad_field(p_path || '.prices', 'must be an array');
     end if;
@@ -462,10 +463,18 @@ begin
         raise exception using errcode = 'MA404', constraint = 'variant_not_found', message = 'no such variant';
     end if;
     if p_patch ? 'stock' then
-        perform api._reject_unknown(p_patch -> 'stock', '$.stock', array['qty_on_hand', 'low_stock_threshold']);
+        perform api._reject_unknown(p_patch -> 'stock', '$.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
+        -- A new on-hand total is a stock adjustment for the difference, with its ledger
+        -- row (sql/inventory.sql); the policy fields are plain updates.
+        -- Absent or null: unchanged (as for the policy fields below).
+        if coalesce(jsonb_typeof(p_patch -> 'stock' -> 'qty_on_hand'), 'null') <> 'null' then
+            perform api._set_variant_on_hand(p_variant_id,
+                api._bounded_int_field(p_patch -> 'stock', 'qty_on_hand', '$.stock', 0, 100000000, true)::integer,
+                'set through PATCH /api/v1/admin/variants/' || p_variant_id);
+        end if;
         update shop.inventory i set
-            qty_on_hand = coalesce(api._int_field(p_patch -> 'stock', 'qty_on_hand', '$.stock'), i.qty_on_hand),
-            low_stock_threshold = coalesce(api._int_field(p_patch -> 'stock', 'low_stock_threshold', '$.stock'), i.low_stock_threshold)
+            low_stock_threshold = coalesce(api._int_field(p_patch -> 'stock', 'low_stock_threshold', '$.stock'), i.low_stock_threshold),
+            allow_backorder = coalesce(api._bool_field(p_patch -> 'stock', 'allow_backorder', '$.stock'), i.allow_backorder)
         where i.variant_id = p_variant_id;
     end if;
     perform api._audit('variant_updated', 'product_variant', p_variant_id::text, p_patch);
@@ -474,7 +483,7 @@ begin
     return api._product_admin_json(v_product_id);
 end
 $$;
-comment on function api.update_variant(bigint, jsonb) is 'Updates a variant and/or its stock ({"stock": {"qty_on_hand": 12}}). Needs catalog:write.';
+comment on function api.update_variant(bigint, jsonb) is 'Updates a variant and/or its stock ({"stock": {"qty_on_hand": 12, "low_stock_threshold": 3, "allow_backorder": false}}; a new qty_on_hand is an adjustment movement for the difference). Needs catalog:write. Errors: MA422 stock_below_reserved.';
 
 create function api.delete_variant(p_variant_id bigint)
 returns jsonb

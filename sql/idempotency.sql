@@ -9,9 +9,11 @@
 --           "hash": keyed fingerprint of the request body (computed by the API)}.
 
 -- Returns the stored response of a completed request with this key, or null to go on.
--- Raises MA409 idempotency_key_in_flight while another request holds the key, and
--- MA422 idempotency_key_reused when the key was used for a different request.
-create function api._idempotency_begin(p_idem jsonb)
+-- Raises MA409 idempotency_key_in_flight while another request holds the key (or, with
+-- p_wait, waits for it to end and then replays its response: checkout does, so that a
+-- client retrying at once gets the order, not an error), and MA422
+-- idempotency_key_reused when the key was used for a different request.
+create function api._idempotency_begin(p_idem jsonb, p_wait boolean default false)
 returns jsonb
 language plpgsql as $$
 declare
@@ -20,8 +22,11 @@ begin
     if p_idem is null then
         return null;
     end if;
-    -- Held until this transaction ends: a concurrent duplicate cannot take it.
-    if not pg_try_advisory_xact_lock(hashtextextended((p_idem ->> 'scope') || ':' || (p_idem ->> 'key'), 0)) then
+    -- Held until this transaction ends: a concurrent duplicate cannot take it. Waiting
+    -- for it is bounded by statement_timeout.
+    if p_wait then
+        perform pg_advisory_xact_lock(hashtextextended((p_idem ->> 'scope') || ':' || (p_idem ->> 'key'), 0));
+    elsif not pg_try_advisory_xact_lock(hashtextextended((p_idem ->> 'scope') || ':' || (p_idem ->> 'key'), 0)) then
         raise exception using errcode = 'MA409', constraint = 'idempotency_key_in_flight',
             message = 'a request with this Idempotency-Key is still being processed',
             hint = 'Retry after it completes to get its response.';
@@ -55,5 +60,5 @@ language sql as $$
 $$;
 
 -- Descriptions of the private helpers above, for \df+ in psql.
-comment on function api._idempotency_begin(jsonb) is 'Private: takes an Idempotency-Key: returns the stored response to replay, or null to proceed; MA409 in flight, MA422 reused.';
+comment on function api._idempotency_begin(jsonb, boolean) is 'Private: takes an Idempotency-Key: returns the stored response to replay, or null to proceed; MA409 in flight (or waits, p_wait), MA422 reused.';
 comment on function api._idempotency_finish(jsonb, integer, jsonb) is 'Private: stores the response of the request holding the key, in the transaction of its effect.';

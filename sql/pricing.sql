@@ -87,7 +87,8 @@ comment on function api._coupon_status(text, uuid, timestamptz) is
 -- Planning the lines query costs about four times executing it, and with parameters the
 -- plan cache would keep choosing custom plans: a generic plan is forced (the query's
 -- shape does not depend on the values).
-create function api._quote_input(p_cart shop.cart, p_at timestamptz, out input json, out unavailable text[])
+create function api._quote_input(p_cart shop.cart, p_at timestamptz, out input json, out unavailable text[],
+                                 out shipping_method json)
 language plpgsql stable
 set plan_cache_mode = force_generic_plan as $$
 declare
@@ -100,6 +101,7 @@ declare
     v_groups bigint[];
     v_group_codes text[];
     v_lines json;
+    v_shipping json;
 begin
     -- The cart's settings in one statement (each statement of a PL/pgSQL function has a
     -- fixed cost): exponent, tax-inclusive prices, the country quoted and its standard
@@ -177,6 +179,16 @@ begin
         where pt.variant_id = i.variant_id and pt.currency_code = p_cart.currency_code
           and pt.min_quantity <= i.quantity
           and (pt.customer_group_id is null or pt.customer_group_id = any (v_groups))) tier on i.sold;
+    -- Shipping: the method the shopper chose when it is offered here, else the first
+    -- offered (sql/shipping.sql); the engine takes its one rate.
+    select json_build_object('amount', s.amount, 'free_over', s.free_over, 'tax_rate_bp', v_country_rate),
+           json_build_object('code', m.code, 'name', m.name, 'kind', m.kind, 'min_days', m.min_days,
+                             'max_days', m.max_days)
+    into v_shipping, shipping_method
+    from shop.shipping_rate s join shop.shipping_method m using (shipping_method_id)
+    where s.country = v_country and s.currency_code = p_cart.currency_code and m.is_active
+    order by (m.shipping_method_id = p_cart.shipping_method_id) is true desc, m.position, s.amount, m.shipping_method_id
+    limit 1;
     input := json_build_object(
         'currency', p_cart.currency_code,
         'exponent', v_exponent,
@@ -199,30 +211,33 @@ begin
             'groups', v_group_codes,
             'first_order', p_cart.user_id is null or not exists (
                 select from shop.customer_order o where o.user_id = p_cart.user_id and o.placed_at is not null)),
-        'shipping', (select json_build_object('amount', s.amount, 'free_over', s.free_over,
-                                              'tax_rate_bp', v_country_rate)
-                     from shop.shipping_rate s
-                     where s.country = v_country and s.currency_code = p_cart.currency_code));
+        'shipping', v_shipping);
 end
 $$;
 comment on function api._quote_input(shop.cart, timestamptz) is
-    'Private: the maef.quote input document of a cart (json) and the SKUs of its items no longer sold.';
+    'Private: the maef.quote input document of a cart (json), the SKUs of its items no longer sold, and the shipping method quoted (json, null when none is offered).';
 
 -- A cart's quote as returned to clients: the engine's result (each line's `label`
 -- carries its SKU, variant name, product title and slug), the cart's identity, the
 -- formatted grand total and an item_unavailable message per item no longer sold
--- (left out of the totals). maef.quote_cart does all of it from JSON text.
+-- (left out of the totals), plus the shipping method quoted. maef.quote_cart does all
+-- of it from JSON text but the method, which its input has no place for.
 create function api._cart_quote(p_cart shop.cart)
 returns json
 language plpgsql stable as $$
 declare
     v_input json;
     v_unavailable text[];
+    v_method json;
 begin
-    select q.input, q.unavailable into v_input, v_unavailable from api._quote_input(p_cart, now()) q;
+    select q.input, q.unavailable, q.shipping_method into v_input, v_unavailable, v_method
+    from api._quote_input(p_cart, now()) q;
     -- json, not jsonb: parsing the 12 kB quote into jsonb would cost twice the engine.
-    return maef.quote_cart(v_input::text, p_cart.cart_id::text, p_cart.coupon_code, p_cart.shipping_country,
-                           v_unavailable)::json;
+    -- For the same reason the method is spliced into the text: the engine writes one
+    -- compact JSON object, so its last character is its closing brace.
+    return (left(maef.quote_cart(v_input::text, p_cart.cart_id::text, p_cart.coupon_code, p_cart.shipping_country,
+                                 v_unavailable), -1)
+            || ',"shipping_method":' || coalesce(v_method::text, 'null') || '}')::json;
 end
 $$;
 comment on function api._cart_quote(shop.cart) is 'Private: the full quote of a cart, with item labels and messages.';

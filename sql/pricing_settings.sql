@@ -8,7 +8,8 @@
 -- creation and update: keys absent keep their value, null clears an optional field,
 -- unknown keys are refused. Errors: MA422 invalid_field (detail = the JSON path),
 -- MA404 *_not_found, 23505 on a duplicate key (409: tax_rate_country_category_key,
--- shipping_rate_country_currency_key, price_tier_key, customer_group_code_key).
+-- shipping_rate_method_country_currency_key, price_tier_key, customer_group_code_key).
+-- Shipping methods themselves are administered in shipping.sql.
 
 -- A country code (ISO 3166 alpha-2, upper case) at p_key.
 create function api._country_field(p_obj jsonb, p_key text, p_path text, p_required boolean default false)
@@ -188,7 +189,14 @@ language plpgsql stable as $$
 declare
     v shop.shipping_rate := p;
 begin
-    perform api._reject_unknown(p_fields, '$', array['country', 'currency', 'amount', 'free_over']);
+    perform api._reject_unknown(p_fields, '$', array['shipping_method', 'country', 'currency', 'amount', 'free_over']);
+    if p_fields ? 'shipping_method' then
+        select m.shipping_method_id into v.shipping_method_id from shop.shipping_method m
+        where m.code = api._text_field(p_fields, 'shipping_method', '$', true);
+        if not found then
+            perform api._bad_field('$.shipping_method', 'no shipping method has this code');
+        end if;
+    end if;
     if p_fields ? 'country' then
         v.country := api._country_field(p_fields, 'country', '$', true);
     end if;
@@ -205,18 +213,28 @@ begin
 end
 $$;
 
+-- A rate with the code of its shipping method.
+create function api._shipping_rate_json(p shop.shipping_rate)
+returns jsonb
+language sql stable as $$
+    select to_jsonb(p) || jsonb_build_object('shipping_method',
+        (select m.code from shop.shipping_method m where m.shipping_method_id = p.shipping_method_id))
+$$;
+
 create function api.admin_list_shipping_rates()
 returns jsonb
 language plpgsql stable security definer
 set search_path = '' as $$
 begin
     perform api._require_scope('pricing:write');
-    return coalesce((select jsonb_agg(to_jsonb(s) order by s.country, s.currency_code) from shop.shipping_rate s), '[]');
+    return coalesce((select jsonb_agg(api._shipping_rate_json(s) order by s.country, s.currency_code, s.shipping_method_id)
+                     from shop.shipping_rate s), '[]');
 end
 $$;
-comment on function api.admin_list_shipping_rates() is 'Every shipping rate. Needs pricing:write.';
+comment on function api.admin_list_shipping_rates() is 'Every shipping rate with its method''s code. Needs pricing:write.';
 
--- Creates a flat shipping rate: {"country", "currency", "amount", "free_over"?} (minor units).
+-- Creates a shipping rate: {"shipping_method"?, "country", "currency", "amount",
+-- "free_over"?} (minor units); without a method it is a rate of "standard".
 create function api.admin_create_shipping_rate(p_rate jsonb)
 returns jsonb
 language plpgsql security definer
@@ -226,16 +244,20 @@ declare
 begin
     perform api._require_scope('pricing:write');
     perform api._require_fields(p_rate, array['country', 'currency', 'amount']);
+    select m.shipping_method_id into v.shipping_method_id from shop.shipping_method m where m.code = 'standard';
     v := api._shipping_rate_apply(v, p_rate);
-    insert into shop.shipping_rate (country, currency_code, amount, free_over)
-    values (v.country, v.currency_code, v.amount, v.free_over)
+    if v.shipping_method_id is null then
+        perform api._bad_field('$.shipping_method', 'is required (there is no standard method)');
+    end if;
+    insert into shop.shipping_rate (shipping_method_id, country, currency_code, amount, free_over)
+    values (v.shipping_method_id, v.country, v.currency_code, v.amount, v.free_over)
     returning * into v;
     perform api._audit('shipping_rate.create', 'shipping_rate', v.shipping_rate_id::text, to_jsonb(v));
-    return to_jsonb(v);
+    return api._shipping_rate_json(v);
 end
 $$;
 comment on function api.admin_create_shipping_rate(jsonb) is
-    'Creates a flat shipping rate per country and currency, free over a threshold. Needs pricing:write. Errors: MA422 invalid_field, 23505 shipping_rate_country_currency_key.';
+    'Creates a shipping method''s rate per country and currency (the standard method''s when none is named), free over a threshold. Needs pricing:write. Errors: MA422 invalid_field, 23505 shipping_rate_method_country_currency_key.';
 
 create function api.admin_update_shipping_rate(p_shipping_rate_id bigint, p_patch jsonb)
 returns jsonb
@@ -252,16 +274,16 @@ begin
     end if;
     v_before := to_jsonb(v);
     v := api._shipping_rate_apply(v, p_patch);
-    update shop.shipping_rate s set country = v.country, currency_code = v.currency_code, amount = v.amount,
-        free_over = v.free_over
+    update shop.shipping_rate s set shipping_method_id = v.shipping_method_id, country = v.country,
+        currency_code = v.currency_code, amount = v.amount, free_over = v.free_over
     where s.shipping_rate_id = p_shipping_rate_id returning * into v;
     perform api._audit('shipping_rate.update', 'shipping_rate', p_shipping_rate_id::text,
                        jsonb_build_object('before', v_before, 'patch', p_patch));
-    return to_jsonb(v);
+    return api._shipping_rate_json(v);
 end
 $$;
 comment on function api.admin_update_shipping_rate(bigint, jsonb) is
-    'Changes a shipping rate. Needs pricing:write. Errors: MA404 shipping_rate_not_found, MA422 invalid_field, 23505 shipping_rate_country_currency_key.';
+    'Changes a shipping rate (its method too). Needs pricing:write. Errors: MA404 shipping_rate_not_found, MA422 invalid_field, 23505 shipping_rate_method_country_currency_key.';
 
 create function api.admin_delete_shipping_rate(p_shipping_rate_id bigint)
 returns jsonb
@@ -349,6 +371,7 @@ comment on function api._require_fields(jsonb, text[]) is 'Private: MA422 invali
 comment on function api._tax_rate_apply(shop.tax_rate, jsonb) is 'Private: a tax rate with validated fields applied.';
 comment on function api._tax_rate_json(shop.tax_rate) is 'Private: a tax rate as JSON with its category slug.';
 comment on function api._shipping_rate_apply(shop.shipping_rate, jsonb) is 'Private: a shipping rate with validated fields applied.';
+comment on function api._shipping_rate_json(shop.shipping_rate) is 'Private: a shipping rate as JSON with its method''s code.';
 
 -- ---------------------------------------------------------------- who may call these
 -- Deny by default: maef-api migrate revokes EXECUTE from PUBLIC, so a function is

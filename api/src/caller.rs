@@ -145,6 +145,12 @@ permissions! {
     PromotionsWrite = "promotions:write";
     /// `pricing:write`: tax and shipping rates, store price settings, tiers, customer groups.
     PricingWrite = "pricing:write";
+    /// `catalog:read`: the catalog with what shoppers do not see (stock levels, locations).
+    CatalogRead = "catalog:read";
+    /// `orders:read:any`: every order.
+    OrdersReadAny = "orders:read:any";
+    /// `orders:write:any`: change any order (notes, cancellation; refunds and shipments later).
+    OrdersWriteAny = "orders:write:any";
     /// `webhooks:write`: webhook endpoints, their delivery logs, the events.
     WebhooksWrite = "webhooks:write";
     /// `emails:admin`: e-mail templates and the e-mail outbox.

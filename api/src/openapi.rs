@@ -19,6 +19,8 @@ use utoipa::OpenApi;
         (name = "catalog admin", description = "Catalog writes (catalog:write), audited"),
         (name = "media", description = "Images and videos stored in PostgreSQL: upload, download with Range/ETag, derivatives"),
         (name = "cart", description = "The shopper's cart and its quote"),
+        (name = "checkout", description = "From cart to order, in one transaction"),
+        (name = "orders", description = "A customer's orders (guests: with their order token)"),
         (name = "admin", description = "Administration (permissions in each route's security)"),
         (name = "webhooks", description = "Domain events and outbound webhooks (webhooks:write), signed per Standard Webhooks"),
         (name = "emails", description = "E-mail templates and the e-mail outbox (emails:admin)"),

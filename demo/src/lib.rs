@@ -8,13 +8,17 @@
 //! # Layout
 //! - [`catalog`]: categories, products with variants, prices in XOF and EUR, stock,
 //!   tags and one generated image per product.
+//! - [`orders`]: shipping methods and rates, and orders in every state (awaiting
+//!   payment, paid, confirmed for cash on delivery, fulfilled, delivered, cancelled,
+//!   expired), placed through checkout.
 //! - [`stories`]: six Instagram-like stories with generated images, three of them
 //!   showing demo products (the carousel without an Instagram account).
 //!
-//! Later parts (orders in several states, payments, reviews) are added as modules
-//! beside these and called from [`load`] in dependency order.
+//! Later parts (payments, reviews) are added as modules beside these and called from
+//! [`load`] in dependency order.
 
 pub mod catalog;
+pub mod orders;
 pub mod stories;
 
 use tokio_postgres::Client;
@@ -30,6 +34,12 @@ pub async fn load(client: &mut Client) -> anyhow::Result<Vec<String>> {
             "catalog: {} categories, {} products, {} variants, {} images",
             catalog.categories, catalog.products, catalog.variants, catalog.images
         )
+    });
+    let orders = orders::load(client).await?;
+    report.push(if orders.already_loaded {
+        "orders: already loaded".to_string()
+    } else {
+        format!("orders: {}", orders.statuses.join(", "))
     });
     let stories = stories::load(client).await?;
     report.push(if stories.already_loaded {

@@ -64,6 +64,39 @@ UNSTATED_RULES = [
      "units on hand are not below the units reserved"),
     (r"PATCH /api/v1/admin/categories/\{id\}$", "category_no_cycle", None, None, "a category cannot move under its own descendant"),
     (r"PATCH /api/v1/admin/categories/\{id\}$", "category_not_own_parent", None, None, "a category cannot be its own parent"),
+    # Addresses follow their country's rules (shop.address_format): which countries are
+    # served, which fields each requires, its postal-code, region and phone patterns.
+    (r".* /api/v1/users/me/addresses.*$", "invalid_field",
+     r"^\$\.(country|full_name|line1|city|region|postal_code|phone)$", None,
+     "an address follows its country's rules (shop.address_format)"),
+    (r"POST /api/v1/checkout$", "invalid_field",
+     r"^\$\.(shipping|billing)_address\.(country|full_name|line1|city|region|postal_code|phone)$", None,
+     "an address follows its country's rules (shop.address_format)"),
+    (r"POST /api/v1/users/me/addresses$", "address_limit_reached", None, None, "an address book holds at most 50"),
+    # A coupon is refused when it cannot be used now (its window, its switch, its uses).
+    *[(r"POST /api/v1/cart/coupon$", f"coupon_{why}", None, None, "the coupon can be used now")
+      for why in ("inactive", "not_started", "expired", "exhausted", "customer_limit_reached")],
+    # Checkout: who is calling, and the state of the cart and the store.
+    (r"POST /api/v1/checkout$", "invalid_field", r"^\$\.email$", None, "a guest gives an e-mail, a customer need not"),
+    (r"POST /api/v1/checkout$", "invalid_field", r"^\$\.(shipping|billing)_address_id$", None,
+     "an address id needs a signed-in caller, and excludes the inline address"),
+    (r"POST /api/v1/checkout$", "invalid_field", r"^\$\.shipping_address$", None,
+     "a delivery method (a row's kind) needs a shipping address"),
+    (r"POST /api/v1/checkout$", "cart_empty", None, None, "the cart holds items"),
+    (r"POST /api/v1/checkout$", "item_unavailable", None, None, "the cart's items are still for sale"),
+    (r"(POST /api/v1/checkout|PUT /api/v1/cart/shipping-method)$", "shipping_method_unavailable", None, None,
+     "the method has a rate for the cart's destination and currency"),
+    (r"POST /api/v1/checkout$", "cart_expired", None, None, "the cart has not expired"),
+    # Shipping methods and rates.
+    (r".* /api/v1/admin/shipping-methods.*$", "invalid_field", r"^\$\.max_days$", None, "max_days is not below min_days"),
+    (r".* /api/v1/admin/shipping-rates.*$", "invalid_field", r"^\$\.shipping_method$", None,
+     "shipping_method names an existing method"),
+    # Stock.
+    (r"POST /api/v1/admin/variants/\{id\}/stock-adjustments$", "invalid_field", r"^\$\.(delta|reason|location)$", None,
+     "exactly one of delta and qty_on_hand, not zero, positive for a receipt or return; a reason for an "
+     "adjustment; location names an existing one"),
+    (r"(POST /api/v1/admin/variants/\{id\}/stock-adjustments|PATCH /api/v1/admin/variants/\{id\})$",
+     "stock_below_reserved", None, None, "units on hand are not below the units reserved at the location"),
     # The bytes of an upload: a schema says "binary", not "a decodable JPEG, PNG, WebP,
     # GIF, MP4, WebM or QuickTime file of at least one byte".
     (r"POST /api/v1/media/upload$", "unsupported_media_type", None, None, "the bytes are a file of an allowed type"),
@@ -76,6 +109,10 @@ UNSTATED_RULES = [
      "the URL's host name resolves in DNS"),
     (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_not_public", None, None,
      "the URL's host resolves to public addresses only"),
+    # A template is a program: it must parse and use only the variables its kind's
+    # e-mails receive (the template's `sample`).
+    (r"PUT /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
+     "the template parses and uses only the variables its kind receives"),
     # A secret only the e-mail holds.
     (r"POST /api/v1/auth/password-reset/confirm$", "invalid_reset_token", None, None, "the token comes from the e-mail"),
     # The password policy's lists.
@@ -84,7 +121,7 @@ UNSTATED_RULES = [
 ]
 
 # The codes of rules above answered with another status than 422.
-OTHER_STATUS = {"unsupported_media_type": 415}
+OTHER_STATUS = {"unsupported_media_type": 415, "cart_expired": 410}
 
 _accepted: dict[str, int] = {}
 

@@ -228,10 +228,12 @@ async fn a_coupon_code_is_case_insensitive_and_its_discount_names_the_promotion(
         Some(json!({"code": "NOPE"})),
     )
     .await;
-    // An unknown code replaces the coupon, gives nothing, and the quote says why.
-    assert_eq!(unknown.status, StatusCode::OK);
-    assert_eq!(unknown.json()["discount_total"], 0);
-    assert_eq!(unknown.json()["messages"][0]["code"], "coupon_unknown");
+    // An unknown code is refused and nothing is kept: the cart still has its coupon.
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.problem_code(), "coupon_not_found");
+    let kept = call(&app, Method::GET, "/api/v1/cart", None, Some(&s), None).await;
+    assert_eq!(kept.json()["coupon_code"], "WELCOME10");
+    assert_eq!(kept.json()["discount_total"], 460);
     let removed = call(&app, Method::DELETE, "/api/v1/cart/coupon", None, Some(&s), None).await;
     assert_eq!(removed.json()["discount_total"], 0);
 }
@@ -490,7 +492,9 @@ async fn guessing_coupon_codes_is_throttled_after_thirty_attempts() {
             Some(json!({"code": format!("GUESS{i}")})),
         )
         .await;
-        assert_eq!(r.status, StatusCode::OK, "attempt {i}");
+        // Refused, yet counted.
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "attempt {i}");
+        assert_eq!(r.problem_code(), "coupon_not_found");
     }
     let r = call(
         &app,

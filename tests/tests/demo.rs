@@ -9,7 +9,7 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
     let first = maef_demo::load(&mut client).await.unwrap();
     assert!(first[0].starts_with("catalog: "), "{first:?}");
     assert!(!first[0].contains("already"), "{first:?}");
-    assert!(first[1].starts_with("stories: 6 stories, 3 linked"), "{first:?}");
+    assert!(first[2].starts_with("stories: 6 stories, 3 linked"), "{first:?}");
     // The carousel has something to show: stories with media, some showing products.
     let carousel: serde_json::Value = client
         .query_one("select api.list_stories(null, 50, null)", &[])
@@ -54,11 +54,17 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
         count(&client, "select count(*) from shop.product p where not exists (select from shop.product_media m where m.product_id = p.product_id and m.is_primary)").await,
         0
     );
+    // Orders in every state, placed through checkout, their stock consistent.
+    assert!(first[1].starts_with("orders: "), "{first:?}");
+    let states = count(&client, "select count(distinct status) from shop.customer_order").await;
+    assert_eq!(states, 7, "{first:?}");
+    maef_tests::shop::assert_consistent(&client).await;
     let again = maef_demo::load(&mut client).await.unwrap();
     assert_eq!(
         again,
         vec![
             "catalog: already loaded".to_string(),
+            "orders: already loaded".to_string(),
             "stories: already loaded".to_string()
         ]
     );

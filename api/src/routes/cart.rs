@@ -92,7 +92,8 @@ pub struct OpenCart {
     "shipping": {"amount": 2000, "discounts": [], "total": 2000, "tax": 305},
     "tax_total": 4424, "grand_total": 29000, "messages": [],
     "cart_id": "5f0c3a8e-2b7d-4c1e-9a6f-8d3b2e1c0a9f", "coupon_code": null, "shipping_country": "SN",
-    "grand_total_formatted": "29,000 XOF"
+    "grand_total_formatted": "29,000 XOF",
+    "shipping_method": {"code": "standard", "name": "Standard delivery", "kind": "delivery", "min_days": 2, "max_days": 5}
 }))]
 pub struct CartQuote {
     #[schema(pattern = "^[A-Z]{3}$")]
@@ -127,10 +128,38 @@ pub struct CartQuote {
     pub shipping_country: Option<String>,
     /// `grand_total` for display, e.g. `29,000 XOF`.
     pub grand_total_formatted: String,
+    /// The shipping method quoted: the one chosen (`PUT /api/v1/cart/shipping-method`),
+    /// else the first offered for the destination and currency; null when none is
+    /// offered (no shipping is charged then).
+    #[schema(required)]
+    pub shipping_method: Option<ShippingMethodBrief>,
     /// Only in the answer that opened a new guest cart: its secret session id, to send
     /// as `X-Cart-Session` from then on (it is not shown again).
     #[schema(nullable = false)]
     pub session: Option<String>,
+}
+
+/// The shipping method a quote uses.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingMethodBrief {
+    pub code: String,
+    pub name: String,
+    /// `delivery` (needs a shipping address) or `pickup`.
+    pub kind: ShippingKind,
+    /// Delivery estimate, in days.
+    #[schema(required)]
+    pub min_days: Option<i32>,
+    #[schema(required)]
+    pub max_days: Option<i32>,
+}
+
+/// How a shipping method reaches the customer.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShippingKind {
+    Delivery,
+    Pickup,
 }
 
 /// A priced line of a quote.
@@ -381,15 +410,18 @@ pub struct ApplyCoupon {
     pub code: String,
 }
 
-/// Puts a coupon on the cart; if it cannot be used (unknown, expired, used up), the
-/// quote's messages say why. Attempts are throttled per client address.
+/// Puts a coupon on the cart. A code that does not exist (404 `coupon_not_found`) or
+/// cannot be used now (422 `coupon_expired`, `coupon_exhausted`, …) is refused and
+/// nothing is kept; a valid code whose conditions the cart does not meet yet stays, and
+/// the quote's messages say what is missing. Attempts, refused ones included, are
+/// throttled per client address.
 #[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart", request_body = ApplyCoupon,
     params(CartSessionHeader), security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The cart's quote", body = CartQuote),
         (status = 400, description = "Bad `X-Cart-Session` (`invalid_cart_session`) or malformed JSON", body = Problem),
-        (status = 404, description = "No open cart (`cart_not_found`)", body = Problem),
-        (status = 422, description = "Codes: `coupon_code_length`, `invalid_body`", body = Problem),
+        (status = 404, description = "No open cart (`cart_not_found`), or no coupon has this code (`coupon_not_found`)", body = Problem),
+        (status = 422, description = "Codes: `coupon_inactive`, `coupon_not_started`, `coupon_expired`, `coupon_exhausted`, `coupon_customer_limit_reached` (the code cannot be used now; nothing is kept), `coupon_code_length`, `invalid_body`", body = Problem),
         (status = 429, description = "Too many attempts (`rate_limited`)", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -400,14 +432,44 @@ pub async fn apply_coupon(
     ClientAddr(client): ClientAddr,
     Json(body): Json<ApplyCoupon>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    let reply = answer(
         &state,
         &caller,
         Access::ReadWrite,
         "select api.cart_apply_coupon($1, $2, $3)::text",
         &[&body.code, &session, &client],
     )
-    .await
+    .await?;
+    match refusal(&reply.1) {
+        Some(error) => Err(error),
+        None => Ok(reply),
+    }
+}
+
+/// A refusal `api.cart_apply_coupon` returned instead of raising it (so that the
+/// attempt counter commits): `{"error": {status, code, message, hint}}`. A quote never
+/// starts with that key, so the check costs a prefix comparison.
+fn refusal(body: &str) -> Option<ApiError> {
+    if !body.starts_with("{\"error\"") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = &value["error"];
+    let status = error["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(StatusCode::is_client_error)
+        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut problem = ApiError::new(
+        status,
+        error["code"].as_str().unwrap_or("coupon_refused"),
+        error["message"].as_str().unwrap_or("this coupon cannot be used"),
+    );
+    if let Some(hint) = error["hint"].as_str() {
+        problem = problem.hint(hint);
+    }
+    Some(problem)
 }
 
 /// Takes the coupon off the cart.

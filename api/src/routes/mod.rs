@@ -16,6 +16,7 @@ use crate::{
     AppState,
 };
 
+pub mod addresses;
 pub mod admin;
 pub mod auth;
 pub mod cart;
@@ -24,11 +25,14 @@ pub mod catalog_admin_types;
 pub mod catalog_links;
 pub mod catalog_types;
 pub mod categories;
+pub mod checkout;
 pub mod docs;
 pub mod emails;
 pub mod health;
 pub mod instagram;
+pub mod inventory;
 pub mod media;
+pub mod orders;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod pricing_types;
@@ -37,6 +41,7 @@ pub mod promotion_types;
 pub mod promotions;
 pub mod reset_password;
 pub mod search;
+pub mod shipping;
 pub mod stories;
 pub mod users;
 pub mod webhooks;
@@ -60,6 +65,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(pricing_settings::router())
         .merge(price_lists::router())
+        .merge(addresses::router())
+        .merge(shipping::router())
+        .merge(checkout::router())
+        .merge(inventory::router())
+        .merge(orders::router())
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())

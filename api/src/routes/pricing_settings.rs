@@ -108,11 +108,13 @@ pub async fn list_shipping_rates(
     answer(&state, &caller, Access::ReadOnly, sql, &[]).await
 }
 
-/// Creates a flat shipping rate: `{"country", "currency", "amount", "free_over"}`.
+/// Creates a shipping method's rate: `{"shipping_method", "country", "currency",
+/// "amount", "free_over"}` (without `shipping_method`: the `standard` method's; methods
+/// are at `/api/v1/admin/shipping-methods`).
 #[utoipa::path(post, path = "/api/v1/admin/shipping-rates", tag = "admin", request_body = NewShippingRate, security(("bearer" = ["pricing:write"])),
     responses(
         (status = 201, description = "The shipping rate", body = ShippingRateRow),
-        (status = 409, description = "The country has a rate in this currency (`shipping_rate_country_currency_key`)", body = Problem),
+        (status = 409, description = "The method has a rate for this country and currency (`shipping_rate_method_country_currency_key`)", body = Problem),
         (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn create_shipping_rate(
@@ -133,7 +135,7 @@ pub async fn create_shipping_rate(
     responses(
         (status = 200, description = "The shipping rate", body = ShippingRateRow),
         (status = 404, description = "No such shipping rate (`shipping_rate_not_found`)", body = Problem),
-        (status = 409, description = "The country has a rate in this currency (`shipping_rate_country_currency_key`)", body = Problem),
+        (status = 409, description = "The method has a rate for this country and currency (`shipping_rate_method_country_currency_key`)", body = Problem),
         (status = 422, description = "`invalid_field` (details = the JSON path), `invalid_body`", body = Problem),
     ))]
 pub async fn update_shipping_rate(

@@ -56,11 +56,16 @@ pub struct TaxRateRow {
     pub name: String,
 }
 
-/// Body of `POST /api/v1/admin/shipping-rates`: a flat rate per country and currency.
+/// Body of `POST /api/v1/admin/shipping-rates`: a shipping method's rate for a country
+/// and currency (without `shipping_method`: the `standard` method's).
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"country": "SN", "currency": "XOF", "amount": 2000, "free_over": 50000}))]
+#[schema(example = json!({"shipping_method": "standard", "country": "SN", "currency": "XOF", "amount": 2000, "free_over": 50000}))]
 pub struct NewShippingRate {
+    /// A shipping method's code (one that does not exist is 422 `invalid_field`, details
+    /// `$.shipping_method`).
+    #[schema(nullable = false, max_length = 64)]
+    pub shipping_method: Option<String>,
     #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
     #[schema(value_type = Currency)]
@@ -78,6 +83,9 @@ pub struct NewShippingRate {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingRatePatch {
+    /// Moves the rate to another method (by code).
+    #[schema(nullable = false, max_length = 64)]
+    pub shipping_method: Option<String>,
     #[schema(nullable = false, pattern = "^[A-Z]{2}$")]
     pub country: Option<String>,
     #[schema(nullable = false, value_type = Option<Currency>)]
@@ -93,6 +101,9 @@ pub struct ShippingRatePatch {
 #[serde(deny_unknown_fields)]
 pub struct ShippingRateRow {
     pub shipping_rate_id: i64,
+    pub shipping_method_id: i64,
+    /// The method's code.
+    pub shipping_method: String,
     pub country: String,
     pub currency_code: String,
     pub amount: i64,

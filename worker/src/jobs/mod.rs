@@ -7,7 +7,7 @@ pub mod deliver_webhook;
 pub mod maintenance;
 pub mod media;
 pub mod noop;
-pub mod placeholder;
+pub mod reservations;
 pub mod send_email;
 pub mod stories;
 pub mod write_audit;
@@ -47,7 +47,7 @@ pub enum Job {
     WriteAudit(write_audit::WriteAudit),
     /// Pulls one account's Instagram stories, or enqueues a pull per account.
     PullInstagramStories(stories::PullInstagramStories),
-    /// Expires stock reservations: a no-op until reservations exist in the model.
+    /// Expires unpaid orders past their reservation time (stock and coupon uses back).
     ExpireStockReservations,
     /// Refreshes the materialized views of schemas shop and report.
     RefreshMaterializedViews,
@@ -160,7 +160,7 @@ impl Job {
             Job::Noop(job) => job.run().await,
             Job::WriteAudit(job) => job.run(ctx).await,
             Job::PullInstagramStories(job) => job.run(ctx).await,
-            Job::ExpireStockReservations => placeholder::expire_stock_reservations().await,
+            Job::ExpireStockReservations => reservations::expire_stock_reservations(ctx).await,
             Job::RefreshMaterializedViews => maintenance::refresh_materialized_views(ctx).await,
             Job::PruneJobs(job) => job.run(ctx).await,
             Job::PruneIdempotencyKeys => maintenance::prune_idempotency_keys(ctx).await,

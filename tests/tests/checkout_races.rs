@@ -1,0 +1,512 @@
+//! Checkout under real concurrency: hundreds of clients racing for the last units, carts
+//! locking the same SKUs in opposite orders, one Idempotency-Key sent twenty times at
+//! once, a coupon's last uses, and payments racing reservation expiry. After each, the
+//! consistency query (`maef_tests::shop::stock_problems`) proves no unit or coupon use
+//! was lost or counted twice.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use futures::future::join_all;
+use maef_tests::{
+    http::{Reply, TestApp},
+    shop::{assert_consistent, checkout_body, seed_variant, ship_to, sql_error, Who},
+};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+/// Pool and timeouts for hundreds of requests queueing for 16 connections: a request
+/// may wait its turn for seconds, which is not what these tests are about.
+const CROWD: &[(&str, &str)] = &[
+    ("DB_POOL_SIZE", "16"),
+    ("DB_POOL_TIMEOUT_MS", "120000"),
+    ("DB_STATEMENT_TIMEOUT_MS", "120000"),
+    ("REQUEST_TIMEOUT_MS", "120000"),
+];
+
+/// `n` guest carts `s1`…`sn` in XOF to Senegal, each holding `lines` (variant,
+/// quantity) in that order: the rows `api.cart_open` and `api.cart_add_item` write,
+/// inserted in bulk. Returns their sessions.
+async fn guest_carts(client: &Client, n: i32, lines: &[(i64, i32)]) -> Vec<String> {
+    guest_cart_range(client, 1, n, lines).await
+}
+
+/// Guest carts `s{from}`…`s{to}` (see [`guest_carts`]).
+async fn guest_cart_range(client: &Client, from: i32, to: i32, lines: &[(i64, i32)]) -> Vec<String> {
+    let sessions: Vec<String> = (from..=to).map(|i| format!("s{i}")).collect();
+    client
+        .execute(
+            "insert into shop.cart (currency_code, session_hash, shipping_country)
+             select 'XOF', encode(sha256(convert_to(s, 'UTF8')), 'hex'), 'SN' from unnest($1::text[]) s",
+            &[&sessions],
+        )
+        .await
+        .unwrap();
+    // One statement per line, so every cart's lines get ids in the order given.
+    for (variant, quantity) in lines {
+        client
+            .execute(
+                "insert into shop.cart_item (cart_id, variant_id, quantity)
+                 select c.cart_id, $1, $2 from shop.cart c
+                 where c.session_hash in (select encode(sha256(convert_to(s, 'UTF8')), 'hex') from unnest($3::text[]) s)",
+                &[variant, quantity, &sessions],
+            )
+            .await
+            .unwrap();
+    }
+    sessions
+}
+
+/// The grand total of guest cart `session`.
+async fn total(client: &Client, session: &str) -> i64 {
+    let who = Who {
+        session: Some(session.to_string()),
+        ..Who::guest()
+    };
+    maef_tests::shop::cart_total(client, &who).await
+}
+
+async fn post_checkout(app: &TestApp, session: &str, key: String, body: &Value) -> Reply {
+    app.send(
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/checkout")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-cart-session", session)
+            .header("idempotency-key", key.as_str())
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Status and problem code (or "created") of each reply, counted.
+fn tally(replies: &[Reply]) -> HashMap<(u16, String), usize> {
+    let mut counts = HashMap::new();
+    for r in replies {
+        let code = if r.status == StatusCode::CREATED {
+            "created".to_string()
+        } else {
+            r.problem_code()
+        };
+        *counts.entry((r.status.as_u16(), code)).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn count(client: &Client, sql: &str) -> i64 {
+    maef_tests::count(client, sql).await
+}
+
+#[tokio::test]
+async fn five_hundred_checkouts_of_the_last_ten_units_make_exactly_ten_orders() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "LAST-TEN", 15000, 2299, Some(10)).await;
+    let sessions = guest_carts(&client, 500, &[(variant, 1)]).await;
+    let body = checkout_body(total(&client, &sessions[0]).await);
+    let replies = join_all(
+        sessions
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
+    )
+    .await;
+    let counts = tally(&replies);
+    assert_eq!(
+        counts,
+        HashMap::from([
+            ((201, "created".to_string()), 10),
+            ((409, "insufficient_stock".to_string()), 490)
+        ]),
+        "no 5xx, no deadlock, nothing else"
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        10
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(distinct order_number) from shop.customer_order"
+        )
+        .await,
+        10
+    );
+    let row = client
+        .query_one(
+            "select qty_on_hand, qty_reserved from shop.inventory where variant_id = $1",
+            &[&variant],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, i32>(1)), (10, 10));
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.cart where status = 'converted'"
+        )
+        .await,
+        10
+    );
+    assert_consistent(&client).await;
+}
+
+#[tokio::test]
+async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let a = seed_variant(&client, "PAIR-A", 15000, 2299, Some(60)).await;
+    let b = seed_variant(&client, "PAIR-B", 9000, 1299, Some(60)).await;
+    // Carts s1…s100 list A then B; s101…s200 list B then A (their cart lines, and so
+    // their order lines, come in that order).
+    let forward = guest_carts(&client, 100, &[(a, 1), (b, 1)]).await;
+    let backward = guest_cart_range(&client, 101, 200, &[(b, 1), (a, 1)]).await;
+    let reversed: i64 = count(
+        &client,
+        &format!(
+            "select count(*) from shop.cart c where (select variant_id from shop.cart_item i where i.cart_id = c.cart_id
+             order by cart_item_id limit 1) = {b}"
+        ),
+    )
+    .await;
+    assert_eq!(reversed, 100, "half the carts list B first");
+    let sessions: Vec<String> = forward.into_iter().chain(backward).collect();
+    let body = checkout_body(total(&client, &sessions[0]).await);
+    assert_eq!(total(&client, &sessions[150]).await, body["expected_total"]);
+    // Interleave the two kinds so that they meet.
+    let mut order: Vec<&String> = Vec::new();
+    for i in 0..100 {
+        order.push(&sessions[i]);
+        order.push(&sessions[100 + i]);
+    }
+    let replies = join_all(
+        order
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
+    )
+    .await;
+    let counts = tally(&replies);
+    assert_eq!(
+        counts,
+        HashMap::from([
+            ((201, "created".to_string()), 60),
+            ((409, "insufficient_stock".to_string()), 140)
+        ]),
+        "no deadlock_detected, no 5xx"
+    );
+    let row = client
+        .query_one(
+            "select sum(qty_reserved)::bigint, bool_and(qty_reserved = 60) from shop.inventory",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (120, true));
+    assert_consistent(&client).await;
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order_and_one_body() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "ONCE", 15000, 2299, Some(5)).await;
+    let sessions = guest_carts(&client, 1, &[(variant, 2)]).await;
+    let body = checkout_body(total(&client, &sessions[0]).await);
+    let replies =
+        join_all((0..20).map(|_| post_checkout(&app, &sessions[0], "one-key".to_string(), &body))).await;
+    for r in &replies {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert_eq!(
+            r.body, replies[0].body,
+            "every duplicate gets the first one's response"
+        );
+    }
+    assert!(replies[0].json()["token"].is_string());
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.stock_reservation").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        2
+    );
+    // Later, the same key still answers the same order.
+    let late = post_checkout(&app, &sessions[0], "one-key".to_string(), &body).await;
+    assert_eq!(late.body, replies[0].body);
+    assert_consistent(&client).await;
+}
+
+#[tokio::test]
+async fn fifty_checkouts_racing_for_a_coupons_last_five_uses_redeem_it_exactly_five_times() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "PROMO", 15000, 2299, Some(100)).await;
+    client
+        .execute(
+            "with p as (insert into shop.promotion (name, rules)
+                        values ('Five', '{\"conditions\": {\"coupon_required\": true}, \"action\": {\"type\": \"percent_off_items\", \"percent\": 20}}')
+                        returning promotion_id)
+             insert into shop.coupon (promotion_id, code, usage_limit) select promotion_id, 'FIVE', 5 from p",
+            &[],
+        )
+        .await
+        .unwrap();
+    let sessions = guest_carts(&client, 50, &[(variant, 1)]).await;
+    client
+        .execute("update shop.cart set coupon_code = 'FIVE'", &[])
+        .await
+        .unwrap();
+    let body = checkout_body(total(&client, &sessions[0]).await);
+    assert_eq!(body["expected_total"], 12000 + 2000);
+    let replies = join_all(
+        sessions
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("k-{s}"), &body)),
+    )
+    .await;
+    let counts = tally(&replies);
+    assert_eq!(counts.get(&(201, "created".to_string())), Some(&5), "{counts:?}");
+    // The losers learn why: the coupon is used up (seen by the quote or at redemption).
+    assert_eq!(
+        counts
+            .get(&(409, "coupon_exhausted".to_string()))
+            .copied()
+            .unwrap_or(0),
+        45,
+        "{counts:?}"
+    );
+    assert_eq!(
+        count(&client, "select times_used::bigint from shop.coupon").await,
+        5
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.coupon_redemption where order_id is not null"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        count(&client, "select qty_reserved::bigint from shop.inventory").await,
+        5
+    );
+    assert_consistent(&client).await;
+}
+
+/// Places `n` guest orders of one unit each (through `api.checkout`, as guests do) and
+/// returns their ids in ascending reservation expiry, all expired by now.
+async fn expired_orders(client: &Client, variant: i64, n: i32) -> Vec<uuid::Uuid> {
+    let sessions = guest_carts(client, n, &[(variant, 1)]).await;
+    let body = checkout_body(total(client, &sessions[0]).await);
+    for s in &sessions {
+        let who = Who {
+            session: Some(s.clone()),
+            ..Who::guest()
+        };
+        who.call(
+            client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &maef_tests::shop::idem(s, "h")],
+        )
+        .await
+        .unwrap();
+    }
+    client
+        .execute(
+            "update shop.customer_order o set reservation_expires_at = now() - interval '1 hour' + x.n * interval '1 ms'
+             from (select order_id, row_number() over (order by order_number) as n from shop.customer_order) x
+             where x.order_id = o.order_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    client
+        .query(
+            "select order_id from shop.customer_order order by reservation_expires_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn payments_racing_reservation_expiry_end_each_order_paid_or_expired_never_both() {
+    let db = maef_tests::TestDb::new().await;
+    let client = db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "RACE", 15000, 2299, Some(100)).await;
+    let orders = expired_orders(&client, variant, 80).await;
+    // Two expirers walk from the oldest reservation, as maef-worker does (one order per
+    // transaction); two payers pay from the newest. They meet in the middle.
+    let queue = Arc::new(tokio::sync::Mutex::new(orders.clone()));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let connection = db.connect().await;
+        tasks.push(tokio::spawn(async move {
+            let mut expired = Vec::new();
+            while let Some(number) = connection
+                .query_one("select api.expire_next_order()", &[])
+                .await
+                .unwrap()
+                .get::<_, Option<String>>(0)
+            {
+                expired.push(number);
+            }
+            (expired, Vec::new())
+        }));
+    }
+    for _ in 0..2 {
+        let connection = db.connect().await;
+        let queue = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            loop {
+                let Some(id) = queue.lock().await.pop() else { break };
+                let result = connection
+                    .query_one(
+                        "select api.mark_order_paid($1, '{\"provider\": \"race\"}')::text",
+                        &[&id],
+                    )
+                    .await;
+                outcomes.push((id, result.map(|_| ()).map_err(|e| sql_error(&e))));
+            }
+            (Vec::new(), outcomes)
+        }));
+    }
+    let mut expired_numbers = Vec::new();
+    let mut payments = Vec::new();
+    for task in tasks {
+        let (e, p) = task.await.unwrap();
+        expired_numbers.extend(e);
+        payments.extend(p);
+    }
+    assert_eq!(payments.len(), 80, "every order had a payment attempt");
+    let mut paid = 0;
+    for (id, outcome) in &payments {
+        let row = client
+            .query_one(
+                "select o.status, o.payment_status, o.order_number,
+                        (select string_agg(distinct r.status, ',') from shop.stock_reservation r where r.order_id = o.order_id)
+                 from shop.customer_order o where o.order_id = $1",
+                &[id],
+            )
+            .await
+            .unwrap();
+        let (status, payment, number, reservations): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        match outcome {
+            Ok(()) => {
+                paid += 1;
+                assert_eq!(
+                    (status.as_str(), payment.as_str(), reservations.as_str()),
+                    ("paid", "paid", "sold")
+                );
+                assert!(!expired_numbers.contains(&number), "{number} paid and expired");
+            }
+            Err(code) => {
+                assert_eq!(
+                    code,
+                    &("MA409".to_string(), "order_transition_invalid".to_string())
+                );
+                assert_eq!(
+                    (status.as_str(), payment.as_str(), reservations.as_str()),
+                    ("expired", "none", "released")
+                );
+                assert!(
+                    expired_numbers.contains(&number),
+                    "{number} refused payment but not expired by the race"
+                );
+            }
+        }
+    }
+    assert_eq!(paid + expired_numbers.len(), 80, "each order ended one way");
+    // Both sides won some: the two really met (about half each on this machine).
+    assert!(
+        paid > 0 && !expired_numbers.is_empty(),
+        "{paid} paid, {} expired",
+        expired_numbers.len()
+    );
+    let row = client
+        .query_one(
+            "select qty_on_hand::bigint, qty_reserved::bigint from shop.inventory",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (100 - paid as i64, 0)
+    );
+    assert_consistent(&client).await;
+}
+
+#[tokio::test]
+async fn sql_checkouts_from_many_sessions_of_opposite_line_orders_never_deadlock() {
+    let db = maef_tests::TestDb::new().await;
+    let client = db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let a = seed_variant(&client, "SQL-A", 1000, 100, Some(25)).await;
+    let b = seed_variant(&client, "SQL-B", 1000, 100, Some(25)).await;
+    // 20 sessions, each checking out 3 carts: half list A first, half B first.
+    let mut sessions = Vec::new();
+    for i in 0..60 {
+        let mut who = Who::guest();
+        let lines = if i % 2 == 0 {
+            [(a, 1), (b, 1)]
+        } else {
+            [(b, 1), (a, 1)]
+        };
+        maef_tests::shop::fill_cart(&client, &mut who, "XOF", "SN", &lines).await;
+        sessions.push(who);
+    }
+    let body = checkout_body(maef_tests::shop::cart_total(&client, &sessions[0]).await);
+    let mut tasks = Vec::new();
+    for chunk in sessions.chunks(3) {
+        let connection = db.connect().await;
+        let chunk = chunk.to_vec();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for who in chunk {
+                let key = who.session.clone().unwrap();
+                codes.push(
+                    who.call(
+                        &connection,
+                        "select api.checkout($2, $1, $3)::text",
+                        &[&body, &maef_tests::shop::idem(&key, "h")],
+                    )
+                    .await
+                    .map(|_| "created".to_string())
+                    .map_err(|(state, constraint)| format!("{state} {constraint}")),
+                );
+            }
+            codes
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        for code in task.await.unwrap() {
+            match code {
+                Ok(_) => created += 1,
+                Err(e) => assert_eq!(e, "MA409 insufficient_stock"),
+            }
+        }
+    }
+    assert_eq!(created, 25);
+    assert_consistent(&client).await;
+}
