@@ -69,6 +69,33 @@ pub struct Config {
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
+    /// Operating at scale: metrics access (see [`OpsConfig`]).
+    pub ops: OpsConfig,
+}
+
+/// Settings for operating several instances: who may read `/metrics`.
+#[derive(Clone, Default)]
+pub struct OpsConfig {
+    /// `METRICS_TOKEN` (default: none, `/metrics` answers 404): the bearer token a
+    /// Prometheus scraper presents to `GET /metrics` (at least 32 bytes). Deny by
+    /// default: metrics name routes, error rates and pool sizes, which are nobody
+    /// else's business. Never logged.
+    pub metrics_token: Option<String>,
+}
+
+impl OpsConfig {
+    fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let metrics_token = var("METRICS_TOKEN");
+        if let Some(token) = &metrics_token {
+            if token.len() < 32 {
+                return Err(ConfigError {
+                    var: "METRICS_TOKEN",
+                    problem: format!("is {} bytes; at least 32 are needed", token.len()),
+                });
+            }
+        }
+        Ok(Self { metrics_token })
+    }
 }
 
 /// Media settings (uploads stream; downloads are read from the database in chunks).
@@ -283,6 +310,7 @@ impl Config {
                 var: p.var,
                 problem: p.problem,
             })?,
+            ops: OpsConfig::from_lookup(&var)?,
         })
     }
 }

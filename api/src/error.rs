@@ -56,6 +56,8 @@ pub struct ApiError {
     internal: Option<String>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`).
     headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// The SQLSTATE of the database error behind it, counted by [`crate::metrics`].
+    sqlstate: Option<String>,
 }
 
 /// The cause of a 5xx response, left in the response's extensions for
@@ -76,6 +78,7 @@ impl ApiError {
             }),
             internal: None,
             headers: Vec::new(),
+            sqlstate: None,
         }
     }
 
@@ -129,7 +132,10 @@ impl ApiError {
 impl From<tokio_postgres::Error> for ApiError {
     fn from(err: tokio_postgres::Error) -> Self {
         match err.as_db_error() {
-            Some(db) => from_db_error(db),
+            Some(db) => ApiError {
+                sqlstate: Some(db.code().code().to_owned()),
+                ..from_db_error(db)
+            },
             None if err.is_closed() || io_cause(&err) => Self::unavailable(err.to_string()),
             // Neither the server nor the network: a bug of ours (wrong row count, type).
             None => Self::internal(err.to_string()),
@@ -193,6 +199,7 @@ fn from_db_error(db: &DbError) -> ApiError {
         }),
         internal: None,
         headers: Vec::new(),
+        sqlstate: None,
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
         // Rate-limit errors carry detail = {"retry_after": seconds}.
@@ -270,6 +277,11 @@ impl IntoResponse for ApiError {
         );
         if let Some(cause) = self.internal {
             response.extensions_mut().insert(ServerErrorCause(cause));
+        }
+        if let Some(sqlstate) = self.sqlstate {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::DbErrorCode(sqlstate));
         }
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);

@@ -9,6 +9,7 @@
 //! - [`routes`]: one module per resource, each with its `router()`.
 //! - [`openapi`]: the OpenAPI 3.1 document.
 //! - [`migrate`]: applies migrations and reloads the SQL code.
+//! - [`metrics`]: Prometheus metrics of the instance (served by `GET /metrics`).
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
@@ -19,6 +20,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod metrics;
 pub mod migrate;
 pub mod openapi;
 pub mod routes;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub media_chunks: Arc<routes::media::chunks::MediaChunks>,
     /// The Instagram Graph API client (OAuth callback, tokens an admin gives).
     pub graph: maef_instagram::Graph,
+    /// This instance's Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
                 config.db_pool_size,
             )),
             graph: maef_instagram::Graph::new(&config.instagram).map_err(anyhow::Error::msg)?,
+            metrics: Arc::new(metrics::Metrics::new()),
         })
     }
 }
@@ -142,6 +147,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
     // timeout instead.
     let (uploads, upload_paths) = routes::media::upload_router().split_for_parts();
     let doc = openapi::with_header([paths, upload_paths]);
+    let instance_metrics = state.metrics.clone();
     routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -156,6 +162,10 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error::log_server_errors))
         .layer(middleware::from_fn(error::problem_for_bare_errors))
+        // Outside the error middleware: counts the status the client receives.
+        .layer(middleware::from_fn(move |request, next| {
+            metrics::record(instance_metrics.clone(), request, next)
+        }))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)

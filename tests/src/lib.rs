@@ -14,6 +14,7 @@ pub mod contract;
 pub mod fake_graph;
 pub mod fakes;
 pub mod http;
+pub mod prometheus;
 pub mod shop;
 
 use std::sync::OnceLock;

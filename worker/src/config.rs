@@ -71,6 +71,14 @@ pub struct WorkerConfig {
     pub instagram: maef_instagram::InstagramConfig,
     /// Limits of the media the worker downloads (stories), as uploads have them.
     pub media: MediaLimits,
+    /// `WORKER_METRICS_ADDR` (default: none, no metrics served): address of the
+    /// Prometheus endpoint (`http://ADDR/metrics`, any path answers), e.g.
+    /// `10.0.0.5:9187`. Unauthenticated, so bind it to a private interface only the
+    /// scraper reaches; unset, nothing listens.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `WORKER_METRICS_SAMPLE_MS` (default 5000): how often queue depth and lag are
+    /// read from the database for the metrics (only with `WORKER_METRICS_ADDR`).
+    pub metrics_sample: Duration,
 }
 
 /// Limits of downloaded media: the same variables and defaults as maef-api's uploads,
@@ -193,6 +201,13 @@ impl WorkerConfig {
                 chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
             instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
+            metrics_addr: match var("WORKER_METRICS_ADDR") {
+                None => None,
+                Some(raw) => Some(raw.trim().parse().map_err(|e| {
+                    format!("WORKER_METRICS_ADDR: '{raw}' is not an address such as 127.0.0.1:9187 ({e})")
+                })?),
+            },
+            metrics_sample: Duration::from_millis(number("WORKER_METRICS_SAMPLE_MS", 5_000)?),
         })
     }
 

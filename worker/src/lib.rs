@@ -15,6 +15,7 @@
 //! - [`jobs`]: the `Job` enum and one module per job kind.
 //! - [`outbound`]: the HTTP client (webhooks, with the outbound address policy) and
 //!   the mail transport the handlers share.
+//! - [`metrics`]: Prometheus metrics on `WORKER_METRICS_ADDR`.
 //! - [`dispatch`]: the webhook dispatcher (events → deliveries), woken by
 //!   `maef_events`.
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod db;
 pub mod dispatch;
 pub mod jobs;
+pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod runner;

@@ -124,6 +124,7 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
         .dispatch_events
         .then(|| tokio::spawn(dispatch::dispatch_forever(config.clone())));
     jobs::stories::configure(&config).map_err(anyhow::Error::msg)?;
+    crate::metrics::install(&config)?;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.concurrency)),
@@ -269,7 +270,7 @@ async fn pump_session(
         }
         let claiming = now == Phase::Run;
         if claiming && Instant::now() >= schedules_due {
-            queue::enqueue_due_schedules(&client).await?;
+            crate::metrics::schedule_runs(queue::enqueue_due_schedules(&client).await?);
             schedules_due = Instant::now() + config.poll_interval;
             look = true;
             cursor = None;
@@ -309,6 +310,7 @@ async fn pump_session(
                 done,
                 cursor: last,
             } = queue::claimed(rows);
+            crate::metrics::claimed(claimed.iter().map(|job| job.kind.as_str()));
             if done < pending.jobs.len() {
                 tracing::warn!(
                     stale = pending.jobs.len() - done,
@@ -420,6 +422,12 @@ async fn execute(
     shared.running.lock().unwrap().remove(&job.id);
     let duration_ms = started.elapsed().as_secs_f64() * 1e3;
     let (id, kind, attempt) = (job.id, job.kind.as_str(), job.attempt);
+    let ending = match outcome {
+        Outcome::Done(_) => crate::metrics::Ending::Completed,
+        Outcome::Failed(_) => crate::metrics::Ending::Failed,
+        Outcome::Abandoned => crate::metrics::Ending::Abandoned,
+    };
+    crate::metrics::finished(kind, ending, duration_ms / 1e3);
     match outcome {
         Outcome::Done(Completion::Batched) => {
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done");

@@ -32,6 +32,7 @@ pub mod health;
 pub mod instagram;
 pub mod inventory;
 pub mod media;
+pub mod metrics;
 pub mod orders;
 pub mod price_lists;
 pub mod pricing_settings;
@@ -75,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(reset_password::router())
         .merge(stories::router())
         .merge(instagram::router())
+        .merge(metrics::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.
