@@ -10,6 +10,7 @@
 //! `MAEF_TEST_RUN_ID` so all test binaries of a run share one template; it drops the
 //! run's databases afterwards.
 
+pub mod api_process;
 pub mod contract;
 pub mod fake_graph;
 pub mod fakes;
