@@ -21,7 +21,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ---------------------------------------------------------------- packages
 PACKAGES=(postgresql-15 postgresql-contrib postgresql-server-dev-15 clang libclang-dev
-          pkg-config sudo build-essential libssl-dev wrk curl)
+          pkg-config sudo build-essential libssl-dev wrk curl pgbouncer)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

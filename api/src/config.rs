@@ -69,18 +69,24 @@ pub struct Config {
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
-    /// Operating at scale: metrics access (see [`OpsConfig`]).
+    /// Operating at scale: metrics access, pooler (see [`OpsConfig`]).
     pub ops: OpsConfig,
 }
 
-/// Settings for operating several instances: who may read `/metrics`.
-#[derive(Clone, Default)]
+/// Settings for operating several instances: who may read `/metrics`, and how
+/// statements reach a pooler.
+#[derive(Clone)]
 pub struct OpsConfig {
     /// `METRICS_TOKEN` (default: none, `/metrics` answers 404): the bearer token a
     /// Prometheus scraper presents to `GET /metrics` (at least 32 bytes). Deny by
     /// default: metrics name routes, error rates and pool sizes, which are nobody
     /// else's business. Never logged.
     pub metrics_token: Option<String>,
+    /// `DB_PREPARED_STATEMENTS` (`on`, the default, or `off`): `off` behind a
+    /// transaction-mode pooler that does not track prepared statements (PgBouncer before
+    /// 1.21): statements are sent unnamed, and `statement_timeout` is set per
+    /// transaction instead of at connection start-up (see [`crate::db`]).
+    pub prepared_statements: bool,
 }
 
 impl OpsConfig {
@@ -94,7 +100,20 @@ impl OpsConfig {
                 });
             }
         }
-        Ok(Self { metrics_token })
+        let prepared_statements = match var("DB_PREPARED_STATEMENTS").as_deref().map(str::trim) {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "DB_PREPARED_STATEMENTS",
+                    problem: format!("'{other}' is neither on nor off"),
+                })
+            }
+        };
+        Ok(Self {
+            metrics_token,
+            prepared_statements,
+        })
     }
 }
 

@@ -4,13 +4,123 @@
 //! identity, one `api.*` call returning JSON text, and `COMMIT` — pipelined, so the four
 //! statements cost one network round trip. The JSON text is passed through as the
 //! response body, never parsed.
+//!
+//! # Behind a transaction-mode pooler
+//! PgBouncer in transaction mode hands each transaction a server connection of its
+//! choosing; version 1.18 does not track protocol-level prepared statements, so a
+//! statement prepared on one server connection is unknown to the next. With
+//! `DB_PREPARED_STATEMENTS=off` ([`Statements::Unnamed`]) every statement is sent as
+//! the *unnamed* statement with its parameter types (Parse, Bind, Execute in one
+//! message: still one round trip per request). The types of each SQL text are learned
+//! once per process by preparing it inside a transaction and closing it before the
+//! commit, so nothing named outlives its transaction. Session settings cannot be sent
+//! at start-up either (PgBouncer refuses the `options` parameter), so
+//! `statement_timeout` is set per transaction, with the identity.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::{types::ToSql, NoTls};
+use tokio_postgres::{
+    types::{ToSql, Type},
+    NoTls,
+};
 
 use crate::{caller::Caller, config::Config, error::ApiError};
+
+/// How statements reach the server (`DB_PREPARED_STATEMENTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statements {
+    /// Named statements prepared once per connection and cached (`on`, the default):
+    /// a direct connection, or PgBouncer ≥ 1.21 with `max_prepared_statements`.
+    Prepared,
+    /// The unnamed statement with known parameter types, and transaction-local session
+    /// settings (`off`): PgBouncer < 1.21 in transaction mode.
+    Unnamed,
+}
+
+/// The connection pool and how statements are sent on it. Dereferences to the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    statements: Statements,
+    /// `statement_timeout`, set per transaction in [`Statements::Unnamed`] mode.
+    statement_timeout_ms: String,
+    /// Parameter types of each SQL text ([`Statements::Unnamed`] mode).
+    param_types: Arc<Mutex<HashMap<String, Arc<[Type]>>>>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = Pool;
+    fn deref(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+impl Db {
+    /// How statements are sent.
+    pub fn statements(&self) -> Statements {
+        self.statements
+    }
+
+    /// The parameter types of `sql`, learned on `client` the first time: prepared and
+    /// closed inside one transaction, so that behind a pooler the named statement
+    /// lives and dies on one server connection.
+    async fn param_types(
+        &self,
+        client: &tokio_postgres::Client,
+        sql: &str,
+    ) -> Result<Arc<[Type]>, tokio_postgres::Error> {
+        if let Some(types) = self.param_types.lock().unwrap().get(sql) {
+            return Ok(types.clone());
+        }
+        let (began, prepared) = tokio::join!(client.batch_execute("BEGIN"), client.prepare(sql));
+        let learned = match (began, prepared) {
+            (Ok(()), Ok(statement)) => Ok(Arc::<[Type]>::from(statement.params())),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        // The statement was dropped above: its Close goes out before this COMMIT.
+        client.batch_execute("COMMIT").await?;
+        let types = learned?;
+        self.param_types
+            .lock()
+            .unwrap()
+            .insert(sql.to_owned(), types.clone());
+        Ok(types)
+    }
+
+    /// Runs `sql` (one row expected) outside an explicit transaction, the way the
+    /// mode requires: a cached prepared statement, or the unnamed one.
+    ///
+    /// # Errors
+    /// The database's, or a row count other than one.
+    pub async fn query_one(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        match self.statements {
+            Statements::Prepared => {
+                let statement = client.prepare_cached(sql).await?;
+                client.query_one(&statement, params).await
+            }
+            Statements::Unnamed => {
+                let types = self.param_types(client, sql).await?;
+                let typed = with_types(params, &types);
+                client.query_typed_one(sql, &typed).await
+            }
+        }
+    }
+}
+
+/// Pairs each parameter with its type, for `query_typed`.
+fn with_types<'a>(params: &[&'a (dyn ToSql + Sync)], types: &[Type]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params.iter().copied().zip(types.iter().cloned()).collect()
+}
 
 /// Whether a call may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +136,21 @@ pub enum Access {
 ///
 /// # Errors
 /// A malformed `DATABASE_URL` (already checked by [`Config`]).
-pub fn pool(config: &Config) -> anyhow::Result<Pool> {
+pub fn pool(config: &Config) -> anyhow::Result<Db> {
     let mut pg: tokio_postgres::Config = config.database_url.parse()?;
     pg.connect_timeout(config.db_connect_timeout);
     pg.application_name("maef-api");
-    // NOTICEs (e.g. "text-search query contains only stop words") are not errors and
-    // would only clutter the logs.
-    pg.options(format!(
-        "-c statement_timeout={} -c client_min_messages=warning",
-        config.db_statement_timeout.as_millis()
-    ));
+    let statements = if config.ops.prepared_statements {
+        // NOTICEs (e.g. "text-search query contains only stop words") are not errors
+        // and would only clutter the logs.
+        pg.options(format!(
+            "-c statement_timeout={} -c client_min_messages=warning",
+            config.db_statement_timeout.as_millis()
+        ));
+        Statements::Prepared
+    } else {
+        Statements::Unnamed
+    };
     let manager = Manager::from_config(
         pg,
         NoTls,
@@ -53,7 +168,12 @@ pub fn pool(config: &Config) -> anyhow::Result<Pool> {
             recycle: Some(Duration::from_secs(2)),
         })
         .build()?;
-    Ok(pool)
+    Ok(Db {
+        pool,
+        statements,
+        statement_timeout_ms: config.db_statement_timeout.as_millis().to_string(),
+        param_types: Arc::default(),
+    })
 }
 
 /// Sets the caller's identity for the current transaction only, and refuses a signed-in
@@ -63,21 +183,58 @@ const SET_IDENTITY: &str =
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
                             api.authenticate($3)";
 
+/// [`SET_IDENTITY`] plus the session settings a pooler does not let the connection
+/// carry, for this transaction only.
+const SET_IDENTITY_AND_SETTINGS: &str =
+    "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
+            set_config('statement_timeout', $4, true), set_config('client_min_messages', 'warning', true), \
+            api.authenticate($3)";
+
 /// Runs one `api.*` call for `caller` in its own transaction and returns the JSON text
 /// it produced. `sql` must return one row with one `text` column, e.g.
 /// `select api.product_by_slug($1)::text`.
+///
+/// A deploy (`maef-api migrate`) drops and re-creates the code in one transaction;
+/// a request whose statements are looked up at the moment it commits may find a name
+/// in neither the old nor the new schema ([`ApiError::is_code_reload_race`]). Its
+/// transaction rolled back whole, so it is run once more, which sees the new code:
+/// deploys under load fail no request (`tests/tests/deploys.rs`).
 ///
 /// # Errors
 /// Pool timeout (504), unreachable database (503), or the SQL error mapped by
 /// [`crate::error`].
 pub async fn call(
-    pool: &Pool,
+    db: &Db,
     caller: &Caller,
     access: Access,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<String, ApiError> {
-    let client = pool.get().await?;
+    let client = db.get().await?;
+    match call_once(db, &client, caller, access, sql, params).await {
+        Err(e) if e.is_code_reload_race() => {
+            tracing::info!(sql, "code reloaded during the request: running it again");
+            // Statements (and learned parameter types) may describe the old code.
+            client.statement_cache.clear();
+            db.param_types.lock().unwrap().clear();
+            call_once(db, &client, caller, access, sql, params).await
+        }
+        result => result,
+    }
+}
+
+/// One attempt of [`call`].
+async fn call_once(
+    db: &Db,
+    client: &deadpool_postgres::Object,
+    caller: &Caller,
+    access: Access,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, ApiError> {
+    if db.statements == Statements::Unnamed {
+        return call_unnamed(db, client, caller, access, sql, params).await;
+    }
     let set_identity = client.prepare_cached(SET_IDENTITY).await?;
     let statement = client.prepare_cached(sql).await?;
     let begin = match access {
@@ -101,6 +258,47 @@ pub async fn call(
     json.ok_or_else(|| ApiError::internal(format!("{sql} returned NULL")))
 }
 
+/// [`call`] with unnamed statements ([`Statements::Unnamed`]): the same four
+/// statements, pipelined the same way.
+async fn call_unnamed(
+    db: &Db,
+    client: &deadpool_postgres::Object,
+    caller: &Caller,
+    access: Access,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, ApiError> {
+    let identity_types = db.param_types(client, SET_IDENTITY_AND_SETTINGS).await?;
+    let types = db.param_types(client, sql).await?;
+    let identity_params: [&(dyn ToSql + Sync); 4] = [
+        &caller.role,
+        &caller.claims,
+        &caller.user_id,
+        &db.statement_timeout_ms,
+    ];
+    let identity_params = with_types(&identity_params, &identity_types);
+    let params = with_types(params, &types);
+    let begin = match access {
+        Access::ReadOnly => "BEGIN READ ONLY",
+        Access::ReadWrite => "BEGIN",
+    };
+    let (began, identity, rows, committed) = tokio::join!(
+        client.batch_execute(begin),
+        client.query_typed(SET_IDENTITY_AND_SETTINGS, &identity_params),
+        client.query_typed(sql, &params),
+        client.batch_execute("COMMIT"),
+    );
+    began?;
+    identity?;
+    let rows = rows?;
+    committed?;
+    let [row] = rows.as_slice() else {
+        return Err(ApiError::internal(format!("{sql} returned {} rows", rows.len())));
+    };
+    let json: Option<String> = row.try_get(0)?;
+    json.ok_or_else(|| ApiError::internal(format!("{sql} returned NULL")))
+}
+
 /// Opens a transaction as `caller` on `client`, for the rare request that must make
 /// several calls in one transaction (an upload streaming into a large object). Prefer
 /// [`call`].
@@ -108,9 +306,23 @@ pub async fn call(
 /// # Errors
 /// The database refused the transaction or the identity (deactivated account: 401).
 pub async fn begin_as<'a>(
+    db: &Db,
     client: &'a mut deadpool_postgres::Object,
     caller: &Caller,
 ) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
+    if db.statements == Statements::Unnamed {
+        let types = db.param_types(client, SET_IDENTITY_AND_SETTINGS).await?;
+        let tx = client.transaction().await?;
+        let params: [&(dyn ToSql + Sync); 4] = [
+            &caller.role,
+            &caller.claims,
+            &caller.user_id,
+            &db.statement_timeout_ms,
+        ];
+        tx.query_typed(SET_IDENTITY_AND_SETTINGS, &with_types(&params, &types))
+            .await?;
+        return Ok(tx);
+    }
     let tx = client.transaction().await?;
     let set_identity = tx.prepare_cached(SET_IDENTITY).await?;
     tx.execute(&set_identity, &[&caller.role, &caller.claims, &caller.user_id])

@@ -103,6 +103,23 @@ impl ApiError {
         self
     }
 
+    /// Whether this is the transient error a request may meet while `maef-api migrate`
+    /// commits a reload of the code (see [`crate::db::call`]): a name looked up in the
+    /// old `api` schema and then not found once the new one became visible
+    /// (`42883` undefined function, `3F000` invalid schema), a dropped function or type
+    /// still referenced by OID (`XX000` "cache lookup failed"), or a plan whose result
+    /// type changed (`0A000`). The request's transaction rolled back whole, so it may
+    /// run again.
+    pub fn is_code_reload_race(&self) -> bool {
+        let cause = self.internal.as_deref().unwrap_or("");
+        match self.sqlstate.as_deref() {
+            Some("42883" | "3F000") => true,
+            Some("XX000") => cause.contains("cache lookup failed"),
+            Some("0A000") => cause.contains("cached plan must not change result type"),
+            _ => false,
+        }
+    }
+
     /// A 500 whose cause is logged but not shown.
     pub fn internal(cause: impl Into<String>) -> Self {
         Self {
@@ -355,6 +372,22 @@ mod tests {
         assert_eq!(status_for_sqlstate("57014"), StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(status_for_sqlstate("P0001"), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(status_for_sqlstate("42883"), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn only_the_errors_of_a_code_reload_are_retried() {
+        let db_error = |sqlstate: &str, cause: &str| ApiError {
+            sqlstate: Some(sqlstate.into()),
+            ..ApiError::internal(format!("{sqlstate}: {cause}"))
+        };
+        assert!(db_error("42883", "function api.authenticate(uuid) does not exist").is_code_reload_race());
+        assert!(db_error("3F000", "schema \"api\" does not exist").is_code_reload_race());
+        assert!(db_error("XX000", "cache lookup failed for function 81234").is_code_reload_race());
+        assert!(db_error("0A000", "cached plan must not change result type").is_code_reload_race());
+        assert!(!db_error("XX000", "could not read block 7").is_code_reload_race());
+        assert!(!db_error("0A000", "cannot do that").is_code_reload_race());
+        assert!(!db_error("40P01", "deadlock detected").is_code_reload_race());
+        assert!(!ApiError::internal("no SQLSTATE").is_code_reload_race());
     }
 
     #[test]

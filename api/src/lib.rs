@@ -45,8 +45,8 @@ use crate::config::Config;
 /// Shared state of every handler (cheap to clone: everything is behind an `Arc`).
 #[derive(Clone)]
 pub struct AppState {
-    /// The database connection pool.
-    pub db: deadpool_postgres::Pool,
+    /// The database connection pool (dereferences to `deadpool_postgres::Pool`).
+    pub db: db::Db,
     /// Access-token keys.
     pub tokens: Arc<auth::tokens::TokenKeys>,
     /// Password hashing.
@@ -72,7 +72,7 @@ impl AppState {
     ///
     /// # Errors
     /// Bad token keys or argon2 parameters.
-    pub fn new(db: deadpool_postgres::Pool, config: &Config) -> anyhow::Result<Self> {
+    pub fn new(db: db::Db, config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             db,
             tokens: Arc::new(auth::tokens::TokenKeys::from_config(config)?),

@@ -52,16 +52,39 @@ pub fn router_for(config: &Config) -> Router {
 pub struct TestApp {
     /// The router.
     pub router: Router,
-    /// Its database.
+    /// Its database (tests connect to it directly for set-up and checks).
     pub db: TestDb,
+    /// The PgBouncer the router goes through, with `MAEF_TEST_PGBOUNCER=1`.
+    pub pooler: Option<crate::pgbouncer::PgBouncer>,
 }
 
 impl TestApp {
     /// A fresh database and a router on it, with `extra` configuration.
+    ///
+    /// With `MAEF_TEST_PGBOUNCER=1` the router reaches the database through a PgBouncer
+    /// of its own in transaction mode (2 server connections) with
+    /// `DB_PREPARED_STATEMENTS=off`, so any HTTP suite can be run through the pooler:
+    /// `MAEF_TEST_PGBOUNCER=1 scripts/cargo-test.sh -p maef-tests --test http`.
     pub async fn with(extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new().await;
+        if std::env::var("MAEF_TEST_PGBOUNCER").is_ok_and(|v| v == "1") {
+            let pooler = crate::pgbouncer::PgBouncer::start(2).await;
+            let url = pooler.url_for(&db.url);
+            let mut vars = vec![("DATABASE_URL", url.as_str()), ("DB_PREPARED_STATEMENTS", "off")];
+            vars.extend(extra.iter().copied().filter(|(k, _)| *k != "DATABASE_URL"));
+            let router = router_for(&test_config(&db.url, &vars));
+            return Self {
+                router,
+                db,
+                pooler: Some(pooler),
+            };
+        }
         let router = router_for(&test_config(&db.url, extra));
-        Self { router, db }
+        Self {
+            router,
+            db,
+            pooler: None,
+        }
     }
 
     /// With the default test configuration.

@@ -15,6 +15,8 @@ pub mod contract;
 pub mod fake_graph;
 pub mod fakes;
 pub mod http;
+pub mod load;
+pub mod pgbouncer;
 pub mod prometheus;
 pub mod shop;
 

@@ -24,8 +24,8 @@
 
 use std::{ops::RangeInclusive, sync::Arc};
 
+use crate::db::Db;
 use bytes::Bytes;
-use deadpool_postgres::Pool;
 use futures::{Stream, StreamExt};
 
 /// Chunks read ahead of the one being sent: the database reads chunk k+1 while the
@@ -86,7 +86,7 @@ impl MediaChunks {
 
 /// What a download reads: which bytes, where from, and how big they are.
 pub struct Source {
-    pub pool: Pool,
+    pub pool: Db,
     pub chunks: Arc<MediaChunks>,
     pub asset_id: uuid::Uuid,
     pub variant: Option<String>,
@@ -175,13 +175,11 @@ impl Source {
             .timeout_get(&timeouts)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let statement = client
-            .prepare_cached("select api.media_chunk($1, $2, $3, $4)")
-            .await
-            .map_err(|e| fail(describe(e)))?;
-        let row = client
+        let row = self
+            .pool
             .query_one(
-                &statement,
+                &client,
+                "select api.media_chunk($1, $2, $3, $4)",
                 &[&self.asset_id, &self.variant, &(offset as i64), &(length as i32)],
             )
             .await

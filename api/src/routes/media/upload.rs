@@ -159,7 +159,7 @@ async fn store_large(
 ) -> Result<String, ApiError> {
     let chunk_bytes = state.config.media.chunk_bytes;
     let mut client = state.db.get().await?;
-    let mut lo = LargeObject::begin(&mut client, caller).await?;
+    let mut lo = LargeObject::begin(&state.db, &mut client, caller).await?;
     // The moov of a "fast start" video is in this first buffer, or nowhere cheap.
     let video = upload.video_info();
     lo.write(&mut upload.buffer, chunk_bytes, false).await?;
@@ -275,13 +275,23 @@ fn sniff_or_415(head: &[u8]) -> Result<Sniffed, ApiError> {
 /// A large object being written in the upload's transaction.
 struct LargeObject<'a> {
     tx: deadpool_postgres::Transaction<'a>,
+    statements: db::Statements,
 }
 
 impl<'a> LargeObject<'a> {
-    async fn begin(client: &'a mut deadpool_postgres::Object, caller: &Caller) -> Result<Self, ApiError> {
-        let tx = db::begin_as(client, caller).await?;
+    async fn begin(
+        db: &db::Db,
+        client: &'a mut deadpool_postgres::Object,
+        caller: &Caller,
+    ) -> Result<Self, ApiError> {
+        let tx = db::begin_as(db, client, caller).await?;
+        // Statements named inside the transaction are closed inside it (a &str query
+        // closes its statement at once), so they are safe behind a pooler too.
         tx.query_one("select api.media_upload_begin()", &[]).await?;
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            statements: db.statements(),
+        })
     }
 
     /// Writes whole `chunk_bytes` pieces of `buffer` (all of it when `last`), leaving
@@ -291,10 +301,14 @@ impl<'a> LargeObject<'a> {
         if buffer.len() < chunk_bytes && !last {
             return Ok(());
         }
-        let statement = self
-            .tx
-            .prepare_cached("select api.media_upload_write($1)")
-            .await?;
+        const WRITE: &str = "select api.media_upload_write($1)";
+        // Behind a pooler, a cached statement would outlive this transaction's server
+        // connection: prepare it for this write only (closed when dropped, before the
+        // commit).
+        let statement = match self.statements {
+            db::Statements::Prepared => self.tx.prepare_cached(WRITE).await?,
+            db::Statements::Unnamed => self.tx.prepare(WRITE).await?,
+        };
         let mut written = 0;
         for piece in buffer.chunks(chunk_bytes) {
             if piece.len() < chunk_bytes && !last {
