@@ -976,6 +976,7 @@ begin
             'restock', r.restock, 'lines', v_lines));
         if v_method = 'manual' then
             perform api._refund_settle(r.refund_id, 'succeeded', null, null);
+            select * into v_order from shop.customer_order o where o.order_id = v_order.order_id;
             update shop.refund x set response = api._order_payments_json(v_order) || jsonb_build_object(
                 'refund', api._refund_json(x, true))
             where x.refund_id = r.refund_id returning * into r;
@@ -1021,6 +1022,7 @@ begin
     update shop.refund set provider_ref = coalesce(p_result ->> 'provider_ref', provider_ref), creating_until = null
     where refund_id = p_refund_id;
     perform api._refund_settle(p_refund_id, p_result ->> 'status', p_result, p_result ->> 'provider_ref');
+    select * into v_order from shop.customer_order o where o.order_id = v_order.order_id;
     update shop.refund x set response = api._order_payments_json(v_order) || jsonb_build_object('refund', api._refund_json(x, true))
     where x.refund_id = p_refund_id returning * into r;
     return r.response;

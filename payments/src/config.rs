@@ -118,7 +118,10 @@ impl PaymentsConfig {
                 None => Ok(Duration::from_secs(default)),
                 Some(raw) => match raw.parse::<u64>() {
                     Ok(n) if (1..=3600).contains(&n) => Ok(Duration::from_secs(n)),
-                    _ => Err(problem(name, "must be a whole number of seconds between 1 and 3600")),
+                    _ => Err(problem(
+                        name,
+                        "must be a whole number of seconds between 1 and 3600",
+                    )),
                 },
             }
         };
@@ -129,7 +132,12 @@ impl PaymentsConfig {
                 secret_key: Secret::new(key),
                 webhook_secrets: secrets,
             }),
-            (None, _) => return Err(problem("STRIPE_SECRET_KEY", "is not set while STRIPE_WEBHOOK_SECRETS is")),
+            (None, _) => {
+                return Err(problem(
+                    "STRIPE_SECRET_KEY",
+                    "is not set while STRIPE_WEBHOOK_SECRETS is",
+                ))
+            }
             (Some(_), _) => {
                 return Err(problem(
                     "STRIPE_WEBHOOK_SECRETS",
@@ -144,7 +152,12 @@ impl PaymentsConfig {
                 secret_key: Secret::new(key),
                 webhook_secrets: secrets,
             }),
-            (None, _) => return Err(problem("FEDAPAY_SECRET_KEY", "is not set while FEDAPAY_WEBHOOK_SECRETS is")),
+            (None, _) => {
+                return Err(problem(
+                    "FEDAPAY_SECRET_KEY",
+                    "is not set while FEDAPAY_WEBHOOK_SECRETS is",
+                ))
+            }
             (Some(_), _) => {
                 return Err(problem(
                     "FEDAPAY_WEBHOOK_SECRETS",
@@ -155,7 +168,10 @@ impl PaymentsConfig {
         let paystack = match var("PAYSTACK_SECRET_KEY") {
             None => {
                 if !list("PAYSTACK_WEBHOOK_SECRETS").is_empty() {
-                    return Err(problem("PAYSTACK_SECRET_KEY", "is not set while PAYSTACK_WEBHOOK_SECRETS is"));
+                    return Err(problem(
+                        "PAYSTACK_SECRET_KEY",
+                        "is not set while PAYSTACK_WEBHOOK_SECRETS is",
+                    ));
                 }
                 None
             }
@@ -196,11 +212,15 @@ impl PaymentsConfig {
 
     /// The providers with keys (what `api.payment_begin` may offer).
     pub fn offered(&self) -> Vec<String> {
-        [crate::Provider::Stripe, crate::Provider::Fedapay, crate::Provider::Paystack]
-            .into_iter()
-            .filter(|p| self.keys(*p).is_some())
-            .map(|p| p.as_str().to_string())
-            .collect()
+        [
+            crate::Provider::Stripe,
+            crate::Provider::Fedapay,
+            crate::Provider::Paystack,
+        ]
+        .into_iter()
+        .filter(|p| self.keys(*p).is_some())
+        .map(|p| p.as_str().to_string())
+        .collect()
     }
 
     /// The callback URL of an order.
@@ -236,7 +256,10 @@ mod tests {
         ])
         .unwrap();
         let stripe = c.stripe.unwrap();
-        assert_eq!(stripe.webhook_secrets, [Secret::new("whsec_old"), Secret::new("whsec_new")]);
+        assert_eq!(
+            stripe.webhook_secrets,
+            [Secret::new("whsec_old"), Secret::new("whsec_new")]
+        );
         assert_eq!(stripe.api_base, "http://127.0.0.1:9");
     }
 
@@ -245,10 +268,16 @@ mod tests {
         let e = config(&[("STRIPE_SECRET_KEY", "sk_live_secret")]).unwrap_err();
         assert_eq!(e.var, "STRIPE_WEBHOOK_SECRETS");
         assert!(!e.to_string().contains("sk_live_secret"));
-        assert_eq!(config(&[("FEDAPAY_WEBHOOK_SECRETS", "x")]).unwrap_err().var, "FEDAPAY_SECRET_KEY");
+        assert_eq!(
+            config(&[("FEDAPAY_WEBHOOK_SECRETS", "x")]).unwrap_err().var,
+            "FEDAPAY_SECRET_KEY"
+        );
         let e = config(&[("PAYSTACK_SECRET_KEY", "k"), ("PAYSTACK_API_BASE", "ftp://x")]).unwrap_err();
         assert_eq!(e.var, "PAYSTACK_API_BASE");
-        assert_eq!(config(&[("PAYMENT_HTTP_TIMEOUT_SECS", "0")]).unwrap_err().var, "PAYMENT_HTTP_TIMEOUT_SECS");
+        assert_eq!(
+            config(&[("PAYMENT_HTTP_TIMEOUT_SECS", "0")]).unwrap_err().var,
+            "PAYMENT_HTTP_TIMEOUT_SECS"
+        );
         assert!(format!("{:?}", Secret::new("sk_live_secret")).contains("redacted"));
     }
 }

@@ -13,8 +13,10 @@ use serde_json::Value;
 
 use crate::{
     http::{json, missing, not_configured, ProviderError, Providers},
-    integer, stripe::encode, text, BadEvent, CreateFailed, Created, Inbound, Observed, OrderToPay, PaymentState,
-    PaymentToCreate, Provider, Subject,
+    integer,
+    stripe::encode,
+    text, BadEvent, CreateFailed, Created, Inbound, Observed, OrderToPay, PaymentState, PaymentToCreate,
+    Provider, Subject,
 };
 
 fn envelope(status: u16, body: &Value) -> (String, String) {
@@ -23,7 +25,10 @@ fn envelope(status: u16, body: &Value) -> (String, String) {
         let details: Vec<String> = errors
             .iter()
             .map(|(field, list)| {
-                let texts: Vec<&str> = list.as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let texts: Vec<&str> = list
+                    .as_array()
+                    .map(|l| l.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 format!("{field}: {}", texts.join(", "))
             })
             .collect();
@@ -79,7 +84,8 @@ pub async fn create_payment(
                 .ok_or_else(|| not_configured(Provider::Fedapay))?;
             let request = json(request, &body);
             let answer = providers.send(Provider::Fedapay, request, envelope).await?;
-            text(transaction(&answer.body), "id").ok_or_else(|| missing(Provider::Fedapay, answer.status, "transaction id"))?
+            text(transaction(&answer.body), "id")
+                .ok_or_else(|| missing(Provider::Fedapay, answer.status, "transaction id"))?
         }
     };
     let with_ref = |error: ProviderError| CreateFailed {
@@ -87,11 +93,19 @@ pub async fn create_payment(
         provider_ref: Some(id.clone()),
     };
     let request = providers
-        .request(Provider::Fedapay, Method::POST, &format!("/v1/transactions/{}/token", encode(&id)))
+        .request(
+            Provider::Fedapay,
+            Method::POST,
+            &format!("/v1/transactions/{}/token", encode(&id)),
+        )
         .ok_or_else(|| with_ref(not_configured(Provider::Fedapay)))?;
     let request = json(request, &serde_json::json!({}));
-    let answer = providers.send(Provider::Fedapay, request, envelope).await.map_err(with_ref)?;
-    let url = text(&answer.body, "url").ok_or_else(|| with_ref(missing(Provider::Fedapay, answer.status, "url")))?;
+    let answer = providers
+        .send(Provider::Fedapay, request, envelope)
+        .await
+        .map_err(with_ref)?;
+    let url = text(&answer.body, "url")
+        .ok_or_else(|| with_ref(missing(Provider::Fedapay, answer.status, "url")))?;
     Ok(Created {
         client: serde_json::json!({"type": "redirect", "url": url, "reference": id}),
         provider_ref: id,
@@ -101,9 +115,11 @@ pub async fn create_payment(
 /// A transaction's state (`approved`, `transferred` and the refunded states were paid).
 fn observe(entity: &Value) -> Option<Observed> {
     let status = match entity["status"].as_str()? {
-        "approved" | "transferred" | "refunded" | "approved_partially_refunded" | "transferred_partially_refunded" => {
-            PaymentState::Succeeded
-        }
+        "approved"
+        | "transferred"
+        | "refunded"
+        | "approved_partially_refunded"
+        | "transferred_partially_refunded" => PaymentState::Succeeded,
         "declined" => PaymentState::Failed,
         "canceled" | "cancelled" | "expired" => PaymentState::Cancelled,
         _ => PaymentState::Pending,
@@ -128,7 +144,11 @@ fn observe(entity: &Value) -> Option<Observed> {
 /// The call failed or the answer is not a transaction.
 pub async fn retrieve_payment(providers: &Providers, id: &str) -> Result<Observed, ProviderError> {
     let request = providers
-        .request(Provider::Fedapay, Method::GET, &format!("/v1/transactions/{}?include=currency", encode(id)))
+        .request(
+            Provider::Fedapay,
+            Method::GET,
+            &format!("/v1/transactions/{}?include=currency", encode(id)),
+        )
         .ok_or_else(|| not_configured(Provider::Fedapay))?;
     let answer = providers.send(Provider::Fedapay, request, envelope).await?;
     observe(transaction(&answer.body)).ok_or_else(|| missing(Provider::Fedapay, answer.status, "transaction"))
@@ -157,7 +177,8 @@ pub fn parse_event(body: &[u8]) -> Result<Inbound, BadEvent> {
             entity["status"].as_str().unwrap_or("-")
         )
     });
-    let hint = text(&entity["metadata"], "payment_id").or_else(|| text(&entity["custom_metadata"], "payment_id"));
+    let hint =
+        text(&entity["metadata"], "payment_id").or_else(|| text(&entity["custom_metadata"], "payment_id"));
     let subject = if event_type.starts_with("transaction.") {
         observe(&entity).map_or(Subject::Other, Subject::Payment)
     } else {
@@ -185,14 +206,18 @@ mod tests {
         assert_eq!(inbound.event_id, "transaction.approved:16851:approved");
         assert_eq!(inbound.provider_ref.as_deref(), Some("16851"));
         assert_eq!(inbound.payment_hint.as_deref(), Some("p-1"));
-        let Subject::Payment(o) = inbound.subject else { panic!() };
+        let Subject::Payment(o) = inbound.subject else {
+            panic!()
+        };
         assert_eq!((o.status, o.amount), (PaymentState::Succeeded, Some(2500)));
 
         let b = br#"{"klass": "v1/event", "id": "AXVA3Z99", "type": "transaction.declined",
                      "entity": "{\"id\":16852,\"status\":\"declined\",\"amount\":100}"}"#;
         let inbound = parse_event(b).unwrap();
         assert_eq!(inbound.event_id, "AXVA3Z99");
-        let Subject::Payment(o) = inbound.subject else { panic!() };
+        let Subject::Payment(o) = inbound.subject else {
+            panic!()
+        };
         assert_eq!(o.status, PaymentState::Failed);
         assert!(parse_event(br#"{"entity": {}}"#).is_err());
     }
@@ -204,7 +229,10 @@ mod tests {
         let bare = serde_json::json!({"id": 2});
         assert_eq!(text(transaction(&bare), "id").as_deref(), Some("2"));
         let error = serde_json::json!({"message": "Invalid", "errors": {"amount": ["must be an integer"]}});
-        assert_eq!(envelope(422, &error), ("http_422".into(), "Invalid (amount: must be an integer)".into()));
+        assert_eq!(
+            envelope(422, &error),
+            ("http_422".into(), "Invalid (amount: must be an integer)".into())
+        );
         assert_eq!(names("Awa Diop Sarr", "a@x"), ("Awa".into(), "Diop Sarr".into()));
         assert_eq!(names("", "ada@x.org"), ("ada".into(), "ada".into()));
     }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use config::{PaymentsConfig, ProviderKeys, Secret};
-pub use http::{Providers, ProviderError};
+pub use http::{ProviderError, Providers};
 
 /// A payment provider with an API (cash on delivery has none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -207,7 +207,12 @@ impl Inbound {
     /// The argument of `api.payment_webhook`, with the event as received.
     pub fn to_sql(&self, payload: Value) -> Value {
         let (object, observed, refund, refund_ref) = match &self.subject {
-            Subject::Payment(o) => ("payment", serde_json::to_value(o).unwrap_or(Value::Null), Value::Null, None),
+            Subject::Payment(o) => (
+                "payment",
+                serde_json::to_value(o).unwrap_or(Value::Null),
+                Value::Null,
+                None,
+            ),
             Subject::Refund(r) => (
                 "refund",
                 Value::Null,
@@ -255,9 +260,13 @@ pub async fn create_payment(
     order: &OrderToPay,
 ) -> Result<Created, CreateFailed> {
     match provider {
-        Provider::Stripe => stripe::create_payment(providers, payment, order).await.map_err(Into::into),
+        Provider::Stripe => stripe::create_payment(providers, payment, order)
+            .await
+            .map_err(Into::into),
         Provider::Fedapay => fedapay::create_payment(providers, payment, order).await,
-        Provider::Paystack => paystack::create_payment(providers, payment, order).await.map_err(Into::into),
+        Provider::Paystack => paystack::create_payment(providers, payment, order)
+            .await
+            .map_err(Into::into),
     }
 }
 
@@ -265,7 +274,11 @@ pub async fn create_payment(
 ///
 /// # Errors
 /// The call failed.
-pub async fn retrieve_payment(providers: &Providers, provider: Provider, provider_ref: &str) -> Result<Observed, ProviderError> {
+pub async fn retrieve_payment(
+    providers: &Providers,
+    provider: Provider,
+    provider_ref: &str,
+) -> Result<Observed, ProviderError> {
     match provider {
         Provider::Stripe => stripe::retrieve_payment(providers, provider_ref).await,
         Provider::Fedapay => fedapay::retrieve_payment(providers, provider_ref).await,

@@ -8,7 +8,8 @@
 
 /// Stripe's zero-decimal currencies.
 pub const STRIPE_ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF",
+    "XPF",
 ];
 
 /// An amount Stripe cannot take as it is.
@@ -45,7 +46,10 @@ pub fn to_stripe(amount: i64, currency: &str, exponent: u32) -> Result<i64, Amou
     let currency = currency.to_ascii_uppercase();
     match (zero_decimal(&currency), exponent) {
         (true, 0) => Ok(amount),
-        (true, e) => Err(AmountError::ExponentMismatch { currency, exponent: e }),
+        (true, e) => Err(AmountError::ExponentMismatch {
+            currency,
+            exponent: e,
+        }),
         (false, 0) => amount.checked_mul(100).ok_or(AmountError::OutOfRange),
         (false, 3) if amount % 10 != 0 => Err(AmountError::NotMultipleOfTen { currency }),
         (false, _) => Ok(amount),
@@ -76,11 +80,17 @@ mod tests {
 
     #[test]
     fn disagreements_with_stripe_are_refused_not_guessed() {
-        assert!(matches!(to_stripe(100, "XOF", 2), Err(AmountError::ExponentMismatch { .. })));
+        assert!(matches!(
+            to_stripe(100, "XOF", 2),
+            Err(AmountError::ExponentMismatch { .. })
+        ));
         // ISK: exponent 0 in ISO 4217, two-decimal at Stripe.
         assert_eq!(to_stripe(500, "ISK", 0), Ok(50_000));
         assert_eq!(from_stripe(50_000, "isk", 0), 500);
-        assert!(matches!(to_stripe(5_124, "KWD", 3), Err(AmountError::NotMultipleOfTen { .. })));
+        assert!(matches!(
+            to_stripe(5_124, "KWD", 3),
+            Err(AmountError::NotMultipleOfTen { .. })
+        ));
         assert_eq!(to_stripe(5_120, "KWD", 3), Ok(5_120));
         assert_eq!(to_stripe(i64::MAX, "ISK", 0), Err(AmountError::OutOfRange));
     }

@@ -13,8 +13,10 @@ use serde_json::Value;
 
 use crate::{
     http::{json, missing, not_configured, Answer, ProviderError, Providers},
-    integer, stripe::encode, text, BadEvent, Created, Inbound, Observed, OrderToPay, PaymentState, PaymentToCreate,
-    Provider, RefundResult, RefundState, RefundToCreate, Subject,
+    integer,
+    stripe::encode,
+    text, BadEvent, Created, Inbound, Observed, OrderToPay, PaymentState, PaymentToCreate, Provider,
+    RefundResult, RefundState, RefundToCreate, Subject,
 };
 
 /// Our reference for a payment's creation attempt.
@@ -33,7 +35,10 @@ fn envelope(status: u16, body: &Value) -> (String, String) {
     let code = text(body, "code")
         .or_else(|| text(body, "type"))
         .unwrap_or_else(|| format!("http_{status}"));
-    (code, text(body, "message").unwrap_or_else(|| format!("HTTP {status}")))
+    (
+        code,
+        text(body, "message").unwrap_or_else(|| format!("HTTP {status}")),
+    )
 }
 
 /// `data` of a `status: true` answer ("we will always send a 200 … check the data").
@@ -73,7 +78,8 @@ pub async fn create_payment(
         .ok_or_else(|| not_configured(Provider::Paystack))?;
     let request = json(request, &body);
     let (status, data) = data(providers.send(Provider::Paystack, request, envelope).await?)?;
-    let url = text(&data, "authorization_url").ok_or_else(|| missing(Provider::Paystack, status, "authorization_url"))?;
+    let url = text(&data, "authorization_url")
+        .ok_or_else(|| missing(Provider::Paystack, status, "authorization_url"))?;
     let reference = text(&data, "reference").unwrap_or(reference);
     Ok(Created {
         client: serde_json::json!({"type": "redirect", "url": url, "reference": reference,
@@ -108,7 +114,11 @@ fn observe(transaction: &Value) -> Option<Observed> {
 /// The call failed or the answer is not a transaction.
 pub async fn retrieve_payment(providers: &Providers, reference: &str) -> Result<Observed, ProviderError> {
     let request = providers
-        .request(Provider::Paystack, Method::GET, &format!("/transaction/verify/{}", encode(reference)))
+        .request(
+            Provider::Paystack,
+            Method::GET,
+            &format!("/transaction/verify/{}", encode(reference)),
+        )
         .ok_or_else(|| not_configured(Provider::Paystack))?;
     let (status, data) = data(providers.send(Provider::Paystack, request, envelope).await?)?;
     observe(&data).ok_or_else(|| missing(Provider::Paystack, status, "transaction"))
@@ -127,7 +137,11 @@ fn refund_state(status: &str) -> RefundState {
 ///
 /// # Errors
 /// The call failed or Paystack refused.
-pub async fn refund(providers: &Providers, reference: &str, refund: &RefundToCreate) -> Result<RefundResult, ProviderError> {
+pub async fn refund(
+    providers: &Providers,
+    reference: &str,
+    refund: &RefundToCreate,
+) -> Result<RefundResult, ProviderError> {
     let body = serde_json::json!({
         "transaction": reference, "amount": refund.amount, "currency": refund.currency,
         "merchant_note": format!("maef refund {}: {}", refund.id, refund.reason),
@@ -138,7 +152,9 @@ pub async fn refund(providers: &Providers, reference: &str, refund: &RefundToCre
     let request = json(request, &body);
     let (status, data) = data(providers.send(Provider::Paystack, request, envelope).await?)?;
     Ok(RefundResult {
-        provider_ref: Some(text(&data, "id").ok_or_else(|| missing(Provider::Paystack, status, "refund id"))?),
+        provider_ref: Some(
+            text(&data, "id").ok_or_else(|| missing(Provider::Paystack, status, "refund id"))?,
+        ),
         status: refund_state(data["status"].as_str().unwrap_or("pending")),
         amount: integer(&data, "amount"),
         failure_code: None,
@@ -162,9 +178,16 @@ pub fn parse_event(body: &[u8]) -> Result<Inbound, BadEvent> {
             .or_else(|| text(data, "id"))
             .or_else(|| text(data, "amount"))
             .unwrap_or_default();
-        let state = if kind == "processed" { RefundState::Succeeded } else { refund_state(status) };
+        let state = if kind == "processed" {
+            RefundState::Succeeded
+        } else {
+            refund_state(status)
+        };
         return Ok(Inbound {
-            event_id: format!("{event_type}:{}:{refund_ref}:{status}", transaction.as_deref().unwrap_or("-")),
+            event_id: format!(
+                "{event_type}:{}:{refund_ref}:{status}",
+                transaction.as_deref().unwrap_or("-")
+            ),
             event_type: event_type.clone(),
             payment_hint: transaction.as_deref().and_then(payment_of_reference),
             provider_ref: transaction,
@@ -220,16 +243,26 @@ mod tests {
         let inbound = parse_event(body.as_bytes()).unwrap();
         assert_eq!(inbound.event_id, format!("charge.success:maef-{ID}-1:success"));
         assert_eq!(inbound.payment_hint.as_deref(), Some(ID));
-        let Subject::Payment(o) = inbound.subject else { panic!() };
-        assert_eq!((o.status, o.amount, o.currency.as_deref()), (PaymentState::Succeeded, Some(10000), Some("NGN")));
+        let Subject::Payment(o) = inbound.subject else {
+            panic!()
+        };
+        assert_eq!(
+            (o.status, o.amount, o.currency.as_deref()),
+            (PaymentState::Succeeded, Some(10000), Some("NGN"))
+        );
 
         let refund = format!(
             r#"{{"event": "refund.processed", "data": {{"status": "processed", "transaction_reference": "maef-{ID}-1",
                 "refund_reference": "132013318360", "amount": "5000", "currency": "NGN"}}}}"#
         );
         let inbound = parse_event(refund.as_bytes()).unwrap();
-        assert_eq!(inbound.event_id, format!("refund.processed:maef-{ID}-1:132013318360:processed"));
-        let Subject::Refund(r) = inbound.subject else { panic!() };
+        assert_eq!(
+            inbound.event_id,
+            format!("refund.processed:maef-{ID}-1:132013318360:processed")
+        );
+        let Subject::Refund(r) = inbound.subject else {
+            panic!()
+        };
         assert_eq!((r.status, r.amount), (RefundState::Succeeded, Some(5000)));
         assert!(parse_event(b"{}").is_err());
     }
@@ -240,7 +273,12 @@ mod tests {
             status: 200,
             body: serde_json::json!({"status": false, "message": "Currency not supported by merchant"}),
         };
-        let Err(ProviderError::Api { code, message, .. }) = data(answer) else { panic!() };
-        assert_eq!((code.as_str(), message.as_str()), ("http_200", "Currency not supported by merchant"));
+        let Err(ProviderError::Api { code, message, .. }) = data(answer) else {
+            panic!()
+        };
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("http_200", "Currency not supported by merchant")
+        );
     }
 }

@@ -70,7 +70,8 @@ fn verify_timestamped(
         return Err(SignatureError::Stale);
     }
     for secret in secrets {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
         mac.update(t.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
@@ -119,7 +120,8 @@ pub fn verify_paystack(header: Option<&str>, body: &[u8], secrets: &[Secret]) ->
     let header = header.ok_or(SignatureError::Missing)?;
     let signature = hex::decode(header.trim()).map_err(|_| SignatureError::Malformed)?;
     for secret in secrets {
-        let mut mac = Hmac::<Sha512>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha512>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
         mac.update(body);
         if mac.verify_slice(&signature).is_ok() {
             return Ok(());
@@ -161,7 +163,8 @@ mod tests {
 
     const STRIPE_BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
     const STRIPE_V1: &str = "d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990";
-    const PAYSTACK_BODY: &[u8] = br#"{"event":"charge.success","data":{"reference":"ref_123","status":"success"}}"#;
+    const PAYSTACK_BODY: &[u8] =
+        br#"{"event":"charge.success","data":{"reference":"ref_123","status":"success"}}"#;
     const PAYSTACK_KEY: &str = "sk_test_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     const PAYSTACK_SIG: &str = "b9d432579bf32f8d84fe23cb18b636e51ea50117f1b2be4a7293733948a8291d7d68af4a1efbdbd22d24ae0211f53e3c8e3d46260f5727bb37613bf4a6cd5de4";
 
@@ -173,10 +176,19 @@ mod tests {
     fn a_stripe_signature_computed_from_the_documented_formula_verifies() {
         let header = format!("t=1700000000,v1={STRIPE_V1}");
         assert_eq!(
-            verify_stripe(Some(&header), STRIPE_BODY, &secrets(&["whsec_test_secret"]), 300, 1_700_000_100),
+            verify_stripe(
+                Some(&header),
+                STRIPE_BODY,
+                &secrets(&["whsec_test_secret"]),
+                300,
+                1_700_000_100
+            ),
             Ok(1_700_000_000)
         );
-        assert_eq!(sign_stripe("whsec_test_secret", 1_700_000_000, STRIPE_BODY), header);
+        assert_eq!(
+            sign_stripe("whsec_test_secret", 1_700_000_000, STRIPE_BODY),
+            header
+        );
     }
 
     #[test]
@@ -190,16 +202,41 @@ mod tests {
     fn stripe_refuses_stale_changed_forged_and_malformed() {
         let header = format!("t=1700000000,v1={STRIPE_V1}");
         let key = secrets(&["whsec_test_secret"]);
-        assert_eq!(verify_stripe(Some(&header), STRIPE_BODY, &key, 300, 1_700_000_301), Err(SignatureError::Stale));
-        assert_eq!(verify_stripe(Some(&header), STRIPE_BODY, &key, 300, 1_699_999_000), Err(SignatureError::Stale));
-        let changed = br#"{"id":"evt_test_webhook","object":"event" }"#;
-        assert_eq!(verify_stripe(Some(&header), changed, &key, 300, 1_700_000_000), Err(SignatureError::Mismatch));
         assert_eq!(
-            verify_stripe(Some(&header), STRIPE_BODY, &secrets(&["whsec_other"]), 300, 1_700_000_000),
+            verify_stripe(Some(&header), STRIPE_BODY, &key, 300, 1_700_000_301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_stripe(Some(&header), STRIPE_BODY, &key, 300, 1_699_999_000),
+            Err(SignatureError::Stale)
+        );
+        let changed = br#"{"id":"evt_test_webhook","object":"event" }"#;
+        assert_eq!(
+            verify_stripe(Some(&header), changed, &key, 300, 1_700_000_000),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify_stripe(None, STRIPE_BODY, &key, 300, 1_700_000_000), Err(SignatureError::Missing));
-        for bad in ["", "v1=abc", "t=abc,v1=00", "t=1700000000", "t=1700000000,v0=00", "garbage"] {
+        assert_eq!(
+            verify_stripe(
+                Some(&header),
+                STRIPE_BODY,
+                &secrets(&["whsec_other"]),
+                300,
+                1_700_000_000
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_stripe(None, STRIPE_BODY, &key, 300, 1_700_000_000),
+            Err(SignatureError::Missing)
+        );
+        for bad in [
+            "",
+            "v1=abc",
+            "t=abc,v1=00",
+            "t=1700000000",
+            "t=1700000000,v0=00",
+            "garbage",
+        ] {
             assert_eq!(
                 verify_stripe(Some(bad), STRIPE_BODY, &key, 300, 1_700_000_000),
                 Err(SignatureError::Malformed),
@@ -208,7 +245,10 @@ mod tests {
         }
         // A timestamp moved forward with the old signature: the signed text differs.
         let moved = format!("t=1700000001,v1={STRIPE_V1}");
-        assert_eq!(verify_stripe(Some(&moved), STRIPE_BODY, &key, 300, 1_700_000_000), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_stripe(Some(&moved), STRIPE_BODY, &key, 300, 1_700_000_000),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -218,8 +258,14 @@ mod tests {
         assert!(verify_fedapay(Some(&header), STRIPE_BODY, &key, 300, 1_700_000_000).is_ok());
         // A Stripe-style v1 is not FedaPay's scheme.
         let v1 = format!("t=1700000000,v1={STRIPE_V1}");
-        assert_eq!(verify_fedapay(Some(&v1), STRIPE_BODY, &key, 300, 1_700_000_000), Err(SignatureError::Malformed));
-        assert_eq!(verify_fedapay(Some(&header), STRIPE_BODY, &key, 300, 1_700_001_000), Err(SignatureError::Stale));
+        assert_eq!(
+            verify_fedapay(Some(&v1), STRIPE_BODY, &key, 300, 1_700_000_000),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_fedapay(Some(&header), STRIPE_BODY, &key, 300, 1_700_001_000),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]
@@ -228,9 +274,19 @@ mod tests {
         assert!(verify_paystack(Some(PAYSTACK_SIG), PAYSTACK_BODY, &key).is_ok());
         assert!(verify_paystack(Some(&PAYSTACK_SIG.to_uppercase()), PAYSTACK_BODY, &key).is_ok());
         assert_eq!(sign_paystack(PAYSTACK_KEY, PAYSTACK_BODY), PAYSTACK_SIG);
-        let reserialised = br#"{"event": "charge.success", "data": {"reference": "ref_123", "status": "success"}}"#;
-        assert_eq!(verify_paystack(Some(PAYSTACK_SIG), reserialised, &key), Err(SignatureError::Mismatch));
-        assert_eq!(verify_paystack(Some("zz"), PAYSTACK_BODY, &key), Err(SignatureError::Malformed));
-        assert_eq!(verify_paystack(None, PAYSTACK_BODY, &key), Err(SignatureError::Missing));
+        let reserialised =
+            br#"{"event": "charge.success", "data": {"reference": "ref_123", "status": "success"}}"#;
+        assert_eq!(
+            verify_paystack(Some(PAYSTACK_SIG), reserialised, &key),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_paystack(Some("zz"), PAYSTACK_BODY, &key),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_paystack(None, PAYSTACK_BODY, &key),
+            Err(SignatureError::Missing)
+        );
     }
 }

@@ -110,11 +110,16 @@ pub async fn create_payment(
 /// The call failed or the answer is not a PaymentIntent.
 pub async fn retrieve_payment(providers: &Providers, id: &str) -> Result<Observed, ProviderError> {
     let request = providers
-        .request(Provider::Stripe, Method::GET, &format!("/v1/payment_intents/{}", encode(id)))
+        .request(
+            Provider::Stripe,
+            Method::GET,
+            &format!("/v1/payment_intents/{}", encode(id)),
+        )
         .ok_or_else(|| not_configured(Provider::Stripe))?
         .header("Stripe-Version", API_VERSION);
     let answer = providers.send(Provider::Stripe, request, envelope).await?;
-    observe_intent(&answer.body, None).ok_or_else(|| missing(Provider::Stripe, answer.status, "PaymentIntent"))
+    observe_intent(&answer.body, None)
+        .ok_or_else(|| missing(Provider::Stripe, answer.status, "PaymentIntent"))
 }
 
 /// A PaymentIntent's state; `failed` forces the failure (`payment_intent.payment_failed`
@@ -132,7 +137,9 @@ fn observe_intent(intent: &Value, forced: Option<PaymentState>) -> Option<Observ
     });
     let currency = text(intent, "currency")?.to_ascii_uppercase();
     let wire = if status == PaymentState::Succeeded {
-        intent["amount_received"].as_i64().or_else(|| intent["amount"].as_i64())
+        intent["amount_received"]
+            .as_i64()
+            .or_else(|| intent["amount"].as_i64())
     } else {
         intent["amount"].as_i64()
     };
@@ -219,14 +226,16 @@ pub fn parse_event(body: &[u8]) -> Result<Inbound, BadEvent> {
             "payment_failed" => Some(PaymentState::Failed),
             _ => None,
         };
-        let observed = observe_intent(object, forced).ok_or_else(|| BadEvent("data.object is not a PaymentIntent".into()))?;
+        let observed = observe_intent(object, forced)
+            .ok_or_else(|| BadEvent("data.object is not a PaymentIntent".into()))?;
         inbound.provider_ref = observed.provider_ref.clone();
         inbound.subject = Subject::Payment(observed);
     } else if matches!(
         event_type.as_str(),
         "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated"
     ) {
-        let mut refund = observe_refund(object).ok_or_else(|| BadEvent("data.object is not a Refund".into()))?;
+        let mut refund =
+            observe_refund(object).ok_or_else(|| BadEvent("data.object is not a Refund".into()))?;
         if event_type == "refund.failed" {
             refund.status = RefundState::Failed;
         }
@@ -255,16 +264,23 @@ mod tests {
         let inbound = parse_event(succeeded).unwrap();
         assert_eq!(inbound.payment_hint.as_deref(), Some("p-1"));
         assert_eq!(inbound.provider_ref.as_deref(), Some("pi_1"));
-        let Subject::Payment(observed) = inbound.subject else { panic!() };
+        let Subject::Payment(observed) = inbound.subject else {
+            panic!()
+        };
         assert_eq!(observed.status, PaymentState::Succeeded);
-        assert_eq!((observed.amount, observed.currency.as_deref()), (Some(32000), Some("XOF")));
+        assert_eq!(
+            (observed.amount, observed.currency.as_deref()),
+            (Some(32000), Some("XOF"))
+        );
 
         let failed = br#"{"id": "evt_2", "object": "event", "type": "payment_intent.payment_failed",
             "data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": 2599, "currency": "eur",
                                 "status": "requires_payment_method",
                                 "last_payment_error": {"code": "card_declined", "decline_code": "insufficient_funds",
                                                        "message": "Your card has insufficient funds."}}}}"#;
-        let Subject::Payment(observed) = parse_event(failed).unwrap().subject else { panic!() };
+        let Subject::Payment(observed) = parse_event(failed).unwrap().subject else {
+            panic!()
+        };
         assert_eq!(observed.status, PaymentState::Failed);
         assert_eq!(observed.failure_code.as_deref(), Some("insufficient_funds"));
 
@@ -273,10 +289,13 @@ mod tests {
                                 "status": "succeeded", "payment_intent": "pi_1", "metadata": {"refund_id": "7"}}}}"#;
         let inbound = parse_event(refund).unwrap();
         assert_eq!(inbound.refund_hint.as_deref(), Some("7"));
-        let Subject::Refund(r) = inbound.subject else { panic!() };
+        let Subject::Refund(r) = inbound.subject else {
+            panic!()
+        };
         assert_eq!((r.status, r.amount), (RefundState::Succeeded, Some(1000)));
 
-        let other = br#"{"id": "evt_4", "object": "event", "type": "customer.created", "data": {"object": {}}}"#;
+        let other =
+            br#"{"id": "evt_4", "object": "event", "type": "customer.created", "data": {"object": {}}}"#;
         assert_eq!(parse_event(other).unwrap().subject, Subject::Other);
         assert!(parse_event(br#"{"object": "v2.core.event"}"#).is_err());
         assert!(parse_event(b"not json").is_err());

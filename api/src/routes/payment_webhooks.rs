@@ -53,12 +53,20 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn refused(provider: Provider, error: &signature::SignatureError) -> ApiError {
     tracing::warn!(provider = provider.as_str(), reason = %error, "provider webhook refused: bad signature");
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", format!("webhook refused: {error}"))
-        .hint("Check the webhook signing secret configured for this provider.")
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_signature",
+        format!("webhook refused: {error}"),
+    )
+    .hint("Check the webhook signing secret configured for this provider.")
 }
 
-async fn apply(state: &AppState, provider: Provider, inbound: Result<Inbound, maef_payments::BadEvent>, body: &Bytes)
-    -> Result<JsonText, ApiError> {
+async fn apply(
+    state: &AppState,
+    provider: Provider,
+    inbound: Result<Inbound, maef_payments::BadEvent>,
+    body: &Bytes,
+) -> Result<JsonText, ApiError> {
     let inbound = inbound.map_err(|e| {
         tracing::warn!(provider = provider.as_str(), reason = %e, "provider webhook refused: unreadable event");
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", e.to_string())
@@ -66,7 +74,12 @@ async fn apply(state: &AppState, provider: Provider, inbound: Result<Inbound, ma
     let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let event = inbound.to_sql(payload);
     let name = provider.as_str();
-    let receipt = owner_call(state, "select api.payment_webhook($1, $2)::text", &[&name, &event]).await?;
+    let receipt = owner_call(
+        state,
+        "select api.payment_webhook($1, $2)::text",
+        &[&name, &event],
+    )
+    .await?;
     tracing::info!(provider = name, event = %inbound.event_id, kind = %inbound.event_type, receipt = %receipt, "provider webhook");
     Ok(JsonText::ok(receipt))
 }
@@ -82,11 +95,21 @@ async fn apply(state: &AppState, provider: Provider, inbound: Result<Inbound, ma
         (status = 400, description = "Codes: `invalid_signature` (missing, malformed, stale or forged: nothing changed), `invalid_event`", body = Problem),
         (status = 404, description = "Stripe is not configured (`payment_provider_not_configured`)", body = Problem),
     ))]
-pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<JsonText, ApiError> {
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<JsonText, ApiError> {
     let keys = keys(&state, Provider::Stripe)?;
     let tolerance = i64::try_from(state.payments.config.webhook_tolerance.as_secs()).unwrap_or(300);
-    signature::verify_stripe(header(&headers, "stripe-signature"), &body, &keys.webhook_secrets, tolerance, now())
-        .map_err(|e| refused(Provider::Stripe, &e))?;
+    signature::verify_stripe(
+        header(&headers, "stripe-signature"),
+        &body,
+        &keys.webhook_secrets,
+        tolerance,
+        now(),
+    )
+    .map_err(|e| refused(Provider::Stripe, &e))?;
     apply(&state, Provider::Stripe, stripe::parse_event(&body), &body).await
 }
 
@@ -100,11 +123,21 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
         (status = 400, description = "Codes: `invalid_signature`, `invalid_event`", body = Problem),
         (status = 404, description = "FedaPay is not configured (`payment_provider_not_configured`)", body = Problem),
     ))]
-pub async fn fedapay_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<JsonText, ApiError> {
+pub async fn fedapay_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<JsonText, ApiError> {
     let keys = keys(&state, Provider::Fedapay)?;
     let tolerance = i64::try_from(state.payments.config.webhook_tolerance.as_secs()).unwrap_or(300);
-    signature::verify_fedapay(header(&headers, "x-fedapay-signature"), &body, &keys.webhook_secrets, tolerance, now())
-        .map_err(|e| refused(Provider::Fedapay, &e))?;
+    signature::verify_fedapay(
+        header(&headers, "x-fedapay-signature"),
+        &body,
+        &keys.webhook_secrets,
+        tolerance,
+        now(),
+    )
+    .map_err(|e| refused(Provider::Fedapay, &e))?;
     apply(&state, Provider::Fedapay, fedapay::parse_event(&body), &body).await
 }
 
@@ -118,9 +151,17 @@ pub async fn fedapay_webhook(State(state): State<AppState>, headers: HeaderMap, 
         (status = 400, description = "Codes: `invalid_signature`, `invalid_event`", body = Problem),
         (status = 404, description = "Paystack is not configured (`payment_provider_not_configured`)", body = Problem),
     ))]
-pub async fn paystack_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<JsonText, ApiError> {
+pub async fn paystack_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<JsonText, ApiError> {
     let keys = keys(&state, Provider::Paystack)?;
-    signature::verify_paystack(header(&headers, "x-paystack-signature"), &body, &keys.webhook_secrets)
-        .map_err(|e| refused(Provider::Paystack, &e))?;
+    signature::verify_paystack(
+        header(&headers, "x-paystack-signature"),
+        &body,
+        &keys.webhook_secrets,
+    )
+    .map_err(|e| refused(Provider::Paystack, &e))?;
     apply(&state, Provider::Paystack, paystack::parse_event(&body), &body).await
 }

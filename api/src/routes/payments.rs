@@ -27,8 +27,8 @@ use crate::{
         checkout::IdempotencyKeyHeader,
         orders::{OrderToken, OrderTokenHeader, TokenParam},
         payment_types::{
-            AdminOrderPayments, MarkPaidRequest, OrderPayments, Payment, PaymentOptions, PaymentPage, PaymentRequest,
-            RefundRequest,
+            AdminOrderPayments, MarkPaidRequest, OrderPayments, Payment, PaymentOptions, PaymentPage,
+            PaymentRequest, RefundRequest,
         },
         JsonText,
     },
@@ -51,7 +51,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 ///
 /// # Errors
 /// Pool and SQL errors, mapped as usual.
-pub async fn owner_call(state: &AppState, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String, ApiError> {
+pub async fn owner_call(
+    state: &AppState,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, ApiError> {
     let client = state.db.get().await?;
     let statement = client.prepare_cached(sql).await?;
     let row = client.query_one(&statement, params).await?;
@@ -80,6 +84,14 @@ pub fn provider_problem(error: &ProviderError, what: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, code, format!("{what}: {error}"))
         .details(details.to_string())
         .hint(hint)
+}
+
+/// A stored body in the one text form every answer with the same key gets (the first
+/// answer and its replays, which come back inside `api.*_begin`'s answer).
+fn canonical(json: &str) -> Result<String, ApiError> {
+    serde_json::from_str::<Value>(json)
+        .map(|v| v.to_string())
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
@@ -168,14 +180,27 @@ pub async fn pay(
     match maef_payments::create_payment(&state.payments, provider, &payment, &order).await {
         Ok(created) => {
             let result = serde_json::to_value(&created).map_err(|e| ApiError::internal(e.to_string()))?;
-            let body = owner_call(&state, "select api.payment_created($1, $2)::text", &[&id, &result]).await?;
-            Ok(JsonText(StatusCode::CREATED, body))
+            let body = owner_call(
+                &state,
+                "select api.payment_created($1, $2)::text",
+                &[&id, &result],
+            )
+            .await?;
+            Ok(JsonText(StatusCode::CREATED, canonical(&body)?))
         }
         Err(failed) => {
             tracing::warn!(provider = provider.as_str(), payment = %id, error = %failed.error, "payment creation failed");
             let error = failed.error.to_sql(failed.provider_ref.as_deref());
-            owner_call(&state, "select api.payment_create_failed($1, $2)::text", &[&id, &error]).await?;
-            Err(provider_problem(&failed.error, &format!("{} did not create the payment", provider.as_str())))
+            owner_call(
+                &state,
+                "select api.payment_create_failed($1, $2)::text",
+                &[&id, &error],
+            )
+            .await?;
+            Err(provider_problem(
+                &failed.error,
+                &format!("{} did not create the payment", provider.as_str()),
+            ))
         }
     }
 }
@@ -307,14 +332,27 @@ pub async fn refund(
     match maef_payments::refund(&state.payments, provider, payment_ref, &refund).await {
         Ok(result) => {
             let result = serde_json::to_value(&result).map_err(|e| ApiError::internal(e.to_string()))?;
-            let body = owner_call(&state, "select api.refund_created($1, $2)::text", &[&refund.id, &result]).await?;
-            Ok(JsonText(StatusCode::CREATED, body))
+            let body = owner_call(
+                &state,
+                "select api.refund_created($1, $2)::text",
+                &[&refund.id, &result],
+            )
+            .await?;
+            Ok(JsonText(StatusCode::CREATED, canonical(&body)?))
         }
         Err(error) => {
             tracing::warn!(provider = provider.as_str(), refund = refund.id, error = %error, "refund failed");
             let sql_error = error.to_sql(None);
-            owner_call(&state, "select api.refund_create_failed($1, $2)::text", &[&refund.id, &sql_error]).await?;
-            Err(provider_problem(&error, &format!("{} did not make the refund", provider.as_str())))
+            owner_call(
+                &state,
+                "select api.refund_create_failed($1, $2)::text",
+                &[&refund.id, &sql_error],
+            )
+            .await?;
+            Err(provider_problem(
+                &error,
+                &format!("{} did not make the refund", provider.as_str()),
+            ))
         }
     }
 }

@@ -48,7 +48,10 @@ impl VerifyPayment {
         let observed = serde_json::to_value(&observed).map_err(|e| e.to_string())?;
         let tx = client.transaction().await.map_err(|e| format!("begin: {e}"))?;
         let outcome: serde_json::Value = tx
-            .query_one("select api.payment_verified($1, $2)", &[&self.payment_id, &observed])
+            .query_one(
+                "select api.payment_verified($1, $2)",
+                &[&self.payment_id, &observed],
+            )
             .await
             .map_err(|e| format!("payment_verified: {e}"))?
             .get(0);
