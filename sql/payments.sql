@@ -611,7 +611,7 @@ begin
             select * into v_refund from shop.refund r where r.refund_id = (p_event ->> 'refund_hint')::bigint;
         end if;
         if v_refund.refund_id is null and p_event ->> 'refund_ref' is not null then
-            select * into v_refund from shop.refund r join shop.payment p using (payment_id)
+            select r.* into v_refund from shop.refund r join shop.payment p using (payment_id)
             where p.provider = p_provider and r.provider_ref = p_event ->> 'refund_ref';
         end if;
         if v_refund.refund_id is null and v_payment.payment_id is not null then

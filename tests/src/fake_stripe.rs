@@ -33,6 +33,12 @@ pub const SECRET_KEY: &str = "sk_test_maef_fake";
 /// The webhook secret the tests configure.
 pub const WEBHOOK_SECRET: &str = "whsec_maef_fake_secret";
 
+/// Form parameters in the order sent.
+pub type Params = Vec<(String, String)>;
+
+/// One request: (method and path, Idempotency-Key, Stripe-Version, form parameters).
+pub type Call = (String, Option<String>, Option<String>, Params);
+
 /// What the fake holds and saw.
 #[derive(Debug, Default)]
 pub struct StripeState {
@@ -41,9 +47,9 @@ pub struct StripeState {
     /// Refunds by id.
     pub refunds: HashMap<String, Value>,
     /// Idempotency-Key → (form parameters, status, body).
-    pub idempotency: HashMap<String, (Vec<(String, String)>, u16, Value)>,
+    pub idempotency: HashMap<String, (Params, u16, Value)>,
     /// Every request: (method and path, Idempotency-Key, Stripe-Version, form parameters).
-    pub calls: Vec<(String, Option<String>, Option<String>, Vec<(String, String)>)>,
+    pub calls: Vec<Call>,
     /// The status new refunds get (`succeeded` by default, `pending` to follow webhooks).
     pub refund_status: Option<String>,
     counter: u64,

@@ -1130,3 +1130,74 @@ async fn a_lost_webhook_is_caught_by_reconciliation() {
     assert_payments_consistent(&client).await;
     assert_consistent(&client).await;
 }
+
+#[tokio::test]
+async fn a_pending_stripe_refund_follows_its_refund_events_forward_only() {
+    let stripe = FakeStripe::start().await;
+    stripe.state.lock().unwrap().refund_status = Some("pending".into());
+    let app = app_with(stripe.env()).await;
+    let client = app.db.connect().await;
+    let variant = shop(&client, 5).await;
+    let (number, token, _) = guest_order(&client, variant, 1, "XOF", "SN").await;
+    let paid = pay(&app, &number, &token, Some("k"), "stripe").await;
+    let pi = paid.json()["next_action"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_string();
+    let intent = stripe.set_status(&pi, "succeeded", None);
+    assert_eq!(
+        stripe_event(&app, "evt_p", "payment_intent.succeeded", &intent)
+            .await
+            .json()["outcome"],
+        "applied"
+    );
+    let staff = signed_in(&app, "boss@example.com", Some("manager")).await;
+    let r = refund(
+        &app,
+        &staff,
+        &number,
+        "r",
+        json!({"amount": 5000, "reason": "goodwill"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["refund"]["status"], "pending");
+    assert_eq!(
+        order_state(&client, &number).await.1,
+        "paid",
+        "nothing refunded yet"
+    );
+    let re = stripe
+        .state
+        .lock()
+        .unwrap()
+        .refunds
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+
+    // Without our metadata, the refund is found by Stripe's id.
+    let mut succeeded = re.clone();
+    succeeded["status"] = json!("succeeded");
+    succeeded["metadata"] = json!({});
+    let applied = stripe_event(&app, "evt_r1", "refund.updated", &succeeded).await;
+    assert_eq!(applied.json()["outcome"], "applied", "{}", applied.text());
+    assert_eq!(order_state(&client, &number).await.1, "partially_refunded");
+    let mut failed = re.clone();
+    failed["status"] = json!("failed");
+    let late = stripe_event(&app, "evt_r2", "refund.failed", &failed).await;
+    assert_eq!(late.json()["outcome"], "stale");
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.refund where status = 'succeeded'"
+        )
+        .await,
+        1
+    );
+    assert_payments_consistent(&client).await;
+}

@@ -195,8 +195,8 @@ impl WorkerConfig {
                 max_video_bytes: number("MEDIA_MAX_VIDEO_BYTES", 200 << 20)?,
                 chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
-            instagram: maef_instagram::InstagramConfig::from_lookup(&var).map_err(|p| p.to_string())?,
-            payments: maef_payments::PaymentsConfig::from_lookup(&var).map_err(|p| p.to_string())?,
+            instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
+            payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| p.to_string())?,
         })
     }
 
