@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 [ "${BENCH_SETUP:-1}" = 0 ] || MAEF_PROFILE=perf scripts/setup.sh maef_bench_payments
 # shellcheck source=/dev/null
 source .run/env
-# The benchmark's database is cloned from a template of this run; both dropped after.
-export MAEF_TEST_RUN_ID="bench_payments_$$"
+# The benchmark's database is cloned from a template of this run (a test run's name, so
+# scripts/drop-test-databases.sh knows it); both are dropped once the benchmark exits.
+MAEF_TEST_RUN_ID="r$(date +%s)x$$"
+export MAEF_TEST_RUN_ID
+trap 'scripts/drop-test-databases.sh run "$MAEF_TEST_RUN_ID"' EXIT
 cargo bench --quiet --profile perf -p maef-tests --bench payments
-psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists maef_tmpl_$MAEF_TEST_RUN_ID" 2>/dev/null || true

@@ -20,7 +20,6 @@ use std::{
 
 use futures::{stream, StreamExt};
 use maef_tests::{
-    drop_database,
     fake_stripe::{self, FakeStripe},
     http::test_config,
     TestDb,
@@ -246,6 +245,6 @@ async fn main() {
             load_average()
         );
     }
+    // The database is dropped by the script once this process (and its pool) is gone.
     drop(client);
-    drop_database(&maef_tests::connect(&maef_tests::admin_url()).await, &db.name).await;
 }
