@@ -36,6 +36,7 @@ pub const KINDS: &[&str] = &[
     "prune_emails",
     "renew_instagram_tokens",
     "prune_stories",
+    "apply_retention",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -71,6 +72,9 @@ pub enum Job {
     RenewInstagramTokens,
     /// Deletes unlinked stories past their retention, with their media.
     PruneStories,
+    /// The data-lifecycle policies: funnel days recorded, abandoned carts, old audit rows
+    /// and search logs deleted, guest orders past the accounting period anonymised.
+    ApplyRetention,
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -147,6 +151,7 @@ impl Job {
             "prune_emails" => Job::PruneEmails,
             "renew_instagram_tokens" => Job::RenewInstagramTokens,
             "prune_stories" => Job::PruneStories,
+            "apply_retention" => Job::ApplyRetention,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -172,6 +177,7 @@ impl Job {
             Job::PruneEmails => maintenance::prune_emails(ctx).await,
             Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
             Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
+            Job::ApplyRetention => maintenance::apply_retention(ctx).await,
         }
     }
 }
