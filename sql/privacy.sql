@@ -96,7 +96,7 @@ language sql stable as $$
 $$;
 
 -- Removes the personal data of orders (see the top of this file), their timeline
--- notes, shipments, payments' provider payloads, events and e-mails; the accounting
+-- notes and stock-ledger reasons, shipments, payments' provider payloads, events and e-mails; the accounting
 -- record stays. p_email: the placeholder address they get. Returns how many.
 create function api._anonymise_orders(p_order_ids uuid[], p_needles text[], p_email text)
 returns integer
@@ -119,6 +119,9 @@ begin
     update shop.shipment s set address = api._country_only(s.address) where s.order_id = any (p_order_ids);
     update shop.order_event e set note = api._scrub_text(e.note, p_needles)
     where e.order_id = any (p_order_ids) and e.note <> '';
+    -- The stock ledger's reasons repeat the timeline's (a payment note, a cancellation).
+    update shop.stock_movement m set reason = api._scrub_text(m.reason, p_needles)
+    where m.order_id = any (p_order_ids) and m.reason <> '';
     update shop.payment p set raw = api._scrub_jsonb(p.raw, p_needles) where p.order_id = any (p_order_ids);
     update shop.event e set payload = api._scrub_jsonb(e.payload, p_needles)
     where e.aggregate_type = 'order' and e.aggregate_id = any (v_ids);

@@ -670,6 +670,10 @@ begin
                                                                 from jsonb_array_elements(c.parameters) a), 'none'));
         end if;
         begin
+            -- Dates are ISO (2026-01-31): not PostgreSQL's 'yesterday', 'epoch' or 'infinity'.
+            if v_type = 'date' and v_value !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then
+                raise exception 'not an ISO date';
+            end if;
             execute format('select %L::%s', v_value, v_type);
         exception when others then
             raise exception using errcode = 'MA422', constraint = 'invalid_parameter', detail = v_key,

@@ -72,19 +72,19 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     let client = app.db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     let variant = seed_variant(&client, "ROBE-1", 15000, 2299, Some(10)).await;
-    let token = signed_in(&app, "ada.lovelace@example.com", None).await;
+    let token = signed_in(&app, "mariama.tall@example.com", None).await;
     let admin = signed_in(&app, "root@example.com", Some("admin")).await;
     let manager = signed_in(&app, "manager@example.com", Some("manager")).await;
 
     // Her data: a username, an address, a consent, a paid order with a note, a review.
-    let patched = app.call(Method::PATCH, "/api/v1/users/me", Some(&token), Some(json!({"username": "adalove"}))).await;
+    let patched = app.call(Method::PATCH, "/api/v1/users/me", Some(&token), Some(json!({"username": "mariamatall"}))).await;
     assert_eq!(patched.status, StatusCode::OK);
     let address = app
         .call(
             Method::POST,
             "/api/v1/users/me/addresses",
             Some(&token),
-            Some(json!({"full_name": "Ada Lovelace", "line1": "12 rue Carnot", "city": "Dakar", "country": "SN",
+            Some(json!({"full_name": "Mariama Sangare-Tall", "line1": "12 rue Carnot", "city": "Dakar", "country": "SN",
                         "phone": "77 123 45 67", "company": "Analytical Engines"})),
         )
         .await;
@@ -93,12 +93,12 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
         .call(Method::PUT, "/api/v1/users/me/consents/marketing_email", Some(&token), Some(json!({"granted": true, "version": "v1"})))
         .await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
-    let mut ada = user(&client, "ada.lovelace@example.com", None).await;
+    let mut ada = user(&client, "mariama.tall@example.com", None).await;
     fill_cart(&client, &mut ada, "XOF", "SN", &[(variant, 2)]).await;
     let mut body = checkout_body(cart_total(&client, &ada).await);
     body.as_object_mut().unwrap().remove("email");
-    body["shipping_address"]["full_name"] = json!("Ada Lovelace");
-    body["note"] = json!("Appeler Ada Lovelace au 77 123 45 67");
+    body["shipping_address"]["full_name"] = json!("Mariama Sangare-Tall");
+    body["note"] = json!("Appeler Mariama Sangare-Tall au 77 123 45 67");
     let order = app
         .send(
             Request::builder()
@@ -116,7 +116,7 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     let order_id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
     client
         .query_one(
-            "select api.mark_order_paid($1, '{\"provider\": \"test\", \"note\": \"paid by Ada Lovelace\"}')::text",
+            "select api.mark_order_paid($1, '{\"provider\": \"test\", \"note\": \"paid by Mariama Sangare-Tall\"}')::text",
             &[&order_id],
         )
         .await
@@ -126,7 +126,7 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
             Method::POST,
             &format!("/api/v1/admin/orders/{}/notes", order["number"].as_str().unwrap()),
             Some(&manager),
-            Some(json!({"note": "Ada Lovelace a appelé depuis le +221771234567"})),
+            Some(json!({"note": "Mariama Sangare-Tall a appelé depuis le +221771234567"})),
         )
         .await;
     assert_eq!(note.status, StatusCode::CREATED, "{}", note.text());
@@ -146,7 +146,7 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
         .unwrap();
     // An administrator's change to her account audits her profile (with her e-mail).
     let ada_id = client
-        .query_one("select user_id from shop.app_user where email = 'ada.lovelace@example.com'", &[])
+        .query_one("select user_id from shop.app_user where email = 'mariama.tall@example.com'", &[])
         .await
         .unwrap()
         .get::<_, uuid::Uuid>(0);
@@ -159,8 +159,8 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     let export = app.call(Method::GET, "/api/v1/users/me/export", Some(&token), None).await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text());
     let export = export.json();
-    assert_eq!(export["profile"]["username"], "adalove");
-    assert_eq!(export["addresses"][0]["full_name"], "Ada Lovelace");
+    assert_eq!(export["profile"]["username"], "mariamatall");
+    assert_eq!(export["addresses"][0]["full_name"], "Mariama Sangare-Tall");
     assert_eq!(export["orders"][0]["total_amount"], order["grand_total"]);
     assert_eq!(export["orders"][0]["items"].as_array().unwrap().len(), 1);
     assert!(export["orders"][0]["payments"].is_array());
@@ -173,10 +173,10 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     assert_eq!(total_before, order["grand_total"].as_i64().unwrap());
 
     let needles = [
-        "ada.lovelace@example.com",
-        "Ada Lovelace",
-        "Lovelace",
-        "adalove",
+        "mariama.tall@example.com",
+        "Mariama Sangare-Tall",
+        "Sangare-Tall",
+        "mariamatall",
         "+221771234567",
         "77 123 45 67",
         "12 rue Carnot",
@@ -188,11 +188,13 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.text());
     let after_token = app.call(Method::GET, "/api/v1/users/me", Some(&token), None).await;
     assert_eq!(after_token.status, StatusCode::UNAUTHORIZED, "the token stops working at once");
-    let login = app.login("ada.lovelace@example.com", PASSWORD).await;
-    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
 
     let left = occurrences(&client, &needles).await;
     assert!(left.is_empty(), "personal data left after erasure: {left:#?}");
+    // (A sign-in attempt with the address afterwards is new data: its rate-limit
+    // counter, pruned within a day.)
+    let login = app.login("mariama.tall@example.com", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
 
     // The accounting record stays: the same totals in the sales report, the order's
     // amounts, lines and country.

@@ -56,7 +56,7 @@ async fn order(
             .execute(
                 "insert into shop.order_item (order_id, product_id, product_title, variant_name, sku, quantity, unit_amount,
                                               subtotal_amount, discount_amount, total_amount)
-                 select $1, p.product_id, p.title, 'Default', p.sku_root, $3, $4, $3 * $4, $5, $3 * $4 - $5
+                 select $1, p.product_id, p.title, 'Default', p.sku_root, $3, $4, $3::integer * $4::bigint, $5, $3::integer * $4::bigint - $5::bigint
                  from shop.product p where p.slug = $2",
                 &[&id, slug, quantity, unit, line_discount],
             )
