@@ -321,7 +321,9 @@ declare
     v shop.review;
 begin
     perform api._require_scope('reviews:write');
-    select * into v from shop.review r where r.review_id = p_review_id and r.status = 'approved';
+    -- FOR KEY SHARE: a deletion racing with the vote waits for it (then takes the vote
+    -- with it), or wins and the vote finds no review; voters do not block each other.
+    select * into v from shop.review r where r.review_id = p_review_id and r.status = 'approved' for key share;
     if v.review_id is null then
         perform api._review_not_found();
     end if;

@@ -185,6 +185,20 @@ async fn aggregates_stay_exact_under_hundreds_of_racing_submissions_edits_deleti
         .map(|r| r.get(0))
         .collect();
 
+    // Each customer's review, in customer order.
+    let review_of: Vec<i64> = client
+        .query(
+            "select r.review_id from shop.review r join shop.app_user u using (user_id)
+             order by substr(u.email, 2, strpos(u.email, '@') - 2)::integer",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(review_of.len(), tokens.len());
+
     // Round 2, all at once: the manager approves every review (and rejects every fifth),
     // authors edit a quarter of them (back to pending), delete a tenth, and everyone
     // votes on the review of the customer next to them.
@@ -212,7 +226,7 @@ async fn aggregates_stay_exact_under_hundreds_of_racing_submissions_edits_deleti
                 .get(0);
             work.push(call(&app, Method::DELETE, format!("/api/v1/reviews/{own}"), t, None));
         }
-        let target = ids[(i + 1) % ids.len()];
+        let target = review_of[(i + 1) % review_of.len()];
         work.push(call(&app, Method::POST, format!("/api/v1/reviews/{target}/helpful"), t, None));
     }
     let replies = join_all(work).await;
