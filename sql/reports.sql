@@ -83,6 +83,22 @@ create unique index _promotion_sales_daily_key on report._promotion_sales_daily 
 comment on materialized view report._promotion_sales_daily is
     'Private (read by report.sales_by_coupon and report.sales_by_promotion): promotions of paid orders per UTC day, currency, promotion and coupon code before "through".';
 
+-- Paid orders per customer (account, or guest by e-mail) and currency: first order,
+-- count, total, for the orders placed before the refresh.
+create materialized view report._customer_orders as
+select coalesce(o.user_id::text, lower(o.email)) as customer, o.currency_code, min(o.user_id::text)::uuid as user_id,
+       max(o.email) as email, min(o.placed_at) as first_at, max(o.placed_at) as last_at, count(*)::bigint as orders,
+       sum(o.total_amount)::bigint as revenue,
+       (date_trunc('day', now() at time zone 'UTC') at time zone 'UTC') as through
+from shop.customer_order o
+where o.payment_status in ('paid', 'partially_refunded', 'refunded')
+  and o.placed_at < date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+group by 1, 2;
+create unique index _customer_orders_key on report._customer_orders (customer, currency_code);
+create index _customer_orders_revenue_idx on report._customer_orders (currency_code, revenue desc);
+comment on materialized view report._customer_orders is
+    'Private (read by report.customers and report.top_customers): paid orders per customer (account id, or guest e-mail) and currency before "through": first and last order, count, total.';
+
 -- ---------------------------------------------------------------- helpers
 
 -- The UTC instant a date range starts and the one it ends (p_to inclusive).
@@ -492,8 +508,8 @@ begin
     select p.provider, p.status, p.currency_code, count(*)::bigint, sum(p.amount)::bigint,
            coalesce(sum(r.refunds), 0)::bigint, coalesce(sum(r.amount), 0)::bigint
     from shop.payment p
-    left join lateral (select count(*) as refunds, sum(x.amount) as amount from shop.refund x
-                       where x.payment_id = p.payment_id and x.status = 'succeeded') r on true
+    left join (select x.payment_id, count(*) as refunds, sum(x.amount) as amount from shop.refund x
+               where x.status = 'succeeded' group by x.payment_id) r on r.payment_id = p.payment_id
     where p.created_at >= b.lo and p.created_at < b.hi and (v_currency is null or p.currency_code = v_currency)
     group by p.provider, p.status, p.currency_code
     order by p.currency_code, p.provider, p.status;
@@ -529,34 +545,47 @@ set search_path = '' as $$
 declare
     b record;
     v_currency char(3) := report._currency(p_currency);
+    v_through timestamptz := report._through('report._customer_orders');
 begin
     select * into b from report._bounds(p_from, p_to);
     return query
-    with lifetime as (
-        -- One pass over the paid orders up to the range's end, per customer and currency.
-        select o.currency_code, coalesce(o.user_id::text, lower(o.email)) as customer, min(o.placed_at) as first_at,
-               count(*) as lifetime_orders, sum(o.total_amount) as lifetime_revenue,
-               count(*) filter (where o.placed_at >= b.lo) as orders,
-               sum(o.total_amount) filter (where o.placed_at >= b.lo) as revenue
+    with in_range as (
+        select o.currency_code, coalesce(o.user_id::text, lower(o.email)) as customer, count(*) as orders,
+               sum(o.total_amount) as revenue, min(o.placed_at) as first_in_range
         from shop.customer_order o
-        where o.placed_at < b.hi
+        where o.placed_at >= b.lo and o.placed_at < b.hi
           and o.payment_status in ('paid', 'partially_refunded', 'refunded')
           and (v_currency is null or o.currency_code = v_currency)
         group by 1, 2
+    ), recent as (
+        -- Orders since the materialized view's refresh.
+        select o.currency_code, coalesce(o.user_id::text, lower(o.email)) as customer, count(*) as orders,
+               sum(o.total_amount) as revenue
+        from shop.customer_order o
+        where o.placed_at >= v_through
+          and o.payment_status in ('paid', 'partially_refunded', 'refunded')
+          and (v_currency is null or o.currency_code = v_currency)
+        group by 1, 2
+    ), history as (
+        select r.currency_code, r.orders, r.revenue, least(h.first_at, r.first_in_range) as first_at,
+               coalesce(h.orders, 0) + coalesce(x.orders, 0) as lifetime_orders,
+               coalesce(h.revenue, 0) + coalesce(x.revenue, 0) as lifetime_revenue
+        from in_range r
+        left join report._customer_orders h on h.customer = r.customer and h.currency_code = r.currency_code
+        left join recent x on x.customer = r.customer and x.currency_code = r.currency_code
     )
     select h.currency_code, count(*)::bigint, count(*) filter (where h.first_at >= b.lo)::bigint,
            count(*) filter (where h.first_at < b.lo)::bigint, sum(h.orders)::bigint, sum(h.revenue)::bigint,
            count(*) filter (where h.lifetime_orders >= 2)::bigint,
            round((count(*) filter (where h.lifetime_orders >= 2))::numeric / count(*), 4),
            round(avg(h.lifetime_revenue))::bigint
-    from lifetime h
-    where h.orders > 0
+    from history h
     group by h.currency_code
     order by h.currency_code;
 end
 $$;
 comment on function report.customers(date, date, text) is
-    'Per currency, the customers (accounts, and guests by e-mail) with paid orders between p_from and p_to: how many, new (first paid order in the range) vs returning, their orders and revenue in the range, repeat customers (2+ paid orders up to p_to) and the repeat-purchase rate, and their average lifetime value (paid totals up to p_to).';
+    'Per currency, the customers (accounts, and guests by e-mail) with paid orders between p_from and p_to: how many, new (first paid order in the range) vs returning, their orders and revenue in the range, repeat customers (2+ paid orders, ever) and the repeat-purchase rate, and their average lifetime value (all their paid totals).';
 
 create function report.top_customers(p_currency text default null, p_limit integer default 50)
 returns table (customer_id uuid, email text, guest boolean, currency char(3), orders bigint, lifetime_value bigint,
@@ -565,17 +594,35 @@ language plpgsql stable security definer
 set search_path = '' as $$
 declare
     v_currency char(3) := report._currency(p_currency);
+    v_through timestamptz := report._through('report._customer_orders');
 begin
     if p_limit not between 1 and 1000 then
         raise exception using errcode = 'MA422', constraint = 'invalid_limit', message = 'limit must be between 1 and 1000';
     end if;
     return query
-    select o.user_id, max(o.email), o.user_id is null, o.currency_code, count(*)::bigint, sum(o.total_amount)::bigint,
-           min(o.placed_at), max(o.placed_at)
-    from shop.customer_order o
-    where o.payment_status in ('paid', 'partially_refunded', 'refunded') and (v_currency is null or o.currency_code = v_currency)
-    group by o.user_id, case when o.user_id is null then lower(o.email) end, o.currency_code
-    order by sum(o.total_amount) desc, max(o.placed_at) desc
+    with recent as (
+        select coalesce(o.user_id::text, lower(o.email)) as customer, o.currency_code, min(o.user_id::text)::uuid as user_id,
+               max(o.email) as email, min(o.placed_at) as first_at, max(o.placed_at) as last_at, count(*) as orders,
+               sum(o.total_amount) as revenue
+        from shop.customer_order o
+        where o.placed_at >= v_through and o.payment_status in ('paid', 'partially_refunded', 'refunded')
+          and (v_currency is null or o.currency_code = v_currency)
+        group by 1, 2
+    ), merged as (
+        -- The materialized customers that could still be in the top, plus the recent ones.
+        select * from (select h.customer, h.currency_code, h.user_id, h.email, h.first_at, h.last_at, h.orders, h.revenue
+                       from report._customer_orders h
+                       where v_currency is null or h.currency_code = v_currency
+                       order by h.revenue desc limit p_limit + (select count(*) from recent)) top
+        union all
+        select * from recent
+    )
+    select (array_agg(m.user_id) filter (where m.user_id is not null))[1], max(m.email),
+           bool_and(m.user_id is null), m.currency_code, sum(m.orders)::bigint, sum(m.revenue)::bigint,
+           min(m.first_at), max(m.last_at)
+    from merged m
+    group by m.customer, m.currency_code
+    order by sum(m.revenue) desc, max(m.last_at) desc
     limit p_limit;
 end
 $$;

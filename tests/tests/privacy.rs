@@ -48,7 +48,10 @@ async fn occurrences(client: &Client, needles: &[&str]) -> Vec<String> {
                 format!("{column}::text ilike '%' || $1 || '%'")
             };
             let n: i64 = client
-                .query_one(&format!("select count(*) from shop.{table} where {condition}"), &[needle])
+                .query_one(
+                    &format!("select count(*) from shop.{table} where {condition}"),
+                    &[needle],
+                )
                 .await
                 .unwrap()
                 .get(0);
@@ -61,7 +64,14 @@ async fn occurrences(client: &Client, needles: &[&str]) -> Vec<String> {
 }
 
 async fn sales_today(app: &TestApp, token: &str) -> Value {
-    let r = app.call(Method::GET, "/api/v1/admin/reports/sales?currency=XOF", Some(token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/reports/sales?currency=XOF",
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     r.json()
 }
@@ -77,7 +87,14 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     let manager = signed_in(&app, "manager@example.com", Some("manager")).await;
 
     // Her data: a username, an address, a consent, a paid order with a note, a review.
-    let patched = app.call(Method::PATCH, "/api/v1/users/me", Some(&token), Some(json!({"username": "mariamatall"}))).await;
+    let patched = app
+        .call(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"username": "mariamatall"})),
+        )
+        .await;
     assert_eq!(patched.status, StatusCode::OK);
     let address = app
         .call(
@@ -90,7 +107,12 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
         .await;
     assert_eq!(address.status, StatusCode::CREATED, "{}", address.text());
     let consent = app
-        .call(Method::PUT, "/api/v1/users/me/consents/marketing_email", Some(&token), Some(json!({"granted": true, "version": "v1"})))
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/consents/marketing_email",
+            Some(&token),
+            Some(json!({"granted": true, "version": "v1"})),
+        )
         .await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
     let mut ada = user(&client, "mariama.tall@example.com", None).await;
@@ -141,22 +163,35 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     assert_eq!(reviewed.status, StatusCode::CREATED, "{}", reviewed.text());
     let review_id = reviewed.json()["id"].as_i64().unwrap();
     client
-        .execute("update shop.review set status = 'approved' where review_id = $1", &[&review_id])
+        .execute(
+            "update shop.review set status = 'approved' where review_id = $1",
+            &[&review_id],
+        )
         .await
         .unwrap();
     // An administrator's change to her account audits her profile (with her e-mail).
     let ada_id = client
-        .query_one("select user_id from shop.app_user where email = 'mariama.tall@example.com'", &[])
+        .query_one(
+            "select user_id from shop.app_user where email = 'mariama.tall@example.com'",
+            &[],
+        )
         .await
         .unwrap()
         .get::<_, uuid::Uuid>(0);
     let updated = app
-        .call(Method::PATCH, &format!("/api/v1/admin/users/{ada_id}"), Some(&admin), Some(json!({"is_active": true})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/users/{ada_id}"),
+            Some(&admin),
+            Some(json!({"is_active": true})),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
 
     // The export holds all of it.
-    let export = app.call(Method::GET, "/api/v1/users/me/export", Some(&token), None).await;
+    let export = app
+        .call(Method::GET, "/api/v1/users/me/export", Some(&token), None)
+        .await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text());
     let export = export.json();
     assert_eq!(export["profile"]["username"], "mariamatall");
@@ -166,10 +201,18 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     assert!(export["orders"][0]["payments"].is_array());
     assert_eq!(export["reviews"][0]["rating"], 4);
     assert_eq!(export["consents"][0]["purpose"], "marketing_email");
-    assert!(!export.to_string().contains("password"), "no secrets in the export");
+    assert!(
+        !export.to_string().contains("password"),
+        "no secrets in the export"
+    );
 
     let before = sales_today(&app, &manager).await;
-    let total_before: i64 = before["rows"].as_array().unwrap().iter().map(|r| r["total"].as_i64().unwrap()).sum();
+    let total_before: i64 = before["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["total"].as_i64().unwrap())
+        .sum();
     assert_eq!(total_before, order["grand_total"].as_i64().unwrap());
 
     let needles = [
@@ -182,12 +225,23 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
         "12 rue Carnot",
         "Analytical Engines",
     ];
-    assert!(!occurrences(&client, &needles).await.is_empty(), "the fixture holds her data");
+    assert!(
+        !occurrences(&client, &needles).await.is_empty(),
+        "the fixture holds her data"
+    );
 
-    let erased = app.call(Method::DELETE, "/api/v1/users/me", Some(&token), None).await;
+    let erased = app
+        .call(Method::DELETE, "/api/v1/users/me", Some(&token), None)
+        .await;
     assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.text());
-    let after_token = app.call(Method::GET, "/api/v1/users/me", Some(&token), None).await;
-    assert_eq!(after_token.status, StatusCode::UNAUTHORIZED, "the token stops working at once");
+    let after_token = app
+        .call(Method::GET, "/api/v1/users/me", Some(&token), None)
+        .await;
+    assert_eq!(
+        after_token.status,
+        StatusCode::UNAUTHORIZED,
+        "the token stops working at once"
+    );
 
     let left = occurrences(&client, &needles).await;
     assert!(left.is_empty(), "personal data left after erasure: {left:#?}");
@@ -215,12 +269,25 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
     assert_eq!(kept.get::<_, i64>(4), 1);
     // Her review stays, anonymous, with its rating in the aggregate and its text less
     // her own strings.
-    let reviews = app.call(Method::GET, "/api/v1/products/robe-1/reviews", None, None).await.json();
+    let reviews = app
+        .call(Method::GET, "/api/v1/products/robe-1/reviews", None, None)
+        .await
+        .json();
     assert_eq!(reviews["items"][0]["author"], Value::Null);
-    assert_eq!(reviews["items"][0]["body"], "Livrée rapidement au [erased], merci !");
+    assert_eq!(
+        reviews["items"][0]["body"],
+        "Livrée rapidement au [erased], merci !"
+    );
     assert_eq!(reviews["items"][0]["verified_purchase"], true);
     assert_eq!(reviews["rating"]["count"], 1);
-    assert_eq!(count(&client, "select count(*) from shop.retention_run where policy = 'erased_users'").await, 1);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.retention_run where policy = 'erased_users'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -242,74 +309,148 @@ async fn administrators_erase_on_request_with_a_reason_and_never_an_admin_or_twi
     };
     let bob = id("bob@example.com").await;
     let path = format!("/api/v1/admin/users/{bob}/erasure");
-    let refused = app.call(Method::POST, &path, Some(&customer), Some(json!({"reason": "x"}))).await;
+    let refused = app
+        .call(Method::POST, &path, Some(&customer), Some(json!({"reason": "x"})))
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let no_reason = app.call(Method::POST, &path, Some(&admin), Some(json!({"reason": "   "}))).await;
+    let no_reason = app
+        .call(Method::POST, &path, Some(&admin), Some(json!({"reason": "   "})))
+        .await;
     assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(no_reason.problem_code(), "invalid_field");
     let missing = app.call(Method::POST, &path, Some(&admin), Some(json!({}))).await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
     let unknown = app
-        .call(Method::POST, &format!("/api/v1/admin/users/{}/erasure", uuid::Uuid::new_v4()), Some(&admin), Some(json!({"reason": "ticket 1"})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/users/{}/erasure", uuid::Uuid::new_v4()),
+            Some(&admin),
+            Some(json!({"reason": "ticket 1"})),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.problem_code(), "user_not_found");
     let root = id("root@example.com").await;
     let admin_target = app
-        .call(Method::POST, &format!("/api/v1/admin/users/{root}/erasure"), Some(&admin), Some(json!({"reason": "ticket 2"})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/users/{root}/erasure"),
+            Some(&admin),
+            Some(json!({"reason": "ticket 2"})),
+        )
         .await;
     assert_eq!(admin_target.status, StatusCode::CONFLICT);
     assert_eq!(admin_target.problem_code(), "cannot_erase_admin");
 
-    let erased = app.call(Method::POST, &path, Some(&admin), Some(json!({"reason": "Demande par e-mail, ticket 4312"}))).await;
+    let erased = app
+        .call(
+            Method::POST,
+            &path,
+            Some(&admin),
+            Some(json!({"reason": "Demande par e-mail, ticket 4312"})),
+        )
+        .await;
     assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
-    assert_eq!(erased.json(), json!({"id": bob, "status": "erased", "orders": 0, "reviews": 0}));
-    let twice = app.call(Method::POST, &path, Some(&admin), Some(json!({"reason": "again"}))).await;
+    assert_eq!(
+        erased.json(),
+        json!({"id": bob, "status": "erased", "orders": 0, "reviews": 0})
+    );
+    let twice = app
+        .call(
+            Method::POST,
+            &path,
+            Some(&admin),
+            Some(json!({"reason": "again"})),
+        )
+        .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     assert_eq!(twice.problem_code(), "already_erased");
     let audit: Value = client
-        .query_one("select data from shop.audit_log where action = 'erased' and entity_id = $1", &[&bob.to_string()])
+        .query_one(
+            "select data from shop.audit_log where action = 'erased' and entity_id = $1",
+            &[&bob.to_string()],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(audit["reason"], "Demande par e-mail, ticket 4312");
     assert_eq!(audit["by"], "admin");
-    assert_eq!(count(&client, "select count(*) from shop.app_user where email like 'bob@%'").await, 0);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.app_user where email like 'bob@%'"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn consents_are_given_and_withdrawn_with_their_history() {
     let app = TestApp::new().await;
     let token = signed_in(&app, "ada@example.com", None).await;
-    let initial = app.call(Method::GET, "/api/v1/users/me/consents", Some(&token), None).await;
+    let initial = app
+        .call(Method::GET, "/api/v1/users/me/consents", Some(&token), None)
+        .await;
     assert_eq!(initial.status, StatusCode::OK, "{}", initial.text());
-    assert!(initial.json()["consents"].as_array().unwrap().iter().all(|c| c["granted"] == false));
+    assert!(initial.json()["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["granted"] == false));
     for granted in [true, false] {
         let r = app
-            .call(Method::PUT, "/api/v1/users/me/consents/marketing_email", Some(&token), Some(json!({"granted": granted, "version": "2026-01"})))
+            .call(
+                Method::PUT,
+                "/api/v1/users/me/consents/marketing_email",
+                Some(&token),
+                Some(json!({"granted": granted, "version": "2026-01"})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     }
-    let now = app.call(Method::GET, "/api/v1/users/me/consents", Some(&token), None).await.json();
-    let marketing = now["consents"].as_array().unwrap().iter().find(|c| c["purpose"] == "marketing_email").unwrap().clone();
+    let now = app
+        .call(Method::GET, "/api/v1/users/me/consents", Some(&token), None)
+        .await
+        .json();
+    let marketing = now["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["purpose"] == "marketing_email")
+        .unwrap()
+        .clone();
     assert_eq!(marketing["granted"], false);
     assert_eq!(marketing["version"], "2026-01");
     assert_eq!(now["history"].as_array().unwrap().len(), 2);
     let bad = app
-        .call(Method::PUT, "/api/v1/users/me/consents/tracking", Some(&token), Some(json!({"granted": true})))
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/consents/tracking",
+            Some(&token),
+            Some(json!({"granted": true})),
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.problem_code(), "invalid_purpose");
     let bad = app
-        .call(Method::PUT, "/api/v1/users/me/consents/terms", Some(&token), Some(json!({"granted": "yes"})))
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/consents/terms",
+            Some(&token),
+            Some(json!({"granted": "yes"})),
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let anonymous = app.call(Method::GET, "/api/v1/users/me/consents", None, None).await;
+    let anonymous = app
+        .call(Method::GET, "/api/v1/users/me/consents", None, None)
+        .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
-async fn the_retention_job_records_the_funnel_then_deletes_and_anonymises_what_is_past_its_time_and_counts_it() {
+async fn the_retention_job_records_the_funnel_then_deletes_and_anonymises_what_is_past_its_time_and_counts_it(
+) {
     let app = TestApp::new().await;
     let client = app.db.connect().await;
     maef_tests::disable_schedules(&client).await;
@@ -359,14 +500,41 @@ async fn the_retention_job_records_the_funnel_then_deletes_and_anonymises_what_i
         .await
         .unwrap();
     let _worker = WorkerProcess::spawn(&app.db.url, "retention-worker", &[]);
-    maef_tests::eventually(std::time::Duration::from_secs(30), "the apply_retention job completes", || async {
-        count(&client, "select count(*) from report.jobs where kind = 'apply_retention' and status = 'completed'").await == 1
-    })
+    maef_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the apply_retention job completes",
+        || async {
+            count(
+                &client,
+                "select count(*) from report.jobs where kind = 'apply_retention' and status = 'completed'",
+            )
+            .await
+                == 1
+        },
+    )
     .await;
 
-    assert_eq!(count(&client, "select count(*) from shop.cart").await, 1, "only the fresh cart is left");
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action = 'old'").await, 0);
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action = 'new'").await, 1);
+    assert_eq!(
+        count(&client, "select count(*) from shop.cart").await,
+        1,
+        "only the fresh cart is left"
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action = 'old'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action = 'new'"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(&client, "select count(*) from shop.search_log").await, 1);
     let order = client
         .query_one(
@@ -382,7 +550,10 @@ async fn the_retention_job_records_the_funnel_then_deletes_and_anonymises_what_i
     assert_eq!(order.get::<_, i64>(3), 15000, "the amounts stay");
     assert!(order.get::<_, bool>(4));
     let counted: Vec<(String, i64)> = client
-        .query("select policy, deleted::bigint from report.retention order by policy", &[])
+        .query(
+            "select policy, deleted::bigint from report.retention order by policy",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -418,7 +589,11 @@ async fn the_retention_job_records_the_funnel_then_deletes_and_anonymises_what_i
         .get::<_, i32>(0);
     assert_eq!(reported, 2, "the report still has the deleted carts' day");
     // A second run finds nothing more to do and records nothing.
-    let again: Value = client.query_one("select api.apply_retention()", &[]).await.unwrap().get(0);
+    let again: Value = client
+        .query_one("select api.apply_retention()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(again["abandoned_carts"], 0);
     assert_eq!(again["more"], false);
     assert_eq!(count(&client, "select count(*) from shop.retention_run").await, 5);

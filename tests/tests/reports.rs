@@ -35,7 +35,9 @@ async fn order(
     let discount = line_discounts + order_discount;
     let total = subtotal - discount + shipping;
     let promotions = match promotion {
-        Some((id, amount, _)) => json!([{"promotion_id": id, "name": "Promo", "class": "order", "amount": amount}]),
+        Some((id, amount, _)) => {
+            json!([{"promotion_id": id, "name": "Promo", "class": "order", "amount": amount}])
+        }
         None => json!([]),
     };
     let code = promotion.map(|p| p.2.to_string());
@@ -114,11 +116,61 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
     let app = TestApp::new().await;
     let client = app.db.connect().await;
     let manager = shop(&app, &client).await;
-    order(&client, 3, "XOF", "a@x.sn", &[("robe-1", 2, 15000, 0), ("sac-1", 1, 30000, 5000)], 2000, true, None).await;
-    order(&client, 3, "EUR", "b@x.fr", &[("robe-2", 1, 2299, 0)], 500, true, None).await;
-    order(&client, 2, "XOF", "a@x.sn", &[("robe-2", 3, 15000, 0)], 2000, true, Some((900, 4500, "SOLDES10"))).await;
-    order(&client, 2, "XOF", "c@x.sn", &[("robe-1", 1, 15000, 0)], 0, false, None).await; // unpaid: not a sale
-    let refunded = order(&client, 1, "XOF", "d@x.sn", &[("sac-1", 1, 30000, 0)], 2000, true, None).await;
+    order(
+        &client,
+        3,
+        "XOF",
+        "a@x.sn",
+        &[("robe-1", 2, 15000, 0), ("sac-1", 1, 30000, 5000)],
+        2000,
+        true,
+        None,
+    )
+    .await;
+    order(
+        &client,
+        3,
+        "EUR",
+        "b@x.fr",
+        &[("robe-2", 1, 2299, 0)],
+        500,
+        true,
+        None,
+    )
+    .await;
+    order(
+        &client,
+        2,
+        "XOF",
+        "a@x.sn",
+        &[("robe-2", 3, 15000, 0)],
+        2000,
+        true,
+        Some((900, 4500, "SOLDES10")),
+    )
+    .await;
+    order(
+        &client,
+        2,
+        "XOF",
+        "c@x.sn",
+        &[("robe-1", 1, 15000, 0)],
+        0,
+        false,
+        None,
+    )
+    .await; // unpaid: not a sale
+    let refunded = order(
+        &client,
+        1,
+        "XOF",
+        "d@x.sn",
+        &[("sac-1", 1, 30000, 0)],
+        2000,
+        true,
+        None,
+    )
+    .await;
     client
         .execute(
             "with p as (insert into shop.payment (order_id, provider, status, amount, currency_code)
@@ -129,12 +181,28 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
         .await
         .unwrap();
     client
-        .execute("update shop.customer_order set payment_status = 'partially_refunded' where order_id = $1", &[&refunded])
+        .execute(
+            "update shop.customer_order set payment_status = 'partially_refunded' where order_id = $1",
+            &[&refunded],
+        )
         .await
         .unwrap();
     // Past days come from the materialized views once refreshed; today is live.
-    client.query_one("select api.refresh_materialized_views()", &[]).await.unwrap();
-    order(&client, 0, "XOF", "e@x.sn", &[("robe-1", 1, 15000, 1000)], 2000, true, None).await;
+    client
+        .query_one("select api.refresh_materialized_views()", &[])
+        .await
+        .unwrap();
+    order(
+        &client,
+        0,
+        "XOF",
+        "e@x.sn",
+        &[("robe-1", 1, 15000, 1000)],
+        2000,
+        true,
+        None,
+    )
+    .await;
 
     let expected: Vec<Value> = client
         .query(
@@ -161,7 +229,11 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(expected.len(), 5, "three past days and today, two currencies on one day");
+    assert_eq!(
+        expected.len(),
+        5,
+        "three past days and today, two currencies on one day"
+    );
     let report = get(&app, "/api/v1/admin/reports/sales?from=2000-01-01", &manager).await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.text());
     let report = report.json();
@@ -169,16 +241,43 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
     assert_eq!(report["columns"][0], "period");
 
     // The same figures per month, and per product / category / brand / coupon.
-    let monthly = get(&app, "/api/v1/admin/reports/sales?from=2000-01-01&grain=month&currency=xof", &manager).await.json();
-    let xof_total: i64 = expected.iter().filter(|r| r["currency"] == "XOF").map(|r| r["total"].as_i64().unwrap()).sum();
-    let month_total: i64 = monthly["rows"].as_array().unwrap().iter().map(|r| r["total"].as_i64().unwrap()).sum();
+    let monthly = get(
+        &app,
+        "/api/v1/admin/reports/sales?from=2000-01-01&grain=month&currency=xof",
+        &manager,
+    )
+    .await
+    .json();
+    let xof_total: i64 = expected
+        .iter()
+        .filter(|r| r["currency"] == "XOF")
+        .map(|r| r["total"].as_i64().unwrap())
+        .sum();
+    let month_total: i64 = monthly["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["total"].as_i64().unwrap())
+        .sum();
     assert_eq!(month_total, xof_total);
-    let products = get(&app, "/api/v1/admin/reports/sales_by_product?from=2000-01-01&currency=XOF", &manager).await.json();
+    let products = get(
+        &app,
+        "/api/v1/admin/reports/sales_by_product?from=2000-01-01&currency=XOF",
+        &manager,
+    )
+    .await
+    .json();
     let by_product: Vec<(String, i64, i64)> = products["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["sku_root"].as_str().unwrap().to_string(), r["units"].as_i64().unwrap(), r["net"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["sku_root"].as_str().unwrap().to_string(),
+                r["units"].as_i64().unwrap(),
+                r["net"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         by_product,
@@ -188,7 +287,13 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
             ("ROBE-1".to_string(), 3, 44000), // 2 × 15000, and 15000 - 1000 today (live)
         ]
     );
-    let categories = get(&app, "/api/v1/admin/reports/sales_by_category?from=2000-01-01&currency=XOF", &manager).await.json();
+    let categories = get(
+        &app,
+        "/api/v1/admin/reports/sales_by_category?from=2000-01-01&currency=XOF",
+        &manager,
+    )
+    .await
+    .json();
     let by_category: Vec<(Value, i64)> = categories["rows"]
         .as_array()
         .unwrap()
@@ -196,34 +301,66 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
         .map(|r| (r["category"].clone(), r["net"].as_i64().unwrap()))
         .collect();
     assert_eq!(by_category, vec![(json!("test"), 89000), (json!("sacs"), 55000)]);
-    let brands = get(&app, "/api/v1/admin/reports/sales_by_brand?from=2000-01-01&currency=XOF", &manager).await.json();
+    let brands = get(
+        &app,
+        "/api/v1/admin/reports/sales_by_brand?from=2000-01-01&currency=XOF",
+        &manager,
+    )
+    .await
+    .json();
     assert_eq!(brands["rows"][0]["brand"], "Brand");
     assert_eq!(brands["rows"][1]["brand"], "Maroquin");
-    let coupons = get(&app, "/api/v1/admin/reports/sales_by_coupon?from=2000-01-01", &manager).await.json();
+    let coupons = get(
+        &app,
+        "/api/v1/admin/reports/sales_by_coupon?from=2000-01-01",
+        &manager,
+    )
+    .await
+    .json();
     assert_eq!(
         coupons["rows"],
         json!([{"coupon_code": "SOLDES10", "promotion_id": 900, "promotion": "Soldes", "currency": "XOF",
                 "uses": 1, "discount": 4500, "revenue": 42500}])
     );
-    let refunds = get(&app, "/api/v1/admin/reports/refund_rate_by_product?from=2000-01-01&currency=XOF", &manager).await.json();
+    let refunds = get(
+        &app,
+        "/api/v1/admin/reports/refund_rate_by_product?from=2000-01-01&currency=XOF",
+        &manager,
+    )
+    .await
+    .json();
     assert_eq!(refunds["rows"][0]["product"], "Product SAC-1");
     assert_eq!(refunds["rows"][0]["refund_rate"], 0.5);
 
     // CSV: the same rows, streamed, with a header.
     let csv = get_csv(&app, "/api/v1/admin/reports/sales?from=2000-01-01", &manager).await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text());
-    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let text = csv.text();
     let lines: Vec<&str> = text.split_terminator("\r\n").collect();
-    assert_eq!(lines[0], "period,currency,orders,units,gross,discounts,shipping,tax,total,refunds,net");
+    assert_eq!(
+        lines[0],
+        "period,currency,orders,units,gross,discounts,shipping,tax,total,refunds,net"
+    );
     assert_eq!(lines.len(), 1 + expected.len());
     let first = &expected[0];
     assert_eq!(
         lines[1],
         format!(
             "{},{},{},{},{},{},{},0,{},{},{}",
-            first["period"].as_str().unwrap(), first["currency"].as_str().unwrap(), first["orders"], first["units"],
-            first["gross"], first["discounts"], first["shipping"], first["total"], first["refunds"], first["net"]
+            first["period"].as_str().unwrap(),
+            first["currency"].as_str().unwrap(),
+            first["orders"],
+            first["units"],
+            first["gross"],
+            first["discounts"],
+            first["shipping"],
+            first["total"],
+            first["refunds"],
+            first["net"]
         )
     );
 }
@@ -234,28 +371,96 @@ async fn reports_are_for_staff_and_bad_parameters_are_422_problems() {
     let client = app.db.connect().await;
     let manager = shop(&app, &client).await;
     let customer = signed_in(&app, "ada@example.com", None).await;
-    assert_eq!(app.call(Method::GET, "/api/v1/admin/reports", None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/admin/reports", None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     let refused = get(&app, "/api/v1/admin/reports", &customer).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.problem_code(), "permission_required");
-    assert_eq!(get(&app, "/api/v1/admin/reports/sales", &customer).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(get_csv(&app, "/api/v1/admin/reports/sales", &customer).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&app, "/api/v1/admin/reports/sales", &customer).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get_csv(&app, "/api/v1/admin/reports/sales", &customer)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     for (path, status, code) in [
-        ("/api/v1/admin/reports/no_such_report", StatusCode::NOT_FOUND, "report_not_found"),
-        ("/api/v1/admin/reports/_sales_daily", StatusCode::NOT_FOUND, "report_not_found"),
-        ("/api/v1/admin/reports/funnel?grain=week", StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
-        ("/api/v1/admin/reports/low_stock?from=2026-01-01", StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
-        ("/api/v1/admin/reports/sales?from=2026-02-30", StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
-        ("/api/v1/admin/reports/sales?from=yesterday", StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
-        ("/api/v1/admin/reports/sales?from=2026-03-01&to=2026-02-01", StatusCode::UNPROCESSABLE_ENTITY, "invalid_range"),
-        ("/api/v1/admin/reports/sales?currency=ZZZ", StatusCode::UNPROCESSABLE_ENTITY, "invalid_currency"),
-        ("/api/v1/admin/reports/sales?grain=year", StatusCode::UNPROCESSABLE_ENTITY, "invalid_grain"),
-        ("/api/v1/admin/reports/top_searches?results=some", StatusCode::UNPROCESSABLE_ENTITY, "invalid_results"),
-        ("/api/v1/admin/reports/top_searches?limit=0", StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit"),
-        ("/api/v1/admin/reports/sales?limit=ten", StatusCode::UNPROCESSABLE_ENTITY, "invalid_query"),
-        ("/api/v1/admin/reports/sales?colour=red", StatusCode::UNPROCESSABLE_ENTITY, "invalid_query"),
+        (
+            "/api/v1/admin/reports/no_such_report",
+            StatusCode::NOT_FOUND,
+            "report_not_found",
+        ),
+        (
+            "/api/v1/admin/reports/_sales_daily",
+            StatusCode::NOT_FOUND,
+            "report_not_found",
+        ),
+        (
+            "/api/v1/admin/reports/funnel?grain=week",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/admin/reports/low_stock?from=2026-01-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/admin/reports/sales?from=2026-02-30",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/admin/reports/sales?from=yesterday",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/admin/reports/sales?from=2026-03-01&to=2026-02-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_range",
+        ),
+        (
+            "/api/v1/admin/reports/sales?currency=ZZZ",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_currency",
+        ),
+        (
+            "/api/v1/admin/reports/sales?grain=year",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_grain",
+        ),
+        (
+            "/api/v1/admin/reports/top_searches?results=some",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_results",
+        ),
+        (
+            "/api/v1/admin/reports/top_searches?limit=0",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/admin/reports/sales?limit=ten",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+        ),
+        (
+            "/api/v1/admin/reports/sales?colour=red",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+        ),
     ] {
-        for reply in [get(&app, path, &manager).await, get_csv(&app, path, &manager).await] {
+        for reply in [
+            get(&app, path, &manager).await,
+            get_csv(&app, path, &manager).await,
+        ] {
             assert_eq!(reply.status, status, "{path}: {}", reply.text());
             assert_eq!(reply.problem_code(), code, "{path}");
         }
@@ -267,7 +472,17 @@ async fn every_report_is_documented_runs_in_psql_for_staff_and_over_http_as_json
     let app = TestApp::new().await;
     let client = app.db.connect().await;
     let manager = shop(&app, &client).await;
-    order(&client, 1, "XOF", "a@x.sn", &[("robe-1", 1, 15000, 0)], 2000, true, None).await;
+    order(
+        &client,
+        1,
+        "XOF",
+        "a@x.sn",
+        &[("robe-1", 1, 15000, 0)],
+        2000,
+        true,
+        None,
+    )
+    .await;
     let undocumented: Vec<String> = client
         .query(
             "select p.proname::text from pg_proc p
@@ -283,16 +498,38 @@ async fn every_report_is_documented_runs_in_psql_for_staff_and_over_http_as_json
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(undocumented.is_empty(), "\\dv+ / \\df+ would not say what these answer: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "\\dv+ / \\df+ would not say what these answer: {undocumented:?}"
+    );
 
     let listed = get(&app, "/api/v1/admin/reports", &manager).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
     let listed = listed.json();
-    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     for expected in [
-        "sales", "sales_by_product", "sales_by_category", "sales_by_brand", "sales_by_coupon", "sales_by_promotion",
-        "funnel", "abandoned_carts", "low_stock", "stock_value", "top_searches", "payments", "refund_rate_by_product",
-        "customers", "top_customers", "retention", "review_moderation",
+        "sales",
+        "sales_by_product",
+        "sales_by_category",
+        "sales_by_brand",
+        "sales_by_coupon",
+        "sales_by_promotion",
+        "funnel",
+        "abandoned_carts",
+        "low_stock",
+        "stock_value",
+        "top_searches",
+        "payments",
+        "refund_rate_by_product",
+        "customers",
+        "top_customers",
+        "retention",
+        "review_moderation",
     ] {
         assert!(names.contains(&expected), "{expected} is not listed");
     }
@@ -317,13 +554,26 @@ async fn every_report_is_documented_runs_in_psql_for_staff_and_over_http_as_json
         let rows = as_role(&client, "maef_staff", &json!({}), &sql, &[]).await;
         assert!(rows.is_ok(), "{name} in psql: {rows:?}");
     }
-    let sales = as_role(&client, "maef_staff", &json!({}), "select sum(total)::bigint from report.sales()", &[])
-        .await
-        .unwrap()[0]
+    let sales = as_role(
+        &client,
+        "maef_staff",
+        &json!({}),
+        "select sum(total)::bigint from report.sales()",
+        &[],
+    )
+    .await
+    .unwrap()[0]
         .get::<_, i64>(0);
     assert_eq!(sales, 17000);
     // Customers cannot read reports from psql either.
-    let denied = as_role(&client, "maef_customer", &json!({}), "select * from report.sales()", &[]).await;
+    let denied = as_role(
+        &client,
+        "maef_customer",
+        &json!({}),
+        "select * from report.sales()",
+        &[],
+    )
+    .await;
     assert!(denied.is_err());
 }
 
@@ -342,18 +592,62 @@ async fn funnel_searches_customers_and_payments_count_what_happened() {
         )
         .await
         .unwrap();
-    order(&client, 0, "XOF", "new@x.sn", &[("robe-1", 1, 15000, 0)], 0, true, None).await;
-    order(&client, 0, "XOF", "late@x.sn", &[("robe-1", 1, 15000, 0)], 0, false, None).await;
-    order(&client, 40, "XOF", "back@x.sn", &[("robe-2", 1, 15000, 0)], 0, true, None).await;
-    order(&client, 0, "XOF", "back@x.sn", &[("robe-2", 1, 15000, 0)], 0, true, None).await;
-    let funnel = get(&app, "/api/v1/admin/reports/funnel?from=2000-01-01", &manager).await.json();
+    order(
+        &client,
+        0,
+        "XOF",
+        "new@x.sn",
+        &[("robe-1", 1, 15000, 0)],
+        0,
+        true,
+        None,
+    )
+    .await;
+    order(
+        &client,
+        0,
+        "XOF",
+        "late@x.sn",
+        &[("robe-1", 1, 15000, 0)],
+        0,
+        false,
+        None,
+    )
+    .await;
+    order(
+        &client,
+        40,
+        "XOF",
+        "back@x.sn",
+        &[("robe-2", 1, 15000, 0)],
+        0,
+        true,
+        None,
+    )
+    .await;
+    order(
+        &client,
+        0,
+        "XOF",
+        "back@x.sn",
+        &[("robe-2", 1, 15000, 0)],
+        0,
+        true,
+        None,
+    )
+    .await;
+    let funnel = get(&app, "/api/v1/admin/reports/funnel?from=2000-01-01", &manager)
+        .await
+        .json();
     let today = funnel["rows"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(today["carts_created"], 3);
     assert_eq!(today["carts_with_items"], 2);
     assert_eq!(today["checkouts"], 3);
     assert_eq!(today["paid_orders"], 2);
 
-    let customers = get(&app, "/api/v1/admin/reports/customers?currency=XOF", &manager).await.json();
+    let customers = get(&app, "/api/v1/admin/reports/customers?currency=XOF", &manager)
+        .await
+        .json();
     assert_eq!(
         customers["rows"],
         json!([{"currency": "XOF", "customers": 2, "new_customers": 1, "returning_customers": 1, "orders": 2,
@@ -363,16 +657,42 @@ async fn funnel_searches_customers_and_payments_count_what_happened() {
     // Searches through the API are logged without who searched; the CSV neutralises a
     // query a spreadsheet would run as a formula.
     for q in ["robe", "robe", "=HYPERLINK(\"http://evil\")", "introuvable"] {
-        let r = app.call(Method::GET, &format!("/api/v1/search?q={}", urlencode(q)), None, None).await;
+        let r = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/search?q={}", urlencode(q)),
+                None,
+                None,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{q}");
     }
-    let without = get(&app, "/api/v1/admin/reports/top_searches?results=without", &manager).await.json();
-    let queries: Vec<&str> = without["rows"].as_array().unwrap().iter().map(|r| r["query"].as_str().unwrap()).collect();
+    let without = get(
+        &app,
+        "/api/v1/admin/reports/top_searches?results=without",
+        &manager,
+    )
+    .await
+    .json();
+    let queries: Vec<&str> = without["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["query"].as_str().unwrap())
+        .collect();
     assert_eq!(queries, ["=hyperlink(\"http://evil\")", "introuvable"]);
-    let top = get(&app, "/api/v1/admin/reports/top_searches?results=with", &manager).await.json();
+    let top = get(&app, "/api/v1/admin/reports/top_searches?results=with", &manager)
+        .await
+        .json();
     assert_eq!(top["rows"][0]["query"], "robe");
     assert_eq!(top["rows"][0]["searches"], 2);
-    let csv = get_csv(&app, "/api/v1/admin/reports/top_searches?results=without", &manager).await.text();
+    let csv = get_csv(
+        &app,
+        "/api/v1/admin/reports/top_searches?results=without",
+        &manager,
+    )
+    .await
+    .text();
     assert!(csv.contains("\"'=hyperlink(\"\"http://evil\"\")\""), "{csv}");
 
     client
@@ -384,7 +704,9 @@ async fn funnel_searches_customers_and_payments_count_what_happened() {
         )
         .await
         .unwrap();
-    let payments = get(&app, "/api/v1/admin/reports/payments?from=2000-01-01", &manager).await.json();
+    let payments = get(&app, "/api/v1/admin/reports/payments?from=2000-01-01", &manager)
+        .await
+        .json();
     assert_eq!(
         payments["rows"],
         json!([{"provider": "fedapay", "status": "succeeded", "currency": "XOF", "payments": 3, "amount": 45000, "refunds": 0, "refunded_amount": 0},

@@ -112,7 +112,10 @@ async fn three_hundred_customers_voting_one_review_twice_at_once_count_once_each
         .json();
     let id = review["id"].as_i64().unwrap();
     client
-        .execute("update shop.review set status = 'approved' where review_id = $1", &[&id])
+        .execute(
+            "update shop.review set status = 'approved' where review_id = $1",
+            &[&id],
+        )
         .await
         .unwrap();
 
@@ -121,18 +124,31 @@ async fn three_hundred_customers_voting_one_review_twice_at_once_count_once_each
         .iter()
         .chain(tokens.iter())
         .map(|t| call(&app, Method::POST, path.clone(), t, None))
-        .chain(std::iter::once(call(&app, Method::POST, path.clone(), &author, None)));
+        .chain(std::iter::once(call(
+            &app,
+            Method::POST,
+            path.clone(),
+            &author,
+            None,
+        )));
     let replies = join_all(votes).await;
     let status = |code: StatusCode| replies.iter().filter(|r| r.status == code).count();
     assert_eq!(status(StatusCode::CREATED), 300, "one vote each");
-    assert_eq!(status(StatusCode::CONFLICT), 300, "the second of each pair is refused");
+    assert_eq!(
+        status(StatusCode::CONFLICT),
+        300,
+        "the second of each pair is refused"
+    );
     assert_eq!(status(StatusCode::FORBIDDEN), 1, "the author's own vote");
     assert!(replies
         .iter()
         .filter(|r| r.status == StatusCode::CONFLICT)
         .all(|r| r.problem_code() == "review_vote_exists"));
     let counted: i32 = client
-        .query_one("select helpful_count from shop.review where review_id = $1", &[&id])
+        .query_one(
+            "select helpful_count from shop.review where review_id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -147,10 +163,19 @@ async fn three_hundred_customers_voting_one_review_twice_at_once_count_once_each
     });
     let replies = join_all(mixed).await;
     assert_eq!(replies.iter().filter(|r| r.status == StatusCode::OK).count(), 150);
-    assert_eq!(replies.iter().filter(|r| r.status == StatusCode::CONFLICT).count(), 150);
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.status == StatusCode::CONFLICT)
+            .count(),
+        150
+    );
     let problems = aggregate_problems(&client).await;
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(maef_tests::count(&client, "select helpful_count::bigint from shop.review").await, 150);
+    assert_eq!(
+        maef_tests::count(&client, "select helpful_count::bigint from shop.review").await,
+        150
+    );
 }
 
 #[tokio::test]
@@ -170,13 +195,40 @@ async fn aggregates_stay_exact_under_hundreds_of_racing_submissions_edits_deleti
     let submissions = tokens
         .iter()
         .enumerate()
-        .map(|(i, t)| call(&app, Method::POST, product(i), t, Some(json!({"rating": rating(i, 0), "body": "Premier avis, assez long."}))))
-        .chain(tokens.iter().enumerate().filter(|(i, _)| i % 3 == 0).map(|(i, t)| {
-            call(&app, Method::POST, product(i), t, Some(json!({"rating": rating(i, 1), "body": "Avis corrigé, assez long."})))
-        }));
+        .map(|(i, t)| {
+            call(
+                &app,
+                Method::POST,
+                product(i),
+                t,
+                Some(json!({"rating": rating(i, 0), "body": "Premier avis, assez long."})),
+            )
+        })
+        .chain(
+            tokens
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 3 == 0)
+                .map(|(i, t)| {
+                    call(
+                        &app,
+                        Method::POST,
+                        product(i),
+                        t,
+                        Some(json!({"rating": rating(i, 1), "body": "Avis corrigé, assez long."})),
+                    )
+                }),
+        );
     let replies = join_all(submissions).await;
-    assert!(replies.iter().all(|r| r.status.is_success()), "{:?}", replies.iter().find(|r| !r.status.is_success()).map(Reply::text));
-    assert_eq!(maef_tests::count(&client, "select count(*) from shop.review").await, 240);
+    assert!(
+        replies.iter().all(|r| r.status.is_success()),
+        "{:?}",
+        replies.iter().find(|r| !r.status.is_success()).map(Reply::text)
+    );
+    assert_eq!(
+        maef_tests::count(&client, "select count(*) from shop.review").await,
+        240
+    );
     let ids: Vec<i64> = client
         .query("select review_id from shop.review order by review_id", &[])
         .await
@@ -209,11 +261,23 @@ async fn aggregates_stay_exact_under_hundreds_of_racing_submissions_edits_deleti
         } else {
             json!({"status": "approved"})
         };
-        work.push(call(&app, Method::POST, format!("/api/v1/admin/reviews/{id}/moderation"), &manager, Some(decision)));
+        work.push(call(
+            &app,
+            Method::POST,
+            format!("/api/v1/admin/reviews/{id}/moderation"),
+            &manager,
+            Some(decision),
+        ));
     }
     for (i, t) in tokens.iter().enumerate() {
         if i % 4 == 1 {
-            work.push(call(&app, Method::POST, product(i), t, Some(json!({"rating": rating(i, 2), "body": "Edité pendant la modération."}))));
+            work.push(call(
+                &app,
+                Method::POST,
+                product(i),
+                t,
+                Some(json!({"rating": rating(i, 2), "body": "Edité pendant la modération."})),
+            ));
         }
         if i % 10 == 6 {
             let own: i64 = client
@@ -224,28 +288,64 @@ async fn aggregates_stay_exact_under_hundreds_of_racing_submissions_edits_deleti
                 .await
                 .unwrap()
                 .get(0);
-            work.push(call(&app, Method::DELETE, format!("/api/v1/reviews/{own}"), t, None));
+            work.push(call(
+                &app,
+                Method::DELETE,
+                format!("/api/v1/reviews/{own}"),
+                t,
+                None,
+            ));
         }
         let target = review_of[(i + 1) % review_of.len()];
-        work.push(call(&app, Method::POST, format!("/api/v1/reviews/{target}/helpful"), t, None));
+        work.push(call(
+            &app,
+            Method::POST,
+            format!("/api/v1/reviews/{target}/helpful"),
+            t,
+            None,
+        ));
     }
     let replies = join_all(work).await;
     // Votes on a review not (yet, or no longer) approved are 404; an own vote cannot
     // happen here; nothing is a server error.
     assert!(
-        replies.iter().all(|r| r.status.is_success() || r.status == StatusCode::NOT_FOUND),
+        replies
+            .iter()
+            .all(|r| r.status.is_success() || r.status == StatusCode::NOT_FOUND),
         "{:?}",
-        replies.iter().filter(|r| !r.status.is_success() && r.status != StatusCode::NOT_FOUND).map(Reply::text).collect::<Vec<_>>()
+        replies
+            .iter()
+            .filter(|r| !r.status.is_success() && r.status != StatusCode::NOT_FOUND)
+            .map(Reply::text)
+            .collect::<Vec<_>>()
     );
     let problems = aggregate_problems(&client).await;
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(maef_tests::count(&client, "select count(*) from shop.review").await, 240 - 24);
-    assert!(maef_tests::count(&client, "select count(*) from shop.review where status = 'approved'").await > 0);
+    assert_eq!(
+        maef_tests::count(&client, "select count(*) from shop.review").await,
+        240 - 24
+    );
+    assert!(
+        maef_tests::count(
+            &client,
+            "select count(*) from shop.review where status = 'approved'"
+        )
+        .await
+            > 0
+    );
     assert!(maef_tests::count(&client, "select count(*) from shop.review_vote").await > 0);
 
     // The public summary is the aggregate: the same numbers as the rows.
     for slug in ["robe-1", "robe-2", "robe-3"] {
-        let page = app.call(Method::GET, &format!("/api/v1/products/{slug}/reviews"), None, None).await.json();
+        let page = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/products/{slug}/reviews"),
+                None,
+                None,
+            )
+            .await
+            .json();
         let approved = maef_tests::count(
             &client,
             &format!("select count(*) from shop.review r join shop.product p using (product_id) where p.slug = '{slug}' and r.status = 'approved'"),

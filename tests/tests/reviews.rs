@@ -8,7 +8,10 @@
 use axum::http::{Method, StatusCode};
 use maef_tests::{
     http::TestApp,
-    shop::{as_role, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to, signed_in, sql_error, user, Who},
+    shop::{
+        as_role, cart_total, checkout_body, fill_cart, idem, seed_variant, ship_to, signed_in, sql_error,
+        user, Who,
+    },
 };
 use serde_json::{json, Value};
 use tokio_postgres::Client;
@@ -51,7 +54,10 @@ async fn shop(client: &Client) -> (i64, i64) {
 
 async fn set_setting(client: &Client, key: &str, value: Value) {
     let n = client
-        .execute("update shop.setting set value = $2 where key = $1", &[&key, &value])
+        .execute(
+            "update shop.setting set value = $2 where key = $1",
+            &[&key, &value],
+        )
         .await
         .unwrap();
     assert_eq!(n, 1, "{key}");
@@ -62,7 +68,8 @@ fn review(rating: i64, body: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_review_is_plain_text_verified_only_after_a_paid_order_and_a_second_post_edits_it_keeping_history() {
+async fn a_review_is_plain_text_verified_only_after_a_paid_order_and_a_second_post_edits_it_keeping_history()
+{
     let app = TestApp::new().await;
     let client = app.db.connect().await;
     let (robe1, _) = shop(&client).await;
@@ -142,7 +149,10 @@ async fn a_review_is_plain_text_verified_only_after_a_paid_order_and_a_second_po
             .unwrap();
         (row.get(0), row.get(1))
     };
-    assert_eq!(history, (5, "Tissu épais & coupe parfaite.\n\nMerci <3".to_string()));
+    assert_eq!(
+        history,
+        (5, "Tissu épais & coupe parfaite.\n\nMerci <3".to_string())
+    );
     let again = app
         .call(
             Method::POST,
@@ -155,15 +165,22 @@ async fn a_review_is_plain_text_verified_only_after_a_paid_order_and_a_second_po
 
     // The author sees both statuses; the public sees the approved one only, escaped by
     // nobody but the client (plain text).
-    let mine = app.call(Method::GET, "/api/v1/users/me/reviews", Some(&buyer), None).await;
+    let mine = app
+        .call(Method::GET, "/api/v1/users/me/reviews", Some(&buyer), None)
+        .await;
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.json().as_array().unwrap().len(), 1);
-    let public = app.call(Method::GET, "/api/v1/products/robe-1/reviews", None, None).await;
+    let public = app
+        .call(Method::GET, "/api/v1/products/robe-1/reviews", None, None)
+        .await;
     assert_eq!(public.status, StatusCode::OK, "{}", public.text());
     let public = public.json();
     assert_eq!(public["items"].as_array().unwrap().len(), 1);
     assert_eq!(public["items"][0]["rating"], 4);
-    assert_eq!(public["rating"], json!({"average": 4.0, "count": 1, "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}}));
+    assert_eq!(
+        public["rating"],
+        json!({"average": 4.0, "count": 1, "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}})
+    );
 
     // review.submitted was emitted for each submission, in its transaction.
     let events: Vec<Value> = client
@@ -194,25 +211,60 @@ async fn bad_reviews_are_422_problems_and_nothing_is_written() {
     // Long in HTML, short once stripped.
     let html_padding = format!("<div class=\"{}\">ok</div>", "x".repeat(500));
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"rating": 0, "body": "Assez long pour passer."}), "review_rating_check"),
-        (json!({"rating": 6, "body": "Assez long pour passer."}), "review_rating_check"),
-        (json!({"rating": -3, "body": "Assez long pour passer."}), "review_rating_check"),
-        (json!({"rating": "5", "body": "Assez long pour passer."}), "invalid_body"),
-        (json!({"rating": 4.5, "body": "Assez long pour passer."}), "invalid_body"),
+        (
+            json!({"rating": 0, "body": "Assez long pour passer."}),
+            "review_rating_check",
+        ),
+        (
+            json!({"rating": 6, "body": "Assez long pour passer."}),
+            "review_rating_check",
+        ),
+        (
+            json!({"rating": -3, "body": "Assez long pour passer."}),
+            "review_rating_check",
+        ),
+        (
+            json!({"rating": "5", "body": "Assez long pour passer."}),
+            "invalid_body",
+        ),
+        (
+            json!({"rating": 4.5, "body": "Assez long pour passer."}),
+            "invalid_body",
+        ),
         (json!({"body": "Assez long pour passer."}), "invalid_body"),
         (json!({"rating": 5}), "invalid_body"),
         (json!({"rating": 5, "body": "court"}), "review_body_too_short"),
-        (json!({"rating": 5, "body": html_padding}), "review_body_too_short"),
-        (json!({"rating": 5, "body": "<script>un long script qui disparaît</script>"}), "review_body_too_short"),
+        (
+            json!({"rating": 5, "body": html_padding}),
+            "review_body_too_short",
+        ),
+        (
+            json!({"rating": 5, "body": "<script>un long script qui disparaît</script>"}),
+            "review_body_too_short",
+        ),
         (json!({"rating": 5, "body": long_body}), "review_body_too_long"),
-        (json!({"rating": 5, "title": long_title, "body": "Assez long pour passer."}), "review_title_too_long"),
-        (json!({"rating": 5, "body": "Assez long pour passer.", "media": ["0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c"]}), "review_media_invalid"),
-        (json!({"rating": 5, "body": "Assez long pour passer.", "status": "approved"}), "invalid_body"),
+        (
+            json!({"rating": 5, "title": long_title, "body": "Assez long pour passer."}),
+            "review_title_too_long",
+        ),
+        (
+            json!({"rating": 5, "body": "Assez long pour passer.", "media": ["0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c"]}),
+            "review_media_invalid",
+        ),
+        (
+            json!({"rating": 5, "body": "Assez long pour passer.", "status": "approved"}),
+            "invalid_body",
+        ),
         (json!([1, 2]), "invalid_body"),
     ];
     for (body, code) in cases {
         let r = app
-            .call(Method::POST, "/api/v1/products/robe-1/reviews", Some(&token), Some(body.clone()))
+            .call(
+                Method::POST,
+                "/api/v1/products/robe-1/reviews",
+                Some(&token),
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{code}: {}", r.text());
         assert_eq!(r.problem_code(), code, "{}", r.text());
@@ -234,7 +286,11 @@ async fn bad_reviews_are_422_problems_and_nothing_is_written() {
             Some(json!({"rating": 5, "body": "Assez long pour passer.", "media": [assets[0]]})),
         )
         .await;
-    assert_eq!(not_mine.problem_code(), "review_media_invalid", "another user's upload");
+    assert_eq!(
+        not_mine.problem_code(),
+        "review_media_invalid",
+        "another user's upload"
+    );
     let too_many = app
         .call(
             Method::POST,
@@ -256,33 +312,60 @@ async fn bad_reviews_are_422_problems_and_nothing_is_written() {
     assert_eq!(with_photos.status, StatusCode::CREATED, "{}", with_photos.text());
     let media = with_photos.json()["media"].as_array().unwrap().len();
     assert_eq!(media, 2, "a photo listed twice is attached once");
-    assert_eq!(count(&client, "select count(*) from shop.review where has_media").await, 1);
+    assert_eq!(
+        count(&client, "select count(*) from shop.review where has_media").await,
+        1
+    );
     client.execute("delete from shop.review", &[]).await.unwrap();
 
     let valid = review(5, "Assez long pour passer.");
     let anonymous = app
-        .call(Method::POST, "/api/v1/products/robe-1/reviews", None, Some(valid.clone()))
+        .call(
+            Method::POST,
+            "/api/v1/products/robe-1/reviews",
+            None,
+            Some(valid.clone()),
+        )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     // Staff are not customers: a manager may not review the shop's products.
     let manager = staff_only(&app, &client, "manager@example.com").await;
     let staff = app
-        .call(Method::POST, "/api/v1/products/robe-1/reviews", Some(&manager), Some(valid.clone()))
+        .call(
+            Method::POST,
+            "/api/v1/products/robe-1/reviews",
+            Some(&manager),
+            Some(valid.clone()),
+        )
         .await;
     assert_eq!(staff.status, StatusCode::FORBIDDEN);
     assert_eq!(staff.problem_code(), "permission_required");
     let unknown = app
-        .call(Method::POST, "/api/v1/products/no-such-robe/reviews", Some(&token), Some(valid.clone()))
+        .call(
+            Method::POST,
+            "/api/v1/products/no-such-robe/reviews",
+            Some(&token),
+            Some(valid.clone()),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.problem_code(), "product_not_found");
     // The same rule from psql: a customer session without reviews:write is refused.
     let mut who = user(&client, "ada@example.com", None).await;
     who.claims["scope"] = json!("orders:read:own");
-    let refused = as_role(&client, &who.role, &who.claims, "select api.submit_review('robe-1', $1)::text", &[&valid])
-        .await
-        .unwrap_err();
-    assert_eq!(sql_error(&refused), ("MA403".to_string(), "permission_required".to_string()));
+    let refused = as_role(
+        &client,
+        &who.role,
+        &who.claims,
+        "select api.submit_review('robe-1', $1)::text",
+        &[&valid],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        sql_error(&refused),
+        ("MA403".to_string(), "permission_required".to_string())
+    );
     assert_eq!(count(&client, "select count(*) from shop.review").await, 0);
 
     // Bad listing parameters.
@@ -297,7 +380,12 @@ async fn bad_reviews_are_422_problems_and_nothing_is_written() {
         ("colour=red", "invalid_query"),
     ] {
         let r = app
-            .call(Method::GET, &format!("/api/v1/products/robe-1/reviews?{query}"), None, None)
+            .call(
+                Method::GET,
+                &format!("/api/v1/products/robe-1/reviews?{query}"),
+                None,
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(r.problem_code(), code, "{query}");
@@ -324,11 +412,17 @@ async fn staff_only(app: &TestApp, client: &Client, email: &str) -> String {
 
 /// A token of the (created once) admin `root@example.com`.
 async fn admin_token(app: &TestApp, client: &Client) -> String {
-    let exists = count(client, "select count(*) from shop.app_user where email = 'root@example.com'").await;
+    let exists = count(
+        client,
+        "select count(*) from shop.app_user where email = 'root@example.com'",
+    )
+    .await;
     if exists == 0 {
         return signed_in(app, "root@example.com", Some("admin")).await;
     }
-    app.login("root@example.com", maef_tests::shop::PASSWORD).await.json()["access_token"]
+    app.login("root@example.com", maef_tests::shop::PASSWORD)
+        .await
+        .json()["access_token"]
         .as_str()
         .unwrap()
         .to_string()
@@ -354,7 +448,12 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
     let manager = signed_in(&app, "manager@example.com", Some("manager")).await;
     set_setting(&client, "reviews.filter_links", json!(true)).await;
     let first = app
-        .call(Method::POST, "/api/v1/products/robe-1/reviews", Some(&ada), Some(review(5, "Parfaite, je recommande.")))
+        .call(
+            Method::POST,
+            "/api/v1/products/robe-1/reviews",
+            Some(&ada),
+            Some(review(5, "Parfaite, je recommande.")),
+        )
         .await
         .json();
     let spam = app
@@ -368,7 +467,9 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
         .json();
 
     // Customers cannot moderate.
-    let refused = app.call(Method::GET, "/api/v1/admin/reviews", Some(&ada), None).await;
+    let refused = app
+        .call(Method::GET, "/api/v1/admin/reviews", Some(&ada), None)
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let refused = app
         .call(
@@ -382,14 +483,29 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
     let anonymous = app.call(Method::GET, "/api/v1/admin/reviews", None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
-    let queue = app.call(Method::GET, "/api/v1/admin/reviews", Some(&manager), None).await;
+    let queue = app
+        .call(Method::GET, "/api/v1/admin/reviews", Some(&manager), None)
+        .await;
     assert_eq!(queue.status, StatusCode::OK, "{}", queue.text());
     let queue = queue.json();
-    let ids: Vec<&Value> = queue["items"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    let ids: Vec<&Value> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
     assert_eq!(ids, vec![&first["id"], &spam["id"]], "oldest first");
     assert_eq!(queue["items"][1]["flags"], json!(["link"]));
     assert_eq!(queue["items"][0]["email"], "ada@example.com");
-    let flagged = app.call(Method::GET, "/api/v1/admin/reviews?flagged=true", Some(&manager), None).await.json();
+    let flagged = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/reviews?flagged=true",
+            Some(&manager),
+            None,
+        )
+        .await
+        .json();
     assert_eq!(flagged["items"].as_array().unwrap().len(), 1);
 
     let moderate = |id: &Value, body: Value| {
@@ -412,7 +528,10 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
     assert_eq!(approved.json()["status"], "approved");
 
     // The author sees the reason.
-    let bobs = app.call(Method::GET, "/api/v1/users/me/reviews", Some(&bob), None).await.json();
+    let bobs = app
+        .call(Method::GET, "/api/v1/users/me/reviews", Some(&bob), None)
+        .await
+        .json();
     assert_eq!(bobs[0]["status"], "rejected");
     assert_eq!(bobs[0]["moderation_reason"], "Publicité");
 
@@ -435,7 +554,10 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
         )
         .await;
     assert_eq!(replied.status, StatusCode::OK, "{}", replied.text());
-    let public = app.call(Method::GET, "/api/v1/products/robe-1/reviews", None, None).await.json();
+    let public = app
+        .call(Method::GET, "/api/v1/products/robe-1/reviews", None, None)
+        .await
+        .json();
     assert_eq!(public["items"][0]["reply"]["body"], "Merci Ada !");
     let mail = client
         .query_one(
@@ -449,7 +571,12 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
     assert_eq!(data["reply"], "Merci Ada !");
     assert_eq!(data["product_link"], "http://localhost:8000/products/robe-1");
     let removed = app
-        .call(Method::DELETE, &format!("/api/v1/admin/reviews/{}/reply", first["id"]), Some(&manager), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/reviews/{}/reply", first["id"]),
+            Some(&manager),
+            None,
+        )
         .await;
     assert_eq!(removed.json()["reply"], Value::Null);
 
@@ -463,16 +590,33 @@ async fn moderators_work_the_queue_reject_with_a_reason_reply_by_email_and_every
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(audit, ["review_rejected", "review_approved", "review_replied", "review_reply_removed"]);
+    assert_eq!(
+        audit,
+        [
+            "review_rejected",
+            "review_approved",
+            "review_replied",
+            "review_reply_removed"
+        ]
+    );
 
     // The rating follows approvals: one approved 5.
-    let page = app.call(Method::GET, "/api/v1/products/robe-1", None, None).await.json();
+    let page = app
+        .call(Method::GET, "/api/v1/products/robe-1", None, None)
+        .await
+        .json();
     assert_eq!(page["rating"]["count"], 1);
     assert_eq!(page["rating"]["average"], 5.0);
     // Un-approving takes it back out.
     moderate(&first["id"], json!({"status": "rejected", "reason": "Doublon"})).await;
-    let page = app.call(Method::GET, "/api/v1/products/robe-1", None, None).await.json();
-    assert_eq!(page["rating"], json!({"average": null, "count": 0, "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}));
+    let page = app
+        .call(Method::GET, "/api/v1/products/robe-1", None, None)
+        .await
+        .json();
+    assert_eq!(
+        page["rating"],
+        json!({"average": null, "count": 0, "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}})
+    );
 }
 
 /// Inserts `n` approved reviews of product `slug` by new customers, with ratings,
@@ -510,13 +654,22 @@ async fn all_pages(app: &TestApp, query: &str) -> Vec<i64> {
     let mut after: Option<String> = None;
     loop {
         let path = match &after {
-            Some(a) => format!("/api/v1/products/robe-1/reviews?limit=7&{query}&after={}", a.replace('|', "%7C")),
+            Some(a) => format!(
+                "/api/v1/products/robe-1/reviews?limit=7&{query}&after={}",
+                a.replace('|', "%7C")
+            ),
             None => format!("/api/v1/products/robe-1/reviews?limit=7&{query}"),
         };
         let page = app.call(Method::GET, &path, None, None).await;
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text());
         let page = page.json();
-        ids.extend(page["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()));
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => after = Some(c.to_string()),
             None => return ids,
@@ -531,7 +684,10 @@ async fn every_sort_and_filter_pages_through_the_approved_reviews_in_order_witho
     shop(&client).await;
     seed_reviews(&client, "robe-1", 40).await;
     client
-        .execute("update shop.review set status = 'pending' where review_id in (5, 6)", &[])
+        .execute(
+            "update shop.review set status = 'pending' where review_id in (5, 6)",
+            &[],
+        )
         .await
         .unwrap();
     for (query, order_by, filter) in [
@@ -540,11 +696,31 @@ async fn every_sort_and_filter_pages_through_the_approved_reviews_in_order_witho
         ("sort=helpful", "helpful_count desc, review_id desc", "true"),
         ("sort=rating_desc", "rating desc, review_id desc", "true"),
         ("sort=rating_asc", "rating asc, review_id desc", "true"),
-        ("sort=rating_desc&rating=4", "rating desc, review_id desc", "rating = 4"),
-        ("verified=true", "submitted_at desc, review_id desc", "verified_purchase"),
-        ("verified=false&sort=helpful", "helpful_count desc, review_id desc", "not verified_purchase"),
-        ("with_media=true", "submitted_at desc, review_id desc", "has_media"),
-        ("with_media=false&rating=2", "submitted_at desc, review_id desc", "not has_media and rating = 2"),
+        (
+            "sort=rating_desc&rating=4",
+            "rating desc, review_id desc",
+            "rating = 4",
+        ),
+        (
+            "verified=true",
+            "submitted_at desc, review_id desc",
+            "verified_purchase",
+        ),
+        (
+            "verified=false&sort=helpful",
+            "helpful_count desc, review_id desc",
+            "not verified_purchase",
+        ),
+        (
+            "with_media=true",
+            "submitted_at desc, review_id desc",
+            "has_media",
+        ),
+        (
+            "with_media=false&rating=2",
+            "submitted_at desc, review_id desc",
+            "not has_media and rating = 2",
+        ),
     ] {
         let expected: Vec<i64> = client
             .query(
@@ -559,7 +735,10 @@ async fn every_sort_and_filter_pages_through_the_approved_reviews_in_order_witho
         assert!(!expected.is_empty(), "{query}: the fixture has rows for it");
         assert_eq!(all_pages(&app, query).await, expected, "{query}");
     }
-    assert_eq!(count(&client, "select count(*) from shop.review where has_media").await, 10);
+    assert_eq!(
+        count(&client, "select count(*) from shop.review where has_media").await,
+        10
+    );
 }
 
 #[tokio::test]
@@ -571,15 +750,27 @@ async fn helpful_votes_are_one_per_customer_never_on_ones_own_review_and_only_on
     let author = signed_in(&app, "author@example.com", None).await;
     let reader = signed_in(&app, "reader@example.com", None).await;
     let pending = app
-        .call(Method::POST, "/api/v1/products/robe-1/reviews", Some(&author), Some(review(4, "En attente de moderation.")))
+        .call(
+            Method::POST,
+            "/api/v1/products/robe-1/reviews",
+            Some(&author),
+            Some(review(4, "En attente de moderation.")),
+        )
         .await
         .json();
     let id = pending["id"].as_i64().unwrap();
     let path = format!("/api/v1/reviews/{id}/helpful");
     let not_published = app.call(Method::POST, &path, Some(&reader), None).await;
-    assert_eq!(not_published.status, StatusCode::NOT_FOUND, "a pending review takes no votes");
+    assert_eq!(
+        not_published.status,
+        StatusCode::NOT_FOUND,
+        "a pending review takes no votes"
+    );
     client
-        .execute("update shop.review set status = 'approved' where review_id = $1", &[&id])
+        .execute(
+            "update shop.review set status = 'approved' where review_id = $1",
+            &[&id],
+        )
         .await
         .unwrap();
 
@@ -588,7 +779,10 @@ async fn helpful_votes_are_one_per_customer_never_on_ones_own_review_and_only_on
     assert_eq!(own.problem_code(), "own_review_vote");
     let voted = app.call(Method::POST, &path, Some(&reader), None).await;
     assert_eq!(voted.status, StatusCode::CREATED, "{}", voted.text());
-    assert_eq!(voted.json(), json!({"review_id": id, "voted": true, "helpful_count": 1}));
+    assert_eq!(
+        voted.json(),
+        json!({"review_id": id, "voted": true, "helpful_count": 1})
+    );
     let twice = app.call(Method::POST, &path, Some(&reader), None).await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     assert_eq!(twice.problem_code(), "review_vote_exists");
@@ -598,23 +792,56 @@ async fn helpful_votes_are_one_per_customer_never_on_ones_own_review_and_only_on
     let staff_vote = app.call(Method::POST, &path, Some(&manager), None).await;
     assert_eq!(staff_vote.status, StatusCode::FORBIDDEN);
     assert_eq!(staff_vote.problem_code(), "permission_required");
-    let unknown = app.call(Method::POST, "/api/v1/reviews/987654/helpful", Some(&reader), None).await;
+    let unknown = app
+        .call(
+            Method::POST,
+            "/api/v1/reviews/987654/helpful",
+            Some(&reader),
+            None,
+        )
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let not_a_number = app.call(Method::POST, "/api/v1/reviews/abc/helpful", Some(&reader), None).await;
+    let not_a_number = app
+        .call(Method::POST, "/api/v1/reviews/abc/helpful", Some(&reader), None)
+        .await;
     assert_eq!(not_a_number.status, StatusCode::NOT_FOUND);
 
     let withdrawn = app.call(Method::DELETE, &path, Some(&reader), None).await;
-    assert_eq!(withdrawn.json(), json!({"review_id": id, "voted": false, "helpful_count": 0}));
+    assert_eq!(
+        withdrawn.json(),
+        json!({"review_id": id, "voted": false, "helpful_count": 0})
+    );
     let again = app.call(Method::DELETE, &path, Some(&reader), None).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.problem_code(), "review_vote_not_found");
 
     // Deleting: the author may; another customer gets 404; a moderator may (audited).
-    let deleted = app.call(Method::DELETE, &format!("/api/v1/reviews/{id}"), Some(&reader), None).await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/reviews/{id}"),
+            Some(&reader),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::NOT_FOUND);
-    let deleted = app.call(Method::DELETE, &format!("/api/v1/reviews/{id}"), Some(&manager), None).await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/reviews/{id}"),
+            Some(&manager),
+            None,
+        )
+        .await;
     assert_eq!(deleted.json(), json!({"id": id, "deleted": true}));
-    assert_eq!(count(&client, "select count(*) from shop.audit_log where action = 'review_deleted'").await, 1);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.audit_log where action = 'review_deleted'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -624,19 +851,34 @@ async fn row_level_security_keeps_direct_sql_to_published_reviews_and_ones_own_a
     shop(&client).await;
     seed_reviews(&client, "robe-1", 6).await;
     client
-        .execute("update shop.review set status = 'pending' where review_id in (1, 2)", &[])
+        .execute(
+            "update shop.review set status = 'pending' where review_id in (1, 2)",
+            &[],
+        )
         .await
         .unwrap();
     let anon = json!({"role": "maef_anon"});
-    let seen = as_role(&client, "maef_anon", &anon, "select count(*) from shop.review", &[])
-        .await
-        .unwrap()[0]
+    let seen = as_role(
+        &client,
+        "maef_anon",
+        &anon,
+        "select count(*) from shop.review",
+        &[],
+    )
+    .await
+    .unwrap()[0]
         .get::<_, i64>(0);
     assert_eq!(seen, 4, "anonymous: approved only");
     let r1 = user(&client, "r1@example.com", None).await;
-    let own = as_role(&client, &r1.role, &r1.claims, "select count(*) from shop.review", &[])
-        .await
-        .unwrap()[0]
+    let own = as_role(
+        &client,
+        &r1.role,
+        &r1.claims,
+        "select count(*) from shop.review",
+        &[],
+    )
+    .await
+    .unwrap()[0]
         .get::<_, i64>(0);
     assert_eq!(own, 5, "approved ones and one's own pending review");
     // No direct writes: verified_purchase, status and counts belong to the database.
@@ -651,13 +893,26 @@ async fn row_level_security_keeps_direct_sql_to_published_reviews_and_ones_own_a
     }
     // Even the owner (a DBA) cannot store a verified purchase that is not one.
     client
-        .execute("update shop.review set verified_purchase = true, body = body || ' ' where review_id = 1", &[])
+        .execute(
+            "update shop.review set verified_purchase = true, body = body || ' ' where review_id = 1",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(count(&client, "select count(*) from shop.review where review_id = 1 and verified_purchase").await, 0);
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.review where review_id = 1 and verified_purchase"
+        )
+        .await,
+        0
+    );
     // And an aggregate that does not add up is refused by its constraints.
     let e = client
-        .execute("update shop.product_rating set review_count = review_count + 1", &[])
+        .execute(
+            "update shop.product_rating set review_count = review_count + 1",
+            &[],
+        )
         .await
         .unwrap_err();
     assert_eq!(sql_error(&e).1, "product_rating_count_adds_up");
@@ -683,22 +938,41 @@ async fn products_carry_their_rating_sort_by_it_and_search_ranks_well_rated_prod
         )
         .await
         .unwrap();
-    let list = app.call(Method::GET, "/api/v1/products?sort=rating&limit=2", None, None).await;
+    let list = app
+        .call(Method::GET, "/api/v1/products?sort=rating&limit=2", None, None)
+        .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text());
     let list = list.json();
-    let slugs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap()).collect();
-    assert_eq!(slugs, ["robe-3", "robe-4"], "best average first, then the most reviews");
+    let slugs: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        slugs,
+        ["robe-3", "robe-4"],
+        "best average first, then the most reviews"
+    );
     assert_eq!(list["items"][0]["rating"], json!({"average": 5.0, "count": 1}));
     let next = app
         .call(
             Method::GET,
-            &format!("/api/v1/products?sort=rating&limit=2&after={}", list["next_cursor"].as_str().unwrap().replace('|', "%7C")),
+            &format!(
+                "/api/v1/products?sort=rating&limit=2&after={}",
+                list["next_cursor"].as_str().unwrap().replace('|', "%7C")
+            ),
             None,
             None,
         )
         .await
         .json();
-    let slugs: Vec<&str> = next["items"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = next["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, ["robe-2", "robe-1"], "unrated last");
     assert_eq!(next["items"][1]["rating"], json!({"average": null, "count": 0}));
 
@@ -706,19 +980,38 @@ async fn products_carry_their_rating_sort_by_it_and_search_ranks_well_rated_prod
     // their rating pulled towards 3 (robe-4 > robe-2 > robe-3 > robe-1 without reviews).
     let search = app.call(Method::GET, "/api/v1/search?q=robe", None, None).await;
     assert_eq!(search.status, StatusCode::OK, "{}", search.text());
-    let ranked: Vec<String> = search.json()["items"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_string()).collect();
+    let ranked: Vec<String> = search.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ranked, ["robe-4", "robe-2", "robe-3", "robe-1"]);
     // Without the weight, the rating changes nothing (ties by newest id).
     client
-        .execute("update shop.search_weight set weight = 0 where name = 'rating'", &[])
+        .execute(
+            "update shop.search_weight set weight = 0 where name = 'rating'",
+            &[],
+        )
         .await
         .unwrap();
-    let search = app.call(Method::GET, "/api/v1/search?q=robe", None, None).await.json();
-    let ranked: Vec<&str> = search["items"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap()).collect();
+    let search = app
+        .call(Method::GET, "/api/v1/search?q=robe", None, None)
+        .await
+        .json();
+    let ranked: Vec<&str> = search["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(ranked, ["robe-4", "robe-3", "robe-2", "robe-1"]);
     // Each first page of a search is logged for the reports, without who searched.
     let logged = client
-        .query("select query, results from shop.search_log order by search_log_id", &[])
+        .query(
+            "select query, results from shop.search_log order by search_log_id",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(logged.len(), 2);

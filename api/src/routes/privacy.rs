@@ -82,7 +82,14 @@ pub async fn my_consents(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.my_consents()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.my_consents()::text",
+        &[],
+    )
+    .await
 }
 
 /// Body of `PUT /api/v1/users/me/consents/{purpose}`.

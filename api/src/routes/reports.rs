@@ -77,7 +77,14 @@ pub async fn list_reports(
     State(state): State<AppState>,
     Require(caller, ..): Require<ReportsRead>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_reports()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_reports()::text",
+        &[],
+    )
+    .await
 }
 
 /// Parameters of `GET /api/v1/admin/reports/{name}`: each report takes some of them
@@ -186,7 +193,12 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 /// Streams the report's CSV lines. The first line is awaited before answering, so an
 /// unknown report or a bad parameter is still a 4xx problem; after that, each row goes
 /// out as PostgreSQL sends it (the connection is held until the last row).
-async fn csv(state: AppState, caller: Caller, name: String, params: serde_json::Value) -> Result<Response, ApiError> {
+async fn csv(
+    state: AppState,
+    caller: Caller,
+    name: String,
+    params: serde_json::Value,
+) -> Result<Response, ApiError> {
     let (lines, rx) = tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(64);
     let (first, first_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
     let pool = state.db.clone();
@@ -245,7 +257,10 @@ async fn csv(state: AppState, caller: Caller, name: String, params: serde_json::
 }
 
 /// Tells the handler how the stream started (once).
-fn answer_first(first: &mut Option<tokio::sync::oneshot::Sender<Result<(), ApiError>>>, result: Result<(), ApiError>) {
+fn answer_first(
+    first: &mut Option<tokio::sync::oneshot::Sender<Result<(), ApiError>>>,
+    result: Result<(), ApiError>,
+) {
     if let Some(first) = first.take() {
         let _ = first.send(result);
     }

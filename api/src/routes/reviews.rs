@@ -394,7 +394,14 @@ pub async fn my_reviews(
     State(state): State<AppState>,
     Require(caller, ..): Require<SignedIn>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.my_reviews()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.my_reviews()::text",
+        &[],
+    )
+    .await
 }
 
 /// Deletes a review: the caller's own, or any for a moderator (audited).
@@ -409,7 +416,14 @@ pub async fn delete_review(
     Require(caller, ..): Require<SignedIn>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadWrite, "select api.delete_review($1)::text", &[&id]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.delete_review($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Votes an approved review helpful: once per customer, never one's own.
@@ -426,9 +440,15 @@ pub async fn vote_helpful(
     Require(caller, ..): Require<ReviewsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadWrite, "select api.vote_review_helpful($1)::text", &[&id])
-        .await
-        .map(JsonText::created)
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.vote_review_helpful($1)::text",
+        &[&id],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Withdraws the caller's helpful vote.
@@ -443,7 +463,14 @@ pub async fn unvote_helpful(
     Require(caller, ..): Require<ReviewsWrite>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadWrite, "select api.unvote_review_helpful($1)::text", &[&id]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.unvote_review_helpful($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Query of `GET /api/v1/admin/reviews`.
@@ -484,7 +511,14 @@ pub async fn admin_reviews(
     Query(query): Query<AdminReviewQuery>,
 ) -> Result<JsonText, ApiError> {
     let filter = to_json(&query)?;
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_reviews($1)::text", &[&filter]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_reviews($1)::text",
+        &[&filter],
+    )
+    .await
 }
 
 /// A moderation decision.
