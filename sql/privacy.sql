@@ -64,8 +64,8 @@ $$;
 create function api._country_only(p_address jsonb)
 returns jsonb
 language sql immutable as $$
-    select case when p_address is null or jsonb_typeof(p_address) <> 'object' then null
-                else jsonb_build_object('country', p_address -> 'country') end
+    select case when jsonb_typeof(p_address) = 'object' and p_address ? 'country'
+                then jsonb_build_object('country', p_address -> 'country') end
 $$;
 
 -- The strings that identify a person in free text: the e-mail and username of their
@@ -380,7 +380,7 @@ comment on function api.apply_retention(integer) is
 comment on function api._count_retention(text, bigint) is 'Private: records what a retention step deleted (shop.retention_run → report.retention).';
 comment on function api._scrub_text(text, text[]) is 'Private: a text with each needle (case-insensitive) replaced by [erased].';
 comment on function api._scrub_jsonb(jsonb, text[]) is 'Private: a JSON value with every string scrubbed and address objects reduced to their country.';
-comment on function api._country_only(jsonb) is 'Private: an address reduced to {country}.';
+comment on function api._country_only(jsonb) is 'Private: an address reduced to {country} (null without a country).';
 comment on function api._personal_strings(uuid, uuid[]) is 'Private: the strings identifying a person (e-mail, username, names, companies, phones, street lines) from their account, address book and orders.';
 comment on function api._anonymise_orders(uuid[], text[], text) is 'Private: removes the personal data of orders (addresses to country, e-mail to a placeholder, note, guest token) and scrubs their notes, payments, events and e-mails.';
 comment on function api._erase_user(uuid, jsonb) is 'Private: erases a person (GDPR), keeping accounting records and anonymous reviews; audited.';

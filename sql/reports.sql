@@ -560,14 +560,14 @@ begin
     ), recent as (
         -- Orders since the materialized view's refresh.
         select o.currency_code, coalesce(o.user_id::text, lower(o.email)) as customer, count(*) as orders,
-               sum(o.total_amount) as revenue
+               sum(o.total_amount) as revenue, min(o.placed_at) as first_at
         from shop.customer_order o
         where o.placed_at >= v_through
           and o.payment_status in ('paid', 'partially_refunded', 'refunded')
           and (v_currency is null or o.currency_code = v_currency)
         group by 1, 2
     ), history as (
-        select r.currency_code, r.orders, r.revenue, least(h.first_at, r.first_in_range) as first_at,
+        select r.currency_code, r.orders, r.revenue, least(h.first_at, x.first_at, r.first_in_range) as first_at,
                coalesce(h.orders, 0) + coalesce(x.orders, 0) as lifetime_orders,
                coalesce(h.revenue, 0) + coalesce(x.revenue, 0) as lifetime_revenue
         from in_range r
