@@ -105,13 +105,14 @@ insert into shop.order_item (order_id, variant_id, product_id, product_title, va
 select order_id, variant_id, product_id, title, 'Default', sku, slug, quantity, unit, quantity * unit,
        discounted * (quantity * unit / 10), quantity * unit - discounted * (quantity * unit / 10)
 from bench_item;
-insert into shop.payment (order_id, provider, status, amount, currency_code, created_at)
+insert into shop.payment (order_id, provider, status, amount, currency_code, created_at, succeeded_at)
 select order_id, (array['stripe', 'fedapay', 'paystack'])[1 + (abs(hashtext(order_id::text)) % 3)],
-       case when payment_status = 'none' then 'failed' else 'succeeded' end, total_amount, currency_code, placed_at
+       case when payment_status = 'none' then 'failed' else 'succeeded' end, total_amount, currency_code, placed_at,
+       case when payment_status <> 'none' then placed_at end
 from shop.customer_order where email like '%.example' and total_amount > 0;
-insert into shop.refund (payment_id, amount, currency_code, status, created_at)
-select p.payment_id, case when o.payment_status = 'refunded' then p.amount else p.amount / 2 end, p.currency_code, 'succeeded',
-       p.created_at + interval '3 days'
+insert into shop.refund (payment_id, order_id, amount, currency_code, status, created_at, succeeded_at)
+select p.payment_id, p.order_id, case when o.payment_status = 'refunded' then p.amount else p.amount / 2 end, p.currency_code,
+       'succeeded', p.created_at + interval '3 days', p.created_at + interval '3 days'
 from shop.payment p join shop.customer_order o using (order_id)
 where o.payment_status in ('partially_refunded', 'refunded');
 -- Carts: the 30 days retention keeps (about 3 per paid order), half with items.

@@ -88,7 +88,7 @@ begin
                   order by vp.currency_code, vp.amount) f), '[]'::jsonb),
         -- Kept by triggers on inventory and variants (migrations/V8).
         'in_stock', p.in_stock,
-        -- Kept by triggers on reviews (migrations/V30, sql/reviews.sql).
+        -- Kept by triggers on reviews (migrations/V29, sql/reviews.sql).
         'rating', api._rating_json(p.product_id, false),
         'image', (select jsonb_build_object('asset_id', pm.asset_id, 'url', '/api/v1/media/' || pm.asset_id, 'alt', pm.alt)
                   from shop.product_media pm where pm.product_id = p.product_id

@@ -122,7 +122,14 @@ begin
     -- The stock ledger's reasons repeat the timeline's (a payment note, a cancellation).
     update shop.stock_movement m set reason = api._scrub_text(m.reason, p_needles)
     where m.order_id = any (p_order_ids) and m.reason <> '';
-    update shop.payment p set raw = api._scrub_jsonb(p.raw, p_needles) where p.order_id = any (p_order_ids);
+    update shop.payment p
+    set raw = api._scrub_jsonb(p.raw, p_needles), response = api._scrub_jsonb(p.response, p_needles),
+        client_data = api._scrub_jsonb(p.client_data, p_needles)
+    where p.order_id = any (p_order_ids);
+    update shop.refund r set response = api._scrub_jsonb(r.response, p_needles) where r.order_id = any (p_order_ids);
+    -- Providers' webhooks repeat the payer's e-mail and name (Paystack's customer object).
+    update shop.payment_event e set payload = api._scrub_jsonb(e.payload, p_needles)
+    where e.payment_id in (select p.payment_id from shop.payment p where p.order_id = any (p_order_ids));
     update shop.event e set payload = api._scrub_jsonb(e.payload, p_needles)
     where e.aggregate_type = 'order' and e.aggregate_id = any (v_ids);
     -- A guest's e-mails have no user id: found by the order's address.

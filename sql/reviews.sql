@@ -1,7 +1,7 @@
 -- Reviews: customers review products (one review per customer and product; a second
 -- submission edits it and keeps the replaced version), moderators approve or reject
 -- them and the shop replies, customers vote reviews helpful, and anyone reads the
--- approved ones of a product. The data's own rules are in migrations/V30__reviews.sql:
+-- approved ones of a product. The data's own rules are in migrations/V29__reviews.sql:
 -- verified_purchase (a trigger, from the author's paid or delivered orders), the rating
 -- aggregates and helpful counts (triggers), and no direct writes by request roles.
 --

@@ -183,7 +183,7 @@ begin
                coalesce(pop.units_sold, 0),
                p.in_stock,
                w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock)
-           -- The rating signal (migrations/V30): the average of the approved reviews
+           -- The rating signal (migrations/V29): the average of the approved reviews
            -- pulled towards 3 stars by 5 phantom reviews, scaled from 1..5 to 0..1, so a
            -- product without reviews scores 0.5, one 5-star review 0.58, fifty 0.96. Added
            -- here, beside the extension's score, with its weight from shop.search_weight.
@@ -386,7 +386,7 @@ grant execute on function
 
 -- The search of the HTTP route: api.search_products, and the first page of each search
 -- logged for report.top_searches — the normalised query and the total, nothing about
--- who searched (migrations/V31). Later pages are the same search and are not logged.
+-- who searched (migrations/V30). Later pages are the same search and are not logged.
 create function api.search_products_logged(p_q text, p_limit integer default 20, p_after text default null,
                                            p_currency text default null)
 returns jsonb

@@ -869,6 +869,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
             "prune_orphan_media",
             "prune_stories",
             "pull_instagram_stories",
+            "reconcile_payments",
             "refresh_materialized_views",
             "renew_instagram_tokens"
         ]

@@ -143,6 +143,20 @@ async fn an_erased_customer_appears_nowhere_while_their_order_still_sums_in_the_
         )
         .await
         .unwrap();
+    // A provider's webhook repeats her e-mail and name (Paystack's `customer` object).
+    client
+        .execute(
+            "with p as (insert into shop.payment (order_id, provider, status, amount, currency_code, provider_ref)
+                        values ($1, 'paystack', 'failed', 100, 'XOF', 'maef-ada-1') returning payment_id)
+             insert into shop.payment_event (provider, event_id, event_type, payment_id, payload)
+             select 'paystack', 'charge.failed:maef-ada-1', 'charge.failed', payment_id,
+                    '{\"event\": \"charge.failed\", \"data\": {\"customer\": {\"email\": \"mariama.tall@example.com\",
+                      \"first_name\": \"Mariama\", \"last_name\": \"Sangare-Tall\"}}}'
+             from p",
+            &[&order_id],
+        )
+        .await
+        .unwrap();
     let note = app
         .call(
             Method::POST,

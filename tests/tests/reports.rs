@@ -173,9 +173,10 @@ async fn sales_reports_agree_with_a_brute_force_sum_over_materialized_and_live_d
     .await;
     client
         .execute(
-            "with p as (insert into shop.payment (order_id, provider, status, amount, currency_code)
-                        values ($1, 'stripe', 'succeeded', 32000, 'XOF') returning payment_id)
-             insert into shop.refund (payment_id, amount, currency_code, status) select payment_id, 12000, 'XOF', 'succeeded' from p",
+            "with p as (insert into shop.payment (order_id, provider, status, amount, currency_code, succeeded_at)
+                        values ($1, 'stripe', 'succeeded', 32000, 'XOF', now()) returning payment_id, order_id)
+             insert into shop.refund (payment_id, order_id, amount, currency_code, status, succeeded_at)
+             select payment_id, order_id, 12000, 'XOF', 'succeeded', now() from p",
             &[&refunded],
         )
         .await
@@ -697,8 +698,8 @@ async fn funnel_searches_customers_and_payments_count_what_happened() {
 
     client
         .batch_execute(
-            "insert into shop.payment (order_id, provider, status, amount, currency_code)
-             select order_id, 'fedapay', 'succeeded', total_amount, currency_code from shop.customer_order where payment_status = 'paid';
+            "insert into shop.payment (order_id, provider, status, amount, currency_code, succeeded_at)
+             select order_id, 'fedapay', 'succeeded', total_amount, currency_code, now() from shop.customer_order where payment_status = 'paid';
              insert into shop.payment (order_id, provider, status, amount, currency_code)
              select order_id, 'stripe', 'failed', total_amount, currency_code from shop.customer_order where payment_status = 'none';",
         )

@@ -33,6 +33,9 @@ pub mod instagram;
 pub mod inventory;
 pub mod media;
 pub mod orders;
+pub mod payment_types;
+pub mod payment_webhooks;
+pub mod payments;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod pricing_types;
@@ -73,6 +76,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(payments::router())
+        .merge(payment_webhooks::router())
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())

@@ -1,7 +1,7 @@
 //! Reviews: the approved reviews of a product (anyone), a customer's review and helpful
 //! votes (`reviews:write`), and moderation: the queue, approve or reject, the shop's
 //! reply (`reviews:moderate`). Rules are in SQL (`sql/reviews.sql`,
-//! `migrations/V30__reviews.sql`): one review per customer and product, verified purchase
+//! `migrations/V29__reviews.sql`): one review per customer and product, verified purchase
 //! computed from the customer's orders, HTML stripped, aggregates kept by triggers.
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
--- V32: the data lifecycle (GDPR) — retention periods as store policies, a log of what
+-- V31: the data lifecycle (GDPR) — retention periods as store policies, a log of what
 -- each retention run deleted (report.retention), customers' consents (given and
 -- withdrawn, kept as a history: the proof of consent), the mark an order carries once
 -- its personal data was removed, and the daily retention job.

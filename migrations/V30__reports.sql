@@ -1,4 +1,4 @@
--- V31: what the shop's reports (schema report, sql/reports.sql) need from the data:
+-- V30: what the shop's reports (schema report, sql/reports.sql) need from the data:
 -- the reports:read permission, a privacy-safe search log (query text and result
 -- count, no user, no address), the daily funnel kept after abandoned carts are
 -- deleted, and the indexes the sales reports range over.
@@ -14,7 +14,7 @@ where r.name in ('admin', 'manager') and p.name = 'reports:read';
 -- One row per search made through the HTTP API: the normalised query and how many
 -- products it found. No user id, session or address: it answers "what do people look
 -- for, and what do we not have", nothing about who. Deleted after
--- privacy.search_log_days (V32). Unlogged would lose it at a crash; a search is cheap
+-- privacy.search_log_days (V31). Unlogged would lose it at a crash; a search is cheap
 -- to log (one insert into an append-only heap with one index).
 create table shop.search_log (
     search_log_id bigint generated always as identity primary key,

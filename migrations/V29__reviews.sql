@@ -1,4 +1,4 @@
--- V30: reviews — one review per customer and product with its edit history, the
+-- V29: reviews — one review per customer and product with its edit history, the
 -- verified-purchase flag computed from the customer's paid or delivered orders (by a
 -- trigger, whoever writes the row), moderation (reason, who, when, flags), the shop's
 -- reply, helpful votes, the "has media" flag, and per-product rating aggregates kept
