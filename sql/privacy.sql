@@ -86,6 +86,13 @@ language sql stable as $$
                   cross join lateral (values (o.shipping_address), (o.billing_address)) ad(x)
                   cross join unnest(array['full_name', 'company', 'phone', 'line1', 'line2']) k
                   where o.order_id = any (p_order_ids) and jsonb_typeof(x) = 'object'
+        -- Each word of a full name too: providers' payloads split a name into first and
+        -- last (Paystack's customer.first_name/last_name, Stripe's billing_details).
+        union all select regexp_split_to_table(a.full_name, '\s+') from shop.address a where a.user_id = p_user_id
+        union all select regexp_split_to_table(x ->> 'full_name', '\s+')
+                  from shop.customer_order o
+                  cross join lateral (values (o.shipping_address), (o.billing_address)) ad(x)
+                  where o.order_id = any (p_order_ids) and jsonb_typeof(x) = 'object'
         union all select x ->> k
                   from shop.shipment sh
                   cross join lateral (values (sh.address)) ad(x)
