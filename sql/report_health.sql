@@ -81,5 +81,7 @@ where s.schemaname = 'shop';
 comment on view report.health is
     'Operational health, one row per figure: queue_depth, queue_oldest_ready_age, dead_jobs (per queue); replication_lag and replication_lag_bytes (per standby, on the primary) or replay_delay (on a standby); idle_in_transaction and its longest age; dead_rows_share and table_size of the hot tables. status is warn past the thresholds in sql/report_health.sql. Run as the login role of maef-api/maef-worker or with pg_monitor to see every session.';
 
--- Administrators only: it names sessions and replicas.
-grant select on report.health to maef_admin;
+-- Staff read it like every report of schema report (psql, and `GET
+-- /api/v1/admin/reports/health` with reports:read: sql/reports.sql lists the schema's
+-- views); customers do not.
+grant select on report.health to maef_staff, maef_admin;

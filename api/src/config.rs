@@ -69,6 +69,9 @@ pub struct Config {
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
+    /// The payment providers (`STRIPE_*`, `FEDAPAY_*`, `PAYSTACK_*`, `PAYMENT_*`): all
+    /// optional; a provider without keys is not offered (docs/payments.md).
+    pub payments: maef_payments::PaymentsConfig,
     /// Operating at scale: metrics access, pooler (see [`OpsConfig`]).
     pub ops: OpsConfig,
 }
@@ -326,6 +329,10 @@ impl Config {
                 }
             },
             instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| ConfigError {
+                var: p.var,
+                problem: p.problem,
+            })?,
+            payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| ConfigError {
                 var: p.var,
                 problem: p.problem,
             })?,

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         (name = "cart", description = "The shopper's cart and its quote"),
         (name = "checkout", description = "From cart to order, in one transaction"),
         (name = "orders", description = "A customer's orders (guests: with their order token)"),
+        (name = "payments", description = "Paying orders (Stripe, FedaPay, Paystack, cash on delivery) and the providers' webhooks"),
         (name = "admin", description = "Administration (permissions in each route's security)"),
         (name = "webhooks", description = "Domain events and outbound webhooks (webhooks:write), signed per Standard Webhooks"),
         (name = "emails", description = "E-mail templates and the e-mail outbox (emails:admin)"),

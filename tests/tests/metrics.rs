@@ -196,7 +196,7 @@ async fn the_worker_counts_jobs_by_kind_queue_depth_and_schedule_runs() {
 }
 
 #[tokio::test]
-async fn report_health_shows_dead_jobs_idle_transactions_and_hot_tables_to_administrators() {
+async fn report_health_shows_dead_jobs_idle_transactions_and_hot_tables_to_staff_not_customers() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     client
@@ -247,11 +247,11 @@ async fn report_health_shows_dead_jobs_idle_transactions_and_hot_tables_to_admin
     );
     idle.batch_execute("rollback").await.unwrap();
 
-    // Administrators read it; staff, who read the other reports, do not.
-    client.batch_execute("set role maef_admin").await.unwrap();
+    // Staff read it, as every report; customers do not.
+    client.batch_execute("set role maef_staff").await.unwrap();
     assert!(count(&client, "select count(*) from report.health").await > 0);
     client
-        .batch_execute("reset role; set role maef_staff")
+        .batch_execute("reset role; set role maef_customer")
         .await
         .unwrap();
     let refused = client

@@ -69,6 +69,9 @@ pub struct WorkerConfig {
     pub dispatch_events: bool,
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`), as maef-api reads it.
     pub instagram: maef_instagram::InstagramConfig,
+    /// The payment providers (`STRIPE_*`, `FEDAPAY_*`, `PAYSTACK_*`), as maef-api reads
+    /// them: verify_payment re-fetches payments with them.
+    pub payments: maef_payments::PaymentsConfig,
     /// Limits of the media the worker downloads (stories), as uploads have them.
     pub media: MediaLimits,
     /// `WORKER_METRICS_ADDR` (default: none, no metrics served): address of the
@@ -201,6 +204,7 @@ impl WorkerConfig {
                 chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
             instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
+            payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| p.to_string())?,
             metrics_addr: match var("WORKER_METRICS_ADDR") {
                 None => None,
                 Some(raw) => Some(raw.trim().parse().map_err(|e| {
