@@ -55,7 +55,9 @@ language sql stable as $$
                      'product_slug', i.product_slug, 'quantity', i.quantity, 'unit_price', i.unit_amount,
                      'compare_at', i.compare_at_amount, 'subtotal', i.subtotal_amount, 'discounts', i.discounts,
                      'discount_total', i.discount_amount, 'total', i.total_amount, 'tax_rate_bp', i.tax_rate_bp,
-                     'tax', i.tax_amount, 'backordered_quantity', i.backordered_quantity) order by i.order_item_id)
+                     'tax', i.tax_amount, 'backordered_quantity', i.backordered_quantity,
+                     'quantity_shipped', i.quantity_shipped, 'quantity_cancelled', i.quantity_cancelled,
+                     'quantity_returned', i.quantity_returned) order by i.order_item_id)
                    from shop.order_item i where i.order_id = o.order_id), '[]'),
         'subtotal', o.subtotal_amount, 'discount_total', o.discount_amount,
         'shipping_total', o.shipping_amount, 'shipping_tax', o.shipping_tax_amount,
@@ -65,6 +67,7 @@ language sql stable as $$
         'shipping_method', o.shipping_method,
         'shipping_address', o.shipping_address, 'billing_address', o.billing_address,
         'customer_note', o.customer_note,
+        'shipments', api._order_shipments_json(o.order_id),
         'placed_at', o.placed_at, 'reservation_expires_at', o.reservation_expires_at,
         'created_at', o.created_at, 'updated_at', o.updated_at,
         'events', coalesce((select jsonb_agg(
@@ -413,6 +416,8 @@ begin
     where order_id = p_order_id returning * into v;
     perform api._order_note('');
     perform api._close_order_reservations(p_order_id, 'sale', coalesce(nullif(v_note, ''), 'paid'));
+    -- The invoice, numbered without gaps in this transaction (sql/invoices.sql).
+    perform api._issue_invoice(p_order_id);
     perform api._emit_event('order.paid', 'order', v.order_id::text, jsonb_build_object(
         'order_id', v.order_id, 'order_number', v.order_number, 'currency', v.currency_code,
         'total_amount', v.total_amount, 'payment_id', p_payment ->> 'payment_id', 'provider', p_payment ->> 'provider',
