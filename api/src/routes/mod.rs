@@ -28,8 +28,11 @@ pub mod categories;
 pub mod checkout;
 pub mod docs;
 pub mod emails;
+pub mod fulfilment;
+pub mod fulfilment_types;
 pub mod health;
 pub mod instagram;
+pub mod invoices;
 pub mod inventory;
 pub mod media;
 pub mod orders;
@@ -43,6 +46,7 @@ pub mod products;
 pub mod promotion_types;
 pub mod promotions;
 pub mod reset_password;
+pub mod returns;
 pub mod search;
 pub mod shipping;
 pub mod stories;
@@ -75,6 +79,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(payments::router())
         .merge(payment_webhooks::router())
+        .merge(fulfilment::router())
+        .merge(returns::router())
+        .merge(invoices::router())
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())
