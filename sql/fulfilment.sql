@@ -877,6 +877,7 @@ begin
     -- Whole when nothing of the order is left to ship or already shipped.
     v_whole := not exists (select from shop.order_item i where i.order_id = o.order_id
                            and (i.quantity_cancelled < i.quantity or i.quantity_shipped > 0));
+    update shop.cancellation set whole_order = v_whole where cancellation_id = x.cancellation_id returning * into x;
     if not v_paid then
         -- Unpaid (awaiting payment, or confirmed for cash on delivery): reservations released.
         o := api._cancel_order(o, 'cancelled', p_reason);
