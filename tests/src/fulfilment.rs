@@ -30,9 +30,11 @@ pub struct Shop {
 }
 
 /// A shop shipping to Senegal (2,000 XOF) and France (5.00 EUR), with 18 % and 20 %
-/// tax included in prices, and cash on delivery in both.
+/// tax included in prices, and cash on delivery in both. Its pool has 12 connections
+/// (the races' concurrency at the database; the server is shared, so not more) and
+/// requests wait up to a minute for one: a race queues, it does not time out.
 pub async fn shop() -> Shop {
-    let app = TestApp::new().await;
+    let app = TestApp::with(&[("DB_POOL_SIZE", "12"), ("DB_POOL_TIMEOUT_MS", "60000")]).await;
     let client = app.db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     ship_to(&client, "FR", "EUR", 500).await;
