@@ -610,7 +610,8 @@ begin
     v_data := jsonb_build_object('shipment_id', s.shipment_id, 'order_id', o.order_id, 'order_number', o.order_number,
         'carrier', coalesce(c.code, s.carrier), 'tracking_number', s.tracking_number,
         'tracking_url', api._tracking_url(c.tracking_url_template, s.tracking_number), 'from', v_from, 'status', p_status,
-        'source', p_source, 'at', v_at);
+        'source', p_source, 'at', v_at, 'carrier_name', coalesce(c.name, s.carrier),
+        'shipped_at', s.shipped_at, 'delivered_at', s.delivered_at);
     perform api._emit_event(case p_status when 'shipped' then 'shipment.shipped' when 'in_transit' then 'shipment.in_transit'
                                           when 'delivered' then 'shipment.delivered'
                                           when 'failed_delivery' then 'shipment.delivery_failed'
@@ -880,7 +881,9 @@ begin
     update shop.cancellation set whole_order = v_whole where cancellation_id = x.cancellation_id returning * into x;
     if not v_paid then
         -- Unpaid (awaiting payment, or confirmed for cash on delivery): reservations released.
+        perform set_config('maef.cancelled_by', case p_actor when 'staff' then 'admin' else p_actor end, true);
         o := api._cancel_order(o, 'cancelled', p_reason);
+        perform set_config('maef.cancelled_by', '', true);
     else
         -- Sold units back on hand where they were sold, in the inventory lock order.
         perform api._lock_variants(array(select (l ->> 'variant_id')::bigint from jsonb_array_elements(v_lines) l
@@ -906,7 +909,8 @@ begin
             with gone as (delete from shop.coupon_redemption r where r.order_id = o.order_id returning r.coupon_id)
             update shop.coupon c set times_used = c.times_used - 1 from gone where c.coupon_id = gone.coupon_id;
             perform api._emit_event('order.cancelled', 'order', o.order_id::text, jsonb_build_object(
-                'order_id', o.order_id, 'order_number', o.order_number, 'reason', p_actor, 'note', p_reason,
+                'order_id', o.order_id, 'order_number', o.order_number,
+                'reason', case p_actor when 'staff' then 'admin' else p_actor end, 'note', p_reason,
                 'cancelled_at', now(), 'restocked', true,
                 'released', (select jsonb_agg(jsonb_build_object('variant_id', (l ->> 'variant_id')::bigint,
                                                                  'quantity', (l ->> 'quantity')::integer))

@@ -374,7 +374,8 @@ begin
         -- Staff cancellations are the only ones yet (customers' and failed payments'
         -- come with their issues); the free-text reason travels as `note`.
         perform api._emit_event('order.cancelled', 'order', v.order_id::text, jsonb_build_object(
-            'order_id', v.order_id, 'order_number', v.order_number, 'reason', 'admin', 'note', p_note,
+            'order_id', v.order_id, 'order_number', v.order_number,
+            'reason', coalesce(nullif(current_setting('maef.cancelled_by', true), ''), 'admin'), 'note', p_note,
             'cancelled_at', now(), 'restocked', true, 'released', v_released));
     end if;
     return v;

@@ -73,7 +73,8 @@ begin
         concat_ws(' — ', format('return %s', x.rma_number), nullif(p_message, '')));
     perform api._emit_event('return.' || x.status, 'return', x.return_id::text, jsonb_build_object(
         'return_id', x.return_id, 'rma_number', x.rma_number, 'order_id', o.order_id, 'order_number', o.order_number,
-        'status', x.status, 'from', p_from, 'refund_id', x.refund_id,
+        'status', x.status, 'from', p_from, 'refund_id', x.refund_id, 'user_id', o.user_id, 'reason', x.note,
+        'requested_at', x.requested_at, 'message', coalesce(p_message, ''),
         'lines', (select jsonb_agg(jsonb_build_object('order_item_id', ri.order_item_id, 'quantity', ri.quantity,
                                                       'reason', ri.reason, 'condition', ri.condition,
                                                       'restocked', ri.restocked) order by ri.order_item_id)
