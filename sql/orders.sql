@@ -354,6 +354,14 @@ begin
     if p_order.status = p_status then  -- not a change, so the trigger would not see it
         perform shop.order_transition_refuse('status', p_order.status, p_status);
     end if;
+    -- A paid order's stock was sold and its money captured: cancelling it puts the
+    -- units back and refunds them (api.admin_cancellation_begin, sql/fulfilment.sql).
+    if p_order.payment_status in ('paid', 'partially_refunded', 'refunded') then
+        raise exception using errcode = 'MA409', constraint = 'order_transition_invalid',
+            message = format('an order cannot go from status %s to %s here: it is paid', p_order.status, p_status),
+            detail = json_build_object('machine', 'status', 'from', p_order.status, 'to', p_status)::text,
+            hint = 'POST /api/v1/admin/orders/{number}/cancellations cancels a paid order and refunds it.';
+    end if;
     perform api._order_note(p_note);
     update shop.customer_order set status = p_status, reservation_expires_at = null,
         payment_status = case when payment_status = 'pending' then 'none' else payment_status end
@@ -417,12 +425,12 @@ begin
     where order_id = p_order_id returning * into v;
     perform api._order_note('');
     perform api._close_order_reservations(p_order_id, 'sale', coalesce(nullif(v_note, ''), 'paid'));
-    -- The invoice, numbered without gaps in this transaction (sql/invoices.sql).
-    perform api._issue_invoice(p_order_id);
     perform api._emit_event('order.paid', 'order', v.order_id::text, jsonb_build_object(
         'order_id', v.order_id, 'order_number', v.order_number, 'currency', v.currency_code,
         'total_amount', v.total_amount, 'payment_id', p_payment ->> 'payment_id', 'provider', p_payment ->> 'provider',
         'paid_at', now()));
+    -- The invoice, numbered without gaps in this transaction (sql/invoices.sql).
+    perform api._issue_invoice(p_order_id);
     return api._order_json(v, true);
 end
 $$;
