@@ -34,7 +34,19 @@ pub struct Shop {
 /// (the races' concurrency at the database; the server is shared, so not more) and
 /// requests wait up to a minute for one: a race queues, it does not time out.
 pub async fn shop() -> Shop {
-    let app = TestApp::with(&[("DB_POOL_SIZE", "12"), ("DB_POOL_TIMEOUT_MS", "60000")]).await;
+    shop_with(Vec::new()).await
+}
+
+/// [`shop`] with more configuration (a fake provider's variables).
+pub async fn shop_with(extra: Vec<(String, String)>) -> Shop {
+    let mut vars: Vec<(String, String)> = vec![
+        ("DB_POOL_SIZE".into(), "12".into()),
+        ("DB_POOL_TIMEOUT_MS".into(), "60000".into()),
+        ("MAX_BODY_BYTES".into(), "65536".into()),
+    ];
+    vars.extend(extra);
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::with(&refs).await;
     let client = app.db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     ship_to(&client, "FR", "EUR", 500).await;

@@ -16,6 +16,8 @@ use maef_tests::{
         assert_fulfilment_consistent, carrier_event, move_shipment, paid_order, place, post_keyed,
         send_carrier_event, ship, shop, variant, Shop,
     },
+    fake_provider::Fault,
+    fake_stripe::{self, FakeStripe},
     shop::{user, Who},
 };
 use serde_json::{json, Value};
@@ -573,5 +575,87 @@ async fn cash_on_delivery_units_leave_stock_as_they_ship_and_a_parcel_back_to_se
     let staff = user(&shop.client, "staff@example.com", None).await;
     staff.call(&shop.client, "select api.admin_mark_order_paid($2, $3)::text from (select $1::text) session", &[&order.number, &json!({})]).await.unwrap();
     assert_eq!(on_hand(&shop, robe).await, (9, 0));
+    assert_fulfilment_consistent(&shop.client).await;
+}
+
+/// Pays `order` with Stripe over HTTP: the PaymentIntent at the fake, then Stripe's
+/// signed `payment_intent.succeeded`.
+async fn pay_with_stripe(shop: &Shop, stripe: &FakeStripe, order: &maef_tests::fulfilment::Placed) {
+    let paid = shop
+        .app
+        .send(
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/orders/{}/payments", order.number))
+                .header("content-type", "application/json")
+                .header("x-order-token", &order.token)
+                .header("idempotency-key", format!("pay-{}", order.number))
+                .body(axum::body::Body::from(json!({"provider": "stripe"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text());
+    let pi = paid.json()["next_action"]["client_secret"].as_str().unwrap().split("_secret_").next().unwrap().to_string();
+    let intent = stripe.set_status(&pi, "succeeded", None);
+    let (body, signature) =
+        FakeStripe::event(&format!("evt_{pi}"), "payment_intent.succeeded", &intent, fake_stripe::WEBHOOK_SECRET, now());
+    let applied = send_signed(&shop.app, "/api/v1/webhooks/stripe", "stripe-signature", &signature, body).await;
+    assert_eq!(applied.json()["outcome"], "applied", "{}", applied.text());
+}
+
+async fn send_signed(app: &maef_tests::http::TestApp, path: &str, header: &str, signature: &str, body: Vec<u8>) -> maef_tests::http::Reply {
+    app.send(
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header(header, signature)
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_stripe_paid_order_is_refunded_at_stripe_when_cancelled_and_a_refused_refund_leaves_the_cancellation_standing() {
+    let stripe = FakeStripe::start().await;
+    let shop = maef_tests::fulfilment::shop_with(stripe.env()).await;
+    let robe = variant(&shop.client, "ROBE", 15000, 2299, 20).await;
+
+    // The customer cancels within the window: Stripe refunds the whole order.
+    let order = place(&shop.client, "XOF", "SN", &[(robe, 2)], None).await;
+    pay_with_stripe(&shop, &stripe, &order).await;
+    let cancelled = customer_cancel(&shop, &order).await;
+    assert_eq!(cancelled.status, StatusCode::CREATED, "{}", cancelled.text());
+    let body = cancelled.json();
+    assert_eq!(body["refund"]["method"], "provider");
+    assert_eq!(body["refund"]["amount"], order.total);
+    assert_eq!(body["refund"]["status"], "succeeded", "{body}");
+    assert_eq!(stripe.calls_to("POST /v1/refunds"), 1);
+    // Asking again replays: Stripe is not called twice.
+    assert_eq!(customer_cancel(&shop, &order).await.json()["id"], body["id"]);
+    assert_eq!(stripe.calls_to("POST /v1/refunds"), 1);
+    assert_eq!(count(&shop.client, "select count(*) from shop.invoice where kind = 'credit_note'").await, 1);
+
+    // Staff cancel a line; Stripe refuses the refund: 502, the cancellation stands.
+    let second = place(&shop.client, "XOF", "SN", &[(robe, 2)], None).await;
+    pay_with_stripe(&shop, &stripe, &second).await;
+    stripe.faults.push(Fault::Status(
+        400,
+        json!({"error": {"type": "invalid_request_error", "code": "charge_disputed", "message": "Disputed"}}),
+    ));
+    let refused = cancel(&shop, &second.number, "s-1",
+                         json!({"lines": [{"order_item_id": second.lines[0].0, "quantity": 1}], "reason": "damaged in store"})).await;
+    assert_eq!((refused.status, refused.problem_code().as_str()), (StatusCode::BAD_GATEWAY, "payment_provider_refused"));
+    let line = shop.client.query_one("select quantity_cancelled from shop.order_item where order_item_id = $1",
+                                     &[&second.lines[0].0]).await.unwrap();
+    assert_eq!(line.get::<_, i32>(0), 1);
+    assert_eq!(count(&shop.client, "select count(*) from report.payment_problems where problem = 'refund_failed'").await, 1);
+    // Staff then refund the line by hand (the failed refund holds nothing).
+    let by_hand = post_keyed(&shop.app, &format!("/api/v1/admin/orders/{}/refunds", second.number), Some(&shop.staff),
+                             Some("by-hand"), json!({"lines": [{"order_item_id": second.lines[0].0, "quantity": 1}],
+                                                     "reason": "cancelled line"})).await;
+    assert_eq!(by_hand.status, StatusCode::CREATED, "{}", by_hand.text());
+    assert_eq!(stripe.calls_to("POST /v1/refunds"), 3);
     assert_fulfilment_consistent(&shop.client).await;
 }
