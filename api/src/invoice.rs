@@ -353,7 +353,11 @@ th,td{{border-bottom:1px solid #ccc;padding:.3em;text-align:left;vertical-align:
         l_total = esc(l.total),
         l_taxes = esc(l.taxes),
         l_base = esc(l.base),
-        note = esc(if doc.prices_include_tax { l.tax_included } else { l.tax_excluded }),
+        note = esc(if doc.prices_include_tax {
+            l.tax_included
+        } else {
+            l.tax_excluded
+        }),
     )
 }
 
@@ -426,7 +430,9 @@ impl Writer {
 
     fn rule(&mut self) {
         let page = self.pages.last_mut().expect("one page at least");
-        page.move_to(50.0, self.y - 3.0).line_to(545.0, self.y - 3.0).stroke();
+        page.move_to(50.0, self.y - 3.0)
+            .line_to(545.0, self.y - 3.0)
+            .stroke();
     }
 }
 
@@ -436,7 +442,12 @@ pub fn pdf(doc: &Document) -> Vec<u8> {
     let mut w = Writer::new();
     w.text(50.0, 20.0, true, &format!("{} {}", doc.title(), doc.number));
     w.advance(24.0);
-    w.text(50.0, 10.0, false, &format!("{}: {}   {}: {}", l.date, doc.date(), l.order, doc.order_number));
+    w.text(
+        50.0,
+        10.0,
+        false,
+        &format!("{}: {}   {}: {}", l.date, doc.date(), l.order, doc.order_number),
+    );
     if let Some(corrects) = &doc.corrects {
         w.advance(13.0);
         w.text(50.0, 10.0, false, &format!("{}: {corrects}", l.corrects));
@@ -478,7 +489,12 @@ pub fn pdf(doc: &Document) -> Vec<u8> {
         }
         w.text(50.0, 9.0, false, &title);
         w.text_right(330.0, 9.0, false, &line.quantity.to_string());
-        w.text_right(410.0, 9.0, false, line.unit_price_formatted.as_deref().unwrap_or(""));
+        w.text_right(
+            410.0,
+            9.0,
+            false,
+            line.unit_price_formatted.as_deref().unwrap_or(""),
+        );
         w.text_right(450.0, 9.0, false, &percent(line.tax_rate_bp, &doc.locale));
         w.text_right(495.0, 9.0, false, &line.tax_formatted);
         w.text_right(545.0, 9.0, false, &line.total_formatted);
@@ -499,7 +515,16 @@ pub fn pdf(doc: &Document) -> Vec<u8> {
         w.text_right(545.0, 10.0, bold, value);
     }
     w.advance(24.0);
-    w.text(50.0, 8.0, false, if doc.prices_include_tax { l.tax_included } else { l.tax_excluded });
+    w.text(
+        50.0,
+        8.0,
+        false,
+        if doc.prices_include_tax {
+            l.tax_included
+        } else {
+            l.tax_excluded
+        },
+    );
     assemble(w.pages, &format!("{} {}", doc.title(), doc.number))
 }
 
@@ -513,8 +538,12 @@ fn assemble(pages: Vec<Content>, title: &str) -> Vec<u8> {
     let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(6 + 2 * i as i32)).collect();
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids(page_ids.iter().copied()).count(page_ids.len() as i32);
-    pdf.document_info(info).title(pdf_writer::TextStr(title)).producer(pdf_writer::TextStr("maef"));
+    pdf.pages(tree)
+        .kids(page_ids.iter().copied())
+        .count(page_ids.len() as i32);
+    pdf.document_info(info)
+        .title(pdf_writer::TextStr(title))
+        .producer(pdf_writer::TextStr("maef"));
     pdf.type1_font(regular)
         .base_font(Name(b"Helvetica"))
         .encoding_predefined(Name(b"WinAnsiEncoding"));
@@ -524,7 +553,9 @@ fn assemble(pages: Vec<Content>, title: &str) -> Vec<u8> {
     for (content, page_id) in pages.into_iter().zip(&page_ids) {
         let content_id = Ref::new(page_id.get() + 1);
         let mut page = pdf.page(*page_id);
-        page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0)).parent(tree).contents(content_id);
+        page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0))
+            .parent(tree)
+            .contents(content_id);
         page.resources().fonts().pair(REGULAR, regular).pair(BOLD, bold);
         page.finish();
         pdf.stream(content_id, &content.finish());

@@ -86,7 +86,13 @@ pub struct Placed {
 }
 
 /// A guest's order of `items` in `currency` to `country` (SN or FR), with `coupon`.
-pub async fn place(client: &Client, currency: &str, country: &str, items: &[(i64, i32)], coupon: Option<&str>) -> Placed {
+pub async fn place(
+    client: &Client,
+    currency: &str,
+    country: &str,
+    items: &[(i64, i32)],
+    coupon: Option<&str>,
+) -> Placed {
     let mut guest = Who::guest();
     fill_cart(client, &mut guest, currency, country, items).await;
     if let Some(code) = coupon {
@@ -107,7 +113,11 @@ pub async fn place(client: &Client, currency: &str, country: &str, items: &[(i64
                       "shipping_address": address});
     let key = uuid::Uuid::new_v4().to_string();
     let order = guest
-        .call(client, "select api.checkout($2, $1, $3)::text", &[&body, &idem(&key, "h")])
+        .call(
+            client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem(&key, "h")],
+        )
         .await
         .unwrap_or_else(|e| panic!("checkout: {e:?}"));
     let number = order["number"].as_str().unwrap().to_string();
@@ -141,12 +151,22 @@ pub async fn pay(client: &Client, staff: &Who, order: &Placed) {
         .call(
             client,
             "select api.payment_begin($2, $3, $4, $5, $6)::text from (select $1::text) session",
-            &[&order.number, &order.token, &json!({"provider": "cash_on_delivery"}), &idem(&key, "p"), &offered],
+            &[
+                &order.number,
+                &order.token,
+                &json!({"provider": "cash_on_delivery"}),
+                &idem(&key, "p"),
+                &offered,
+            ],
         )
         .await
         .unwrap_or_else(|e| panic!("cash on delivery: {e:?}"));
     staff
-        .call(client, "select api.admin_mark_order_paid($2, $3)::text from (select $1::text) session", &[&order.number, &json!({})])
+        .call(
+            client,
+            "select api.admin_mark_order_paid($2, $3)::text from (select $1::text) session",
+            &[&order.number, &json!({})],
+        )
         .await
         .unwrap_or_else(|e| panic!("mark paid: {e:?}"));
 }
@@ -159,7 +179,13 @@ pub async fn paid_order(shop: &Shop, currency: &str, country: &str, items: &[(i6
 }
 
 /// `POST /api/v1/admin/orders/{number}/shipments` as `token`.
-pub async fn ship(app: &TestApp, token: &str, number: &str, lines: &[(i64, i32)], tracking: Option<&str>) -> Reply {
+pub async fn ship(
+    app: &TestApp,
+    token: &str,
+    number: &str,
+    lines: &[(i64, i32)],
+    tracking: Option<&str>,
+) -> Reply {
     let mut body = json!({"carrier": "dhl",
         "lines": lines.iter().map(|(id, q)| json!({"order_item_id": id, "quantity": q})).collect::<Vec<_>>()});
     if let Some(t) = tracking {
@@ -200,7 +226,13 @@ pub async fn deliver_all(shop: &Shop, order: &Placed, tracking: &str) -> i64 {
 }
 
 /// A POST with an `Idempotency-Key` and an optional bearer and order token.
-pub async fn post_keyed(app: &TestApp, path: &str, bearer: Option<&str>, key: Option<&str>, body: Value) -> Reply {
+pub async fn post_keyed(
+    app: &TestApp,
+    path: &str,
+    bearer: Option<&str>,
+    key: Option<&str>,
+    body: Value,
+) -> Reply {
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -211,7 +243,8 @@ pub async fn post_keyed(app: &TestApp, path: &str, bearer: Option<&str>, key: Op
     if let Some(k) = key {
         builder = builder.header("idempotency-key", k);
     }
-    app.send(builder.body(Body::from(body.to_string())).unwrap()).await
+    app.send(builder.body(Body::from(body.to_string())).unwrap())
+        .await
 }
 
 /// A GET with the guest's order token and an `Accept` header.
@@ -287,7 +320,12 @@ pub fn carrier_event(secret: &str, t: i64, event: &Value) -> (Vec<u8>, String) {
 }
 
 /// `POST /api/v1/webhooks/carrier/{carrier}` with the signature header (if any).
-pub async fn send_carrier_event(app: &TestApp, carrier: &str, signature: Option<&str>, body: Vec<u8>) -> Reply {
+pub async fn send_carrier_event(
+    app: &TestApp,
+    carrier: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/v1/webhooks/carrier/{carrier}"))

@@ -22,9 +22,9 @@ use crate::{
         answer,
         checkout::IdempotencyKeyHeader,
         fulfilment_types::{
-            Cancellation, CancellationRequest, Carrier, CarrierCreate, CarrierEvent, CarrierList, CarrierPatch,
-            CarrierReceipt, CustomerCancelRequest, ShipmentDetail, ShipmentRequest, ShipmentResult,
-            ShipmentStatusRequest,
+            Cancellation, CancellationRequest, Carrier, CarrierCreate, CarrierEvent, CarrierList,
+            CarrierPatch, CarrierReceipt, CustomerCancelRequest, ShipmentDetail, ShipmentRequest,
+            ShipmentResult, ShipmentStatusRequest,
         },
         orders::{OrderToken, OrderTokenHeader, TokenParam},
         payments::{self, owner_call},
@@ -54,7 +54,14 @@ pub async fn list_carriers(
     State(state): State<AppState>,
     Require(caller, ..): Require<OrdersReadAny>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_carriers()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_carriers()::text",
+        &[],
+    )
+    .await
 }
 
 /// Creates a carrier and its webhook signing secret, returned once as `secret`; audited.
@@ -71,9 +78,15 @@ pub async fn create_carrier(
     Json(body): Json<CarrierCreate>,
 ) -> Result<JsonText, ApiError> {
     let body = serde_json::to_value(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    answer(&state, &caller, Access::ReadWrite, "select api.admin_create_carrier($1)::text", &[&body])
-        .await
-        .map(JsonText::created)
+    answer(
+        &state,
+        &caller,
+        Access::ReadWrite,
+        "select api.admin_create_carrier($1)::text",
+        &[&body],
+    )
+    .await
+    .map(JsonText::created)
 }
 
 /// Changes a carrier's name, tracking URL template (null removes it) or `is_active`.
@@ -167,7 +180,14 @@ pub async fn shipment(
     Require(caller, ..): Require<OrdersReadAny>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_shipment($1)::text", &[&id]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_shipment($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Moves a shipment along pending → shipped → in transit → delivered (or failed
@@ -220,11 +240,18 @@ pub async fn carrier_webhook(
     body: Bytes,
 ) -> Result<JsonText, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "carrier_not_found", "no such carrier");
-    let keys: Option<String> = owner_call_optional(&state, "select api.carrier_webhook_secrets($1)::text", &carrier).await?;
-    let keys: Value = serde_json::from_str(&keys.ok_or_else(not_found)?).map_err(|e| ApiError::internal(e.to_string()))?;
+    let keys: Option<String> =
+        owner_call_optional(&state, "select api.carrier_webhook_secrets($1)::text", &carrier).await?;
+    let keys: Value =
+        serde_json::from_str(&keys.ok_or_else(not_found)?).map_err(|e| ApiError::internal(e.to_string()))?;
     let secrets: Vec<maef_payments::Secret> = keys["secrets"]
         .as_array()
-        .map(|list| list.iter().filter_map(Value::as_str).map(maef_payments::Secret::new).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(maef_payments::Secret::new)
+                .collect()
+        })
         .unwrap_or_default();
     if secrets.is_empty() {
         return Err(not_found());
@@ -233,18 +260,35 @@ pub async fn carrier_webhook(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let signature = headers.get("maef-carrier-signature").and_then(|v| v.to_str().ok());
-    maef_payments::signature::verify_timestamped(signature, "v1", &body, &secrets, tolerance, now).map_err(|e| {
-        tracing::warn!(carrier = %carrier, reason = %e, "carrier webhook refused: bad signature");
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", format!("webhook refused: {e}"))
+    let signature = headers
+        .get("maef-carrier-signature")
+        .and_then(|v| v.to_str().ok());
+    maef_payments::signature::verify_timestamped(signature, "v1", &body, &secrets, tolerance, now).map_err(
+        |e| {
+            tracing::warn!(carrier = %carrier, reason = %e, "carrier webhook refused: bad signature");
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_signature",
+                format!("webhook refused: {e}"),
+            )
             .hint("Check the signing secret given when the carrier was made or its secret rotated.")
-    })?;
+        },
+    )?;
     let event: CarrierEvent = serde_json::from_slice(&body).map_err(|e| {
         tracing::warn!(carrier = %carrier, reason = %e, "carrier webhook refused: unreadable event");
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_event", format!("unreadable event: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            format!("unreadable event: {e}"),
+        )
     })?;
     let event = serde_json::to_value(&event).map_err(|e| ApiError::internal(e.to_string()))?;
-    let receipt = owner_call(&state, "select api.carrier_webhook($1, $2)::text", &[&carrier, &event]).await?;
+    let receipt = owner_call(
+        &state,
+        "select api.carrier_webhook($1, $2)::text",
+        &[&carrier, &event],
+    )
+    .await?;
     tracing::info!(carrier = %carrier, receipt = %receipt, "carrier webhook");
     Ok(JsonText::ok(receipt))
 }

@@ -52,7 +52,10 @@ pub struct AcceptHeader {
 
 /// Whether the client asked for a PDF (`Accept: application/pdf` before any HTML).
 fn wants_pdf(headers: &HeaderMap) -> bool {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let pdf = accept.find("application/pdf");
     let html = accept.find("text/html");
     matches!((pdf, html), (Some(p), h) if h.is_none_or(|h| p < h))
@@ -60,8 +63,13 @@ fn wants_pdf(headers: &HeaderMap) -> bool {
 
 /// Renders the JSON of `api.order_invoice` as HTML or PDF.
 fn render(json: &str, pdf: bool) -> Result<Response, ApiError> {
-    let doc: invoice::Document = serde_json::from_str(json).map_err(|e| ApiError::internal(format!("invoice: {e}")))?;
-    let disposition = format!("inline; filename=\"{}.{}\"", doc.number, if pdf { "pdf" } else { "html" });
+    let doc: invoice::Document =
+        serde_json::from_str(json).map_err(|e| ApiError::internal(format!("invoice: {e}")))?;
+    let disposition = format!(
+        "inline; filename=\"{}.{}\"",
+        doc.number,
+        if pdf { "pdf" } else { "html" }
+    );
     let (content_type, body) = if pdf {
         ("application/pdf", invoice::pdf(&doc))
     } else {
@@ -193,5 +201,12 @@ pub async fn admin_invoices(
     Query(filter): Query<InvoiceFilter>,
 ) -> Result<JsonText, ApiError> {
     let filter = serde_json::to_value(&filter).map_err(|e| ApiError::internal(e.to_string()))?;
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_invoices($1)::text", &[&filter]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_invoices($1)::text",
+        &[&filter],
+    )
+    .await
 }

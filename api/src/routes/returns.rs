@@ -18,7 +18,8 @@ use crate::{
         answer,
         checkout::IdempotencyKeyHeader,
         fulfilment_types::{
-            ReceiveRequest, Return, ReturnDecisionRequest, ReturnList, ReturnPage, ReturnReasonList, ReturnRequest,
+            ReceiveRequest, Return, ReturnDecisionRequest, ReturnList, ReturnPage, ReturnReasonList,
+            ReturnRequest,
         },
         orders::{OrderToken, OrderTokenHeader, TokenParam},
         payments::{self, owner_call},
@@ -43,7 +44,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/return-reasons", tag = "returns", security((), ("bearer" = [])),
     responses((status = 200, description = "The active reasons", body = ReturnReasonList)))]
 pub async fn return_reasons(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.return_reasons()::text", &[]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.return_reasons()::text",
+        &[],
+    )
+    .await
 }
 
 /// Asks to return delivered units (the order's customer, or a guest with its token),
@@ -132,7 +140,14 @@ pub async fn admin_returns(
     Query(filter): Query<ReturnFilter>,
 ) -> Result<JsonText, ApiError> {
     let filter = serde_json::to_value(&filter).map_err(|e| ApiError::internal(e.to_string()))?;
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_list_returns($1)::text", &[&filter]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_list_returns($1)::text",
+        &[&filter],
+    )
+    .await
 }
 
 /// A return.
@@ -147,7 +162,14 @@ pub async fn admin_return(
     Require(caller, ..): Require<OrdersReadAny>,
     Path(id): Path<i64>,
 ) -> Result<JsonText, ApiError> {
-    answer(&state, &caller, Access::ReadOnly, "select api.admin_return($1)::text", &[&id]).await
+    answer(
+        &state,
+        &caller,
+        Access::ReadOnly,
+        "select api.admin_return($1)::text",
+        &[&id],
+    )
+    .await
 }
 
 /// Approves or rejects a requested return (a rejection says why: the customer reads
@@ -227,7 +249,11 @@ pub async fn refund(
     key: IdempotencyKey,
 ) -> Result<JsonText, ApiError> {
     let idem = key.argument(&state, &caller, &id).ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", "a refund needs an Idempotency-Key header")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+            "a refund needs an Idempotency-Key header",
+        )
     })?;
     let begun = db::call(
         &state.db,
