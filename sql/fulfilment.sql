@@ -2,7 +2,7 @@
 -- machine moved by staff or by signed carrier webhooks, the order's fulfilment and
 -- delivered status following, and cancellations of orders or of unshipped lines (stock
 -- back through the ledger, the refund of exactly those lines through the payments
--- refund path). The data model is migrations/V29__fulfilment.sql; docs/fulfilment.md
+-- refund path). The data model is migrations/V32__fulfilment.sql; docs/fulfilment.md
 -- tells the whole story.
 --
 -- Every function that changes an order locks its row first (the lock order of V27:

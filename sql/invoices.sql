@@ -3,7 +3,7 @@
 -- (api._refund_settle calls api._issue_credit_note), each in the transaction of the
 -- change and numbered without gaps per kind and year. What a document says (seller,
 -- buyer, lines, tax per rate, totals) is copied at issue time and never changes
--- (migrations/V29__fulfilment.sql: the immutable trigger).
+-- (migrations/V32__fulfilment.sql: the immutable trigger).
 --
 -- Why the numbers have no gaps: api._next_document_number updates the (kind, year)
 -- counter row in the issuing transaction, which then inserts the document. The row lock

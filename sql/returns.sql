@@ -3,7 +3,7 @@
 -- mark the parcel received with each line's condition (resellable units go back on
 -- hand, damaged ones do not), then refund through the payments refund path. Each step
 -- is a state change the data enforces (shop.return_transition), audited, with its
--- timeline entry, event and e-mail. The data model is migrations/V29__fulfilment.sql.
+-- timeline entry, event and e-mail. The data model is migrations/V32__fulfilment.sql.
 --
 -- The refund of a return is the returned lines' amounts (their allocated discounts and
 -- taxes, pro rata: api._refund_amounts) and the shipping only when the whole order has

@@ -42,11 +42,14 @@ pub mod payments;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod pricing_types;
+pub mod privacy;
 pub mod products;
 pub mod promotion_types;
 pub mod promotions;
+pub mod reports;
 pub mod reset_password;
 pub mod returns;
+pub mod reviews;
 pub mod search;
 pub mod shipping;
 pub mod stories;
@@ -87,6 +90,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(reset_password::router())
         .merge(stories::router())
         .merge(instagram::router())
+        .merge(reviews::router())
+        .merge(reports::router())
+        .merge(privacy::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

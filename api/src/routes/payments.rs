@@ -384,8 +384,11 @@ pub struct PaymentFilter {
     #[param(minimum = 1, maximum = 100)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i32>,
-    /// `next_cursor` of the previous page.
-    #[param(max_length = 200)]
+    /// `next_cursor` of the previous page: `<created_at>|<payment id>`, the orders'
+    /// cursor form (the same pattern as `GET /api/v1/admin/orders`).
+    #[param(
+        pattern = r"^([1-9][0-9]{3}|0[0-9]{2}[1-9]|0[0-9][1-9]0|0[1-9]00)-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?[+-](0[0-9]|1[0-4])(:[0-5][0-9])?\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }

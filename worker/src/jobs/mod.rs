@@ -37,6 +37,7 @@ pub const KINDS: &[&str] = &[
     "prune_emails",
     "renew_instagram_tokens",
     "prune_stories",
+    "apply_retention",
     "verify_payment",
     "reconcile_payments",
 ];
@@ -74,6 +75,9 @@ pub enum Job {
     RenewInstagramTokens,
     /// Deletes unlinked stories past their retention, with their media.
     PruneStories,
+    /// The data-lifecycle policies: funnel days recorded, abandoned carts, old audit rows
+    /// and search logs deleted, guest orders past the accounting period anonymised.
+    ApplyRetention,
     /// Re-fetches one payment from its provider and applies the answer.
     VerifyPayment(payments::VerifyPayment),
     /// Enqueues the verification of payments pending too long.
@@ -154,6 +158,7 @@ impl Job {
             "prune_emails" => Job::PruneEmails,
             "renew_instagram_tokens" => Job::RenewInstagramTokens,
             "prune_stories" => Job::PruneStories,
+            "apply_retention" => Job::ApplyRetention,
             "verify_payment" => Job::VerifyPayment(payload(kind, value)?),
             "reconcile_payments" => Job::ReconcilePayments,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
@@ -181,6 +186,7 @@ impl Job {
             Job::PruneEmails => maintenance::prune_emails(ctx).await,
             Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
             Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
+            Job::ApplyRetention => maintenance::apply_retention(ctx).await,
             Job::VerifyPayment(job) => job.run(ctx).await,
             Job::ReconcilePayments => payments::reconcile_payments(ctx).await,
         }

@@ -1,4 +1,4 @@
--- V29: fulfilment and after-sales (issue 18) — carriers and their tracking URLs and
+-- V32: fulfilment and after-sales (issue 18) — carriers and their tracking URLs and
 -- webhook secrets, shipments of order lines (partial fulfilment) with their state
 -- machine, the carriers' webhooks (each stored once), cancellations of paid orders or
 -- lines, returns (RMA) with their reasons, and invoices and credit notes numbered
@@ -286,7 +286,7 @@ create table shop.invoice_counter (
     primary key (kind, year)
 );
 comment on table shop.invoice_counter is
-    'The last number issued per document kind and year: updated in the issuing transaction (gapless, see V29).';
+    'The last number issued per document kind and year: updated in the issuing transaction (gapless, see V32).';
 
 create table shop.invoice (
     invoice_id         bigint generated always as identity primary key,
