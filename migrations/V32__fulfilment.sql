@@ -321,9 +321,16 @@ comment on table shop.invoice is
 create unique index invoice_one_per_order on shop.invoice (order_id) where kind = 'invoice';
 create index invoice_order_idx on shop.invoice (order_id);
 
+-- One change is allowed, by the erasure of a person (docs/privacy.md): the buyer reduced
+-- to a placeholder e-mail and the country, in a transaction that says so
+-- (maef.invoice_erasure = on); every other column stays as issued.
 create function shop.invoice_immutable() returns trigger
 language plpgsql as $$
 begin
+    if tg_op = 'UPDATE' and current_setting('maef.invoice_erasure', true) = 'on'
+       and (to_jsonb(new) - 'buyer') = (to_jsonb(old) - 'buyer') then
+        return new;
+    end if;
     raise exception using errcode = 'MA409', constraint = 'invoice_immutable',
         message = 'invoices and credit notes cannot be changed or deleted; issue a credit note instead';
 end

@@ -1032,6 +1032,36 @@ end
 $$;
 comment on function api.cancellation_result(bigint) is 'Owner only (maef-api): a cancellation with its refund and the order''s counters.';
 
+-- ---------------------------------------------------------------- erasure
+
+-- The fulfilment part of erasing orders' personal data (api._anonymise_orders,
+-- sql/privacy.sql): invoices' buyer reduced to the placeholder e-mail and the country
+-- (the one change their trigger allows, in this transaction only), and the free text
+-- that may quote the person — return notes, cancellation reasons, carrier event
+-- payloads, return events — scrubbed of their strings.
+create function api._anonymise_fulfilment(p_order_ids uuid[], p_needles text[], p_email text)
+returns void
+language plpgsql as $$
+begin
+    perform set_config('maef.invoice_erasure', 'on', true);
+    update shop.invoice i
+    set buyer = jsonb_build_object('email', coalesce(p_email, 'erased@invalid'),
+                                   'address', api._country_only(i.buyer -> 'address'))
+    where i.order_id = any (p_order_ids);
+    perform set_config('maef.invoice_erasure', '', true);
+    update shop.order_return r set note = api._scrub_text(r.note, p_needles), staff_note = api._scrub_text(r.staff_note, p_needles)
+    where r.order_id = any (p_order_ids);
+    update shop.cancellation c set reason = api._scrub_text(c.reason, p_needles) where c.order_id = any (p_order_ids);
+    update shop.carrier_event e set payload = api._scrub_jsonb(e.payload, p_needles)
+    where e.shipment_id in (select s.shipment_id from shop.shipment s where s.order_id = any (p_order_ids));
+    update shop.event e set payload = api._scrub_jsonb(e.payload, p_needles)
+    where e.aggregate_type = 'return'
+      and e.aggregate_id in (select r.return_id::text from shop.order_return r where r.order_id = any (p_order_ids));
+end
+$$;
+comment on function api._anonymise_fulfilment(uuid[], text[], text) is
+    'Private: erasure of orders'' fulfilment data (invoice buyers to placeholder and country; return notes, cancellation reasons, carrier and return events scrubbed).';
+
 -- ---------------------------------------------------------------- reports (psql)
 
 -- Orders waiting to ship (paid or confirmed, not fully shipped), oldest first, with how

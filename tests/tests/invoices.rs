@@ -189,6 +189,41 @@ async fn paying_issues_an_invoice_and_a_refund_a_credit_note_rendered_as_html_an
         .await
         .unwrap_err();
     assert_eq!(sql_error(&deleted).1, "invoice_immutable");
+    let buyer = shop
+        .client
+        .execute("update shop.invoice set buyer = '{}'", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sql_error(&buyer).1,
+        "invoice_immutable",
+        "only an erasure changes the buyer"
+    );
+
+    // Erasing the buyer's data (docs/privacy.md) reduces the buyer to a placeholder and
+    // the country; numbers, lines and amounts stay as issued.
+    let all_but_buyer = "select jsonb_agg(to_jsonb(i) - 'buyer' order by invoice_id) from shop.invoice i";
+    let before: serde_json::Value = shop.client.query_one(all_but_buyer, &[]).await.unwrap().get(0);
+    shop.client
+        .execute(
+            "select api._anonymise_orders(array[order_id], array['Awa Diop', '12 rue Carnot', 'guest@example.com'], null)
+             from shop.customer_order where order_number = $1",
+            &[&order.number],
+        )
+        .await
+        .unwrap();
+    let after: serde_json::Value = shop.client.query_one(all_but_buyer, &[]).await.unwrap().get(0);
+    assert_eq!(before, after);
+    for row in shop
+        .client
+        .query("select buyer from shop.invoice", &[])
+        .await
+        .unwrap()
+    {
+        let buyer: serde_json::Value = row.get(0);
+        assert_eq!(buyer["address"], json!({"country": "FR"}), "{buyer}");
+        assert!(!buyer.to_string().contains("Awa"), "{buyer}");
+    }
     assert_fulfilment_consistent(&shop.client).await;
 }
 
