@@ -127,6 +127,8 @@ UNSTATED_RULES = [
      "media are images or videos the author uploaded"),
     (r"POST /api/v1/admin/reviews/\{id\}/moderation$", "reason_required", None, None,
      "a rejection needs a reason (the author sees it)"),
+    (r"PUT /api/v1/admin/reviews/\{id\}/reply$", "invalid_field", r"^\$\.body$", None,
+     "a reply is 1..5000 characters once HTML is stripped"),
     (r"GET /api/v1/admin/reviews$", "invalid_filter", r"^\$\.product$", None, "product names an existing product"),
     # Reports: each takes only its own parameters (GET /api/v1/admin/reports lists them).
     (r"GET /api/v1/admin/reports/\{name\}$", "invalid_parameter", None, None,
