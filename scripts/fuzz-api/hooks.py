@@ -139,6 +139,28 @@ UNSTATED_RULES = [
     # e-mails receive (the template's `sample`).
     (r"PUT /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
      "the template parses and uses only the variables its kind receives"),
+    # Reviews: lengths counted after HTML is stripped, within store settings; media the
+    # author uploaded; a rejection explained to its author; a product filter naming one.
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_body_too_short", None, None,
+     "the body, HTML stripped, is at least REVIEWS_BODY_MIN_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_body_too_long", None, None,
+     "the body, HTML stripped, is at most REVIEWS_BODY_MAX_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_title_too_short", None, None,
+     "a title is not empty once HTML is stripped"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_title_too_long", None, None,
+     "the title, HTML stripped, is at most REVIEWS_TITLE_MAX_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_media_invalid", None, None,
+     "media are images or videos the author uploaded"),
+    (r"POST /api/v1/admin/reviews/\{id\}/moderation$", "reason_required", None, None,
+     "a rejection needs a reason (the author sees it)"),
+    (r"PUT /api/v1/admin/reviews/\{id\}/reply$", "invalid_field", r"^\$\.body$", None,
+     "a reply is 1..5000 characters once HTML is stripped"),
+    (r"GET /api/v1/admin/reviews$", "invalid_filter", r"^\$\.product$", None, "product names an existing product"),
+    # Reports: each takes only its own parameters (GET /api/v1/admin/reports lists them).
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_parameter", None, None,
+     "a report takes only the parameters GET /api/v1/admin/reports lists for it"),
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_range", None, None, "from is not after to"),
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_currency", None, None, "currency names a currency of the shop"),
     # A secret only the e-mail holds.
     (r"POST /api/v1/auth/password-reset/confirm$", "invalid_reset_token", None, None, "the token comes from the e-mail"),
     # The password policy's lists.
