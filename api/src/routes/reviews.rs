@@ -574,6 +574,7 @@ pub async fn moderate_review(
 #[schema(example = json!({"body": "Merci pour votre avis !"}))]
 pub struct ReplyRequest {
     /// HTML is stripped; 1 to 5000 characters after that.
+    #[schema(min_length = 1)]
     pub body: String,
 }
 
