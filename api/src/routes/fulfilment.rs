@@ -296,8 +296,8 @@ pub async fn carrier_webhook(
 /// [`owner_call`] for a function that may answer NULL (an unknown carrier).
 async fn owner_call_optional(state: &AppState, sql: &str, arg: &str) -> Result<Option<String>, ApiError> {
     let client = state.db.get().await?;
-    let statement = client.prepare_cached(sql).await?;
-    let row = client.query_one(&statement, &[&arg]).await?;
+    // Prepared and cached, or unnamed behind a pooler (`DB_PREPARED_STATEMENTS`).
+    let row = state.db.query_one(&client, sql, &[&arg]).await?;
     Ok(row.try_get(0)?)
 }
 
