@@ -384,9 +384,22 @@ grant execute on function
     api.search_suggest(text)
     to maef_anon, maef_customer, maef_staff, maef_admin;
 
+-- The log line of a search (report.top_searches): the normalised query and the total,
+-- nothing about who searched (migrations/V30).
+create function api.log_search(p_q text, p_total bigint)
+returns void
+language sql security definer
+set search_path = '' as $$
+    insert into shop.search_log (query, results)
+    values (left(regexp_replace(lower(btrim(p_q)), '\s+', ' ', 'g'), 200), p_total);
+$$;
+comment on function api.log_search(text, bigint) is
+    'Logs one search (normalised query, total) in shop.search_log. Called by maef-api as its own login role after a search answered by a read replica; granted to no request role, so no client can write made-up lines.';
+
 -- The search of the HTTP route: api.search_products, and the first page of each search
--- logged for report.top_searches — the normalised query and the total, nothing about
--- who searched (migrations/V30). Later pages are the same search and are not logged.
+-- logged for report.top_searches. Later pages are the same search and are not logged.
+-- With a read replica, maef-api calls api.search_products on the replica and
+-- api.log_search on the primary instead (api/src/routes/search.rs).
 create function api.search_products_logged(p_q text, p_limit integer default 20, p_after text default null,
                                            p_currency text default null)
 returns jsonb
@@ -396,13 +409,12 @@ declare
     v_result jsonb := api.search_products(p_q, p_limit, p_after, p_currency);
 begin
     if p_after is null then
-        insert into shop.search_log (query, results)
-        values (left(regexp_replace(lower(btrim(p_q)), '\s+', ' ', 'g'), 200), (v_result ->> 'total')::bigint);
+        perform api.log_search(p_q, (v_result ->> 'total')::bigint);
     end if;
     return v_result;
 end
 $$;
 comment on function api.search_products_logged(text, integer, text, text) is
-    'api.search_products, logging the first page of each search in shop.search_log (normalised query and total; no user). Used by GET /api/v1/search.';
+    'api.search_products, logging the first page of each search in shop.search_log (normalised query and total; no user). Used by GET /api/v1/search without a read replica.';
 grant execute on function api.search_products_logged(text,integer,text,text)
     to maef_anon, maef_customer, maef_staff, maef_admin;

@@ -29,6 +29,9 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// Their e-mail at sign-in.
     pub email: Option<String>,
+    /// Whether this client wrote a moment ago (a valid primary-reads token): its reads
+    /// then go to the primary, not the replica ([`crate::replica`]).
+    pub primary_reads: bool,
 }
 
 impl Caller {
@@ -40,6 +43,7 @@ impl Caller {
             user_id: None,
             scopes: Vec::new(),
             email: None,
+            primary_reads: false,
         }
     }
 
@@ -54,6 +58,7 @@ impl Caller {
             claims: json.to_string(),
             user_id: Some(claims.sub),
             email: Some(claims.email),
+            primary_reads: false,
         }
     }
 
@@ -79,8 +84,12 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let primary_reads = state.reads.primary_reads(&parts.headers);
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Self::anonymous());
+            return Ok(Self {
+                primary_reads,
+                ..Self::anonymous()
+            });
         };
         let token = value
             .to_str()
@@ -98,7 +107,10 @@ impl FromRequestParts<AppState> for Caller {
             .tokens
             .verify(token)
             .map_err(|e| unauthorized("invalid_token", &e.0, Some(&e.0)))?;
-        Ok(Self::from_claims(claims))
+        Ok(Self {
+            primary_reads,
+            ..Self::from_claims(claims)
+        })
     }
 }
 

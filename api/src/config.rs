@@ -74,6 +74,44 @@ pub struct Config {
     pub payments: maef_payments::PaymentsConfig,
     /// Operating at scale: metrics access, pooler (see [`OpsConfig`]).
     pub ops: OpsConfig,
+    /// The read replica (see [`ReplicaConfig`]).
+    pub replica: ReplicaConfig,
+}
+
+/// A streaming replica for the public read routes (`crate::replica`).
+#[derive(Clone)]
+pub struct ReplicaConfig {
+    /// `DATABASE_READ_URL` (default: none, every read on the primary): URL of a streaming
+    /// replica of `DATABASE_URL`'s database. Catalog, product pages, search, media and
+    /// stories are read there.
+    pub read_url: Option<String>,
+    /// `DB_READ_POOL_SIZE` (default `DB_POOL_SIZE`): connections to the replica.
+    pub pool_size: usize,
+    /// `READ_YOUR_WRITES_MS` (default 5000): after a write, how long its client's
+    /// reads go to the primary (the primary-reads token's lifetime). Keep it above
+    /// the replica's usual lag (`report.health`).
+    pub read_your_writes: Duration,
+    /// `REPLICA_RETRY_MS` (default 5000): how long an unreachable replica is skipped
+    /// (reads go to the primary) before it is tried again.
+    pub retry: Duration,
+}
+
+impl ReplicaConfig {
+    fn from_lookup(var: &impl Fn(&str) -> Option<String>, pool_size: usize) -> Result<Self, ConfigError> {
+        let read_url = var("DATABASE_READ_URL");
+        if let Some(url) = &read_url {
+            url.parse::<tokio_postgres::Config>().map_err(|e| ConfigError {
+                var: "DATABASE_READ_URL",
+                problem: format!("is not a valid PostgreSQL URL: {e}"),
+            })?;
+        }
+        Ok(Self {
+            read_url,
+            pool_size: positive(var, "DB_READ_POOL_SIZE", pool_size)?,
+            read_your_writes: millis(var, "READ_YOUR_WRITES_MS", 5_000)?,
+            retry: millis(var, "REPLICA_RETRY_MS", 5_000)?,
+        })
+    }
 }
 
 /// Settings for operating several instances: who may read `/metrics`, and how
@@ -181,6 +219,10 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "database_read_url",
+                &self.replica.read_url.as_deref().map(redact_url),
+            )
             .field("bind_addr", &self.bind_addr)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("cors_origins", &self.cors_origins)
@@ -337,6 +379,7 @@ impl Config {
                 problem: p.problem,
             })?,
             ops: OpsConfig::from_lookup(&var)?,
+            replica: ReplicaConfig::from_lookup(&var, positive(&var, "DB_POOL_SIZE", 16)?)?,
         })
     }
 }

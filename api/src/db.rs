@@ -137,9 +137,19 @@ pub enum Access {
 /// # Errors
 /// A malformed `DATABASE_URL` (already checked by [`Config`]).
 pub fn pool(config: &Config) -> anyhow::Result<Db> {
-    let mut pg: tokio_postgres::Config = config.database_url.parse()?;
+    pool_at(config, &config.database_url, config.db_pool_size, "maef-api")
+}
+
+/// A pool of `size` connections to `url` (the primary, or the read replica), with the
+/// configuration's timeouts and statement mode; `application_name` tells its sessions
+/// apart in `pg_stat_activity`.
+///
+/// # Errors
+/// A malformed URL (already checked by [`Config`]).
+pub fn pool_at(config: &Config, url: &str, size: usize, application_name: &str) -> anyhow::Result<Db> {
+    let mut pg: tokio_postgres::Config = url.parse()?;
     pg.connect_timeout(config.db_connect_timeout);
-    pg.application_name("maef-api");
+    pg.application_name(application_name);
     let statements = if config.ops.prepared_statements {
         // NOTICEs (e.g. "text-search query contains only stop words") are not errors
         // and would only clutter the logs.
@@ -159,7 +169,7 @@ pub fn pool(config: &Config) -> anyhow::Result<Db> {
         },
     );
     let pool = Pool::builder(manager)
-        .max_size(config.db_pool_size)
+        .max_size(size)
         .runtime(Runtime::Tokio1)
         .timeouts(Timeouts {
             wait: Some(config.db_pool_timeout),
@@ -211,7 +221,7 @@ pub async fn call(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<String, ApiError> {
     let client = db.get().await?;
-    match call_once(db, &client, caller, access, sql, params).await {
+    let result = match call_once(db, &client, caller, access, sql, params).await {
         Err(e) if e.is_code_reload_race() => {
             tracing::info!(sql, "code reloaded during the request: running it again");
             // Statements (and learned parameter types) may describe the old code.
@@ -220,7 +230,12 @@ pub async fn call(
             call_once(db, &client, caller, access, sql, params).await
         }
         result => result,
+    };
+    if access == Access::ReadWrite && result.is_ok() {
+        // Its client reads from the primary for a while (read-your-writes).
+        crate::replica::note_write();
     }
+    result
 }
 
 /// One attempt of [`call`].
@@ -310,6 +325,9 @@ pub async fn begin_as<'a>(
     client: &'a mut deadpool_postgres::Object,
     caller: &Caller,
 ) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
+    // A transaction of several calls writes (an upload): its client then reads from the
+    // primary for a while. Noted at the start: a failed upload notes one for nothing.
+    crate::replica::note_write();
     if db.statements == Statements::Unnamed {
         let types = db.param_types(client, SET_IDENTITY_AND_SETTINGS).await?;
         let tx = client.transaction().await?;

@@ -120,6 +120,16 @@ impl ApiError {
         }
     }
 
+    /// The cause of a 5xx (for logs), else the problem's message.
+    pub fn cause(&self) -> &str {
+        self.internal.as_deref().unwrap_or(&self.problem.message)
+    }
+
+    /// The SQLSTATE of the database error behind this one, if any.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.sqlstate.as_deref()
+    }
+
     /// A 500 whose cause is logged but not shown.
     pub fn internal(cause: impl Into<String>) -> Self {
         Self {

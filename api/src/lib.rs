@@ -11,6 +11,7 @@
 //! - [`invoice`]: invoices and credit notes rendered as HTML or PDF.
 //! - [`migrate`]: applies migrations and reloads the SQL code.
 //! - [`metrics`]: Prometheus metrics of the instance (served by `GET /metrics`).
+//! - [`replica`]: the public read routes on a streaming replica, read-your-writes.
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
@@ -25,6 +26,7 @@ pub mod invoice;
 pub mod metrics;
 pub mod migrate;
 pub mod openapi;
+pub mod replica;
 pub mod routes;
 
 use std::{sync::Arc, time::Duration};
@@ -49,6 +51,8 @@ use crate::config::Config;
 pub struct AppState {
     /// The database connection pool (dereferences to `deadpool_postgres::Pool`).
     pub db: db::Db,
+    /// Where the public read routes go: the replica (`DATABASE_READ_URL`) or the primary.
+    pub reads: Arc<replica::Reads>,
     /// Access-token keys.
     pub tokens: Arc<auth::tokens::TokenKeys>,
     /// Password hashing.
@@ -79,6 +83,7 @@ impl AppState {
     pub fn new(db: db::Db, config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             db,
+            reads: Arc::new(replica::Reads::from_config(config)?),
             tokens: Arc::new(auth::tokens::TokenKeys::from_config(config)?),
             passwords: auth::password::Passwords::new(config.argon2)?,
             config: Arc::new(config.clone()),
@@ -130,10 +135,12 @@ pub fn app(state: AppState, config: &Config) -> Router {
             header::RANGE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-cart-session"),
+            replica::HEADER,
             REQUEST_ID,
         ])
         .expose_headers([
             REQUEST_ID,
+            replica::HEADER,
             header::RETRY_AFTER,
             header::ETAG,
             header::CONTENT_RANGE,
@@ -153,6 +160,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
     let (uploads, upload_paths) = routes::media::upload_router().split_for_parts();
     let doc = openapi::with_header([paths, upload_paths]);
     let instance_metrics = state.metrics.clone();
+    let token_state = state.clone();
     routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -161,6 +169,9 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .merge(uploads)
         .merge(routes::docs::router(&doc))
         .with_state(state)
+        // Inside the error layers: a request that wrote gets its primary-reads token
+        // whatever its response.
+        .layer(middleware::from_fn_with_state(token_state, replica::issue_token))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

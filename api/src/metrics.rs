@@ -57,14 +57,40 @@ impl Metrics {
         metrics::with_local_recorder(&self.recorder, f)
     }
 
-    /// Records the pool's state, then renders every metric (Prometheus text format).
-    pub fn render(&self, pool: &deadpool_postgres::Pool) -> String {
+    /// Counts a read of the public read routes by the server that answered it.
+    pub fn read_served(&self, served: crate::replica::Served) {
+        let server = match served {
+            crate::replica::Served::Replica => "replica",
+            crate::replica::Served::Primary => "primary",
+        };
+        self.with(|| metrics::counter!("maef_db_reads_total", "server" => server).increment(1));
+    }
+
+    /// Counts a read the replica failed and the primary answered.
+    pub fn replica_fallback(&self) {
+        self.with(|| metrics::counter!("maef_db_replica_fallbacks_total").increment(1));
+    }
+
+    /// Records the pools' state, then renders every metric (Prometheus text format).
+    pub fn render(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        read_pool: Option<&deadpool_postgres::Pool>,
+    ) -> String {
         let status = pool.status();
+        let read_status = read_pool.map(deadpool_postgres::Pool::status);
         self.with(|| {
             metrics::gauge!("maef_db_pool_connections", "state" => "open").set(status.size as f64);
             metrics::gauge!("maef_db_pool_connections", "state" => "idle").set(status.available as f64);
             metrics::gauge!("maef_db_pool_connections", "state" => "max").set(status.max_size as f64);
             metrics::gauge!("maef_db_pool_waiting").set(status.waiting as f64);
+            if let Some(read) = read_status {
+                metrics::gauge!("maef_db_read_pool_connections", "state" => "open").set(read.size as f64);
+                metrics::gauge!("maef_db_read_pool_connections", "state" => "idle")
+                    .set(read.available as f64);
+                metrics::gauge!("maef_db_read_pool_connections", "state" => "max").set(read.max_size as f64);
+                metrics::gauge!("maef_db_read_pool_waiting").set(read.waiting as f64);
+            }
         });
         self.handle.run_upkeep();
         self.handle.render()

@@ -23,6 +23,7 @@ pub mod http;
 pub mod load;
 pub mod pgbouncer;
 pub mod prometheus;
+pub mod replica;
 pub mod shop;
 
 use std::sync::OnceLock;

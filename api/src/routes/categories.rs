@@ -5,9 +5,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     caller::Caller,
-    db::Access,
     error::ApiError,
-    routes::{answer, JsonText},
+    routes::{answer_read, JsonText},
     AppState,
 };
 
@@ -21,12 +20,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", security((), ("bearer" = [])),
     responses((status = 200, description = "The category tree", body = Vec<crate::routes::catalog_types::CategoryNode>)))]
 pub async fn list_categories(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
-    answer(
-        &state,
-        &caller,
-        Access::ReadOnly,
-        "select api.list_categories()::text",
-        &[],
-    )
-    .await
+    answer_read(&state, &caller, "select api.list_categories()::text", &[]).await
 }

@@ -58,7 +58,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
             Some("not the metrics token"),
         ));
     }
-    let body = state.metrics.render(&state.db);
+    let body = state
+        .metrics
+        .render(&state.db, state.reads.replica_db().map(|db| &**db));
     let mut response = body.into_response();
     response
         .headers_mut()

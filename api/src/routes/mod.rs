@@ -130,6 +130,23 @@ impl IntoResponse for JsonText {
     }
 }
 
+/// [`answer`] for the public read routes (catalog, product pages, search, media,
+/// stories): a read-only call the replica answers when one is configured
+/// ([`crate::replica::call`]).
+///
+/// # Errors
+/// Those of [`db::call`], on the server that answered.
+pub async fn answer_read(
+    state: &AppState,
+    caller: &Caller,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<JsonText, ApiError> {
+    Ok(JsonText::ok(
+        crate::replica::call(state, caller, sql, params).await?,
+    ))
+}
+
 /// The one helper of a handler that makes one call: [`db::call`] answered with 200 and
 /// the JSON text it returns (`.created()` or `.with_status()` for another status).
 ///

@@ -13,11 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     caller::Caller,
-    db::{self, Access},
     error::{ApiError, Problem},
     extract::{Json, Path, Query},
     routes::catalog_types::{Currency, ProductDetail, ProductPage, ProductSummary},
-    routes::{answer, JsonText},
+    routes::{answer_read, JsonText},
     AppState,
 };
 
@@ -117,10 +116,9 @@ pub async fn list_products(
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect(),
     );
-    answer(
+    answer_read(
         &state,
         &caller,
-        Access::ReadOnly,
         "select api.list_products($1, $2, $3)::text",
         &[&limit, &after, &filters],
     )
@@ -143,14 +141,8 @@ pub async fn product_by_slug(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
-    let body = db::call(
-        &state.db,
-        &caller,
-        Access::ReadOnly,
-        "select api.product_by_slug($1)::text",
-        &[&slug],
-    )
-    .await?;
+    let body =
+        crate::replica::call(&state, &caller, "select api.product_by_slug($1)::text", &[&slug]).await?;
     // A former slug answers {"redirect": "<current slug>"}: a permanent redirect keeps
     // old links and search-engine entries working.
     if body.starts_with("{\"redirect\":") {
@@ -187,10 +179,9 @@ pub async fn lookup_products(
     caller: Caller,
     Json(request): Json<LookupRequest>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    answer_read(
         &state,
         &caller,
-        Access::ReadOnly,
         "select api.lookup_products($1)::text",
         &[&request.slugs],
     )

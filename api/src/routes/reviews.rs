@@ -15,7 +15,7 @@ use crate::{
     error::{ApiError, Problem},
     extract::{Json, Path, Query},
     routes::{
-        answer,
+        answer, answer_read,
         catalog_types::{RatingWithHistogram, Timestamp},
         JsonText,
     },
@@ -324,10 +324,9 @@ pub async fn product_reviews(
     Query(query): Query<ReviewQuery>,
 ) -> Result<JsonText, ApiError> {
     let filter = to_json(&query)?;
-    answer(
+    answer_read(
         &state,
         &caller,
-        Access::ReadOnly,
         "select api.product_reviews($1, $2)::text",
         &[&slug, &filter],
     )

@@ -11,7 +11,7 @@ use crate::{
     error::{ApiError, Problem},
     extract::Query,
     routes::catalog_types::{CategoryRef, Currency, Image, Price, Rating},
-    routes::{answer, JsonText},
+    routes::{answer, answer_read, JsonText},
     AppState,
 };
 
@@ -163,14 +163,58 @@ pub async fn search(
     caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    if !state.reads.has_replica() {
+        // One transaction on the primary: the search and its log line.
+        return answer(
+            &state,
+            &caller,
+            Access::ReadWrite,
+            "select api.search_products_logged($1, $2, $3, $4)::text",
+            &[&params.q, &params.limit, &params.after, &params.currency],
+        )
+        .await;
+    }
+    // With a replica, the search (the costly part) is read there and its log line
+    // (one small insert) written on the primary afterwards: searches leave the
+    // primary's CPU without leaving the report (report.top_searches).
+    let page = answer_read(
         &state,
         &caller,
-        Access::ReadWrite,
-        "select api.search_products_logged($1, $2, $3, $4)::text",
+        "select api.search_products($1, $2, $3, $4)::text",
         &[&params.q, &params.limit, &params.after, &params.currency],
     )
-    .await
+    .await?;
+    if params.after.is_none() {
+        log_search(&state, params.q.as_deref().unwrap_or_default(), &page.1).await;
+    }
+    Ok(page)
+}
+
+/// Logs the first page of a search answered by the replica: `api.log_search`, called
+/// as the service (the pool's own role; it is granted to no request role, so nobody
+/// else can write made-up lines). A failure is logged, not answered: the client has
+/// its results, and the log is a report's input, not a record.
+async fn log_search(state: &AppState, q: &str, page: &str) {
+    #[derive(serde::Deserialize)]
+    struct Total {
+        total: i64,
+    }
+    let Ok(Total { total }) = serde_json::from_str::<Total>(page) else {
+        tracing::warn!("search answer without a total: not logged");
+        return;
+    };
+    let written = match state.db.get().await {
+        Ok(client) => state
+            .db
+            .query_one(&client, "select api.log_search($1, $2)", &[&q, &total])
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = written {
+        tracing::warn!(%error, "search log not written");
+    }
 }
 
 /// Query of `GET /api/v1/search/suggest`.
@@ -227,10 +271,9 @@ pub async fn suggest(
     caller: Caller,
     Query(params): Query<SuggestParams>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    answer_read(
         &state,
         &caller,
-        Access::ReadOnly,
         "select api.search_suggest($1)::text",
         &[&params.q],
     )

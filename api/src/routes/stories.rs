@@ -13,7 +13,7 @@ use crate::{
     error::{ApiError, Problem},
     extract::{Path, Query},
     routes::{
-        answer,
+        answer, answer_read,
         catalog_admin_types::ProductAdmin,
         catalog_types::{Currency, ProductSummary, Timestamp},
         instagram::not_configured,
@@ -286,10 +286,9 @@ pub async fn list_stories(
     caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<JsonText, ApiError> {
-    answer(
+    answer_read(
         &state,
         &caller,
-        Access::ReadOnly,
         "select api.list_stories($1, $2, $3)::text",
         &[&params.linked, &params.limit, &params.after],
     )
@@ -308,14 +307,7 @@ pub async fn story(
     Path(id): Path<String>,
 ) -> Result<JsonText, ApiError> {
     let id = story_id(&id)?;
-    answer(
-        &state,
-        &caller,
-        Access::ReadOnly,
-        "select api.story($1)::text",
-        &[&id],
-    )
-    .await
+    answer_read(&state, &caller, "select api.story($1)::text", &[&id]).await
 }
 
 /// Query of `GET /api/v1/admin/stories`.

@@ -29,6 +29,7 @@ use crate::{
     db::{self, Access},
     error::{ApiError, Problem},
     extract::{Path, Query},
+    replica::{self, PrimaryReads, Served},
     AppState,
 };
 
@@ -84,20 +85,28 @@ pub async fn download(
     method: Method,
     Path(asset_id): Path<String>,
     Query(query): Query<DownloadQuery>,
+    PrimaryReads(primary_reads): PrimaryReads,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let asset_id = parse_asset_id(&asset_id)?;
     let variant = query.variant;
     // Media are public by URL (unguessable ids, immutable bytes): no identity needed,
     // and a stale token sent by a client out of habit does not break images.
-    let json = db::call(
-        &state.db,
-        &Caller::anonymous(),
-        Access::ReadOnly,
-        "select api.media_info($1, $2)::text",
-        &[&asset_id, &variant],
-    )
-    .await?;
+    let caller = Caller {
+        primary_reads,
+        ..Caller::anonymous()
+    };
+    const INFO: &str = "select api.media_info($1, $2)::text";
+    let (json, served) = match replica::call_served(&state, &caller, INFO, &[&asset_id, &variant]).await {
+        // The bytes never change once stored, so the replica is never wrong about an
+        // asset it has; one it lacks may be an upload it has not replayed yet, which
+        // the primary settles.
+        Err(e) if e.problem.code == "media_not_found" && state.reads.has_replica() && !primary_reads => {
+            let json = db::call(&state.db, &caller, Access::ReadOnly, INFO, &[&asset_id, &variant]).await?;
+            (json, Served::Primary)
+        }
+        answered => answered?,
+    };
     let info: MediaInfo =
         serde_json::from_str(&json).map_err(|e| ApiError::internal(format!("api.media_info: {e}")))?;
     if !info.ready {
@@ -161,7 +170,8 @@ pub async fn download(
         Body::empty()
     } else {
         let source = chunks::Source {
-            pool: state.db.clone(),
+            // The server that knew the asset: the replica may lack a fresh upload.
+            pool: replica::db_of(&state, served).clone(),
             chunks: Arc::clone(&state.media_chunks),
             asset_id,
             variant,
