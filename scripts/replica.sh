@@ -10,6 +10,9 @@
 #   scripts/replica.sh stop-replica DIR                        stop the replica only
 #   scripts/replica.sh start-replica DIR                       start it again
 #   scripts/replica.sh stop DIR                                stop both, remove DIR
+#   scripts/replica.sh test [CARGO TEST ARGS]                  a pair of its own as the test
+#       server, the read routes of every TestApp on its replica: HTTP suites run against
+#       the replica pool, e.g. `scripts/replica.sh test -p maef-tests --test search`
 #
 # Choose ports below the kernel's ephemeral range (32768 and up on Linux): a port in it
 # may be taken by an outgoing connection's source port (the replica's own connection
@@ -48,7 +51,27 @@ stop_server() { # DATA_DIR
 
 cmd="${1:-}"
 dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop|stop-replica|start-replica DIR [PRIMARY_PORT REPLICA_PORT]"
+if [ "$cmd" = test ]; then
+    # Ports below the ephemeral range, free on 127.0.0.1.
+    port=$((20000 + RANDOM % 9000))
+    while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null || (echo >"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null; do
+        port=$((20000 + RANDOM % 9000))
+    done
+    pair="$(mktemp -d /tmp/maef-replica-test.XXXXXX)"
+    rmdir "$pair"
+    trap '"$0" stop "$pair"' EXIT
+    "$0" start "$pair" "$port" "$((port + 1))" >/dev/null
+    cd "$(dirname "$0")/.."
+    shift
+    # The pair is the test server for this run (its template and databases die with it).
+    MAEF_TEST_ADMIN_URL="postgres://maef:maef@127.0.0.1:$port/postgres" \
+    MAEF_TEST_REPLICA_URL="postgres://maef:maef@127.0.0.1:$((port + 1))/postgres" \
+    MAEF_CONTRACT="${MAEF_CONTRACT:-strict}" \
+        cargo test "$@"
+    exit
+fi
+
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop|stop-replica|start-replica DIR [PRIMARY_PORT REPLICA_PORT] | test [CARGO TEST ARGS]"
 
 case "$cmd" in
 start)
@@ -76,6 +99,9 @@ hot_standby = on
 # Long reads on the replica hold back vacuum on the primary instead of being cancelled
 # by recovery conflicts.
 hot_standby_feedback = on
+# Calls of api.* functions per server (pg_stat_user_functions): shows which server
+# answered what.
+track_functions = pl
 # A throw-away cluster: durability is not the point, and the disk is shared.
 fsync = off
 full_page_writes = off

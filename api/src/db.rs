@@ -221,13 +221,29 @@ pub async fn call(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<String, ApiError> {
     let client = db.get().await?;
-    let result = match call_once(db, &client, caller, access, sql, params).await {
+    call_on(db, &client, caller, access, sql, params).await
+}
+
+/// [`call`] on a connection already taken from `db`'s pool (the read replica's
+/// routing tells a failed connection from a failed call).
+///
+/// # Errors
+/// As [`call`], but for taking the connection.
+pub async fn call_on(
+    db: &Db,
+    client: &deadpool_postgres::Object,
+    caller: &Caller,
+    access: Access,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, ApiError> {
+    let result = match call_once(db, client, caller, access, sql, params).await {
         Err(e) if e.is_code_reload_race() => {
             tracing::info!(sql, "code reloaded during the request: running it again");
             // Statements (and learned parameter types) may describe the old code.
             client.statement_cache.clear();
             db.param_types.lock().unwrap().clear();
-            call_once(db, &client, caller, access, sql, params).await
+            call_once(db, client, caller, access, sql, params).await
         }
         result => result,
     };

@@ -20,10 +20,11 @@
 //! for longer.
 //!
 //! # When the replica fails
-//! A replica that cannot be reached (connection refused or lost, shutting down,
-//! starting up: SQLSTATE class 08 and 57P) is skipped for `REPLICA_RETRY_MS` (default
-//! 5 s) and the request is answered by the primary, as are reads cancelled by a
-//! recovery conflict (40001) or that found the replica's pool full. No client sees a
+//! A replica that cannot be reached (no connection to be had: refused, timed out,
+//! refused login; or one lost during the call: shutting down, starting up, SQLSTATE
+//! classes 08 and 57P) is skipped for `REPLICA_RETRY_MS` (default 5 s) and the request
+//! is answered by the primary, as are reads cancelled by a recovery conflict (40001)
+//! or that found the replica's pool full. No client sees a
 //! 5xx because of the replica; `/readyz` reports `degraded` while it is unreachable.
 
 use std::{
@@ -38,6 +39,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use deadpool_postgres::{PoolError, TimeoutType};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio_postgres::types::ToSql;
@@ -197,11 +199,10 @@ fn now_ms() -> u64 {
 }
 
 /// Whether a failed read on the replica should be answered by the primary: the
-/// replica is unreachable (503), its pool is full, or recovery cancelled the read.
+/// replica went away during the call (503: connection lost, shutting down), or
+/// recovery cancelled the read (40001, a conflict with the replay).
 fn primary_should_answer(error: &ApiError) -> bool {
-    error.status == StatusCode::SERVICE_UNAVAILABLE
-        || error.problem.code == "database_pool_timeout"
-        || error.sqlstate() == Some("40001")
+    error.status == StatusCode::SERVICE_UNAVAILABLE || error.sqlstate() == Some("40001")
 }
 
 /// Runs a read-only `api.*` call for `caller` on the replica when it may, else on the
@@ -231,18 +232,31 @@ pub async fn call_served(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(String, Served), ApiError> {
     if let Some(replica) = state.reads.usable(caller.primary_reads) {
-        match db::call(&replica.db, caller, Access::ReadOnly, sql, params).await {
-            Ok(json) => {
-                state.metrics.read_served(Served::Replica);
-                return Ok((json, Served::Replica));
-            }
-            Err(e) if primary_should_answer(&e) => {
-                if e.status == StatusCode::SERVICE_UNAVAILABLE {
-                    state.reads.mark_unreachable(e.cause());
+        match replica.db.get().await {
+            // Any failure to get a connection (refused, timed out, a wrong password or
+            // database name) makes the replica unusable for a while; a full pool only
+            // sends this read to the primary.
+            Err(e) => {
+                if !matches!(e, PoolError::Timeout(TimeoutType::Wait)) {
+                    state.reads.mark_unreachable(&e.to_string());
                 }
                 state.metrics.replica_fallback();
             }
-            Err(e) => return Err(e),
+            Ok(client) => {
+                match db::call_on(&replica.db, &client, caller, Access::ReadOnly, sql, params).await {
+                    Ok(json) => {
+                        state.metrics.read_served(Served::Replica);
+                        return Ok((json, Served::Replica));
+                    }
+                    Err(e) if primary_should_answer(&e) => {
+                        if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                            state.reads.mark_unreachable(e.cause());
+                        }
+                        state.metrics.replica_fallback();
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
     let json = db::call(&state.db, caller, Access::ReadOnly, sql, params).await?;

@@ -56,6 +56,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The PgBouncer the router goes through, with `MAEF_TEST_PGBOUNCER=1`.
     pub pooler: Option<crate::pgbouncer::PgBouncer>,
+    /// The streaming replica the read routes go to, with `MAEF_TEST_REPLICA_URL`.
+    pub replica: Option<crate::replica::ReplicaLink>,
 }
 
 impl TestApp {
@@ -65,8 +67,25 @@ impl TestApp {
     /// of its own in transaction mode (2 server connections) with
     /// `DB_PREPARED_STATEMENTS=off`, so any HTTP suite can be run through the pooler:
     /// `MAEF_TEST_PGBOUNCER=1 scripts/cargo-test.sh -p maef-tests --test http`.
+    ///
+    /// With `MAEF_TEST_REPLICA_URL` (set by `scripts/replica.sh test`, whose primary is
+    /// then the test server) the read routes go to the replica of the test database,
+    /// and each request waits for the replica to have replayed everything written
+    /// before it: any HTTP suite runs against the replica pool
+    /// (`scripts/replica.sh test -p maef-tests --test search`).
     pub async fn with(extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new().await;
+        if let Some(link) = crate::replica::ReplicaLink::from_env(&db).await {
+            let mut vars = vec![("DATABASE_READ_URL", link.url.as_str())];
+            vars.extend(extra.iter().copied());
+            let router = router_for(&test_config(&db.url, &vars));
+            return Self {
+                router,
+                db,
+                pooler: None,
+                replica: Some(link),
+            };
+        }
         if std::env::var("MAEF_TEST_PGBOUNCER").is_ok_and(|v| v == "1") {
             let pooler = crate::pgbouncer::PgBouncer::start(2).await;
             let url = pooler.url_for(&db.url);
@@ -77,6 +96,7 @@ impl TestApp {
                 router,
                 db,
                 pooler: Some(pooler),
+                replica: None,
             };
         }
         let router = router_for(&test_config(&db.url, extra));
@@ -84,6 +104,7 @@ impl TestApp {
             router,
             db,
             pooler: None,
+            replica: None,
         }
     }
 
@@ -92,8 +113,11 @@ impl TestApp {
         Self::with(&[]).await
     }
 
-    /// Sends a request.
+    /// Sends a request (once the replica, if any, has replayed what came before).
     pub async fn send(&self, request: Request<Body>) -> Reply {
+        if let Some(link) = &self.replica {
+            link.caught_up().await;
+        }
         send(&self.router, request).await
     }
 

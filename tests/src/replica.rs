@@ -132,3 +132,37 @@ pub async fn caught_up(primary: &Client, replica: &Client) -> Duration {
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
 }
+
+/// The replica of a test database, when the run has one (`MAEF_TEST_REPLICA_URL`, the
+/// replica's maintenance-database URL, set by `scripts/replica.sh test`).
+pub struct ReplicaLink {
+    /// The test database's URL on the replica.
+    pub url: String,
+    primary: Client,
+    replica: Client,
+}
+
+impl ReplicaLink {
+    /// The link for `db`, once the replica has the database; `None` without
+    /// `MAEF_TEST_REPLICA_URL`.
+    pub async fn from_env(db: &crate::TestDb) -> Option<Self> {
+        let base = std::env::var("MAEF_TEST_REPLICA_URL").ok()?;
+        let (server, _) = base
+            .rsplit_once('/')
+            .expect("MAEF_TEST_REPLICA_URL ends with /database");
+        let url = format!("{server}/{}", db.name);
+        let primary = crate::connect(&db.url).await;
+        caught_up(&primary, &crate::connect(&base).await).await;
+        let replica = crate::connect(&url).await;
+        Some(Self {
+            url,
+            primary,
+            replica,
+        })
+    }
+
+    /// Waits until the replica has replayed everything written so far.
+    pub async fn caught_up(&self) -> Duration {
+        caught_up(&self.primary, &self.replica).await
+    }
+}

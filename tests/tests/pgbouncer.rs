@@ -43,6 +43,7 @@ async fn behind_pgbouncer(servers: u32, extra: &[(&str, &str)]) -> (TestApp, PgB
             router,
             db,
             pooler: None,
+            replica: None,
         },
         pooler,
     )

@@ -161,6 +161,7 @@ async fn reads_go_to_the_replica_writers_read_their_writes_and_a_lost_replica_is
         router: router_for(&config),
         db,
         pooler: None,
+        replica: None,
     };
     let manager = app
         .token_with_role("manager@example.com", PASSWORD, Some("manager"))
