@@ -2,7 +2,7 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-events bench-checkout bench-stories bench-reports bench-payments bench-scale lint check-links setup
+.PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-events bench-checkout bench-stories bench-reports bench-payments bench-scale bench-partitions lint check-links setup
 
 help:
 	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-scale - operating at scale: unnamed statements and PgBouncer vs prepared (pgbench, wrk), maef-api migrate under 300 req/s (failures, pause)"
 	@echo "make bench-stories - Instagram stories: stories/s from a fake Graph API vs plain HTTP fetch, worker RSS on a 100 MB video"
 	@echo "make bench-reports - each report's latency on a generated year of 200,000 orders: live vs materialized, and a scan floor"
+	@echo "make bench-partitions - prune cost of a month of audit rows: batched DELETE + VACUUM (before V33) vs dropping its partition"
 	@echo "make bench-payments - payments: verified Stripe webhooks applied/s (8 connections) vs forged and duplicate baselines; what a provider call adds to POST .../payments"
 	@echo "make lint   - check-links, cargo fmt --check and cargo clippy -D warnings (what CI runs, with setup and test)"
 	@echo "make check-links - every relative link of README.md and docs/*.md resolves"
@@ -45,6 +46,9 @@ bench-media:
 
 bench-scale:
 	@scripts/bench-scale.sh
+
+bench-partitions:
+	@scripts/bench-partitions.sh
 
 bench-checkout:
 	@scripts/bench-checkout.sh

@@ -228,14 +228,24 @@ language plpgsql security definer
 set search_path = '' as $$
 declare
     v_count bigint;
+    v_dropped bigint;
 begin
-    delete from shop.event where event_id in (
-        select event_id from shop.event
-        where occurred_at < now() - make_interval(days => api._setting_int('events.retention_days')::integer)
-        limit p_limit);
-    get diagnostics v_count = row_count;
-    perform api._count_retention('events', v_count);  -- report.retention (sql/privacy.sql)
-    return v_count;
+    -- Whole months past retention go as partitions (V33); the rest row by row, with
+    -- their webhook deliveries (no foreign key cascades them since V33).
+    v_dropped := (api._drop_expired_partitions('event',
+        now() - make_interval(days => api._setting_int('events.retention_days')::integer))).rows;
+    with gone as (
+        delete from shop.event where (event_id, occurred_at) in (
+            select event_id, occurred_at from shop.event
+            where occurred_at < now() - make_interval(days => api._setting_int('events.retention_days')::integer)
+            limit p_limit)
+        returning event_id
+    ), deliveries as (
+        delete from shop.webhook_delivery d using gone where d.event_id = gone.event_id
+    )
+    select count(*) into v_count from gone;
+    perform api._count_retention('events', v_count + v_dropped);  -- report.retention (sql/privacy.sql)
+    return v_count + v_dropped;
 end
 $$;
 comment on function api.prune_events(integer) is

@@ -159,7 +159,8 @@ begin
     select r.job_id, r.attempt, coalesce(r.locked_by, '?'), coalesce(r.attempted_at, now()), now(), false, 'lease expired',
            r.kind, r.queue, r.unique_key
     from rescued r
-    on conflict (job_id, attempt) do nothing;
+    -- Any unique index of the partition: (job_id, attempt) within the month (V33).
+    on conflict do nothing;
     get diagnostics v_count = row_count;
     return v_count;
 end
@@ -521,6 +522,7 @@ set search_path = '' as $$
 declare
     v_dead bigint;
     v_completed bigint;
+    v_dropped bigint;
 begin
     delete from shop.job_queue where job_id in (
         select job_id from shop.job_queue
@@ -529,14 +531,16 @@ begin
     get diagnostics v_dead = row_count;
     -- No order: the BRIN index finds old rows but cannot sort them, and any p_limit of
     -- them will do.
+    -- Whole months past the period go as partitions (V33); the rest row by row.
+    v_dropped := (api._drop_expired_partitions('job_attempt', now() - p_older_than)).ok_rows;
     with pruned as (
-        delete from shop.job_attempt where (job_id, attempt) in (
-            select job_id, attempt from shop.job_attempt
+        delete from shop.job_attempt where (job_id, attempt, finished_at) in (
+            select job_id, attempt, finished_at from shop.job_attempt
             where finished_at < now() - p_older_than limit p_limit)
         returning ok
     )
     select count(*) filter (where ok) into v_completed from pruned;
-    return v_dead + v_completed;
+    return v_dead + v_completed + v_dropped;
 end
 $$;
 comment on function api.prune_jobs(interval, integer) is

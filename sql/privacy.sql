@@ -343,6 +343,7 @@ declare
     v_carts integer;
     v_converted integer;
     v_audit integer;
+    v_audit_dropped bigint;
     v_search integer;
     v_guest integer := 0;
     v_order record;
@@ -361,12 +362,15 @@ begin
         limit p_limit);
     get diagnostics v_converted = row_count;
     perform api._count_retention('converted_carts', v_converted);
-    delete from shop.audit_log l where l.audit_log_id in (
-        select x.audit_log_id from shop.audit_log x
+    -- Whole months past retention go as partitions; the rest row by row (V33).
+    v_audit_dropped := (api._drop_expired_partitions('audit_log',
+        now() - make_interval(days => api._setting_int('privacy.audit_retention_days')::integer))).rows;
+    delete from shop.audit_log l where (l.audit_log_id, l.at) in (
+        select x.audit_log_id, x.at from shop.audit_log x
         where x.at < now() - make_interval(days => api._setting_int('privacy.audit_retention_days')::integer)
         order by x.audit_log_id limit p_limit);
     get diagnostics v_audit = row_count;
-    perform api._count_retention('audit_log', v_audit);
+    perform api._count_retention('audit_log', v_audit + v_audit_dropped);
     delete from shop.search_log l where l.search_log_id in (
         select x.search_log_id from shop.search_log x
         where x.searched_at < now() - make_interval(days => api._setting_int('privacy.search_log_days')::integer)
@@ -385,7 +389,7 @@ begin
     end loop;
     perform api._count_retention('guest_order_pii', v_guest);
     return jsonb_build_object('funnel_days', v_funnel, 'abandoned_carts', v_carts, 'converted_carts', v_converted,
-                              'audit_log', v_audit, 'search_log', v_search, 'guest_order_pii', v_guest,
+                              'audit_log', v_audit + v_audit_dropped, 'search_log', v_search, 'guest_order_pii', v_guest,
                               'more', greatest(v_carts, v_converted, v_audit, v_search, v_guest) >= p_limit);
 end
 $$;

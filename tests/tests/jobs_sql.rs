@@ -849,7 +849,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let n = count(&client, "select api.enqueue_due_schedules()::bigint").await;
-    assert_eq!(n, 12);
+    assert_eq!(n, 13);
     let kinds: Vec<String> = client
         .query("select kind from shop.job_queue order by kind", &[])
         .await
@@ -862,6 +862,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
         [
             "apply_retention",
             "expire_stock_reservations",
+            "maintain_partitions",
             "prune_emails",
             "prune_events",
             "prune_idempotency_keys",

@@ -92,6 +92,23 @@ pub async fn refresh_materialized_views(ctx: &JobContext) -> Result<Completion, 
     Ok(Completion::Batched)
 }
 
+/// Creates the partitions of the coming months of `shop.audit_log`, `shop.job_attempt`
+/// and `shop.event` (`api.maintain_partitions`: the current month and the next three),
+/// so that rows land in their month's partition, never in the default one.
+///
+/// # Errors
+/// A database error.
+pub async fn maintain_partitions(ctx: &JobContext) -> Result<Completion, String> {
+    let created: serde_json::Value = client(ctx)
+        .await?
+        .query_one("select api.maintain_partitions()", &[])
+        .await
+        .map_err(|e| format!("maintain_partitions: {e}"))?
+        .get(0);
+    tracing::info!(%created, "partitions maintained");
+    Ok(Completion::Batched)
+}
+
 /// Applies the retention policies (`api.apply_retention`: funnel days recorded, abandoned
 /// carts, old audit rows and search logs deleted, guest orders past the accounting period
 /// anonymised), batch after batch while a step filled its batch. Each batch is one short

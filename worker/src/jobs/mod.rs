@@ -40,6 +40,7 @@ pub const KINDS: &[&str] = &[
     "apply_retention",
     "verify_payment",
     "reconcile_payments",
+    "maintain_partitions",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -82,6 +83,8 @@ pub enum Job {
     VerifyPayment(payments::VerifyPayment),
     /// Enqueues the verification of payments pending too long.
     ReconcilePayments,
+    /// Creates the coming months' partitions of the partitioned tables.
+    MaintainPartitions,
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -161,6 +164,7 @@ impl Job {
             "apply_retention" => Job::ApplyRetention,
             "verify_payment" => Job::VerifyPayment(payload(kind, value)?),
             "reconcile_payments" => Job::ReconcilePayments,
+            "maintain_partitions" => Job::MaintainPartitions,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -189,6 +193,7 @@ impl Job {
             Job::ApplyRetention => maintenance::apply_retention(ctx).await,
             Job::VerifyPayment(job) => job.run(ctx).await,
             Job::ReconcilePayments => payments::reconcile_payments(ctx).await,
+            Job::MaintainPartitions => maintenance::maintain_partitions(ctx).await,
         }
     }
 }
