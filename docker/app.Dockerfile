@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# maef-api and maef-worker in one small image. Build context: the repo root.
+# maef-api, maef-worker and maef-demo (the demo shop's loader) in one small image.
+# Build context: the repo root.
 #   docker build -f docker/app.Dockerfile -t maef-app .
 
 # ---- build ----
@@ -13,8 +14,8 @@ COPY . .
 # compose builds both images at once and cargo's lock file lies outside the mount.
 # target/ is deliberately not cached: every image is a clean, reproducible build.
 RUN --mount=type=cache,id=maef-app-cargo-registry,target=/usr/local/cargo/registry \
-    cargo build --release --locked -p maef-api -p maef-worker \
- && install -D -m 0755 target/release/maef-api target/release/maef-worker -t /out/
+    cargo build --release --locked -p maef-api -p maef-worker -p maef-demo \
+ && install -D -m 0755 target/release/maef-api target/release/maef-worker target/release/maef-demo -t /out/
 
 # ---- runtime ----
 FROM debian:bookworm-slim
@@ -22,8 +23,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin maef
-COPY --from=build /out/maef-api /out/maef-worker /usr/local/bin/
-USER maef
+COPY --from=build /out/maef-api /out/maef-worker /out/maef-demo /usr/local/bin/
+# Numeric, so that a runtime enforcing non-root users can check it without /etc/passwd.
+USER 10001
 EXPOSE 8000
 # No HEALTHCHECK here: the same image also runs `maef-worker` and `maef-api migrate`,
 # which listen on no port, and slim has no curl. compose.yaml checks the api service.

@@ -49,3 +49,8 @@ FROM postgres:16-bookworm
 COPY --from=build /pkg/usr/lib/postgresql/16/lib/ /usr/lib/postgresql/16/lib/
 COPY --from=build /pkg/usr/share/postgresql/16/extension/ /usr/share/postgresql/16/extension/
 # CREATE EXTENSION maef is done by `maef-api migrate`, not by an init script.
+# Streaming replication (docker/compose.yaml): a primary initialised with
+# REPLICATION_PASSWORD gets the `replicator` role and its pg_hba line; a container
+# started with the replica entrypoint clones its primary (pg_basebackup) on first start.
+COPY --chmod=0755 docker/initdb/replication.sh /docker-entrypoint-initdb.d/10-replication.sh
+COPY --chmod=0755 docker/replica-entrypoint.sh /usr/local/bin/maef-replica-entrypoint
