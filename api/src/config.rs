@@ -69,6 +69,11 @@ pub struct Config {
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
+    /// `WEB_DIR` (default unset): the storefront's build (`web/dist`, made by `npm run
+    /// build`), served at `/` with the API still at `/api/v1`; its `docs/` folder (the
+    /// vendored API explorer) replaces the static `/docs` page. Unset, or a folder
+    /// without `index.html`: the API alone, as before.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// Media settings (uploads stream; downloads are read from the database in chunks).
@@ -143,6 +148,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("argon2", &self.argon2)
+            .field("web_dir", &self.web_dir)
             .finish_non_exhaustive()
     }
 }
@@ -283,6 +289,10 @@ impl Config {
                 var: p.var,
                 problem: p.problem,
             })?,
+            web_dir: var("WEB_DIR")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
         })
     }
 }

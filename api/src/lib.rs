@@ -9,6 +9,7 @@
 //! - [`routes`]: one module per resource, each with its `router()`.
 //! - [`openapi`]: the OpenAPI 3.1 document.
 //! - [`migrate`]: applies migrations and reloads the SQL code.
+//! - [`web`]: the storefront's build (`WEB_DIR`) served at `/`.
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
@@ -22,6 +23,7 @@ pub mod idempotency;
 pub mod migrate;
 pub mod openapi;
 pub mod routes;
+pub mod web;
 
 use std::{sync::Arc, time::Duration};
 
@@ -142,16 +144,23 @@ pub fn app(state: AppState, config: &Config) -> Router {
     // timeout instead.
     let (uploads, upload_paths) = routes::media::upload_router().split_for_parts();
     let doc = openapi::with_header([paths, upload_paths]);
-    routes
+    let storefront = config.web_dir.as_deref().and_then(web::Storefront::open);
+    let explorer = storefront.as_ref().and_then(web::Storefront::explorer);
+    let app = routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
         .merge(uploads)
-        .merge(routes::docs::router(&doc))
-        .with_state(state)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .merge(routes::docs::router(&doc, explorer))
+        .with_state(state);
+    // Without a storefront, every path no route takes is a 404 problem; with one, the
+    // storefront answers the paths outside /api/ (web.rs).
+    let app = match storefront {
+        Some(storefront) => app.fallback(move |request: Request| storefront.clone().serve(request)),
+        None => app.fallback(not_found),
+    };
+    app.method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error::log_server_errors))

@@ -1,0 +1,160 @@
+// Helpers of the browser tests: Debian's Chromium driven by playwright-core (no
+// browser download), the real maef-api at MAEF_BASE_URL serving the built storefront,
+// fixtures made through the API as an administrator, and screenshots of each step.
+//
+// Environment (scripts/test-web.sh sets it):
+//   MAEF_BASE_URL        the API + storefront, e.g. http://127.0.0.1:41234
+//   MAEF_ADMIN_EMAIL, MAEF_ADMIN_PASSWORD   an administrator (fixtures)
+//   CHROMIUM_PATH        default /usr/bin/chromium
+//   SCREENSHOT_DIR       default ../target/web-e2e
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BASE_URL = process.env.MAEF_BASE_URL ?? "http://127.0.0.1:8000";
+export const SCREENSHOT_DIR = resolve(process.env.SCREENSHOT_DIR ?? join(here, "../../target/web-e2e"));
+mkdirSync(SCREENSHOT_DIR, { recursive: true });
+
+/** A phone (most of these shops' customers) and a desktop screen. */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    // Root in CI: Chromium's sandbox needs an unprivileged user.
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+}
+
+/**
+ * A new browser context (a shopper: its own storage, so its own cart and session)
+ * whose pages fail the test on any uncaught error or console error — a
+ * Content-Security-Policy violation, a failed chunk, a React warning.
+ */
+export async function shopper(browser, options = {}) {
+  const context = await browser.newContext({ baseURL: BASE_URL, locale: "en-GB", ...PHONE, ...options });
+  const errors = [];
+  context.on("page", (page) => watch(page, errors));
+  context.errors = errors;
+  return track(context);
+}
+
+function watch(page, errors) {
+  page.on("pageerror", (error) => errors.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    // The browser logs every 4xx/5xx fetch as a console error; the refusals a test
+    // provokes on purpose (409, 404, 422…) are asserted on the page instead.
+    if (/Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return;
+    errors.push(`console: ${text}`);
+  });
+}
+
+let step = 0;
+/** A full-page screenshot named `<nn>-<name>.png` under SCREENSHOT_DIR. */
+export async function screenshot(page, name) {
+  step += 1;
+  const file = join(SCREENSHOT_DIR, `${String(step).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** One API call (fixtures, and reading what the page shows from the source). */
+export async function api(path, { method = "GET", body, token, headers = {} } = {}) {
+  const response = await fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: {
+      ...(body ? { "Content-Type": "application/json" } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return json;
+}
+
+export async function adminToken() {
+  const email = process.env.MAEF_ADMIN_EMAIL;
+  const password = process.env.MAEF_ADMIN_PASSWORD;
+  if (!email || !password) throw new Error("MAEF_ADMIN_EMAIL and MAEF_ADMIN_PASSWORD must name an administrator");
+  const tokens = await api("/api/v1/auth/login", { method: "POST", body: { email, password } });
+  return tokens.access_token;
+}
+
+/** A coupon of `percent` % off the items, with a code unique to this run. */
+export async function createCoupon(token, percent) {
+  const promotion = await api("/api/v1/admin/promotions", {
+    method: "POST",
+    token,
+    body: {
+      name: `Welcome -${percent} %`,
+      rules: { action: { type: "percent_off_items", percent } },
+      stacking: "combinable",
+    },
+  });
+  const code = `WELCOME${percent}${Date.now().toString(36).toUpperCase()}`;
+  await api(`/api/v1/admin/promotions/${promotion.promotion_id}/coupons`, { method: "POST", token, body: { code } });
+  return code;
+}
+
+/** Leaves exactly `available` units of a variant to sell (at its first location). */
+export async function setAvailable(token, variantId, available) {
+  const stock = await api(`/api/v1/admin/variants/${variantId}/stock`, { token });
+  const level = stock.levels[0];
+  const target = level.qty_reserved + available;
+  if (level.qty_on_hand === target) return;
+  await api(`/api/v1/admin/variants/${variantId}/stock-adjustments`, {
+    method: "POST",
+    token,
+    body: { location: level.location, qty_on_hand: target, reason: "browser test" },
+  });
+}
+
+/** The guest cart's quote as the API computes it, for the session a page holds. */
+export async function quoteOf(page) {
+  const session = await page.evaluate(() => localStorage.getItem("maef.cart_session"));
+  const token = await page.evaluate(() => localStorage.getItem("maef.access_token"));
+  return api("/api/v1/cart", { token: token ?? undefined, headers: session && !token ? { "X-Cart-Session": session } : {} });
+}
+
+/** Figures measured in the browser, appended to SCREENSHOT_DIR/metrics.json. */
+const metrics = {};
+export function record(name, value) {
+  metrics[name] = value;
+  writeFileSync(join(SCREENSHOT_DIR, "metrics.json"), JSON.stringify(metrics, null, 2));
+  console.log(`# figure: ${name} = ${JSON.stringify(value)}`);
+}
+
+const open = new Set();
+/** Every context `shopper` made and the test has not closed (for failure screenshots). */
+export function track(context) {
+  open.add(context);
+  context.on("close", () => open.delete(context));
+  return context;
+}
+
+/**
+ * Runs a scenario; on failure, a screenshot of every open page (`failure-<name>`)
+ * is written before the error is re-thrown, so a red run shows what the shopper saw.
+ */
+export function scenario(name, fn) {
+  return async () => {
+    try {
+      await fn();
+    } catch (error) {
+      for (const context of open) {
+        for (const page of context.pages()) await screenshot(page, `failure-${name}`).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      for (const context of open) await context.close().catch(() => undefined);
+    }
+  };
+}

@@ -1,0 +1,320 @@
+// The storefront in a real browser (Debian's Chromium) against the real maef-api and
+// maef-worker on a database with the demo shop (scripts/test-web.sh starts them).
+// Each scenario is what a shopper does, on a phone unless said otherwise; what the
+// page shows is checked against what the API computed.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  adminToken,
+  api,
+  BASE_URL,
+  createCoupon,
+  DESKTOP,
+  launch,
+  quoteOf,
+  record,
+  scenario,
+  screenshot,
+  setAvailable,
+  shopper,
+} from "./lib.mjs";
+
+let browser;
+let admin;
+let coupon;
+
+before(async () => {
+  browser = await launch();
+  admin = await adminToken();
+  coupon = await createCoupon(admin, 10);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+function assertNoErrors(context) {
+  assert.deepEqual(context.errors, [], "the pages logged errors");
+}
+
+/** Adds `quantity` of the chosen variant on the open product page. */
+async function addToCart(page, quantity) {
+  await page.getByLabel("Quantity", { exact: true }).fill(String(quantity));
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.getByText("Added to your cart.").waitFor();
+}
+
+/** Fills the checkout's contact and Senegalese address (line1, city, phone required). */
+async function fillAddress(page, { email, name }) {
+  if (email) await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Country").selectOption("SN");
+  await page.getByLabel("Full name").fill(name);
+  await page.getByLabel("Address", { exact: true }).fill("12 rue Carnot");
+  await page.getByLabel("City").fill("Dakar");
+  await page.getByLabel("Phone").fill("77 123 45 67");
+}
+
+test("a shopper browses, searches with a typo, buys with cash on delivery and finds the order in their history", scenario("checkout", async () => {
+  const context = await shopper(browser);
+  const page = await context.newPage();
+  const email = `awa.${Date.now()}@example.com`;
+  const password = "correct-horse-battery-staple";
+
+  // An account first (register), then signed out: the shopping is done as a guest.
+  await page.goto("/register");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByTestId("account-email").filter({ hasText: email }).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${BASE_URL}/`);
+
+  // Home: featured products and the stories carousel, with their images loaded.
+  await page.goto("/");
+  await page.getByTestId("featured").getByRole("listitem").first().waitFor();
+  const featured = await api("/api/v1/products?featured=true&limit=8");
+  assert.equal(await page.getByTestId("featured").getByRole("listitem").count(), featured.items.length);
+  await page.getByTestId("stories").getByRole("listitem").first().waitFor();
+  const storyImage = page.getByTestId("stories").locator("img").first();
+  await storyImage.scrollIntoViewIfNeeded();
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await storyImage.elementHandle());
+  await screenshot(page, "home");
+
+  // Autocomplete, then a search with a typo: "chemsie" finds the shirts.
+  const search = page.getByRole("combobox", { name: "Search products" });
+  await search.fill("chem");
+  await page.getByRole("option", { name: /Chemise en lin blanc/ }).waitFor();
+  await search.fill("chemsie");
+  await search.press("Enter");
+  await page.waitForURL(/\/search\?q=chemsie/);
+  const results = page.getByTestId("search-results");
+  await results.getByRole("link", { name: /Chemise en lin blanc/ }).waitFor();
+  await results.getByRole("link", { name: /Chemise en wax manches courtes/ }).waitFor();
+  await screenshot(page, "search-typo");
+
+  // The price filter (30 000 XOF and up) keeps the linen shirt only.
+  await page.getByLabel("Minimum price").fill("30 000");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(/min_price=30000/);
+  await results.getByRole("link", { name: /Chemise en wax manches courtes/ }).waitFor({ state: "detached" });
+  assert.equal(await results.getByRole("listitem").count(), 1);
+  await results.getByRole("link", { name: /Chemise en lin blanc/ }).click();
+
+  // Product page: the gallery's srcset comes from the derivatives; pick white, L.
+  await page.waitForURL(/\/products\/chemise-en-lin-blanc/);
+  await page.getByRole("heading", { name: "Chemise en lin blanc" }).waitFor();
+  const srcset = await page.locator(".gallery img").getAttribute("srcset");
+  assert.match(srcset, /\?variant=thumb \d+w/);
+  const webp = await page.locator(".gallery source[type='image/webp']").getAttribute("srcset");
+  assert.match(webp, /\?variant=webp \d+w/);
+  const product = await api("/api/v1/products/chemise-en-lin-blanc");
+  const white = product.variants.find((v) => v.name === "Blanc / L");
+  await page.getByRole("radio", { name: white.attributes.color, exact: true }).check();
+  await page.getByRole("radio", { name: white.attributes.size, exact: true }).check();
+  await page.getByTestId("stock-status").waitFor();
+  await addToCart(page, 2);
+  await page.getByTestId("cart-count").filter({ hasText: "2" }).waitFor();
+  await screenshot(page, "product");
+
+  // Cart: the line, a coupon, the totals exactly as the API quotes them.
+  await page.goto("/cart");
+  await page.getByRole("row", { name: /Chemise en lin blanc/ }).waitFor();
+  await page.getByLabel("Coupon code").fill(coupon.toLowerCase());
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByTestId("coupon-applied").waitFor();
+  await page.getByTestId("discount-total").waitFor();
+  const quote = await quoteOf(page);
+  assert.equal(quote.lines.length, 1);
+  assert.equal(quote.lines[0].variant_id, white.id);
+  assert.equal(quote.lines[0].quantity, 2);
+  assert.ok(quote.discount_total > 0, "the coupon gives a discount");
+  assert.equal(Number(await page.getByTestId("grand-total").getAttribute("data-amount")), quote.grand_total);
+  assert.equal(Number(await page.getByTestId("discount-total").getAttribute("data-amount")), quote.discount_total);
+  await screenshot(page, "cart");
+
+  // Checkout: sign in from the checkout (the guest cart merges into the account's),
+  // then the address, cash on delivery, and the order.
+  await page.getByTestId("to-checkout").click();
+  await page.getByRole("link", { name: "Have an account? Sign in" }).click();
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/checkout$/);
+  await page.getByText(`Signed in as ${email}`).waitFor();
+  await fillAddress(page, { name: "Awa Diop" });
+  await page.getByRole("radio", { name: /Cash on delivery/ }).check();
+  const merged = await quoteOf(page);
+  assert.equal(merged.grand_total, quote.grand_total, "the merged cart keeps the lines and the coupon");
+  await screenshot(page, "checkout");
+  await page.getByTestId("place-order").click();
+
+  // Confirmation with the total the shopper saw, and the order's timeline.
+  await page.waitForURL(/\/orders\/\d{4}-\d{6}\?placed=1/);
+  await page.getByTestId("order-placed").waitFor();
+  const number = (await page.getByTestId("order-number").textContent()).replace("Order ", "");
+  const token = await page.evaluate(() => localStorage.getItem("maef.access_token"));
+  const order = await api(`/api/v1/orders/${number}`, { token });
+  assert.equal(order.grand_total, quote.grand_total);
+  assert.equal(Number(await page.getByTestId("grand-total").getAttribute("data-amount")), quote.grand_total);
+  assert.ok((await page.getByTestId("timeline").getByRole("listitem").count()) >= 1);
+  await screenshot(page, "order-confirmation");
+
+  // Signed out and in again: the order is in the account's history.
+  await page.goto("/account");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.goto("/login");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/account$/);
+  await page.getByTestId("order-history").getByRole("link", { name: number }).click();
+  await page.waitForURL(new RegExp(`/orders/${number}$`));
+  await page.getByTestId("order-status").waitFor();
+  await screenshot(page, "order-history");
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("the last unit bought in another tab: the checkout says which line is short", scenario("out-of-stock", async () => {
+  const product = await api("/api/v1/products/kimono-imprime-pagne");
+  const variant = product.variants[0];
+  await setAvailable(admin, variant.id, 1);
+
+  const context = await shopper(browser, DESKTOP);
+  const page = await context.newPage();
+  await page.goto(`/products/${product.slug}`);
+  await page.getByRole("radio", { name: variant.attributes.color }).check();
+  await page.getByRole("radio", { name: variant.attributes.size, exact: true }).check();
+  await addToCart(page, 1);
+  // A second line, in stock, which must not be blamed.
+  await page.goto("/products/dashiki-brode-en-coton");
+  await addToCart(page, 1);
+  await page.goto("/checkout");
+  await fillAddress(page, { email: "first@example.com", name: "Fatou Sow" });
+
+  // Meanwhile another shopper, in another tab, buys the last unit.
+  const other = await shopper(browser, DESKTOP);
+  const tab = await other.newPage();
+  await tab.goto(`/products/${product.slug}`);
+  await tab.getByRole("radio", { name: variant.attributes.color }).check();
+  await tab.getByRole("radio", { name: variant.attributes.size, exact: true }).check();
+  await addToCart(tab, 1);
+  await tab.goto("/checkout");
+  await fillAddress(tab, { email: "second@example.com", name: "Moussa Ba" });
+  await tab.getByTestId("place-order").click();
+  await tab.getByTestId("order-placed").waitFor();
+
+  // The first shopper places the order: refused, and the kimono's line says why.
+  await page.getByTestId("place-order").click();
+  await page.getByTestId("checkout-notice").waitFor();
+  const shortLine = page.getByRole("row").filter({ has: page.getByTestId("line-shortage") });
+  assert.equal(await shortLine.count(), 1, "exactly one line is marked short");
+  assert.equal(await shortLine.getAttribute("data-sku"), variant.sku);
+  assert.match(await shortLine.getByTestId("line-shortage").textContent(), /Out of stock: you asked for 1, none is left/);
+  assert.match(page.url(), /\/checkout$/, "no order was placed");
+  await screenshot(page, "out-of-stock-line");
+  assertNoErrors(context);
+  assertNoErrors(other);
+  await context.close();
+  await other.close();
+}));
+
+test("in French: labels, prices in F CFA, the typo'd 'robbe' finds the dress, API errors translated next to their field", scenario("french", async () => {
+  const context = await shopper(browser, { locale: "fr-FR" });
+  const page = await context.newPage();
+  await page.goto("/");
+  await page.getByRole("heading", { name: "Produits à la une" }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "fr");
+
+  const search = page.getByRole("combobox", { name: "Rechercher des produits" });
+  await search.fill("robbe");
+  await search.press("Enter");
+  await page.getByTestId("search-results").getByRole("link", { name: /Robe d'été en wax/ }).waitFor();
+  await page.getByRole("heading", { name: /1 résultat pour « robbe »/ }).waitFor();
+  await page.getByTestId("search-results").getByRole("link").first().click();
+  await page.getByRole("button", { name: "Ajouter au panier" }).waitFor();
+  assert.match(await page.locator(".product-buy .price-now").textContent(), /29\s500\sF\sCFA/);
+  await screenshot(page, "product-fr");
+
+  await page.getByRole("button", { name: "Ajouter au panier" }).click();
+  await page.getByText("Ajouté à votre panier.").waitFor();
+  await page.goto("/cart");
+  await page.getByLabel("Code promo").fill("N-EXISTE-PAS");
+  await page.getByRole("button", { name: "Appliquer" }).click();
+  const couponError = page.locator("#coupon-error");
+  await couponError.waitFor();
+  assert.equal(await couponError.getAttribute("data-code"), "coupon_not_found");
+  assert.match(await couponError.textContent(), /Ce code promo n’existe pas/);
+
+  // A French address with a malformed postal code: the API's 422 names the field.
+  await page.getByTestId("to-checkout").click();
+  await page.getByLabel("E-mail").fill("claire@example.com");
+  await page.getByLabel("Pays").selectOption("FR");
+  await page.getByLabel("Nom complet").fill("Claire Martin");
+  await page.getByLabel("Adresse", { exact: true }).fill("3 rue de la Paix");
+  await page.getByLabel("Ville").fill("Paris");
+  await page.getByLabel("Code postal").fill("75A01");
+  await page.getByTestId("place-order").click();
+  const postal = page.getByLabel("Code postal");
+  await page.locator(".field-invalid").filter({ has: postal }).waitFor();
+  assert.equal(await postal.getAttribute("aria-invalid"), "true");
+  await screenshot(page, "checkout-field-error-fr");
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("the API explorer at /docs: authorise with a token and run an operation", scenario("explorer", async () => {
+  const email = `docs.${Date.now()}@example.com`;
+  const password = "correct-horse-battery-staple";
+  await api("/api/v1/auth/register", { method: "POST", body: { email, password } });
+  const { access_token } = await api("/api/v1/auth/login", { method: "POST", body: { email, password } });
+
+  const context = await shopper(browser, DESKTOP);
+  const page = await context.newPage();
+  await page.goto("/docs");
+  await page.getByRole("button", { name: /Authorize/ }).first().click();
+  await page.locator(".modal-ux input").first().fill(access_token);
+  await page.locator(".modal-ux button.authorize").click();
+  await page.locator(".modal-ux button.btn-done").click();
+
+  const operation = page.locator("#operations-users-me");
+  await operation.locator(".opblock-summary").first().click();
+  await operation.getByRole("button", { name: "Try it out" }).click();
+  await operation.getByRole("button", { name: "Execute" }).click();
+  const status = operation.locator(".live-responses-table tbody .response-col_status").first();
+  await status.waitFor();
+  assert.equal((await status.textContent()).trim(), "200");
+  assert.match(await operation.locator(".live-responses-table .microlight").first().textContent(), new RegExp(email));
+  await screenshot(page, "api-explorer");
+  await context.close();
+}));
+
+test("the home page's Largest Contentful Paint and first-page weight (figures, not assertions)", scenario("lcp", async () => {
+  const context = await shopper(browser, { ...DESKTOP, locale: "fr-FR" });
+  const page = await context.newPage();
+  const transferred = [];
+  page.on("response", async (response) => {
+    const type = response.request().resourceType();
+    if (type === "script" || type === "stylesheet") {
+      transferred.push(Number((await response.headerValue("content-length")) ?? 0));
+    }
+  });
+  await page.goto("/", { waitUntil: "networkidle" });
+  const lcp = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        new PerformanceObserver((list) => {
+          const entries = list.getEntries();
+          resolve(entries[entries.length - 1].startTime);
+        }).observe({ type: "largest-contentful-paint", buffered: true });
+      }),
+  );
+  record("home_lcp_ms", Math.round(lcp));
+  record(
+    "home_js_css_transferred_bytes",
+    transferred.reduce((a, b) => a + b, 0),
+  );
+  // A measurement, not a timed assertion: it only has to exist.
+  assert.ok(lcp > 0);
+  await context.close();
+}));

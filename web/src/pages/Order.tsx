@@ -1,0 +1,156 @@
+// An order (`GET /api/v1/orders/{number}`): its status, lines, totals, delivery and
+// its timeline. A customer reads theirs with their token; a guest with the order's
+// token, kept by this browser at checkout (or `?token=` from the e-mail's link).
+// Right after checkout (`?placed=1`) it is the confirmation page.
+import { useEffect } from "react";
+import { useParams, useSearchParams } from "react-router-dom";
+import { api, unwrap, type Schemas } from "../api/client";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { QuoteSummary } from "../components/QuoteSummary";
+import { useI18n } from "../i18n";
+import { formatMoney } from "../lib/money";
+import { useAsync } from "../lib/useAsync";
+import { session } from "../state/session";
+
+type Order = Schemas["Order"];
+
+export default function OrderPage() {
+  const { t } = useI18n();
+  const { number = "" } = useParams();
+  const [params] = useSearchParams();
+  const placed = params.get("placed") === "1";
+  const linkToken = params.get("token");
+  useEffect(() => {
+    if (linkToken) session.rememberOrderToken(number, linkToken);
+  }, [linkToken, number]);
+  const token = linkToken ?? session.orderToken(number);
+  const order = useAsync(
+    (signal) =>
+      unwrap(() =>
+        api.GET("/api/v1/orders/{number}", {
+          params: { path: { number }, header: token ? { "X-Order-Token": token } : {} },
+          signal,
+        }),
+      ),
+    [number, token],
+  );
+  if (order.error) return <ProblemAlert error={order.error} />;
+  if (!order.data) return <p className="loading">{t.catalog.loading}</p>;
+  return <OrderView order={order.data} placed={placed} guest={!!token && !session.signedIn()} />;
+}
+
+function OrderView({ order, placed, guest }: { order: Order; placed: boolean; guest: boolean }) {
+  const { t, locale, dateTime } = useI18n();
+  const money = (amount: number) => formatMoney(amount, order.currency, locale, order.exponent);
+  const address = order.shipping_address;
+  return (
+    <article className="order" aria-labelledby="order-title">
+      {placed && (
+        <p className="success" role="status" data-testid="order-placed">
+          {t.order.thanks}
+        </p>
+      )}
+      <h1 id="order-title" data-testid="order-number">
+        {t.order.number(order.number)}
+      </h1>
+      {order.placed_at && <p>{t.order.placedOn(dateTime(order.placed_at))}</p>}
+      <p>
+        {t.order.status}:{" "}
+        <strong className={`status status-${order.status}`} data-testid="order-status">
+          {t.order.statuses[order.status] ?? order.status}
+        </strong>
+      </p>
+      {order.status === "confirmed" && order.payment_status !== "paid" && (
+        <p>{t.order.payOnDelivery}</p>
+      )}
+      {order.status === "awaiting_payment" && order.reservation_expires_at && (
+        <p>{t.order.reservedUntil(dateTime(order.reservation_expires_at))}</p>
+      )}
+      {placed && guest && <p className="note">{t.order.keepLink}</p>}
+
+      <section aria-labelledby="lines-title">
+        <h2 id="lines-title">{t.order.lines}</h2>
+        <table className="lines">
+          <thead>
+            <tr>
+              <th scope="col">{t.cart.item}</th>
+              <th scope="col">{t.cart.unitPrice}</th>
+              <th scope="col">{t.cart.quantity}</th>
+              <th scope="col">{t.cart.lineTotal}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {order.lines.map((line) => (
+              <tr key={line.id}>
+                <th scope="row">
+                  {line.product_title}
+                  <span className="variant-name">{line.variant_name}</span>
+                  {line.discounts.map((d, i) => (
+                    <small key={i} className="line-discount">
+                      {d.name}: −{money(d.amount)}
+                    </small>
+                  ))}
+                  {line.backordered_quantity > 0 && <small>{t.order.backordered(line.backordered_quantity)}</small>}
+                </th>
+                <td data-label={t.cart.unitPrice}>{money(line.unit_price)}</td>
+                <td data-label={t.cart.quantity}>{line.quantity}</td>
+                <td data-label={t.cart.lineTotal}>{money(line.total)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <QuoteSummary
+          totals={{
+            currency: order.currency,
+            exponent: order.exponent,
+            subtotal: order.subtotal,
+            discount_total: order.discount_total,
+            shipping_total: order.shipping_total,
+            tax_total: order.tax_total,
+            grand_total: order.grand_total,
+            tax_inclusive: order.prices_include_tax,
+            hasShipping: order.shipping_method !== null,
+          }}
+        />
+      </section>
+
+      {order.shipping_method && (
+        <section aria-labelledby="delivery-title">
+          <h2 id="delivery-title">{t.order.method}</h2>
+          <p>{order.shipping_method.name}</p>
+          {address && (
+            <address>
+              {[address.full_name, address.company, address.line1, address.line2, [address.postal_code, address.city].filter(Boolean).join(" "), address.region, address.country, address.phone]
+                .filter(Boolean)
+                .map((part, i) => (
+                  <span key={i}>
+                    {part}
+                    <br />
+                  </span>
+                ))}
+            </address>
+          )}
+        </section>
+      )}
+
+      <section aria-labelledby="timeline-title">
+        <h2 id="timeline-title">{t.order.timeline}</h2>
+        <ol className="timeline" data-testid="timeline">
+          {order.events.map((event, i) => (
+            <li key={i}>
+              <time dateTime={event.at}>{dateTime(event.at)}</time>{" "}
+              <strong>{t.order.events[event.kind] ?? event.kind}</strong>
+              {event.to && (
+                <span>
+                  {" "}
+                  → {event.kind === "status" ? (t.order.statuses[event.to] ?? event.to) : event.to}
+                </span>
+              )}
+              {event.note && <p className="note">{event.note}</p>}
+            </li>
+          ))}
+        </ol>
+      </section>
+    </article>
+  );
+}
