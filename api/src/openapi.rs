@@ -61,7 +61,7 @@ fn add_document_routes(doc: &mut serde_json::Value) {
         "responses": {"200": {"description": "The document",
                               "content": {"application/json": {"schema": {"type": "object"}}}}}}});
     doc["paths"]["/docs"] = json!({"get": {
-        "tags": ["health"], "summary": "A readable page of every operation", "operationId": "docs_page",
+        "tags": ["health"], "summary": "The API explorer (Swagger UI, when the storefront's build is served), else a readable page of every operation", "operationId": "docs_page",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}});
 }
 

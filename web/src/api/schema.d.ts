@@ -1764,7 +1764,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A readable page of every operation */
+        /** The API explorer (Swagger UI, when the storefront's build is served), else a readable page of every operation */
         get: operations["docs_page"];
         put?: never;
         post?: never;
