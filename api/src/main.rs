@@ -43,7 +43,10 @@ async fn main() {
             // Pretty and key-ordered (serde_json's map is a BTreeMap), so a
             // generated client's diff shows what changed.
             let doc = maef_api::openapi::document();
-            println!("{}", serde_json::to_string_pretty(&doc).expect("the document serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("the document serialises")
+            );
             return;
         }
     };

@@ -70,8 +70,7 @@ impl Storefront {
     pub async fn serve(self, request: Request) -> Response {
         let path = request.uri().path().to_owned();
         if path.starts_with("/api/") || path == "/api" {
-            return ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
-                .into_response();
+            return ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route").into_response();
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             return ApiError::new(
@@ -94,8 +93,7 @@ impl Storefront {
             Err(never) => match never {},
         };
         if response.status() == StatusCode::NOT_FOUND {
-            return ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "no such file")
-                .into_response();
+            return ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "no such file").into_response();
         }
         let is_html = response
             .headers()
@@ -103,20 +101,14 @@ impl Storefront {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
         let headers = response.headers_mut();
-        headers.insert(
-            header::CACHE_CONTROL,
-            if hashed { IMMUTABLE } else { REVALIDATE },
-        );
+        headers.insert(header::CACHE_CONTROL, if hashed { IMMUTABLE } else { REVALIDATE });
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
         if is_html {
             headers.insert(header::CONTENT_SECURITY_POLICY, PAGE_POLICY);
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         }
         response
     }
@@ -129,8 +121,6 @@ pub async fn serve_file(file: PathBuf, request: Request) -> Response {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, REVALIDATE);
+    response.headers_mut().insert(header::CACHE_CONTROL, REVALIDATE);
     response
 }

@@ -28,12 +28,21 @@ impl Build {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(file, text).unwrap();
         };
-        write("index.html", "<!doctype html><title>shop</title><div id=root></div>");
+        write(
+            "index.html",
+            "<!doctype html><title>shop</title><div id=root></div>",
+        );
         write("assets/index-AbC123.js", &"console.log('app');".repeat(100));
-        write("assets/index-AbC123.js.gz", "not really gzip, but what a precompressed file is served as");
+        write(
+            "assets/index-AbC123.js.gz",
+            "not really gzip, but what a precompressed file is served as",
+        );
         write("favicon.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>");
         if with_explorer {
-            write("docs/index.html", "<!doctype html><title>explorer</title><div id=swagger-ui></div>");
+            write(
+                "docs/index.html",
+                "<!doctype html><title>explorer</title><div id=swagger-ui></div>",
+            );
             write("docs/init.js", "window.ui = 1;");
         }
         Self(dir)
@@ -63,7 +72,11 @@ async fn request(app: &Router, method: Method, uri: &str, accept_gzip: bool) -> 
     if accept_gzip {
         builder = builder.header(header::ACCEPT_ENCODING, "gzip");
     }
-    let response = app.clone().oneshot(builder.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -74,7 +87,7 @@ async fn request(app: &Router, method: Method, uri: &str, accept_gzip: bool) -> 
     }
 }
 
-fn header<'a>(served: &'a Served, name: header::HeaderName) -> &'a str {
+fn header(served: &Served, name: header::HeaderName) -> &str {
     served.headers.get(name).map_or("", |v| v.to_str().unwrap())
 }
 
@@ -90,14 +103,22 @@ async fn the_storefront_is_served_at_the_root_with_its_routes_falling_back_to_th
     let build = Build::new(false);
     let app = app_with(&db, Some(build.path())).await;
 
-    for path in ["/", "/products/robe-d-ete-en-wax", "/orders/2026-000001?placed=1", "/catalog/mode"] {
+    for path in [
+        "/",
+        "/products/robe-d-ete-en-wax",
+        "/orders/2026-000001?placed=1",
+        "/catalog/mode",
+    ] {
         let page = request(&app, Method::GET, path, false).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         assert!(page.body.contains("<div id=root>"), "{path}: {}", page.body);
         assert_eq!(header(&page, header::CACHE_CONTROL), "no-cache", "{path}");
         assert!(header(&page, header::CONTENT_TYPE).starts_with("text/html"));
         let policy = header(&page, header::CONTENT_SECURITY_POLICY);
-        assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(
+            policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{policy}"
+        );
     }
     let icon = request(&app, Method::GET, "/favicon.svg", false).await;
     assert_eq!(icon.status, StatusCode::OK);
@@ -116,7 +137,10 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_precompressed_and_a_missin
 
     let plain = request(&app, Method::GET, "/assets/index-AbC123.js", false).await;
     assert_eq!(plain.status, StatusCode::OK);
-    assert_eq!(header(&plain, header::CACHE_CONTROL), "public, max-age=31536000, immutable");
+    assert_eq!(
+        header(&plain, header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable"
+    );
     assert!(plain.body.starts_with("console.log('app');"));
     assert_eq!(header(&plain, header::CONTENT_ENCODING), "");
 
@@ -138,10 +162,20 @@ async fn api_paths_stay_problems_and_writes_outside_the_api_are_refused() {
     let app = app_with(&db, Some(build.path())).await;
 
     // Through the contract check: these are the API's answers.
-    let unknown = send(&app, Request::get("/api/v1/no-such-route").body(Body::empty()).unwrap()).await;
+    let unknown = send(
+        &app,
+        Request::get("/api/v1/no-such-route").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.problem_code(), "route_not_found");
-    let products = send(&app, Request::get("/api/v1/products?limit=1").body(Body::empty()).unwrap()).await;
+    let products = send(
+        &app,
+        Request::get("/api/v1/products?limit=1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(products.status, StatusCode::OK);
 
     let post = request(&app, Method::POST, "/checkout", false).await;
@@ -167,7 +201,10 @@ async fn docs_is_the_vendored_explorer_when_built_and_the_static_page_otherwise(
     // A build without the explorer, and no build at all: the static page, and no
     // storefront (the root is the API's 404).
     let without = Build::new(false);
-    for app in [app_with(&db, Some(without.path())).await, app_with(&db, None).await] {
+    for app in [
+        app_with(&db, Some(without.path())).await,
+        app_with(&db, None).await,
+    ] {
         let page = send(&app, Request::get("/docs").body(Body::empty()).unwrap()).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.text().contains("/api/v1/openapi.json") && page.text().contains("GET"));
@@ -191,7 +228,12 @@ async fn docs_is_the_vendored_explorer_when_built_and_the_static_page_otherwise(
 fn maef_api_openapi_prints_the_document_the_server_serves_without_a_database() {
     let binary = std::env::var("MAEF_BIN").map_or_else(
         |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/maef-api"),
-        |bin| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(bin).join("maef-api"),
+        |bin| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(bin)
+                .join("maef-api")
+        },
     );
     let output = std::process::Command::new(&binary)
         .arg("openapi")
@@ -199,7 +241,11 @@ fn maef_api_openapi_prints_the_document_the_server_serves_without_a_database() {
         .env_remove("JWT_SECRET")
         .output()
         .unwrap_or_else(|e| panic!("{}: {e} (cargo build -p maef-api)", binary.display()));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, maef_api::openapi::document());
     assert!(printed["paths"]["/api/v1/checkout"]["post"].is_object());
