@@ -55,4 +55,4 @@ echo "==> storefront: browser tests (Chromium) against maef-api on :$PORT" >&2
 cd web
 MAEF_BASE_URL="http://$BIND_ADDR" MAEF_ADMIN_EMAIL="$ADMIN_EMAIL" MAEF_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     SCREENSHOT_DIR="$PWD/../$OUT" CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}" \
-    node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec e2e/
+    node --test --test-reporter=spec e2e/

@@ -55,12 +55,20 @@ function watch(page, errors) {
 }
 
 let step = 0;
-/** A full-page screenshot named `<nn>-<name>.png` under SCREENSHOT_DIR. */
+/**
+ * A full-page screenshot named `<nn>-<name>.png` under SCREENSHOT_DIR (the sticky
+ * header is pinned to the top for it, else it shows wherever the page was scrolled),
+ * and `<nn>-<name>.jpg`, the first screenful, small enough for docs/storefront.md.
+ */
 export async function screenshot(page, name) {
   step += 1;
-  const file = join(SCREENSHOT_DIR, `${String(step).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
+  const base = join(SCREENSHOT_DIR, `${String(step).padStart(2, "0")}-${name}`);
+  const pin = await page.addStyleTag({ content: ".site-header { position: static !important; }" });
+  await page.screenshot({ path: `${base}.png`, fullPage: true, animations: "disabled" });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${base}.jpg`, type: "jpeg", quality: 70 });
+  await pin.evaluate((style) => style.remove());
+  return `${base}.png`;
 }
 
 /** One API call (fixtures, and reading what the page shows from the source). */

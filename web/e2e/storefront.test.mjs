@@ -19,6 +19,9 @@ import {
   shopper,
 } from "./lib.mjs";
 
+/** Per scenario: each waits at most 30 s for any one thing (Playwright's default). */
+const TIMEOUT = 120_000;
+
 let browser;
 let admin;
 let coupon;
@@ -54,7 +57,7 @@ async function fillAddress(page, { email, name }) {
   await page.getByLabel("Phone").fill("77 123 45 67");
 }
 
-test("a shopper browses, searches with a typo, buys with cash on delivery and finds the order in their history", scenario("checkout", async () => {
+test("a shopper browses, searches with a typo, buys with cash on delivery and finds the order in their history", { timeout: TIMEOUT }, scenario("checkout", async () => {
   const context = await shopper(browser);
   const page = await context.newPage();
   const email = `awa.${Date.now()}@example.com`;
@@ -74,6 +77,9 @@ test("a shopper browses, searches with a typo, buys with cash on delivery and fi
   await page.getByTestId("featured").getByRole("listitem").first().waitFor();
   const featured = await api("/api/v1/products?featured=true&limit=8");
   assert.equal(await page.getByTestId("featured").getByRole("listitem").count(), featured.items.length);
+  // Alt text from the media API's `alt`, on every product image.
+  const alts = await page.getByTestId("featured").locator("img").evaluateAll((imgs) => imgs.map((i) => i.alt));
+  assert.deepEqual(alts, featured.items.map((p) => p.image?.alt || p.title));
   await page.getByTestId("stories").getByRole("listitem").first().waitFor();
   const storyImage = page.getByTestId("stories").locator("img").first();
   await storyImage.scrollIntoViewIfNeeded();
@@ -175,7 +181,7 @@ test("a shopper browses, searches with a typo, buys with cash on delivery and fi
   await context.close();
 }));
 
-test("the last unit bought in another tab: the checkout says which line is short", scenario("out-of-stock", async () => {
+test("the last unit bought in another tab: the checkout says which line is short", { timeout: TIMEOUT }, scenario("out-of-stock", async () => {
   const product = await api("/api/v1/products/kimono-imprime-pagne");
   const variant = product.variants[0];
   await setAvailable(admin, variant.id, 1);
@@ -219,7 +225,7 @@ test("the last unit bought in another tab: the checkout says which line is short
   await other.close();
 }));
 
-test("in French: labels, prices in F CFA, the typo'd 'robbe' finds the dress, API errors translated next to their field", scenario("french", async () => {
+test("in French: labels, prices in F CFA, the typo'd 'robbe' finds the dress, API errors translated next to their field", { timeout: TIMEOUT }, scenario("french", async () => {
   const context = await shopper(browser, { locale: "fr-FR" });
   const page = await context.newPage();
   await page.goto("/");
@@ -263,7 +269,7 @@ test("in French: labels, prices in F CFA, the typo'd 'robbe' finds the dress, AP
   await context.close();
 }));
 
-test("the API explorer at /docs: authorise with a token and run an operation", scenario("explorer", async () => {
+test("the API explorer at /docs: authorise with a token and run an operation", { timeout: TIMEOUT }, scenario("explorer", async () => {
   const email = `docs.${Date.now()}@example.com`;
   const password = "correct-horse-battery-staple";
   await api("/api/v1/auth/register", { method: "POST", body: { email, password } });
@@ -289,7 +295,40 @@ test("the API explorer at /docs: authorise with a token and run an operation", s
   await context.close();
 }));
 
-test("the home page's Largest Contentful Paint and first-page weight (figures, not assertions)", scenario("lcp", async () => {
+test("with the keyboard alone: skip link, autocomplete with the arrows, add to cart", { timeout: TIMEOUT }, scenario("keyboard", async () => {
+  const context = await shopper(browser, DESKTOP);
+  const page = await context.newPage();
+  await page.goto("/");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+
+  await page.getByRole("combobox", { name: "Search products" }).focus();
+  await page.keyboard.type("dashi");
+  const option = page.getByRole("option", { name: /Dashiki brodé en coton/ });
+  await option.waitFor();
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await option.getAttribute("aria-selected"), "true");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/products\/dashiki-brode-en-coton/);
+
+  // The variant radios and the button work by keys.
+  const product = await api("/api/v1/products/dashiki-brode-en-coton");
+  const inStock = product.variants.filter((v) => v.stock_status !== "out_of_stock").at(-1);
+  const radio = page.getByRole("radio", { name: inStock.attributes.size, exact: true });
+  await radio.focus();
+  await page.keyboard.press("Space");
+  assert.ok(await radio.isChecked());
+  const add = page.getByRole("button", { name: "Add to cart" });
+  await add.focus();
+  await page.keyboard.press("Enter");
+  await page.getByText("Added to your cart.").waitFor();
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("the home page's Largest Contentful Paint and first-page weight (figures, not assertions)", { timeout: TIMEOUT }, scenario("lcp", async () => {
   const context = await shopper(browser, { ...DESKTOP, locale: "fr-FR" });
   const page = await context.newPage();
   const transferred = [];

@@ -76,11 +76,14 @@ export const session = {
   refreshToken: () => read(KEYS.refresh),
 
   setCartSession(value: string | null) {
+    // Only a real change notifies: the cart reloads on notifications.
+    if (read(KEYS.cart) === value) return;
     write(KEYS.cart, value);
     changed();
   },
 
   setCurrency(value: string) {
+    if (read(KEYS.currency) === value) return;
     write(KEYS.currency, value);
     changed();
   },
