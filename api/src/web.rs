@@ -102,6 +102,8 @@ impl Storefront {
             .is_some_and(|v| v.starts_with("text/html"));
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, if hashed { IMMUTABLE } else { REVALIDATE });
+        // The same URL answers gzip or not after Accept-Encoding: caches must know.
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

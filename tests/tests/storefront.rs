@@ -146,6 +146,13 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_precompressed_and_a_missin
 
     let gzip = request(&app, Method::GET, "/assets/index-AbC123.js", true).await;
     assert_eq!(header(&gzip, header::CONTENT_ENCODING), "gzip");
+    let vary: Vec<_> = gzip
+        .headers
+        .get_all(header::VARY)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_lowercase())
+        .collect();
+    assert!(vary.iter().any(|v| v.contains("accept-encoding")), "{vary:?}");
     assert!(gzip.body.starts_with("not really gzip"));
 
     // A stale tab asking for an old chunk gets an error it can see, not the page.

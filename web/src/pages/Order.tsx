@@ -143,7 +143,7 @@ function OrderView({ order, placed, guest }: { order: Order; placed: boolean; gu
               {event.to && (
                 <span>
                   {" "}
-                  → {event.kind === "status" ? (t.order.statuses[event.to] ?? event.to) : event.to}
+                  → {t.order.statuses[event.to] ?? event.to}
                 </span>
               )}
               {event.note && <p className="note">{event.note}</p>}
