@@ -35,8 +35,9 @@ LOG=.run/test.log
 : > "$LOG"
 echo "==> cargo test (unit, SQL API, HTTP, end-to-end)" >&2
 cargo build --quiet -p maef-api -p maef-worker
-# default-members: everything but the pgrx crate, tested below
-cargo test --quiet 2>&1 | tee -a "$LOG"
+# default-members: everything but the pgrx crate, tested below. --no-fail-fast: every
+# suite runs, so one run lists every failure (the exit status is still non-zero).
+cargo test --quiet --no-fail-fast 2>&1 | tee -a "$LOG"
 
 echo "==> cargo pgrx test (extension, in-database)" >&2
 PGRX_DATA=/var/tmp/maef-pgrx-test

@@ -174,10 +174,11 @@ begin
             coalesce(p_variant -> 'attributes', '{}'), coalesce(api._int_field(p_variant, 'position', p_path), 0),
             coalesce(api._bool_field(p_variant, 'is_active', p_path), true))
     returning variant_id into v_id;
-    perform api._reject_unknown(v_stock, p_path || '.stock', array['qty_on_hand', 'low_stock_threshold']);
-    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold)
+    perform api._reject_unknown(v_stock, p_path || '.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
+    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold, allow_backorder)
     values (v_id, coalesce(api._int_field(v_stock, 'qty_on_hand', p_path || '.stock'), 0),
-            coalesce(api._int_field(v_stock, 'low_stock_threshold', p_path || '.stock'), 5));
+            coalesce(api._int_field(v_stock, 'low_stock_threshold', p_path || '.stock'), 5),
+            coalesce(api._bool_field(v_stock, 'allow_backorder', p_path || '.stock'), false));
     if p_variant ? 'prices' and jsonb_typeof(p_variant -> 'prices') <> 'array' then
         perform api._bad_field(p_path || '.prices', 'must be an array');
     end if;
@@ -465,7 +466,8 @@ begin
         perform api._reject_unknown(p_patch -> 'stock', '$.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
         -- A new on-hand total is a stock adjustment for the difference, with its ledger
         -- row (sql/inventory.sql); the policy fields are plain updates.
-        if (p_patch -> 'stock') ? 'qty_on_hand' then
+        -- Absent or null: unchanged (as for the policy fields below).
+        if coalesce(jsonb_typeof(p_patch -> 'stock' -> 'qty_on_hand'), 'null') <> 'null' then
             perform api._set_variant_on_hand(p_variant_id,
                 api._bounded_int_field(p_patch -> 'stock', 'qty_on_hand', '$.stock', 0, 100000000, true)::integer,
                 'set through PATCH /api/v1/admin/variants/' || p_variant_id);

@@ -109,6 +109,10 @@ UNSTATED_RULES = [
      "the URL's host name resolves in DNS"),
     (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_not_public", None, None,
      "the URL's host resolves to public addresses only"),
+    # A template is a program: it must parse and use only the variables its kind's
+    # e-mails receive (the template's `sample`).
+    (r"PUT /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
+     "the template parses and uses only the variables its kind receives"),
     # A secret only the e-mail holds.
     (r"POST /api/v1/auth/password-reset/confirm$", "invalid_reset_token", None, None, "the token comes from the e-mail"),
     # The password policy's lists.

@@ -208,6 +208,24 @@ async fn setting_on_hand_through_the_variant_and_updating_it_in_psql_both_write_
             m("adjustment", -4, 0, "direct update of shop.inventory"),
         ]
     );
+    // A null on-hand total is "unchanged", as the document says: the threshold changes,
+    // no movement is written.
+    let threshold_only = as_role(
+        &client,
+        &staff.role,
+        &staff.claims,
+        "select api.update_variant($1, $2)",
+        &[
+            &variant,
+            &json!({"stock": {"qty_on_hand": null, "low_stock_threshold": 7}}),
+        ],
+    )
+    .await
+    .unwrap();
+    let product: Value = threshold_only[0].get(0);
+    assert_eq!(product["variants"][0]["stock"]["qty_on_hand"], 10);
+    assert_eq!(product["variants"][0]["stock"]["low_stock_threshold"], 7);
+    assert_eq!(movements(&client, variant).await.len(), 3);
     let negative = as_role(
         &client,
         &staff.role,

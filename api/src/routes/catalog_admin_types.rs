@@ -176,12 +176,14 @@ pub struct VariantPatch {
 #[serde(deny_unknown_fields)]
 pub struct StockFields {
     /// Units on hand (not below the units reserved by orders: 422
-    /// `inventory_reserved_within_on_hand`).
-    #[schema(minimum = 0, maximum = 2147483647)]
+    /// `stock_below_reserved`). A change is an adjustment movement in the ledger.
+    #[schema(minimum = 0, maximum = 100000000)]
     pub qty_on_hand: Option<i32>,
     /// At or below it, shoppers see `low_stock`.
     #[schema(minimum = 0, maximum = 2147483647)]
     pub low_stock_threshold: Option<i32>,
+    /// Sell beyond the stock on hand (false for a new variant).
+    pub allow_backorder: Option<bool>,
 }
 
 /// A price window in one currency. `compare_at_amount` must exceed `amount` (else 422
