@@ -4371,6 +4371,8 @@ export interface components {
         };
         /** @description A variant's stock (absent or null: unchanged, 0 and 5 for a new variant). */
         StockFields: {
+            /** @description Sell beyond the stock on hand (false for a new variant). */
+            allow_backorder?: boolean | null;
             /**
              * Format: int32
              * @description At or below it, shoppers see `low_stock`.
@@ -4379,7 +4381,7 @@ export interface components {
             /**
              * Format: int32
              * @description Units on hand (not below the units reserved by orders: 422
-             *     `inventory_reserved_within_on_hand`).
+             *     `stock_below_reserved`). A change is an adjustment movement in the ledger.
              */
             qty_on_hand?: number | null;
         };
