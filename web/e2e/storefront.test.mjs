@@ -324,6 +324,8 @@ test("with the keyboard alone: skip link, autocomplete with the arrows, add to c
   const context = await shopper(browser, DESKTOP);
   const page = await context.newPage();
   await page.goto("/");
+  // The page is rendered by script: wait for it before the first key.
+  await page.getByTestId("featured").getByRole("listitem").first().waitFor();
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
   await page.keyboard.press("Enter");

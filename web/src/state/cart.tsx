@@ -6,7 +6,7 @@
 // and the store's default destination; its `session` is kept (session.ts) and sent
 // as `X-Cart-Session`. At sign-in the guest cart is merged into the customer's
 // (`POST /api/v1/cart` with both the token and the session).
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { api, ApiProblem, unwrap, type Schemas } from "../api/client";
 import { session } from "./session";
 
@@ -47,11 +47,31 @@ export function CartProvider({ children }: { children: ReactNode }) {
   const [quote, setQuote] = useState<Quote | null>(null);
   const [loading, setLoading] = useState(hasCart());
 
-  const keep = useCallback((next: Quote) => {
-    if (next.session) session.setCartSession(next.session);
-    setQuote(next);
-    return next;
+  // Answers can arrive out of order (a reload started by a session change may be
+  // answered after the add that followed it): each call takes a number when it
+  // starts, and an answer older than the one shown is not shown.
+  const issued = useRef(0);
+  const shown = useRef(0);
+  const track = useCallback(<T,>(call: () => Promise<T>) => {
+    const ticket = ++issued.current;
+    return call().then((value) => ({ ticket, value }));
   }, []);
+  const show = useCallback((ticket: number, next: Quote | null) => {
+    if (ticket < shown.current) return false;
+    shown.current = ticket;
+    if (next?.session) session.setCartSession(next.session);
+    setQuote(next);
+    return true;
+  }, []);
+  /** Runs a cart call and shows its quote unless a newer one is already shown. */
+  const keep = useCallback(
+    async (call: () => Promise<Quote>) => {
+      const { ticket, value } = await track(call);
+      show(ticket, value);
+      return value;
+    },
+    [track, show],
+  );
 
   const reload = useCallback(async () => {
     if (!hasCart()) {
@@ -60,20 +80,22 @@ export function CartProvider({ children }: { children: ReactNode }) {
       return null;
     }
     setLoading(true);
+    const ticket = ++issued.current;
     try {
-      return keep(await unwrap(() => api.GET("/api/v1/cart", { params: { header: {} } })));
+      const quote = await unwrap(() => api.GET("/api/v1/cart", { params: { header: {} } }));
+      show(ticket, quote);
+      return quote;
     } catch (error) {
       // An expired or converted cart is simply gone: a new one opens on the next add.
       if (error instanceof ApiProblem && (error.status === 404 || error.status === 410)) {
-        if (!session.signedIn()) session.setCartSession(null);
-        setQuote(null);
+        if (show(ticket, null) && !session.signedIn()) session.setCartSession(null);
         return null;
       }
       throw error;
     } finally {
       setLoading(false);
     }
-  }, [keep]);
+  }, [show]);
 
   useEffect(() => {
     reload().catch(() => undefined);
@@ -85,8 +107,8 @@ export function CartProvider({ children }: { children: ReactNode }) {
 
   const open = useCallback(async () => {
     if (quote) return quote;
-    return keep(
-      await unwrap(() =>
+    return keep(() =>
+      unwrap(() =>
         api.POST("/api/v1/cart", {
           body: { currency: session.currency() as Currency, shipping_country: DEFAULT_COUNTRY },
         }),
@@ -102,33 +124,29 @@ export function CartProvider({ children }: { children: ReactNode }) {
       reload,
       async add(variantId, quantity) {
         await open();
-        return keep(
-          await unwrap(() => api.POST("/api/v1/cart/items", { body: { variant_id: variantId, quantity } })),
-        );
+        return keep(() => unwrap(() => api.POST("/api/v1/cart/items", { body: { variant_id: variantId, quantity } })));
       },
       async setQuantity(lineId, quantity) {
-        return keep(
-          await unwrap(() =>
-            api.PATCH("/api/v1/cart/items/{id}", { params: { path: { id: lineId } }, body: { quantity } }),
-          ),
+        return keep(() =>
+          unwrap(() => api.PATCH("/api/v1/cart/items/{id}", { params: { path: { id: lineId } }, body: { quantity } })),
         );
       },
       async remove(lineId) {
-        return keep(await unwrap(() => api.DELETE("/api/v1/cart/items/{id}", { params: { path: { id: lineId } } })));
+        return keep(() => unwrap(() => api.DELETE("/api/v1/cart/items/{id}", { params: { path: { id: lineId } } })));
       },
       async applyCoupon(code) {
-        return keep(await unwrap(() => api.POST("/api/v1/cart/coupon", { body: { code } })));
+        return keep(() => unwrap(() => api.POST("/api/v1/cart/coupon", { body: { code } })));
       },
       async removeCoupon() {
-        return keep(await unwrap(() => api.DELETE("/api/v1/cart/coupon", {})));
+        return keep(() => unwrap(() => api.DELETE("/api/v1/cart/coupon", {})));
       },
       async chooseShipping(code) {
-        return keep(await unwrap(() => api.PUT("/api/v1/cart/shipping-method", { body: { code } })));
+        return keep(() => unwrap(() => api.PUT("/api/v1/cart/shipping-method", { body: { code } })));
       },
       async shipTo(country) {
         const current = await open();
-        return keep(
-          await unwrap(() =>
+        return keep(() =>
+          unwrap(() =>
             api.POST("/api/v1/cart", {
               body: { currency: current.currency as Currency, shipping_country: country },
             }),
@@ -149,14 +167,15 @@ export function CartProvider({ children }: { children: ReactNode }) {
         await reload().catch(() => undefined);
       },
       forget() {
+        shown.current = ++issued.current;
         if (!session.signedIn()) session.setCartSession(null);
         setQuote(null);
       },
       replace(next) {
-        setQuote(next);
+        show(++issued.current, next);
       },
     }),
-    [quote, loading, reload, open, keep],
+    [quote, loading, reload, open, keep, show],
   );
 
   return <Context.Provider value={value}>{children}</Context.Provider>;
