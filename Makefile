@@ -2,7 +2,7 @@
 # they need on a fresh Debian 12 machine (scripts/setup.sh) and are safe to repeat.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-events bench-checkout bench-stories lint check-links setup
+.PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-events bench-checkout bench-stories bench-reports bench-payments lint check-links setup
 
 help:
 	@echo "make run    - set up, load the demo shop, build the storefront, run maef-api on :8000 (shop at /, API at /api/v1, explorer at /docs) and maef-worker"
@@ -15,6 +15,8 @@ help:
 	@echo "make bench-media - media: download MB/s vs nginx, slow readers, upload MB/s, thumbnails vs vipsthumbnail"
 	@echo "make bench-events - events: server CPU per event in an order-like transaction, events/s, webhook deliveries/s vs noop jobs"
 	@echo "make bench-stories - Instagram stories: stories/s from a fake Graph API vs plain HTTP fetch, worker RSS on a 100 MB video"
+	@echo "make bench-reports - each report's latency on a generated year of 200,000 orders: live vs materialized, and a scan floor"
+	@echo "make bench-payments - payments: verified Stripe webhooks applied/s (8 connections) vs forged and duplicate baselines; what a provider call adds to POST .../payments"
 	@echo "make lint   - check-links, cargo fmt --check and cargo clippy -D warnings (what CI runs, with setup and test)"
 	@echo "make check-links - every relative link of README.md and docs/*.md resolves"
 
@@ -49,6 +51,12 @@ bench-events:
 bench-stories:
 	@scripts/bench-stories.sh
 
+bench-reports:
+	@scripts/bench-reports.sh
+
+bench-payments:
+	@scripts/bench-payments.sh
+
 setup:
 	@scripts/setup.sh
 
@@ -57,5 +65,5 @@ check-links:
 
 lint: check-links
 	cargo fmt --all --check
-	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-instagram -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
+	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-instagram -p maef-payments -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
 	cd extension && cargo clippy --quiet --all-targets -- -D warnings

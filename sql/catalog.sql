@@ -88,13 +88,15 @@ begin
                   order by vp.currency_code, vp.amount) f), '[]'::jsonb),
         -- Kept by triggers on inventory and variants (migrations/V8).
         'in_stock', p.in_stock,
+        -- Kept by triggers on reviews (migrations/V29, sql/reviews.sql).
+        'rating', api._rating_json(p.product_id, false),
         'image', (select jsonb_build_object('asset_id', pm.asset_id, 'url', '/api/v1/media/' || pm.asset_id, 'alt', pm.alt)
                   from shop.product_media pm where pm.product_id = p.product_id
                   order by pm.is_primary desc, pm.position limit 1));
 end
 $$;
 comment on function api._product_summary(shop.product) is
-    'Private: the list form of a product (prices "from", stock flag, primary image).';
+    'Private: the list form of a product (prices "from", stock flag, rating {average, count}, primary image).';
 
 -- Builds one category node with its children, recursively.
 create function api._category_node(p_category_id bigint)
@@ -144,7 +146,7 @@ $$;
 -- p_filters (all optional): category (slug; includes descendants), brand, tag (slug),
 -- currency + min_price / max_price (minor units; a price filter needs a currency),
 -- in_stock, featured ("true"/"false"), q (full-text, same syntax as search), sort
--- (relevance, price_asc, price_desc, newest, popular; default: catalog order),
+-- (relevance, price_asc, price_desc, newest, popular, rating; default: catalog order),
 -- "attr.<name>" = value (a variant with that attribute value).
 --
 -- Every sort is turned into one ascending numeric key (descending sorts negate it) so
@@ -183,7 +185,7 @@ begin
             message = format('unknown filter(s): %s', v_unknown),
             hint = 'Allowed: category, brand, tag, currency, min_price, max_price, in_stock, featured, q, sort, attr.<name>.';
     end if;
-    perform api._require_one_of('sort', v_sort, array['relevance', 'price_asc', 'price_desc', 'newest', 'popular']);
+    perform api._require_one_of('sort', v_sort, array['relevance', 'price_asc', 'price_desc', 'newest', 'popular', 'rating']);
     perform api._require_one_of('in_stock', f ->> 'in_stock', array['true', 'false']);
     perform api._require_one_of('featured', f ->> 'featured', array['true', 'false']);
     if (f ? 'min_price' or f ? 'max_price' or v_sort in ('price_asc', 'price_desc')) and v_currency is null then
@@ -233,6 +235,9 @@ begin
                    when 'price_asc' then pr.price
                    when 'price_desc' then -pr.price
                    when 'popular' then -coalesce(pop.units_sold, 0)
+                   -- Best average first (4 decimals), then most reviews; unrated last.
+                   when 'rating' then -(coalesce(round(rt.rating_sum::numeric / nullif(rt.review_count, 0), 4), 0) * 100000000000
+                                        + least(coalesce(rt.review_count, 0), 9999999))
                    when 'relevance' then -round(ts_rank_cd(p.search_vector, v_tsq, 32)::numeric, 6)
                    else 0
                end as k
@@ -241,6 +246,7 @@ begin
             select min(vp.amount) as price from api._variant_prices(p.product_id, now()) vp
             where vp.currency_code = v_currency) pr on v_currency is not null
         left join shop.popular_products pop on pop.product_id = p.product_id and v_sort = 'popular'
+        left join shop.product_rating rt on rt.product_id = p.product_id and v_sort = 'rating'
         where p.is_active
           and (v_category_ids is null or p.category_id = any (v_category_ids))
           and (f ->> 'brand' is null or lower(p.brand) = lower(f ->> 'brand'))
@@ -271,7 +277,7 @@ begin
 end
 $$;
 comment on function api.list_products(integer, text, jsonb) is
-    'A page of active products: {items, next_cursor}. Filters (jsonb): category (with descendants), brand, tag, currency + min_price/max_price (minor units), in_stock, featured, q, attr.<name>; sort: relevance|price_asc|price_desc|newest|popular. Errors: MA422 invalid_limit, invalid_cursor, unknown_filter, invalid_sort, currency_required, invalid_price, q_required.';
+    'A page of active products: {items, next_cursor}. Filters (jsonb): category (with descendants), brand, tag, currency + min_price/max_price (minor units), in_stock, featured, q, attr.<name>; sort: relevance|price_asc|price_desc|newest|popular|rating (best average, then most reviews). Errors: MA422 invalid_limit, invalid_cursor, unknown_filter, invalid_sort, currency_required, invalid_price, q_required.';
 
 -- Summaries of several products by slug, in the order asked.
 create function api.lookup_products(p_slugs text[])
@@ -318,6 +324,7 @@ begin
         'description', p.description,
         'long_description', p.long_description,
         'specs', p.specs,
+        'rating', api._rating_json(p.product_id, true),
         'created_at', p.created_at,
         'updated_at', p.updated_at,
         'breadcrumbs', coalesce((
@@ -360,7 +367,7 @@ begin
 end
 $$;
 comment on function api.product_by_slug(text) is
-    'A product page: summary fields plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products; {"redirect": slug} for a former slug of a renamed product. Errors: MA404 product_not_found.';
+    'A product page: summary fields (rating with its histogram) plus variants (prices, stock_status), media, tags, breadcrumbs and up to 4 related products; {"redirect": slug} for a former slug of a renamed product. Errors: MA404 product_not_found.';
 
 -- Refreshes the derived catalog views without blocking readers (scheduled job; also
 -- callable from psql). Returns the time it took.

@@ -199,6 +199,7 @@ begin
           and status <> 'sending'
         limit p_limit);
     get diagnostics v_count = row_count;
+    perform api._count_retention('emails', v_count);  -- report.retention (sql/privacy.sql)
     return v_count;
 end
 $$;

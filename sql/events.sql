@@ -234,6 +234,7 @@ begin
         where occurred_at < now() - make_interval(days => api._setting_int('events.retention_days')::integer)
         limit p_limit);
     get diagnostics v_count = row_count;
+    perform api._count_retention('events', v_count);  -- report.retention (sql/privacy.sql)
     return v_count;
 end
 $$;

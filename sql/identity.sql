@@ -447,10 +447,26 @@ set search_path = '' as $$
                  from shop.cart c where c.user_id = u.user_id), '[]'),
         'orders', coalesce((select jsonb_agg(to_jsonb(o) || jsonb_build_object(
                     'items', coalesce((select jsonb_agg(to_jsonb(i)) from shop.order_item i where i.order_id = o.order_id), '[]'),
-                    'payments', coalesce((select jsonb_agg(to_jsonb(p) - 'raw') from shop.payment p where p.order_id = o.order_id), '[]'))
+                    'payments', coalesce((select jsonb_agg(to_jsonb(p) - 'raw' || jsonb_build_object(
+                                     'refunds', coalesce((select jsonb_agg(to_jsonb(f) order by f.refund_id)
+                                                          from shop.refund f where f.payment_id = p.payment_id), '[]')))
+                                 from shop.payment p where p.order_id = o.order_id), '[]'))
                     order by o.created_at)
                  from shop.customer_order o where o.user_id = u.user_id), '[]'),
-        'reviews', coalesce((select jsonb_agg(to_jsonb(r)) from shop.review r where r.user_id = u.user_id), '[]'),
+        'reviews', coalesce((select jsonb_agg(to_jsonb(r) || jsonb_build_object(
+                        'media', coalesce((select jsonb_agg(m.asset_id order by m.position) from shop.review_media m
+                                           where m.review_id = r.review_id), '[]'),
+                        'revisions', coalesce((select jsonb_agg(to_jsonb(v) order by v.review_revision_id)
+                                               from shop.review_revision v where v.review_id = r.review_id), '[]'))
+                        order by r.review_id)
+                     from shop.review r where r.user_id = u.user_id), '[]'),
+        'helpful_votes', coalesce((select jsonb_agg(jsonb_build_object('review_id', v.review_id, 'at', v.created_at)
+                                                    order by v.created_at)
+                                   from shop.review_vote v where v.user_id = u.user_id), '[]'),
+        'consents', coalesce((select jsonb_agg(jsonb_build_object('purpose', c.purpose, 'granted', c.granted,
+                                                                  'version', c.version, 'recorded_at', c.recorded_at)
+                                               order by c.user_consent_id)
+                              from shop.user_consent c where c.user_id = u.user_id), '[]'),
         'sessions', coalesce((select jsonb_agg(jsonb_build_object('issued_at', t.issued_at, 'expires_at', t.expires_at,
                                                                   'revoked_at', t.revoked_at))
                               from shop.refresh_token t where t.user_id = u.user_id), '[]'),
@@ -462,44 +478,23 @@ set search_path = '' as $$
                             from shop.email_message m where m.user_id = u.user_id), '[]'))
     from shop.app_user u where u.user_id = api._require_user()
 $$;
-comment on function api.export_me() is 'All data held about the signed-in user, as one JSON document (GDPR access).';
+comment on function api.export_me() is 'All data held about the signed-in user, as one JSON document (GDPR access): profile, addresses, carts, orders with items and payments (no provider payload) and refunds, reviews with photos and earlier versions, helpful votes, consents, sessions, activity, e-mails.';
 
--- Erases the signed-in user's personal data (GDPR): the account is anonymised and
--- deactivated, addresses deleted, orders kept for accounting without personal fields,
--- sessions revoked.
+-- Erases the signed-in user's personal data (GDPR): api._erase_user (sql/privacy.sql)
+-- anonymises and deactivates the account, deletes addresses, carts, consents and
+-- sessions, keeps orders for accounting without personal data and reviews anonymous.
 create function api.erase_me()
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
 declare
     v_user_id uuid := api._require_user();
-    v_placeholder text := 'erased-' || v_user_id || '@invalid';
 begin
-    update shop.app_user
-    set email = v_placeholder, username = null, password_hash = null, is_active = false, erased_at = now()
-    where user_id = v_user_id;
-    delete from shop.address where user_id = v_user_id;
-    delete from shop.cart where user_id = v_user_id;
-    update shop.customer_order
-    set email = v_placeholder, shipping_address = null, billing_address = null
-    where user_id = v_user_id;
-    update shop.shipment s set address = null
-    from shop.customer_order o where o.order_id = s.order_id and o.user_id = v_user_id;
-    update shop.review set title = '', body = '' where user_id = v_user_id;
-    update shop.refresh_token set revoked_at = now() where user_id = v_user_id and revoked_at is null;
-    delete from shop.password_reset_token where user_id = v_user_id;
-    update shop.email_message
-    set to_address = v_placeholder, data = '{}', subject = null, body_text = null, body_html = null,
-        status = case when status in ('queued', 'sending') then 'failed' else status end,
-        last_error = case when status in ('queued', 'sending') then 'the recipient erased their account' else last_error end
-    where user_id = v_user_id;
-    update shop.event set payload = payload || jsonb_build_object('email', v_placeholder, 'username', null)
-    where aggregate_type = 'customer' and aggregate_id = v_user_id::text;
-    perform api._audit('erased', 'user', v_user_id::text);
-    return jsonb_build_object('status', 'erased');
+    return jsonb_build_object('status', 'erased') || api._erase_user(v_user_id, '{"by": "self"}');
 end
 $$;
-comment on function api.erase_me() is 'Anonymises the signed-in user (GDPR erasure): personal fields removed, orders kept, sessions revoked.';
+comment on function api.erase_me() is
+    'Erases the signed-in user (GDPR, docs/privacy.md): account anonymised and deactivated, addresses, carts, consents and sessions deleted, orders kept for accounting without personal data, reviews kept anonymous. Returns {status, orders, reviews}.';
 
 -- ---------------------------------------------------------------- administration
 

@@ -360,6 +360,7 @@ begin
         for update skip locked)
     delete from shop.media_asset a using doomed d where a.asset_id = d.asset_id;
     get diagnostics v_deleted = row_count;
+    perform api._count_retention('orphan_media', v_deleted);  -- report.retention (sql/privacy.sql)
     return v_deleted;
 end
 $$;

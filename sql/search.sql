@@ -1,6 +1,8 @@
 -- Product search: full text (French + English, accent-insensitive, web-search syntax),
 -- typo tolerance with trigrams when full text finds too little, ranking by
--- maef.search_score (weights in shop.search_weight), highlights, facets, suggestions.
+-- maef.search_score plus a rating signal (weights in shop.search_weight), highlights,
+-- facets, suggestions. The HTTP route logs each search (query text and result count
+-- only) through api.search_products_logged.
 
 -- The query as both tsqueries (French and English stemming) OR-ed together — or only
 -- the wider one when the other cannot match more: two plain conjunctions where one has
@@ -96,14 +98,16 @@ declare
     v_newest bigint;
     -- The ranking weights (shop.search_weight), read once rather than per candidate.
     w_text float8; w_trigram float8; w_exact float8; w_prefix float8; w_popularity float8; w_in_stock float8;
+    w_rating float8;
 begin
     select coalesce(max(s.weight) filter (where s.name = 'text'), 1.0),
            coalesce(max(s.weight) filter (where s.name = 'trigram'), 0.6),
            coalesce(max(s.weight) filter (where s.name = 'exact'), 2.0),
            coalesce(max(s.weight) filter (where s.name = 'prefix'), 0.5),
            coalesce(max(s.weight) filter (where s.name = 'popularity'), 0.3),
-           coalesce(max(s.weight) filter (where s.name = 'in_stock'), 0.2)
-    into w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock
+           coalesce(max(s.weight) filter (where s.name = 'in_stock'), 0.2),
+           coalesce(max(s.weight) filter (where s.name = 'rating'), 0)
+    into w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock, w_rating
     from shop.search_weight s;
     -- A common query (one product in 50 or more) finds p_cap matches among the p_probe
     -- newest products: walking the id index and testing each vector is cheap, while the
@@ -178,7 +182,12 @@ begin
                t.norm like v_like,
                coalesce(pop.units_sold, 0),
                p.in_stock,
-               w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock),
+               w_text, w_trigram, w_exact, w_prefix, w_popularity, w_in_stock)
+           -- The rating signal (migrations/V29): the average of the approved reviews
+           -- pulled towards 3 stars by 5 phantom reviews, scaled from 1..5 to 0..1, so a
+           -- product without reviews scores 0.5, one 5-star review 0.58, fifty 0.96. Added
+           -- here, beside the extension's score, with its weight from shop.search_weight.
+           + w_rating * ((coalesce(rt.rating_sum, 0) + 15)::float8 / (coalesce(rt.review_count, 0) + 5) - 1) / 4,
            v_exact,
            coalesce(v_matches, count(*) over ()),
            p.category_id,
@@ -186,7 +195,8 @@ begin
     from candidates c
     join shop.product p using (product_id)
     cross join lateral (select shop.f_unaccent(lower(p.title)) as norm) t
-    left join shop.popular_products pop on pop.product_id = p.product_id;
+    left join shop.popular_products pop on pop.product_id = p.product_id
+    left join shop.product_rating rt on rt.product_id = p.product_id;
 end
 $$;
 
@@ -372,4 +382,27 @@ comment on function api._scaled(bigint, double precision) is 'Private: a facet c
 grant execute on function
     api.search_products(text,integer,text,text),
     api.search_suggest(text)
+    to maef_anon, maef_customer, maef_staff, maef_admin;
+
+-- The search of the HTTP route: api.search_products, and the first page of each search
+-- logged for report.top_searches — the normalised query and the total, nothing about
+-- who searched (migrations/V30). Later pages are the same search and are not logged.
+create function api.search_products_logged(p_q text, p_limit integer default 20, p_after text default null,
+                                           p_currency text default null)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v_result jsonb := api.search_products(p_q, p_limit, p_after, p_currency);
+begin
+    if p_after is null then
+        insert into shop.search_log (query, results)
+        values (left(regexp_replace(lower(btrim(p_q)), '\s+', ' ', 'g'), 200), (v_result ->> 'total')::bigint);
+    end if;
+    return v_result;
+end
+$$;
+comment on function api.search_products_logged(text, integer, text, text) is
+    'api.search_products, logging the first page of each search in shop.search_log (normalised query and total; no user). Used by GET /api/v1/search.';
+grant execute on function api.search_products_logged(text,integer,text,text)
     to maef_anon, maef_customer, maef_staff, maef_admin;

@@ -921,6 +921,7 @@ begin
       and not exists (select from shop.story s where s.asset_id = a.asset_id or s.poster_asset_id = a.asset_id)
       and not exists (select from shop.product_media pm where pm.asset_id = a.asset_id)
       and not exists (select from shop.review_media rm where rm.asset_id = a.asset_id);
+    perform api._count_retention('stories', coalesce(v_deleted, 0));  -- report.retention (sql/privacy.sql)
     if v_deleted > 0 then
         perform api._audit('stories.pruned', 'story', null, jsonb_build_object('stories', v_deleted,
             'retention_days', api._setting_int('stories.retention_days')));

@@ -159,6 +159,12 @@ permissions! {
     StoriesWrite = "stories:write";
     /// `integrations:admin`: connect and disconnect social accounts and their tokens.
     IntegrationsAdmin = "integrations:admin";
+    /// `reviews:write`: write product reviews and vote reviews helpful (customers).
+    ReviewsWrite = "reviews:write";
+    /// `reviews:moderate`: the moderation queue, approve, reject, reply.
+    ReviewsModerate = "reviews:moderate";
+    /// `reports:read`: the shop's reports (sales, funnel, stock, searches, payments, customers).
+    ReportsRead = "reports:read";
 }
 
 /// Extracts a [`Caller`] who holds `P`: 401 when anonymous, 403 without the permission.

@@ -74,6 +74,9 @@ pub struct Config {
     /// vendored API explorer) replaces the static `/docs` page. Unset, or a folder
     /// without `index.html`: the API alone, as before.
     pub web_dir: Option<std::path::PathBuf>,
+    /// The payment providers (`STRIPE_*`, `FEDAPAY_*`, `PAYSTACK_*`, `PAYMENT_*`): all
+    /// optional; a provider without keys is not offered (docs/payments.md).
+    pub payments: maef_payments::PaymentsConfig,
 }
 
 /// Media settings (uploads stream; downloads are read from the database in chunks).
@@ -293,6 +296,10 @@ impl Config {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
                 .map(std::path::PathBuf::from),
+            payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| ConfigError {
+                var: p.var,
+                problem: p.problem,
+            })?,
         })
     }
 }

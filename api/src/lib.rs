@@ -63,6 +63,8 @@ pub struct AppState {
     pub media_chunks: Arc<routes::media::chunks::MediaChunks>,
     /// The Instagram Graph API client (OAuth callback, tokens an admin gives).
     pub graph: maef_instagram::Graph,
+    /// The payment providers' client (keys, base URLs, timeouts).
+    pub payments: maef_payments::Providers,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
                 config.db_pool_size,
             )),
             graph: maef_instagram::Graph::new(&config.instagram).map_err(anyhow::Error::msg)?,
+            payments: maef_payments::Providers::new(config.payments.clone()).map_err(anyhow::Error::msg)?,
         })
     }
 }

@@ -11,7 +11,11 @@
 //! run's databases afterwards.
 
 pub mod contract;
+pub mod fake_fedapay;
 pub mod fake_graph;
+pub mod fake_paystack;
+pub mod fake_provider;
+pub mod fake_stripe;
 pub mod fakes;
 pub mod http;
 pub mod shop;

@@ -15,7 +15,7 @@ fn summary() -> serde_json::Value {
            "category": {"slug": "robes", "name": "Robes"},
            "price_from": [{"currency": "XOF", "amount": 15000, "price_formatted": "15,000 XOF",
                            "compare_at_amount": null, "compare_at_formatted": null}],
-           "in_stock": true, "image": null})
+           "in_stock": true, "rating": {"average": null, "count": 0}, "image": null})
 }
 
 #[test]

@@ -849,7 +849,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let n = count(&client, "select api.enqueue_due_schedules()::bigint").await;
-    assert_eq!(n, 10);
+    assert_eq!(n, 12);
     let kinds: Vec<String> = client
         .query("select kind from shop.job_queue order by kind", &[])
         .await
@@ -860,6 +860,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
     assert_eq!(
         kinds,
         [
+            "apply_retention",
             "expire_stock_reservations",
             "prune_emails",
             "prune_events",
@@ -868,6 +869,7 @@ async fn the_default_schedules_exist_and_enqueue_their_kinds() {
             "prune_orphan_media",
             "prune_stories",
             "pull_instagram_stories",
+            "reconcile_payments",
             "refresh_materialized_views",
             "renew_instagram_tokens"
         ]

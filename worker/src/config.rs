@@ -69,6 +69,9 @@ pub struct WorkerConfig {
     pub dispatch_events: bool,
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`), as maef-api reads it.
     pub instagram: maef_instagram::InstagramConfig,
+    /// The payment providers (`STRIPE_*`, `FEDAPAY_*`, `PAYSTACK_*`), as maef-api reads
+    /// them: verify_payment re-fetches payments with them.
+    pub payments: maef_payments::PaymentsConfig,
     /// Limits of the media the worker downloads (stories), as uploads have them.
     pub media: MediaLimits,
 }
@@ -193,6 +196,7 @@ impl WorkerConfig {
                 chunk_bytes: number("MEDIA_CHUNK_BYTES", 256 << 10)? as usize,
             },
             instagram: maef_instagram::InstagramConfig::from_lookup(var).map_err(|p| p.to_string())?,
+            payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| p.to_string())?,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The worker's clients to the outside world, built once at start-up and shared by the
-//! handlers: the HTTP client of webhook deliveries and the mail transport.
+//! handlers: the HTTP client of webhook deliveries, the mail transport and the payment
+//! providers' client.
 //!
 //! The HTTP client resolves host names through the outbound address policy
 //! ([`maef_outbound::address`]): it connects only to addresses that passed the check,
@@ -37,6 +38,9 @@ pub struct Services {
     pub mailer: Mailer,
     /// `MAIL_FROM`.
     pub mail_from: Mailbox,
+    /// The payment providers (re-fetching payments): their own client, to fixed
+    /// configured base URLs, outside the webhook address policy.
+    pub payments: maef_payments::Providers,
 }
 
 impl Services {
@@ -76,6 +80,7 @@ impl Services {
             policy,
             mailer,
             mail_from: config.mail_from.parse()?,
+            payments: maef_payments::Providers::new(config.payments.clone()).map_err(anyhow::Error::msg)?,
         })
     }
 }

@@ -168,9 +168,55 @@ pub struct ProductSummary {
     /// Lowest current price over the variants, per currency.
     pub price_from: Vec<Price>,
     pub in_stock: bool,
+    /// Approved reviews (docs/reviews.md).
+    pub rating: Rating,
     /// The primary image (else the first), if any.
     #[schema(required)]
     pub image: Option<Image>,
+}
+
+/// A product's rating: its approved reviews (kept by triggers, never recomputed per
+/// request).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    /// Mean of the ratings, 2 decimals; null without reviews.
+    #[schema(required, minimum = 1, maximum = 5)]
+    pub average: Option<f64>,
+    #[schema(minimum = 0)]
+    pub count: i64,
+}
+
+/// A product's rating with the count of each star.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingWithHistogram {
+    #[schema(required, minimum = 1, maximum = 5)]
+    pub average: Option<f64>,
+    #[schema(minimum = 0)]
+    pub count: i64,
+    pub histogram: RatingHistogram,
+}
+
+/// Approved reviews per star.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingHistogram {
+    #[serde(rename = "1")]
+    #[schema(minimum = 0)]
+    pub one: i64,
+    #[serde(rename = "2")]
+    #[schema(minimum = 0)]
+    pub two: i64,
+    #[serde(rename = "3")]
+    #[schema(minimum = 0)]
+    pub three: i64,
+    #[serde(rename = "4")]
+    #[schema(minimum = 0)]
+    pub four: i64,
+    #[serde(rename = "5")]
+    #[schema(minimum = 0)]
+    pub five: i64,
 }
 
 /// A page of products.
@@ -181,7 +227,7 @@ pub struct ProductSummary {
                "is_featured": true, "category": {"slug": "robes", "name": "Robes"},
                "price_from": [{"currency": "XOF", "amount": 15000, "price_formatted": "15,000 XOF",
                                "compare_at_amount": null, "compare_at_formatted": null}],
-               "in_stock": true,
+               "in_stock": true, "rating": {"average": 4.5, "count": 12},
                "image": {"asset_id": "0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c",
                          "url": "/api/v1/media/0b1e9a4c-5d2f-4b8e-9c1a-3f6d7e8a9b0c", "alt": "Robe wax"}}],
     "next_cursor": "0|12"
@@ -224,7 +270,8 @@ pub enum StockStatus {
     "category": {"slug": "robes", "name": "Robes"},
     "price_from": [{"currency": "XOF", "amount": 15000, "price_formatted": "15,000 XOF",
                     "compare_at_amount": null, "compare_at_formatted": null}],
-    "in_stock": true, "sku_root": "RW-NDEYE", "description": "Robe en wax, coupe droite.",
+    "in_stock": true, "rating": {"average": 4.5, "count": 2, "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}},
+    "sku_root": "RW-NDEYE", "description": "Robe en wax, coupe droite.",
     "long_description": "", "specs": {"matière": "coton"},
     "created_at": "2026-11-02T10:15:00+00:00", "updated_at": "2026-11-02T10:15:00+00:00",
     "breadcrumbs": [{"slug": "mode-femme", "name": "Mode femme"}, {"slug": "robes", "name": "Robes"}],
@@ -247,6 +294,8 @@ pub struct ProductDetail {
     pub category: Option<CategoryRef>,
     pub price_from: Vec<Price>,
     pub in_stock: bool,
+    /// Approved reviews, with the count per star.
+    pub rating: RatingWithHistogram,
     pub sku_root: String,
     pub description: String,
     pub long_description: String,

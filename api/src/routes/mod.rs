@@ -33,13 +33,19 @@ pub mod instagram;
 pub mod inventory;
 pub mod media;
 pub mod orders;
+pub mod payment_types;
+pub mod payment_webhooks;
+pub mod payments;
 pub mod price_lists;
 pub mod pricing_settings;
 pub mod pricing_types;
+pub mod privacy;
 pub mod products;
 pub mod promotion_types;
 pub mod promotions;
+pub mod reports;
 pub mod reset_password;
+pub mod reviews;
 pub mod search;
 pub mod shipping;
 pub mod stories;
@@ -70,11 +76,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(payments::router())
+        .merge(payment_webhooks::router())
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())
         .merge(stories::router())
         .merge(instagram::router())
+        .merge(reviews::router())
+        .merge(reports::router())
+        .merge(privacy::router())
 }
 
 /// JSON text produced by PostgreSQL, sent as the body without being parsed.

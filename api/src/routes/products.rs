@@ -78,6 +78,8 @@ pub enum ProductSort {
     PriceDesc,
     Newest,
     Popular,
+    /// Best average rating first, then most reviews; products without reviews last.
+    Rating,
 }
 
 /// Active products, filtered and sorted, one page at a time (keyset pagination: a page

@@ -10,7 +10,7 @@ use crate::{
     db::Access,
     error::{ApiError, Problem},
     extract::Query,
-    routes::catalog_types::{CategoryRef, Currency, Image, Price},
+    routes::catalog_types::{CategoryRef, Currency, Image, Price, Rating},
     routes::{answer, JsonText},
     AppState,
 };
@@ -50,7 +50,7 @@ pub struct SearchParams {
                "is_featured": true, "category": {"slug": "robes", "name": "Robes"},
                "price_from": [{"currency": "XOF", "amount": 15000, "price_formatted": "15,000 XOF",
                                "compare_at_amount": null, "compare_at_formatted": null}],
-               "in_stock": true, "image": null, "score": 0.8123,
+               "in_stock": true, "rating": {"average": null, "count": 0}, "image": null, "score": 0.8123,
                "highlight": "<mark>Robe</mark> <mark>wax</mark> Ndèye — Robe en <mark>wax</mark>, coupe droite."}],
     "next_cursor": null,
     "facets": {"categories": [{"slug": "robes", "name": "Robes", "count": 1}],
@@ -87,6 +87,7 @@ pub struct SearchHit {
     pub category: Option<CategoryRef>,
     pub price_from: Vec<Price>,
     pub in_stock: bool,
+    pub rating: Rating,
     #[schema(required)]
     pub image: Option<Image>,
     /// Relevance, higher first.
@@ -165,8 +166,8 @@ pub async fn search(
     answer(
         &state,
         &caller,
-        Access::ReadOnly,
-        "select api.search_products($1, $2, $3, $4)::text",
+        Access::ReadWrite,
+        "select api.search_products_logged($1, $2, $3, $4)::text",
         &[&params.q, &params.limit, &params.after, &params.currency],
     )
     .await

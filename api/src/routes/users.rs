@@ -109,9 +109,14 @@ pub struct UserExport {
     /// Each cart row with its `items` (cart_item rows).
     pub carts: Vec<ExportRow>,
     /// Each order row with its `items` and `payments` (payment rows without the
-    /// provider's raw payload).
+    /// provider's raw payload, each with its `refunds`).
     pub orders: Vec<ExportRow>,
+    /// Each review row with its `media` (asset ids) and `revisions` (earlier versions).
     pub reviews: Vec<ExportRow>,
+    /// The reviews the user voted helpful.
+    pub helpful_votes: Vec<ExportVote>,
+    /// Every consent given or withdrawn, oldest first.
+    pub consents: Vec<ExportConsent>,
     pub sessions: Vec<ExportSession>,
     /// What the user did (audit rows they are the actor of).
     pub activity: Vec<ExportActivity>,
@@ -123,6 +128,26 @@ pub struct UserExport {
 #[derive(ToSchema)]
 #[schema(value_type = Object)]
 pub struct ExportRow(pub serde_json::Map<String, serde_json::Value>);
+
+/// A helpful vote of the export.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportVote {
+    pub review_id: i64,
+    #[schema(value_type = Timestamp)]
+    pub at: String,
+}
+
+/// A consent change of the export.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConsent {
+    pub purpose: String,
+    pub granted: bool,
+    pub version: String,
+    #[schema(value_type = Timestamp)]
+    pub recorded_at: String,
+}
 
 /// A session (refresh-token) of the export.
 #[derive(ToSchema)]

@@ -370,6 +370,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders/{number}/mark-paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cash on delivery: the courier brought the money. The payment succeeds and the order
+         *     is paid (its reserved stock sold, unless it already shipped); audited.
+         */
+        post: operations["mark_paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders/{number}/notes": {
         parameters: {
             query?: never;
@@ -381,6 +401,49 @@ export interface paths {
         put?: never;
         /** Adds a note to the order's timeline; audited. */
         post: operations["add_note"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{number}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An order's payments for staff: provider references, review reasons, refunds,
+         *     captured and refunded totals.
+         */
+        get: operations["admin_order_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{number}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refunds (part of) an order: lines (their allocated discounts and taxes, pro rata),
+         *     the shipping, or an amount; never more than captured minus refunded. Stripe and
+         *     Paystack refund through their API (the refund's state then follows their
+         *     webhooks); FedaPay and cash refunds are made outside maef and recorded as manual.
+         *     Restocked lines go back on hand. Audited.
+         */
+        post: operations["refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -399,6 +462,23 @@ export interface paths {
          *     are not sent but kept here with their subject and bodies.
          */
         get: operations["list_emails"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Payments of every order, newest first (`status=needs_review`: money to refund). */
+        get: operations["admin_payments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -575,6 +655,96 @@ export interface paths {
         /** Creates a coupon of a promotion: `{"code", "starts_at", "ends_at", "usage_limit", "per_customer_limit", "is_active"}`. */
         post: operations["create_coupon"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The reports, by name. */
+        get: operations["list_reports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reports/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runs a report. JSON by default; CSV with `Accept: text/csv`, streamed as PostgreSQL
+         *     sends the rows (a header row first; text that a spreadsheet would take for a formula
+         *     is prefixed with `'`).
+         */
+        get: operations["report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The moderation queue (or the approved or rejected reviews), oldest first. */
+        get: operations["admin_reviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/moderation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approves or rejects a review (audited); the product's rating follows. */
+        post: operations["moderate_review"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the shop's reply shown under a review and e-mails it to the author (audited). */
+        put: operations["reply_review"];
+        post?: never;
+        /** Removes the shop's reply (audited). */
+        delete: operations["delete_reply"];
         options?: never;
         head?: never;
         patch?: never;
@@ -914,6 +1084,26 @@ export interface paths {
          *     Audited. Needs `users:admin`.
          */
         patch: operations["update_user"];
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/erasure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erases a user on request, as `DELETE /api/v1/users/me` does (docs/privacy.md);
+         *     audited with the reason.
+         */
+        post: operations["erase_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/variants/{id}": {
@@ -1498,6 +1688,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{number}/payment-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ways to pay an order: configured providers accepting its currency, and cash on
+         *     delivery where the store offers it.
+         */
+        get: operations["payment_options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{number}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's payments and refunds (its customer, or a guest with the token). */
+        get: operations["order_payments"];
+        put?: never;
+        /**
+         * Pays an order awaiting payment (its customer, or a guest with the order's token).
+         *     Stripe answers a PaymentIntent's `client_secret`, FedaPay and Paystack their hosted
+         *     page's URL; cash on delivery confirms the order (stock held, payment on delivery).
+         *     The same `Idempotency-Key` answers the same payment (or, after a failed call,
+         *     reaches the provider again as the same request).
+         */
+        post: operations["pay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products": {
         parameters: {
             query?: never;
@@ -1546,6 +1780,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products/{slug}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The approved reviews of a product, with its rating (average, count, histogram),
+         *     filtered and sorted, one page at a time (keyset).
+         */
+        get: operations["product_reviews"];
+        put?: never;
+        /**
+         * Reviews a product, or edits the caller's review of it (one per customer and
+         *     product; the replaced version is kept). The review waits for moderation unless it is
+         *     a verified purchase, the store auto-approves those and no filter flagged it.
+         */
+        post: operations["submit_review"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products/lookup": {
         parameters: {
             query?: never;
@@ -1561,6 +1820,41 @@ export interface paths {
          */
         post: operations["lookup_products"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a review: the caller's own, or any for a moderator (audited). */
+        delete: operations["delete_review"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}/helpful": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Votes an approved review helpful: once per customer, never one's own. */
+        post: operations["vote_helpful"];
+        /** Withdraws the caller's helpful vote. */
+        delete: operations["unvote_helpful"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1723,6 +2017,40 @@ export interface paths {
         patch: operations["update_address"];
         trace?: never;
     };
+    "/api/v1/users/me/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's consents and their history. */
+        get: operations["my_consents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/consents/{purpose}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Gives or withdraws a consent; each change is kept. */
+        put: operations["set_consent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/export": {
         parameters: {
             query?: never;
@@ -1751,6 +2079,87 @@ export interface paths {
         put?: never;
         /** Changes the password (the current one is checked) and ends every session. */
         post: operations["change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's reviews, newest first, with their moderation status. */
+        get: operations["my_reviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/fedapay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * FedaPay events (`X-FEDAPAY-SIGNATURE: t=…,s=…`, HMAC-SHA256 of `"{t}.{body}"`). A
+         *     `transaction.*` event enqueues the re-fetch of its transaction (`verify_payment`):
+         *     only the transaction FedaPay then returns marks the order paid.
+         */
+        post: operations["fedapay_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/paystack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Paystack events (`x-paystack-signature`: HMAC-SHA512 of the body with the secret
+         *     key; no timestamp — each event is stored once, by event, reference and status).
+         *     `charge.success` enqueues `/transaction/verify`; `refund.*` move the refund.
+         */
+        post: operations["paystack_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe events (`Stripe-Signature: t=…,v1=…`, HMAC-SHA256 of `"{t}.{body}"`, any `v1`
+         *     under any of `STRIPE_WEBHOOK_SECRETS`, `t` within `PAYMENT_WEBHOOK_TOLERANCE_SECS`).
+         *     `payment_intent.*` move the payment (and the order when it succeeds); `refund.*` and
+         *     `charge.refund.updated` the refund; other types are stored and ignored.
+         */
+        post: operations["stripe_webhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1934,6 +2343,29 @@ export interface components {
          * @enum {string}
          */
         AdjustmentKind: "adjustment" | "receipt" | "return";
+        /** @description An order's payments and refunds, for staff. */
+        AdminOrderPayments: {
+            /**
+             * Format: int64
+             * @description Captured by the payment applied to the order, minor units.
+             */
+            captured: number;
+            order: components["schemas"]["PaymentOrderTotals"];
+            /** @description Oldest first. */
+            payments: components["schemas"]["Payment"][];
+            /** @description In the 201 of a refund: the refund made. */
+            refund?: components["schemas"]["Refund"];
+            /**
+             * Format: int64
+             * @description Refunds still pending at the provider.
+             */
+            refund_pending: number;
+            /**
+             * Format: int64
+             * @description Refunded (succeeded refunds).
+             */
+            refunded: number;
+        };
         /** @description A story as the admin sees it. */
         AdminStory: {
             /** @description The connected account it came from (`demo` for the demo shop's). */
@@ -2396,6 +2828,84 @@ export interface components {
             token_kind: components["schemas"]["TokenKind"];
             username: string | null;
         };
+        /** @description The state of one consent. */
+        Consent: {
+            /** @description False when never given, or withdrawn. */
+            granted: boolean;
+            purpose: components["schemas"]["ConsentPurpose"];
+            recorded_at: null | components["schemas"]["Timestamp"];
+            /** @description The version of the text agreed to; null when never recorded. */
+            version: string | null;
+        };
+        /** @description A change of a consent (the history is the proof of consent). */
+        ConsentChange: {
+            granted: boolean;
+            purpose: components["schemas"]["ConsentPurpose"];
+            recorded_at: components["schemas"]["Timestamp"];
+            version: string;
+        };
+        /**
+         * @description What a consent is for.
+         * @enum {string}
+         */
+        ConsentPurpose: "analytics" | "marketing_email" | "privacy_policy" | "terms";
+        /**
+         * @description Body of `PUT /api/v1/users/me/consents/{purpose}`.
+         * @example {
+         *       "granted": true,
+         *       "version": "2026-01"
+         *     }
+         */
+        ConsentRequest: {
+            granted: boolean;
+            /** @description The version of the text shown (at most 64 characters). */
+            version?: string | null;
+        };
+        /**
+         * @description The caller's consents.
+         * @example {
+         *       "consents": [
+         *         {
+         *           "granted": false,
+         *           "purpose": "analytics",
+         *           "recorded_at": null,
+         *           "version": null
+         *         },
+         *         {
+         *           "granted": true,
+         *           "purpose": "marketing_email",
+         *           "recorded_at": "2026-11-02T10:15:00+00:00",
+         *           "version": "2026-01"
+         *         },
+         *         {
+         *           "granted": false,
+         *           "purpose": "privacy_policy",
+         *           "recorded_at": null,
+         *           "version": null
+         *         },
+         *         {
+         *           "granted": false,
+         *           "purpose": "terms",
+         *           "recorded_at": null,
+         *           "version": null
+         *         }
+         *       ],
+         *       "history": [
+         *         {
+         *           "granted": true,
+         *           "purpose": "marketing_email",
+         *           "recorded_at": "2026-11-02T10:15:00+00:00",
+         *           "version": "2026-01"
+         *         }
+         *       ]
+         *     }
+         */
+        Consents: {
+            /** @description One per purpose, by purpose. */
+            consents: components["schemas"]["Consent"][];
+            /** @description Every change, oldest first. */
+            history: components["schemas"]["ConsentChange"][];
+        };
         /**
          * @description Body of `PATCH /api/v1/admin/coupons/{id}`: the keys to change; null clears a
          *     window bound or a limit.
@@ -2448,6 +2958,8 @@ export interface components {
              */
             url: string;
         };
+        /** @description CSV text (RFC 4180, CRLF, header row first). */
+        CsvText: string;
         /**
          * @description An ISO 4217 currency the store knows (the rows of `shop.currency`, seeded by the
          *     migrations; no route adds one). A request naming another is refused with 422.
@@ -2544,6 +3056,33 @@ export interface components {
             subject: string;
             updated_at: string;
         };
+        /** @description What an erasure did. */
+        Erased: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description Orders kept for accounting, without personal data.
+             */
+            orders: number;
+            /**
+             * Format: int64
+             * @description Reviews kept, anonymous.
+             */
+            reviews: number;
+            /** @description `erased`. */
+            status: string;
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/users/{id}/erasure`.
+         * @example {
+         *       "reason": "Request by e-mail, ticket 4312"
+         *     }
+         */
+        ErasureRequest: {
+            /** @description Why (the request's reference): 1 to 1000 characters, kept in the audit log. */
+            reason: string;
+        };
         /** @description A domain event. */
         Event: {
             aggregate: components["schemas"]["Aggregate"];
@@ -2586,6 +3125,13 @@ export interface components {
             at: components["schemas"]["Timestamp"];
             entity: string;
         };
+        /** @description A consent change of the export. */
+        ExportConsent: {
+            granted: boolean;
+            purpose: string;
+            recorded_at: components["schemas"]["Timestamp"];
+            version: string;
+        };
         /** @description An e-mail sent (or queued) to the user. */
         ExportEmail: {
             created_at: components["schemas"]["Timestamp"];
@@ -2603,6 +3149,12 @@ export interface components {
             expires_at: components["schemas"]["Timestamp"];
             issued_at: components["schemas"]["Timestamp"];
             revoked_at: null | components["schemas"]["Timestamp"];
+        };
+        /** @description A helpful vote of the export. */
+        ExportVote: {
+            at: components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            review_id: number;
         };
         /** @description Facet counts over the matches. */
         Facets: {
@@ -2632,6 +3184,15 @@ export interface components {
          * @enum {string}
          */
         FulfillmentStatus: "unfulfilled" | "partially_fulfilled" | "fulfilled" | "delivered";
+        /** @description The answer to a vote. */
+        HelpfulVote: {
+            /** Format: int64 */
+            helpful_count: number;
+            /** Format: int64 */
+            review_id: number;
+            /** @description Whether the caller's vote is now counted. */
+            voted: boolean;
+        };
         /** @description An image reference. */
         Image: {
             alt: string;
@@ -2687,6 +3248,16 @@ export interface components {
         LookupRequest: {
             /** @description Up to 100 slugs (a cart or a wishlist, say). */
             slugs: string[];
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/orders/{number}/mark-paid`.
+         * @example {
+         *       "note": "Cash collected by the courier"
+         *     }
+         */
+        MarkPaidRequest: {
+            /** @description For the timeline (at most 500 characters). */
+            note?: string | null;
         };
         /**
          * @description A stored media asset.
@@ -2801,6 +3372,23 @@ export interface components {
             /** Format: int64 */
             shipping_rate_id: number;
         };
+        /**
+         * @description Body of `POST /api/v1/admin/reviews/{id}/moderation`.
+         * @example {
+         *       "reason": "Off-topic: about delivery, not the product",
+         *       "status": "rejected"
+         *     }
+         */
+        ModerationRequest: {
+            /** @description Required to reject (the author sees it); at most 1000 characters. */
+            reason?: string | null;
+            status: components["schemas"]["ModerationStatus"];
+        };
+        /**
+         * @description A moderation decision.
+         * @enum {string}
+         */
+        ModerationStatus: "approved" | "rejected";
         /**
          * @description What a ledger row records.
          * @enum {string}
@@ -3227,6 +3815,23 @@ export interface components {
              */
             variant_id: number;
         };
+        /** @description What the client needs to complete the payment. */
+        NextAction: {
+            /** @description Paystack's access code (for its inline popup). */
+            access_code?: string | null;
+            /** @description Stripe: the PaymentIntent's client secret. */
+            client_secret?: string;
+            /** @description FedaPay's transaction id, Paystack's reference. */
+            reference?: string;
+            type: components["schemas"]["NextActionType"];
+            /** @description FedaPay, Paystack: the hosted payment page. */
+            url?: string;
+        };
+        /**
+         * @description What the client does next.
+         * @enum {string}
+         */
+        NextActionType: "stripe_client_secret" | "redirect" | "none";
         NonEmpty: string;
         /**
          * @description Body of `POST /api/v1/admin/orders/{number}/notes`.
@@ -3395,6 +4000,18 @@ export interface components {
             /** @description Pass as `after` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /** @description An order's payments, for its customer. */
+        OrderPayments: {
+            order: components["schemas"]["OrderPaymentState"];
+            /** @description Oldest first. */
+            payments: components["schemas"]["Payment"][];
+        };
+        /** @description The order's state in a customer's payment list. */
+        OrderPaymentState: {
+            number: string;
+            payment_status: components["schemas"]["PaymentStatus"];
+            status: components["schemas"]["OrderStatus"];
+        };
         /** @description A stock reservation of an order (staff only). */
         OrderReservation: {
             /** Format: int32 */
@@ -3480,6 +4097,27 @@ export interface components {
             /** @description Pass as `before` for the next (older) page; null on the last page. */
             next_cursor?: string | null;
         };
+        /** @description A review as its author sees it: with its status and the moderator's reason. */
+        OwnReview: {
+            author: string | null;
+            body: string;
+            edited_at: null | components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            helpful_count: number;
+            /** Format: int64 */
+            id: number;
+            media: components["schemas"]["ReviewMedia"][];
+            /** @description Why it was rejected (or a note of the approval). */
+            moderation_reason: string | null;
+            product: components["schemas"]["ReviewProduct"];
+            /** Format: int32 */
+            rating: number;
+            reply: null | components["schemas"]["ReviewReply"];
+            status: components["schemas"]["ReviewStatus"];
+            submitted_at: components["schemas"]["Timestamp"];
+            title: string;
+            verified_purchase: boolean;
+        };
         /** @description Body of `POST /api/v1/users/me/password`. */
         PasswordChange: {
             /** @description The current password. */
@@ -3495,6 +4133,115 @@ export interface components {
             /** @description Always `password_changed`. */
             status: string;
         };
+        /** @description A payment. */
+        Payment: {
+            /**
+             * Format: int64
+             * @description The order's total when the payment was asked, minor units.
+             */
+            amount: number;
+            amount_formatted: string;
+            /**
+             * Format: int64
+             * @description Staff only: what the provider captured.
+             */
+            amount_received?: number | null;
+            /**
+             * Format: int32
+             * @description Staff only: creation attempts at the provider.
+             */
+            attempt?: number;
+            created_at: components["schemas"]["Timestamp"];
+            currency: components["schemas"]["Currency"];
+            /**
+             * Format: int64
+             * @description Staff only: provider webhooks received for it.
+             */
+            events?: number;
+            /** Format: int32 */
+            exponent: number;
+            /** @description The provider's failure code (e.g. `card_declined`). */
+            failure_code: string | null;
+            failure_message: string | null;
+            /** Format: uuid */
+            id: string;
+            last_checked_at?: null | components["schemas"]["Timestamp"];
+            next_action?: null | components["schemas"]["NextAction"];
+            /** @description In the 201 of a payment request: the order as it stands. */
+            order?: components["schemas"]["PaymentOrderState"];
+            /** @description In the staff list: the order's number. */
+            order_number?: string;
+            provider: components["schemas"]["PaymentProvider"];
+            /** @description Staff only: `pi_…`, FedaPay's transaction id, Paystack's reference. */
+            provider_ref?: string | null;
+            /**
+             * Format: int64
+             * @description Refunded so far (succeeded refunds), minor units.
+             */
+            refunded: number;
+            refunds: components["schemas"]["Refund"][];
+            review_reason?: null | components["schemas"]["ReviewReason"];
+            status: components["schemas"]["PaymentState"];
+            succeeded_at: null | components["schemas"]["Timestamp"];
+        };
+        /** @description One way to pay an order. */
+        PaymentOption: {
+            /** @description `online` (a provider) or `offline` (cash). */
+            kind: string;
+            name: string;
+            provider: components["schemas"]["PaymentProvider"];
+        };
+        /** @description The ways to pay an order. */
+        PaymentOptions: {
+            order: components["schemas"]["PaymentOrderTotals"];
+            providers: components["schemas"]["PaymentOption"][];
+        };
+        /** @description The order a payment belongs to, as it stands. */
+        PaymentOrderState: {
+            number: string;
+            payment_status: components["schemas"]["PaymentStatus"];
+            reservation_expires_at: null | components["schemas"]["Timestamp"];
+            status: components["schemas"]["OrderStatus"];
+        };
+        /** @description An order's money in short. */
+        PaymentOrderTotals: {
+            currency: components["schemas"]["Currency"];
+            /** Format: int64 */
+            grand_total: number;
+            number: string;
+            payment_status: components["schemas"]["PaymentStatus"];
+            status: components["schemas"]["OrderStatus"];
+        };
+        /** @description A page of payments, newest first. */
+        PaymentPage: {
+            items: components["schemas"]["Payment"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /**
+         * @description A way to pay (`shop.payment_provider`).
+         * @enum {string}
+         */
+        PaymentProvider: "stripe" | "fedapay" | "paystack" | "cash_on_delivery";
+        /**
+         * @description Body of `POST /api/v1/orders/{number}/payments`.
+         * @example {
+         *       "provider": "fedapay"
+         *     }
+         */
+        PaymentRequest: {
+            /**
+             * @description Offered when its keys are configured and it accepts the order's currency
+             *     (`GET …/payment-options`).
+             */
+            provider: components["schemas"]["PaymentProvider"];
+        };
+        /**
+         * @description A payment's state: forward only (pending → processing → failed/cancelled →
+         *     succeeded); `needs_review`: captured but not applied to the order.
+         * @enum {string}
+         */
+        PaymentState: "pending" | "processing" | "succeeded" | "failed" | "cancelled" | "needs_review";
         /**
          * @description An order's payment.
          * @enum {string}
@@ -3701,6 +4448,17 @@ export interface components {
          *           "price_formatted": "15,000 XOF"
          *         }
          *       ],
+         *       "rating": {
+         *         "average": 4.5,
+         *         "count": 2,
+         *         "histogram": {
+         *           "1": 0,
+         *           "2": 0,
+         *           "3": 0,
+         *           "4": 1,
+         *           "5": 1
+         *         }
+         *       },
          *       "related": [],
          *       "sku_root": "RW-NDEYE",
          *       "slug": "robe-wax-ndeye",
@@ -3753,6 +4511,8 @@ export interface components {
             /** @description Primary first. */
             media: components["schemas"]["ProductMedia"][];
             price_from: components["schemas"]["Price"][];
+            /** @description Approved reviews, with the count per star. */
+            rating: components["schemas"]["RatingWithHistogram"];
             /** @description Up to 4 active products of the same category. */
             related: components["schemas"]["ProductSummary"][];
             sku_root: string;
@@ -3811,6 +4571,10 @@ export interface components {
          *               "price_formatted": "15,000 XOF"
          *             }
          *           ],
+         *           "rating": {
+         *             "average": 4.5,
+         *             "count": 12
+         *           },
          *           "slug": "robe-wax-ndeye",
          *           "title": "Robe wax Ndèye"
          *         }
@@ -3862,6 +4626,8 @@ export interface components {
             is_featured: boolean;
             /** @description Lowest current price over the variants, per currency. */
             price_from: components["schemas"]["Price"][];
+            /** @description Approved reviews (docs/reviews.md). */
+            rating: components["schemas"]["Rating"];
             slug: string;
             title: string;
         };
@@ -4009,11 +4775,141 @@ export interface components {
             /** @description English sentence. */
             text: string;
         };
+        /**
+         * @description A product's rating: its approved reviews (kept by triggers, never recomputed per
+         *     request).
+         */
+        Rating: {
+            /**
+             * Format: double
+             * @description Mean of the ratings, 2 decimals; null without reviews.
+             */
+            average: number | null;
+            /** Format: int64 */
+            count: number;
+        };
+        /** @description Approved reviews per star. */
+        RatingHistogram: {
+            /** Format: int64 */
+            1: number;
+            /** Format: int64 */
+            2: number;
+            /** Format: int64 */
+            3: number;
+            /** Format: int64 */
+            4: number;
+            /** Format: int64 */
+            5: number;
+        };
+        /** @description A product's rating with the count of each star. */
+        RatingWithHistogram: {
+            /** Format: double */
+            average: number | null;
+            /** Format: int64 */
+            count: number;
+            histogram: components["schemas"]["RatingHistogram"];
+        };
         /** @description Body of refresh and logout. */
         RefreshRequest: {
             /** @description The refresh token of the session. */
             refresh_token: string;
         };
+        /** @description A refund. */
+        Refund: {
+            /** Format: int64 */
+            amount: number;
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: uuid
+             * @description Staff only: who asked for it.
+             */
+            created_by?: string | null;
+            currency: components["schemas"]["Currency"];
+            /** @description Staff only. */
+            failure_code?: string | null;
+            /** @description Staff only. */
+            failure_message?: string | null;
+            /** Format: int64 */
+            id: number;
+            lines: components["schemas"]["RefundLine"][];
+            method: components["schemas"]["RefundMethod"];
+            /** Format: uuid */
+            payment_id: string;
+            /** @description Staff only: the provider's refund id. */
+            provider_ref?: string | null;
+            reason: string;
+            /** @description Staff only: the refunded lines went back on hand. */
+            restock?: boolean;
+            /** @description Whether it covers the shipping. */
+            shipping: boolean;
+            status: components["schemas"]["RefundState"];
+            succeeded_at: null | components["schemas"]["Timestamp"];
+        };
+        /** @description An order line a refund covers. */
+        RefundLine: {
+            /**
+             * Format: int64
+             * @description Its share of the line's total and tax.
+             */
+            amount: number;
+            /** Format: int64 */
+            order_item_id: number;
+            /** Format: int32 */
+            quantity: number;
+        };
+        /** @description A line to refund. */
+        RefundLineRequest: {
+            /** Format: int64 */
+            order_item_id: number;
+            /** Format: int32 */
+            quantity: number;
+        };
+        /**
+         * @description How a refund is made.
+         * @enum {string}
+         */
+        RefundMethod: "provider" | "manual";
+        /**
+         * @description Body of `POST /api/v1/admin/orders/{number}/refunds`.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "order_item_id": 12,
+         *           "quantity": 1
+         *         }
+         *       ],
+         *       "reason": "returned item",
+         *       "restock": true,
+         *       "shipping": false
+         *     }
+         */
+        RefundRequest: {
+            /**
+             * Format: int64
+             * @description An amount instead of the computed one (minor units); never more than captured
+             *     minus refunded (422 `refund_exceeds_captured`).
+             */
+            amount?: number | null;
+            /** @description Lines and units to refund (each line's total and tax, pro rata). */
+            lines?: components["schemas"]["RefundLineRequest"][] | null;
+            /**
+             * Format: uuid
+             * @description A payment of the order needing review (captured, not applied) to refund instead
+             *     of the order's payment.
+             */
+            payment_id?: string | null;
+            /** @description Why (1 to 500 characters; shown in the customer's e-mail). */
+            reason: string;
+            /** @description Put the refunded lines back on hand. */
+            restock?: boolean | null;
+            /** @description Refund the shipping (and its tax) too; once per order. */
+            shipping?: boolean | null;
+        };
+        /**
+         * @description A refund's state.
+         * @enum {string}
+         */
+        RefundState: "pending" | "succeeded" | "failed";
         /**
          * @description Body of `POST /api/v1/auth/register`.
          * @example {
@@ -4040,6 +4936,125 @@ export interface components {
             username?: string | null;
         };
         /**
+         * @description Body of `PUT /api/v1/admin/reviews/{id}/reply`.
+         * @example {
+         *       "body": "Merci pour votre avis !"
+         *     }
+         */
+        ReplyRequest: {
+            /** @description HTML is stripped; 1 to 5000 characters after that. */
+            body: string;
+        };
+        /**
+         * @description A report the caller may run.
+         * @example {
+         *       "description": "Sales per day|week|month (p_grain) and currency between p_from and p_to …",
+         *       "kind": "function",
+         *       "name": "sales",
+         *       "parameters": [
+         *         {
+         *           "default": "today - 30 days",
+         *           "name": "from",
+         *           "type": "date"
+         *         },
+         *         {
+         *           "default": "today",
+         *           "name": "to",
+         *           "type": "date"
+         *         },
+         *         {
+         *           "default": null,
+         *           "name": "currency",
+         *           "type": "text"
+         *         },
+         *         {
+         *           "default": "day",
+         *           "name": "grain",
+         *           "type": "text"
+         *         }
+         *       ]
+         *     }
+         */
+        ReportInfo: {
+            /** @description Its `COMMENT` in the database: what it answers. */
+            description: string;
+            kind: components["schemas"]["ReportKind"];
+            name: string;
+            parameters: components["schemas"]["ReportParameter"][];
+        };
+        /**
+         * @description Whether a report is a function (with parameters) or a view.
+         * @enum {string}
+         */
+        ReportKind: "function" | "view";
+        /** @description A parameter of a report. */
+        ReportParameter: {
+            /** @description What it is when omitted. */
+            default: string | null;
+            /** @description The query parameter's name (`from`, `to`, `currency`, `grain`, `results`, `limit`). */
+            name: string;
+            /** @description Its SQL type (`date`, `text`, `integer`). */
+            type: string;
+        };
+        /**
+         * @description A report's answer as JSON.
+         * @example {
+         *       "columns": [
+         *         "period",
+         *         "currency",
+         *         "orders",
+         *         "units",
+         *         "gross",
+         *         "discounts",
+         *         "shipping",
+         *         "tax",
+         *         "total",
+         *         "refunds",
+         *         "net"
+         *       ],
+         *       "parameters": {
+         *         "currency": "XOF",
+         *         "from": "2026-01-01",
+         *         "to": "2026-01-31"
+         *       },
+         *       "report": "sales",
+         *       "row_count": 1,
+         *       "rows": [
+         *         {
+         *           "currency": "XOF",
+         *           "discounts": 15000,
+         *           "gross": 285000,
+         *           "net": 294000,
+         *           "orders": 12,
+         *           "period": "2026-01-01",
+         *           "refunds": 0,
+         *           "shipping": 24000,
+         *           "tax": 0,
+         *           "total": 294000,
+         *           "units": 19
+         *         }
+         *       ],
+         *       "truncated": false
+         *     }
+         */
+        ReportResult: {
+            /** @description The columns, in order (the keys of each row). */
+            columns: string[];
+            /** @description The parameters given. */
+            parameters: {
+                [key: string]: unknown;
+            };
+            report: string;
+            /** Format: int64 */
+            row_count: number;
+            /** @description One object per row, keyed by column. Amounts are minor units of the row's currency. */
+            rows: {
+                [key: string]: unknown;
+            }[];
+            /** @description More than 10 000 rows: ask for CSV (`Accept: text/csv`), which has them all. */
+            truncated: boolean;
+        };
+        /**
          * @description A stock reservation's state.
          * @enum {string}
          */
@@ -4061,6 +5076,137 @@ export interface components {
             /** @description The account's e-mail. */
             email: string;
         };
+        /**
+         * @description A published review, as shoppers see it. Title and body are plain text (HTML was
+         *     stripped): escape them when displaying.
+         * @example {
+         *       "author": "awa",
+         *       "body": "Tissu épais, coupe parfaite.",
+         *       "edited_at": null,
+         *       "helpful_count": 3,
+         *       "id": 7,
+         *       "media": [],
+         *       "product": {
+         *         "id": 12,
+         *         "slug": "robe-wax-ndeye",
+         *         "title": "Robe wax Ndèye"
+         *       },
+         *       "rating": 5,
+         *       "reply": {
+         *         "at": "2026-11-03T09:00:00+00:00",
+         *         "body": "Merci Awa !"
+         *       },
+         *       "submitted_at": "2026-11-02T10:15:00+00:00",
+         *       "title": "Superbe",
+         *       "verified_purchase": true
+         *     }
+         */
+        Review: {
+            /** @description The author's username; null when they have none or erased their account. */
+            author: string | null;
+            body: string;
+            edited_at: null | components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            helpful_count: number;
+            /** Format: int64 */
+            id: number;
+            media: components["schemas"]["ReviewMedia"][];
+            product: components["schemas"]["ReviewProduct"];
+            /** Format: int32 */
+            rating: number;
+            reply: null | components["schemas"]["ReviewReply"];
+            submitted_at: components["schemas"]["Timestamp"];
+            title: string;
+            /** @description The author has a paid or delivered order of this product (computed, never sent). */
+            verified_purchase: boolean;
+        };
+        /** @description The answer to a deletion. */
+        ReviewDeleted: {
+            deleted: boolean;
+            /** Format: int64 */
+            id: number;
+        };
+        /**
+         * @description Why a filter held a review for moderation.
+         * @enum {string}
+         */
+        ReviewFlag: "link" | "profanity";
+        /** @description A photo or video attached to a review. */
+        ReviewMedia: {
+            /** Format: uuid */
+            asset_id: string;
+            mime_type: string;
+            /** @description `/api/v1/media/{asset_id}`. */
+            url: string;
+        };
+        /** @description A page of a product's reviews, with its rating summary. */
+        ReviewPage: {
+            items: components["schemas"]["Review"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
+            next_cursor: string | null;
+            rating: components["schemas"]["RatingWithHistogram"];
+        };
+        /** @description The product a review is about. */
+        ReviewProduct: {
+            /** Format: int64 */
+            id: number;
+            slug: string;
+            title: string;
+        };
+        /**
+         * @description Why captured money was not applied to the order.
+         * @enum {string}
+         */
+        ReviewReason: "amount_mismatch" | "already_paid" | "order_closed";
+        /** @description The shop's reply under a review. */
+        ReviewReply: {
+            at: components["schemas"]["Timestamp"];
+            /** @description Plain text: escape it when displaying. */
+            body: string;
+        };
+        /**
+         * @description Body of `POST /api/v1/products/{slug}/reviews`.
+         * @example {
+         *       "body": "Tissu épais, coupe parfaite.",
+         *       "media": [],
+         *       "rating": 5,
+         *       "title": "Superbe"
+         *     }
+         */
+        ReviewRequest: {
+            /**
+             * @description HTML is stripped; `reviews.body_min_chars` (10) to `reviews.body_max_chars` (5000)
+             *     characters after that.
+             */
+            body: string;
+            /**
+             * @description Photos or videos the caller uploaded (`POST /api/v1/media/upload`), at most
+             *     `reviews.max_media` (5).
+             */
+            media?: string[] | null;
+            /**
+             * Format: int64
+             * @description 1 to 5 (another number: 422 `review_rating_check`).
+             */
+            rating: number;
+            /** @description HTML is stripped; at most `reviews.title_max_chars` (150) characters after that. */
+            title?: string | null;
+        };
+        /** @description An earlier version of a review (each edit keeps the one it replaces). */
+        ReviewRevision: {
+            body: string;
+            /** Format: int32 */
+            rating: number;
+            replaced_at: components["schemas"]["Timestamp"];
+            status: components["schemas"]["ReviewStatus"];
+            submitted_at: components["schemas"]["Timestamp"];
+            title: string;
+        };
+        /**
+         * @description A review's moderation state.
+         * @enum {string}
+         */
+        ReviewStatus: "pending" | "approved" | "rejected";
         /**
          * @description The roles of `shop.role`.
          * @enum {string}
@@ -4094,6 +5240,7 @@ export interface components {
             in_stock: boolean;
             is_featured: boolean;
             price_from: components["schemas"]["Price"][];
+            rating: components["schemas"]["Rating"];
             /**
              * Format: double
              * @description Relevance, higher first.
@@ -4157,6 +5304,10 @@ export interface components {
          *               "price_formatted": "15,000 XOF"
          *             }
          *           ],
+         *           "rating": {
+         *             "average": null,
+         *             "count": 0
+         *           },
          *           "score": 0.8123,
          *           "slug": "robe-wax-ndeye",
          *           "title": "Robe wax Ndèye"
@@ -4333,6 +5484,43 @@ export interface components {
             shipping_method_id: number;
             /** Format: int64 */
             shipping_rate_id: number;
+        };
+        /** @description A review as moderators see it: author, filter flags, moderation, history. */
+        StaffReview: {
+            author: string | null;
+            body: string;
+            edited_at: null | components["schemas"]["Timestamp"];
+            email: string | null;
+            flags: components["schemas"]["ReviewFlag"][];
+            /** Format: int64 */
+            helpful_count: number;
+            /** Format: int64 */
+            id: number;
+            media: components["schemas"]["ReviewMedia"][];
+            moderated_at: null | components["schemas"]["Timestamp"];
+            /** @description The moderator's e-mail. */
+            moderated_by: string | null;
+            moderation_reason: string | null;
+            product: components["schemas"]["ReviewProduct"];
+            /** Format: int32 */
+            rating: number;
+            reply: null | components["schemas"]["ReviewReply"];
+            /** @description Oldest first. */
+            revisions: components["schemas"]["ReviewRevision"][];
+            status: components["schemas"]["ReviewStatus"];
+            submitted_at: components["schemas"]["Timestamp"];
+            title: string;
+            /**
+             * Format: uuid
+             * @description Null once the author erased their account.
+             */
+            user_id: string | null;
+            verified_purchase: boolean;
+        };
+        /** @description A page of the moderation queue. */
+        StaffReviewPage: {
+            items: components["schemas"]["StaffReview"][];
+            next_cursor: string | null;
         };
         /** @description A probe's answer. */
         Status: {
@@ -4559,6 +5747,30 @@ export interface components {
             /** @description Pass as `after` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /**
+         * @description The answer to a submission: the review, and whether it was created (201) or an
+         *     existing one edited (200).
+         */
+        SubmittedReview: {
+            author: string | null;
+            body: string;
+            created: boolean;
+            edited_at: null | components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            helpful_count: number;
+            /** Format: int64 */
+            id: number;
+            media: components["schemas"]["ReviewMedia"][];
+            moderation_reason: string | null;
+            product: components["schemas"]["ReviewProduct"];
+            /** Format: int32 */
+            rating: number;
+            reply: null | components["schemas"]["ReviewReply"];
+            status: components["schemas"]["ReviewStatus"];
+            submitted_at: components["schemas"]["Timestamp"];
+            title: string;
+            verified_purchase: boolean;
+        };
         /** @description An autocomplete suggestion: a category (`name`) or a product (`title`). */
         Suggestion: components["schemas"]["CategorySuggestion"] | components["schemas"]["ProductSuggestion"];
         /** @description A tag name (1 to 100 characters, at least one letter or digit). */
@@ -4716,15 +5928,20 @@ export interface components {
             addresses: components["schemas"]["ExportRow"][];
             /** @description Each cart row with its `items` (cart_item rows). */
             carts: components["schemas"]["ExportRow"][];
+            /** @description Every consent given or withdrawn, oldest first. */
+            consents: components["schemas"]["ExportConsent"][];
             /** @description The e-mails sent to them (docs/email.md). */
             emails: components["schemas"]["ExportEmail"][];
             exported_at: components["schemas"]["Timestamp"];
+            /** @description The reviews the user voted helpful. */
+            helpful_votes: components["schemas"]["ExportVote"][];
             /**
              * @description Each order row with its `items` and `payments` (payment rows without the
-             *     provider's raw payload).
+             *     provider's raw payload, each with its `refunds`).
              */
             orders: components["schemas"]["ExportRow"][];
             profile: components["schemas"]["Profile"];
+            /** @description Each review row with its `media` (asset ids) and `revisions` (earlier versions). */
             reviews: components["schemas"]["ExportRow"][];
             sessions: components["schemas"]["ExportSession"][];
         };
@@ -4903,6 +6120,15 @@ export interface components {
         WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
             /** @description `whsec_` + base64 of 32 random bytes: the HMAC key is the decoded bytes. */
             secret: string;
+        };
+        /**
+         * @description What a provider webhook did.
+         * @enum {string}
+         */
+        WebhookOutcome: "applied" | "duplicate" | "stale" | "verification_enqueued" | "unknown_payment" | "unknown_refund" | "ignored" | "needs_review:amount_mismatch" | "needs_review:already_paid" | "needs_review:order_closed";
+        /** @description The answer to a provider webhook. */
+        WebhookReceipt: {
+            outcome: components["schemas"]["WebhookOutcome"];
         };
     };
     responses: never;
@@ -7528,6 +8754,141 @@ export interface operations {
             };
         };
     };
+    mark_paid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkPaidRequest"];
+            };
+        };
+        responses: {
+            /** @description The order's payments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrderPayments"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `not_cash_on_delivery` (no cash-on-delivery payment awaiting its money; `details`: `{status, payment_status}` as JSON), `order_transition_invalid` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     add_note: {
         parameters: {
             query?: never;
@@ -7654,6 +9015,242 @@ export interface operations {
             };
         };
     };
+    admin_order_payments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Payments and refunds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrderPayments"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refund: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Required: a new key per checkout attempt (a UUID is a good one), the same when
+                 *     retrying it (1 to 255 visible ASCII characters, else 400).
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The order's payments with `refund`, the refund made (the same body for every retry with the key) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrderPayments"];
+                };
+            };
+            /** @description Codes: `idempotency_key_required`, `invalid_idempotency_key`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_not_refundable` (nothing captured), `idempotency_key_in_flight`, `refund_failed` (this key's refund failed: use a new key), `refund_outcome_unknown` (Paystack did not answer: its webhook settles it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `refund_exceeds_captured` (`details`: `{captured, refunded, requested}` as JSON), `refund_quantity_exceeds`, `shipping_already_refunded`, `refund_empty`, `invalid_field` (`details`: the JSON path), `idempotency_key_reused`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider failed: `payment_provider_refused` (the refund is failed), `payment_provider_error`, `payment_provider_unreachable` (the refund stays pending); `details`: `{provider, provider_code, http_status}` as JSON */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_emails: {
         parameters: {
             query?: {
@@ -7711,6 +9308,100 @@ export interface operations {
                 };
             };
             /** @description Bad limit or status */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_payments: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `next_cursor` of the previous page: `<created_at>|<payment id>`, the orders'
+                 *     cursor form (the same pattern as `GET /api/v1/admin/orders`).
+                 */
+                after?: string;
+                /** @description Page size (default 20). */
+                limit?: number;
+                provider?: string;
+                /** @description `needs_review` lists captured money to refund. */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_filter`, `invalid_limit`, `invalid_cursor`, `invalid_query` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9420,6 +11111,621 @@ export interface operations {
             };
             /** @description `invalid_field` (details = the JSON path), `invalid_body` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_reports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportInfo"][];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report: {
+        parameters: {
+            query?: {
+                /** @description One currency (default: every currency, each on its own rows). */
+                currency?: string;
+                /** @description First day, inclusive (UTC date, `2026-01-31`; default 30 days ago). */
+                from?: string;
+                /** @description `day`, `week` or `month` (sales). */
+                grain?: string;
+                /** @description Rows (top searches, top customers: 1 to 1000). */
+                limit?: number;
+                /** @description `any`, `with` or `without` (top searches: those that found something, or never did). */
+                results?: string;
+                /** @description Last day, inclusive (default today). */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The report's name (`GET /api/v1/admin/reports`) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportResult"];
+                    "text/csv": components["schemas"]["CsvText"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No report has this name (`report_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_parameter` (one the report does not take, or of the wrong type), `invalid_range` (from after to), `invalid_currency`, `invalid_grain`, `invalid_results`, `invalid_limit`, `invalid_query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_reviews: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                after?: string;
+                /** @description Only reviews a filter flagged (true) or only the others (false). */
+                flagged?: boolean;
+                /** @description Page size (default 20). */
+                limit?: number;
+                /** @description A product's slug (unknown: 422 `invalid_filter`). */
+                product?: string;
+                /** @description `pending` (default: the queue), `approved` or `rejected` (another value: 422 `invalid_status`). */
+                status?: components["schemas"]["ReviewStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffReviewPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_status`, `invalid_filter`, `invalid_limit`, `invalid_cursor`, `invalid_query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    moderate_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModerationRequest"];
+            };
+        };
+        responses: {
+            /** @description The review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffReview"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review (`review_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `reason_required` (a rejection without reason), `invalid_status`, `invalid_field`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reply_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplyRequest"];
+            };
+        };
+        responses: {
+            /** @description The review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffReview"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review (`review_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (empty once HTML is removed, or too long), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffReview"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review (`review_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12226,6 +14532,141 @@ export interface operations {
                 };
             };
             /** @description Codes: `unknown_fields`, `invalid_roles`, `invalid_is_active`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    erase_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureRequest"];
+            };
+        };
+        responses: {
+            /** @description Erased */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erased"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such user (`user_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `already_erased`; `cannot_erase_admin` (remove the admin role first) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field`, `invalid_body` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16405,6 +18846,354 @@ export interface operations {
             };
         };
     };
+    payment_options: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order and its ways to pay */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentOptions"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    order_payments: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order's payments, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPayments"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pay: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header: {
+                /**
+                 * @description Required: a new key per checkout attempt (a UUID is a good one), the same when
+                 *     retrying it (1 to 255 visible ASCII characters, else 400).
+                 */
+                "Idempotency-Key": string;
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentRequest"];
+            };
+        };
+        responses: {
+            /** @description The payment with `next_action` and the order's state (the same body for every retry with the key) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            /** @description Codes: `idempotency_key_required`, `invalid_idempotency_key`, `invalid_order_token`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_not_payable` (not awaiting payment; `details`: `{status, payment_status}` as JSON), `idempotency_key_in_flight` (the same key is calling the provider: retry shortly) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `payment_provider_unavailable` (no keys configured; `details`: the offered providers), `currency_not_supported` (before any call; `details`: the provider's currencies), `cash_on_delivery_unavailable` (country or amount), `idempotency_key_reused`, `invalid_field`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider failed: `payment_provider_refused` (its 4xx: the payment is failed), `payment_provider_error` (5xx, unreadable answer) or `payment_provider_unreachable` (timeout: the payment stays pending); `details`: `{provider, provider_code, http_status}` as JSON */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_products: {
         parameters: {
             query?: {
@@ -16435,7 +19224,7 @@ export interface operations {
                  */
                 q?: string;
                 /** @description Order (default: catalog order); `relevance` needs `q` (else 422 `q_required`). */
-                sort?: "relevance" | "price_asc" | "price_desc" | "newest" | "popular";
+                sort?: "relevance" | "price_asc" | "price_desc" | "newest" | "popular" | "rating";
                 /** @description Tag slug. */
                 tag?: string;
             };
@@ -16719,6 +19508,240 @@ export interface operations {
             };
         };
     };
+    product_reviews: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                after?: string;
+                /** @description Page size (default 20). */
+                limit?: number;
+                /** @description Only reviews with this rating. */
+                rating?: number;
+                /** @description Order (default `recent`; another value: 422 `invalid_sort`). */
+                sort?: "recent" | "helpful" | "rating_desc" | "rating_asc";
+                /** @description Only verified purchases (true) or only the others (false). */
+                verified?: boolean;
+                /** @description Only reviews with photos (true) or without (false). */
+                with_media?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Product slug */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No active product has this slug (`product_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_sort`, `invalid_rating`, `invalid_limit`, `invalid_cursor`, `invalid_query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    submit_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Product slug */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The caller's review edited */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmittedReview"];
+                };
+            };
+            /** @description Reviewed */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmittedReview"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No active product has this slug (`product_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `review_rating_check` (not 1..5), `review_body_too_short`, `review_body_too_long`, `review_title_too_long`, `review_media_invalid` (not the caller's image or video, or too many), `invalid_field`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     lookup_products: {
         parameters: {
             query?: never;
@@ -16788,6 +19811,264 @@ export interface operations {
             };
             /** @description Wrong shape (`invalid_body`), or more than 100 slugs (`too_many_slugs`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewDeleted"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review of the caller's (`review_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    vote_helpful: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Voted */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HelpfulVote"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `own_review_vote`: the caller wrote it; `permission_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No approved review has this id (`review_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller already voted it (`review_vote_exists`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unvote_helpful: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Review id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Vote withdrawn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HelpfulVote"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has no vote on it (`review_vote_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17869,6 +21150,188 @@ export interface operations {
             };
         };
     };
+    my_consents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Consents"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description What the consent is for */
+                purpose: components["schemas"]["ConsentPurpose"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description Consents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Consents"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing has this id (`not_found`: also an id that does not parse) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_purpose`, `invalid_field`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     export_me: {
         parameters: {
             query?: never;
@@ -18002,6 +21465,389 @@ export interface operations {
                 };
             };
             /** @description Codes: `weak_password`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_reviews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnReview"][];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    fedapay_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A FedaPay event, as signed */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Stored (once); its payment's verification enqueued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description Codes: `invalid_signature`, `invalid_event` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FedaPay is not configured (`payment_provider_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    paystack_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Paystack event, as signed */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Stored (once) and applied or its verification enqueued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description Codes: `invalid_signature`, `invalid_event` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Paystack is not configured (`payment_provider_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stripe_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Stripe event, as signed */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Stored (once) and applied */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description Codes: `invalid_signature` (missing, malformed, stale or forged: nothing changed), `invalid_event` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe is not configured (`payment_provider_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range (details name it) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -55,6 +55,7 @@ export const en = {
       price_desc: "Price: high to low",
       newest: "Newest",
       popular: "Most popular",
+      rating: "Best rated",
       relevance: "Relevance",
     },
     loadMore: "Load more",

@@ -59,6 +59,7 @@ export const fr: Messages = {
       price_desc: "Prix décroissant",
       newest: "Nouveautés",
       popular: "Meilleures ventes",
+      rating: "Mieux notés",
       relevance: "Pertinence",
     },
     loadMore: "Voir plus",

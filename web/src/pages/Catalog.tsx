@@ -19,7 +19,7 @@ import { useCurrency } from "../state/currency";
 type Summary = Schemas["ProductSummary"];
 type ProductsQuery = NonNullable<paths["/api/v1/products"]["get"]["parameters"]["query"]>;
 type Sort = NonNullable<ProductsQuery["sort"]>;
-const SORTS: Exclude<Sort, "relevance">[] = ["price_asc", "price_desc", "newest", "popular"];
+const SORTS: Exclude<Sort, "relevance">[] = ["price_asc", "price_desc", "newest", "popular", "rating"];
 
 export default function Catalog() {
   const { t } = useI18n();

@@ -92,6 +92,29 @@ pub async fn refresh_materialized_views(ctx: &JobContext) -> Result<Completion, 
     Ok(Completion::Batched)
 }
 
+/// Applies the retention policies (`api.apply_retention`: funnel days recorded, abandoned
+/// carts, old audit rows and search logs deleted, guest orders past the accounting period
+/// anonymised), batch after batch while a step filled its batch. Each batch is one short
+/// transaction; what it did is counted in `shop.retention_run` (`report.retention`).
+///
+/// # Errors
+/// A database error.
+pub async fn apply_retention(ctx: &JobContext) -> Result<Completion, String> {
+    let client = client(ctx).await?;
+    loop {
+        let done: serde_json::Value = client
+            .query_one("select api.apply_retention($1)", &[&(BATCH / 2)])
+            .await
+            .map_err(|e| format!("apply_retention: {e}"))?
+            .get(0);
+        tracing::info!(%done, "retention applied");
+        if done["more"] != serde_json::Value::Bool(true) {
+            break;
+        }
+    }
+    Ok(Completion::Batched)
+}
+
 /// Deletes events older than `events.retention_days` (their webhook deliveries with
 /// them), batch by batch.
 ///

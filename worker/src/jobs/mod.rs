@@ -7,6 +7,7 @@ pub mod deliver_webhook;
 pub mod maintenance;
 pub mod media;
 pub mod noop;
+pub mod payments;
 pub mod reservations;
 pub mod send_email;
 pub mod stories;
@@ -36,6 +37,9 @@ pub const KINDS: &[&str] = &[
     "prune_emails",
     "renew_instagram_tokens",
     "prune_stories",
+    "apply_retention",
+    "verify_payment",
+    "reconcile_payments",
 ];
 
 /// A job to run, parsed from its kind and payload.
@@ -71,6 +75,13 @@ pub enum Job {
     RenewInstagramTokens,
     /// Deletes unlinked stories past their retention, with their media.
     PruneStories,
+    /// The data-lifecycle policies: funnel days recorded, abandoned carts, old audit rows
+    /// and search logs deleted, guest orders past the accounting period anonymised.
+    ApplyRetention,
+    /// Re-fetches one payment from its provider and applies the answer.
+    VerifyPayment(payments::VerifyPayment),
+    /// Enqueues the verification of payments pending too long.
+    ReconcilePayments,
 }
 
 /// How a job that ran successfully is acknowledged.
@@ -147,6 +158,9 @@ impl Job {
             "prune_emails" => Job::PruneEmails,
             "renew_instagram_tokens" => Job::RenewInstagramTokens,
             "prune_stories" => Job::PruneStories,
+            "apply_retention" => Job::ApplyRetention,
+            "verify_payment" => Job::VerifyPayment(payload(kind, value)?),
+            "reconcile_payments" => Job::ReconcilePayments,
             other => return Err(format!("unknown job kind '{other}': no handler in this worker")),
         })
     }
@@ -172,6 +186,9 @@ impl Job {
             Job::PruneEmails => maintenance::prune_emails(ctx).await,
             Job::RenewInstagramTokens => stories::upkeep::renew_tokens(ctx).await,
             Job::PruneStories => stories::upkeep::prune_stories(ctx).await,
+            Job::ApplyRetention => maintenance::apply_retention(ctx).await,
+            Job::VerifyPayment(job) => job.run(ctx).await,
+            Job::ReconcilePayments => payments::reconcile_payments(ctx).await,
         }
     }
 }
@@ -198,6 +215,7 @@ mod tests {
                 "make_derivatives" => serde_json::json!({"asset_id": "00000000-0000-0000-0000-000000000000"}),
                 "send_email" => serde_json::json!({"email_message_id": 1}),
                 "deliver_webhook" => serde_json::json!({"webhook_delivery_id": 1}),
+                "verify_payment" => serde_json::json!({"payment_id": "00000000-0000-0000-0000-000000000000"}),
                 _ => serde_json::json!({}),
             };
             assert!(Job::parse(kind, payload).is_ok(), "{kind}");
