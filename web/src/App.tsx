@@ -31,6 +31,10 @@ const router = createBrowserRouter([
       { path: "/cart", element: <Cart /> },
       { path: "/checkout", element: <Checkout /> },
       { path: "/orders/:number", element: <Order /> },
+      // The payment_failed e-mail's link (PAYMENT_RETRY_URL) and the providers' return
+      // (PAYMENT_CALLBACK_URL): docs/payments.md.
+      { path: "/orders/:number/pay", element: <Order /> },
+      { path: "/orders/:number/paid", element: <Order returning /> },
       { path: "/login", element: <Login /> },
       { path: "/register", element: <Register /> },
       { path: "/account", element: <Account /> },

@@ -33,6 +33,21 @@ const french: Record<string, string> = {
   address_invalid: "Cette adresse n’est pas valide.",
   order_not_found: "Aucune commande de ce numéro ne peut vous être montrée.",
   product_not_found: "Ce produit n’existe pas ou n’est plus en vente.",
+  order_not_payable: "Cette commande ne peut plus être payée (déjà payée, expirée ou annulée).",
+  payment_provider_unavailable: "Ce moyen de paiement n’est pas proposé.",
+  currency_not_supported: "Ce moyen de paiement n’accepte pas la devise de la commande.",
+  cash_on_delivery_unavailable: "Le paiement à la livraison n’est pas proposé pour cette adresse ou ce montant.",
+  payment_provider_refused: "Le prestataire de paiement a refusé le paiement.",
+  payment_provider_error: "Le prestataire de paiement a rencontré une erreur.",
+  payment_provider_unreachable: "Le prestataire de paiement ne répond pas.",
+  idempotency_key_in_flight: "Votre paiement est déjà en cours : patientez un instant.",
+  review_body_too_short: "Votre avis est trop court.",
+  review_body_too_long: "Votre avis est trop long.",
+  review_title_too_long: "Ce titre est trop long.",
+  review_rating_check: "Choisissez une note de 1 à 5.",
+  review_vote_exists: "Vous avez déjà voté pour cet avis.",
+  own_review_vote: "Vous ne pouvez pas voter pour votre propre avis.",
+  authentication_required: "Connectez-vous pour continuer.",
 };
 
 /** The sentence to show for a problem, in the shopper's language. */

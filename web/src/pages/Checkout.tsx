@@ -1,14 +1,16 @@
-// Checkout: contact, delivery address (a saved one for customers), delivery method,
-// payment, and the order summary; then `POST /api/v1/checkout` with the total the
-// shopper sees (`expected_total`) and an Idempotency-Key, so a double click or a
-// retry after a network error places one order.
+// Checkout: contact, delivery address (a saved one for customers), delivery method
+// and the order summary; then `POST /api/v1/checkout` with the total the shopper sees
+// (`expected_total`) and an Idempotency-Key, so a double click or a retry after a
+// network error places one order. The order page then takes the payment: which ways
+// to pay exist depends on the order (its currency, address and total), so the API
+// lists them for the placed order (components/PaymentStep.tsx).
 //
 // What the API can refuse, shown where it belongs:
 // - 422 `invalid_field` (details: the JSON path) → next to that field;
 // - 409 `insufficient_stock` (details: the short lines) → on each short line;
 // - 409 `price_changed` (details: the new quote) → the new totals, to confirm again;
 // - anything else → the problem's message above the button.
-import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api, ApiProblem, idempotencyKey, unwrap, type Schemas } from "../api/client";
 import { Field } from "../components/Field";
@@ -17,7 +19,6 @@ import { QuoteSummary } from "../components/QuoteSummary";
 import { useI18n } from "../i18n";
 import { useAsync } from "../lib/useAsync";
 import { formatMoney } from "../lib/money";
-import { offeredProviders } from "../payments";
 import { useProfile } from "../state/auth";
 import { useCart, DEFAULT_COUNTRY, type Quote } from "../state/cart";
 import { session } from "../state/session";
@@ -56,12 +57,10 @@ export default function Checkout() {
       session.signedIn() ? unwrap(() => api.GET("/api/v1/users/me/addresses", { signal })) : Promise.resolve([]),
     [profile?.id],
   );
-  const providers = useMemo(offeredProviders, []);
   const [email, setEmail] = useState("");
   const [address, setAddress] = useState<Address>({ country: quote?.shipping_country ?? DEFAULT_COUNTRY });
   const [savedId, setSavedId] = useState<number | null>(null);
   const [note, setNote] = useState("");
-  const [provider, setProvider] = useState(providers[0]?.id ?? "cod");
   const [state, setState] = useState<{ busy: boolean; error: unknown; notice: string | null }>({
     busy: false,
     error: null,
@@ -124,12 +123,6 @@ export default function Checkout() {
       );
       if (order.token) session.rememberOrderToken(order.number, order.token);
       cart.forget();
-      const chosen = providers.find((p) => p.id === provider);
-      const outcome = chosen ? await chosen.start({ number: order.number, token: order.token }) : { kind: "done" as const };
-      if (outcome.kind === "redirect") {
-        window.location.assign(outcome.url);
-        return;
-      }
       navigate(`/orders/${order.number}?placed=1`);
     } catch (error) {
       handle(error);
@@ -257,19 +250,6 @@ export default function Checkout() {
         </fieldset>
 
         <ShippingMethods quote={quote} />
-
-        <fieldset className="payment">
-          <legend>{t.checkout.payment}</legend>
-          {providers.map((p) => (
-            <label key={p.id} className="radio-card">
-              <input type="radio" name="payment" value={p.id} checked={provider === p.id} onChange={() => setProvider(p.id)} />
-              <span className="radio-card-body">
-                <strong>{p.id === "cod" ? t.payment.cod : p.name}</strong>
-                <small>{p.kind === "offline" ? t.payment.codHelp : t.payment.redirectHelp(p.name)}</small>
-              </span>
-            </label>
-          ))}
-        </fieldset>
 
         <div className="field">
           <label htmlFor="note">{t.checkout.note}</label>

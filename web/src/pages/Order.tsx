@@ -1,20 +1,29 @@
 // An order (`GET /api/v1/orders/{number}`): its status, lines, totals, delivery and
 // its timeline. A customer reads theirs with their token; a guest with the order's
 // token, kept by this browser at checkout (or `?token=` from the e-mail's link).
-// Right after checkout (`?placed=1`) it is the confirmation page.
-import { useEffect } from "react";
+// Right after checkout (`?placed=1`) it is the confirmation page. While the order
+// awaits payment it holds the payment step (also at `/orders/{number}/pay`, the
+// payment_failed e-mail's link); `/orders/{number}/paid` is where FedaPay, Paystack
+// and Stripe send the shopper back: it waits for the payment to be settled.
+import { useEffect, useMemo, useState } from "react";
 import { useParams, useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
+import { PaymentStep } from "../components/PaymentStep";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QuoteSummary } from "../components/QuoteSummary";
 import { useI18n } from "../i18n";
 import { formatMoney } from "../lib/money";
 import { useAsync } from "../lib/useAsync";
+import { orderPayments, type OrderRef, type Payment } from "../payments";
 import { session } from "../state/session";
 
 type Order = Schemas["Order"];
 
-export default function OrderPage() {
+/** How often the return page asks whether the payment is settled, and for how long. */
+const POLL_MS = 1500;
+const POLL_FOR_MS = 3 * 60_000;
+
+export default function OrderPage({ returning = false }: { returning?: boolean }) {
   const { t } = useI18n();
   const { number = "" } = useParams();
   const [params] = useSearchParams();
@@ -24,6 +33,7 @@ export default function OrderPage() {
     if (linkToken) session.rememberOrderToken(number, linkToken);
   }, [linkToken, number]);
   const token = linkToken ?? session.orderToken(number);
+  const orderRef = useMemo<OrderRef>(() => ({ number, token: token ?? undefined }), [number, token]);
   const order = useAsync(
     (signal) =>
       unwrap(() =>
@@ -36,10 +46,28 @@ export default function OrderPage() {
   );
   if (order.error) return <ProblemAlert error={order.error} />;
   if (!order.data) return <p className="loading">{t.catalog.loading}</p>;
-  return <OrderView order={order.data} placed={placed} guest={!!token && !session.signedIn()} />;
+  return (
+    <OrderView
+      order={order.data}
+      placed={placed}
+      returning={returning}
+      orderRef={orderRef}
+      reload={order.reload}
+      guest={!!token && !session.signedIn()}
+    />
+  );
 }
 
-function OrderView({ order, placed, guest }: { order: Order; placed: boolean; guest: boolean }) {
+interface ViewProps {
+  order: Order;
+  placed: boolean;
+  returning: boolean;
+  orderRef: OrderRef;
+  reload: () => void;
+  guest: boolean;
+}
+
+function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewProps) {
   const { t, locale, dateTime } = useI18n();
   const money = (amount: number) => formatMoney(amount, order.currency, locale, order.exponent);
   const address = order.shipping_address;
@@ -67,6 +95,12 @@ function OrderView({ order, placed, guest }: { order: Order; placed: boolean; gu
         <p>{t.order.reservedUntil(dateTime(order.reservation_expires_at))}</p>
       )}
       {placed && guest && <p className="note">{t.order.keepLink}</p>}
+      {order.status === "awaiting_payment" &&
+        (returning ? (
+          <AwaitingPayment order={orderRef} onSettled={reload} />
+        ) : (
+          <PaymentStep order={orderRef} onConfirmed={reload} />
+        ))}
 
       <section aria-labelledby="lines-title">
         <h2 id="lines-title">{t.order.lines}</h2>
@@ -152,5 +186,68 @@ function OrderView({ order, placed, guest }: { order: Order; placed: boolean; gu
         </ol>
       </section>
     </article>
+  );
+}
+
+/**
+ * Back from the provider: the webhook (or the worker's verification of it) settles the
+ * payment a moment later, so this asks the API until the order is paid or the payment
+ * failed — then the order is reloaded (paid), or the payment step offered again.
+ */
+function AwaitingPayment({ order, onSettled }: { order: OrderRef; onSettled: () => void }) {
+  const { t } = useI18n();
+  const [outcome, setOutcome] = useState<{ failed: Payment | null; slow: boolean; error: unknown }>({
+    failed: null,
+    slow: false,
+    error: null,
+  });
+  useEffect(() => {
+    const controller = new AbortController();
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const check = async () => {
+      try {
+        const state = await orderPayments(order, controller.signal);
+        if (controller.signal.aborted) return;
+        if (state.order.status !== "awaiting_payment" || state.order.payment_status === "paid") {
+          onSettled();
+          return;
+        }
+        const last = state.payments[state.payments.length - 1];
+        if (last && (last.status === "failed" || last.status === "cancelled")) {
+          setOutcome({ failed: last, slow: false, error: null });
+          return;
+        }
+        setOutcome((o) => ({ ...o, error: null }));
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        setOutcome((o) => ({ ...o, error }));
+      }
+      if (Date.now() - started > POLL_FOR_MS) setOutcome((o) => ({ ...o, slow: true }));
+      else timer = setTimeout(check, POLL_MS);
+    };
+    check();
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, [order, onSettled]);
+
+  if (outcome.failed) {
+    return (
+      <>
+        <div className="alert" role="alert" data-testid="payment-failed">
+          <p>{t.payment.failed}</p>
+          {outcome.failed.failure_message && <p>{outcome.failed.failure_message}</p>}
+        </div>
+        <PaymentStep order={order} onConfirmed={onSettled} />
+      </>
+    );
+  }
+  return (
+    <div role="status" aria-live="polite" data-testid="payment-waiting">
+      <p className="loading">{outcome.slow ? t.payment.slow : t.payment.waiting}</p>
+      {outcome.error !== null && <ProblemAlert error={outcome.error} />}
+    </div>
   );
 }

@@ -1,15 +1,15 @@
 // A product page (`GET /api/v1/products/{slug}`): gallery with srcset from the
 // derivatives, the variant picker (one group per attribute: size, colour…), the price
 // with its compare-at and 30-day lowest price, the stock status, add to cart,
-// description and specs, reviews when the API has them, related products.
+// description and specs, reviews (components/Reviews.tsx), related products.
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
-import { productReviews } from "../api/optional";
 import { Picture } from "../components/Picture";
 import { PriceTag } from "../components/PriceTag";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { ProductCard } from "../components/ProductCard";
+import { Reviews } from "../components/Reviews";
 import { useI18n } from "../i18n";
 import { useAsync } from "../lib/useAsync";
 import { useCart } from "../state/cart";
@@ -54,6 +54,13 @@ function ProductView({ product }: { product: Detail }) {
         <div className="product-buy">
           <h1>{product.title}</h1>
           {product.brand && <p className="card-brand">{product.brand}</p>}
+          {product.rating.count > 0 && product.rating.average !== null && (
+            <p className="product-rating">
+              <a href="#reviews-title">
+                ★ {t.reviews.average(product.rating.average.toFixed(1))} · {t.reviews.count(product.rating.count)}
+              </a>
+            </p>
+          )}
           {variant ? (
             <PriceTag prices={variant.prices} currency={currency} />
           ) : (
@@ -267,42 +274,5 @@ function AddToCart({ variant, currency }: { variant?: Variant; currency: string 
       </div>
       <ProblemAlert error={state.error} />
     </form>
-  );
-}
-
-function Reviews({ slug }: { slug: string }) {
-  const { t, dateTime } = useI18n();
-  const reviews = useAsync((signal) => productReviews(slug, signal), [slug]);
-  // No reviews route on this API (or it failed): the page simply has no reviews part.
-  if (!reviews.data) return null;
-  const items = reviews.data.items;
-  const average = items.length ? items.reduce((sum, r) => sum + r.rating, 0) / items.length : 0;
-  return (
-    <section aria-labelledby="reviews-title" className="reviews">
-      <h2 id="reviews-title">{t.product.reviews}</h2>
-      {items.length === 0 ? (
-        <p>{t.product.noReviews}</p>
-      ) : (
-        <>
-          <p>{t.product.rating(average.toFixed(1), items.length)}</p>
-          <ul>
-            {items.map((r) => (
-              <li key={r.id}>
-                <p>
-                  <span aria-label={`${r.rating}/5`}>{"★".repeat(r.rating)}{"☆".repeat(5 - r.rating)}</span>{" "}
-                  {r.title && <strong>{r.title}</strong>}
-                </p>
-                <p>{r.body}</p>
-                <small>
-                  {r.author ?? ""} · {dateTime(r.created_at)}
-                  {r.verified_purchase && ` · ${t.product.verified}`}
-                </small>
-                {r.reply && <blockquote>{r.reply}</blockquote>}
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
-    </section>
   );
 }
