@@ -6,10 +6,12 @@
 #      JavaScript + CSS within 150 KB gzipped;
 #   3. the browser tests (web/e2e/, node's test runner): Debian's Chromium driven by
 #      playwright-core against the real maef-api (serving the build) and maef-worker
-#      on a fresh database with the demo shop. Screenshots go to target/web-e2e/.
+#      on a fresh database with the demo shop, FedaPay pointed at the Rust tests' fake
+#      (target/debug/fake-providers). Screenshots go to target/web-e2e/.
 # Needs node, npm and chromium (scripts/setup.sh installs them) and the debug
-# binaries (cargo build -p maef-api -p maef-worker -p maef-demo). Exits non-zero on
-# any failure; drops its database at the end.
+# binaries (cargo build -p maef-api -p maef-worker, and -p maef-tests --bin
+# fake-providers; `cargo test` builds it too). Exits non-zero on any failure; drops
+# its database and stops what it started at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${MAEF_TEST_ADMIN_URL:-}" ] || source .run/env  # written by scripts/setup.sh
@@ -26,9 +28,9 @@ echo "==> storefront: build (type-check, bundle, budget)" >&2
 # is dropped by scripts/drop-test-databases.sh.
 RUN="${MAEF_TEST_RUN_ID:-r$(date +%s)x$$}"
 DB="maef_t_${RUN}_web"
-API_PID= WORKER_PID=
+API_PID= WORKER_PID= FAKES_PID=
 cleanup() {
-    for pid in $API_PID $WORKER_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+    for pid in $API_PID $WORKER_PID $FAKES_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
     psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$DB\"" 2>/dev/null ||
         psql -w -q "$MAEF_TEST_ADMIN_URL" -c "drop database if exists \"$DB\" with (force)" || true
 }
@@ -40,6 +42,20 @@ export DATABASE_URL="${MAEF_TEST_ADMIN_URL%/*}/$DB"
 export JWT_SECRET="web-$RUN-web-$RUN-web-$RUN"
 export BIND_ADDR="127.0.0.1:$PORT" WEB_DIR="$PWD/web/dist" LOG_FORMAT=json RUST_LOG=warn
 export ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1
+# Payments: cash on delivery offered in the demo's countries (a store policy, written
+# by `migrate`); FedaPay answered by the local fake; the providers send shoppers back
+# to this storefront's return page.
+export COD_COUNTRIES="SN,CI,FR"
+export PAYMENT_CALLBACK_URL="http://$BIND_ADDR/orders/{number}/paid"
+[ -x "$BIN/fake-providers" ] || { echo "missing $BIN/fake-providers: cargo build -p maef-tests --bin fake-providers" >&2; exit 1; }
+"$BIN/fake-providers" > "$OUT/fake-providers.env" 2> "$OUT/fake-providers.log" &
+FAKES_PID=$!
+for _ in $(seq 100); do grep -q '^FAKE_PROVIDERS_CONTROL=' "$OUT/fake-providers.env" && break; sleep 0.1; done
+grep -q '^FAKE_PROVIDERS_CONTROL=' "$OUT/fake-providers.env"
+set -a
+# shellcheck source=/dev/null
+source "$OUT/fake-providers.env"
+set +a
 "$BIN/maef-api" migrate > "$OUT/setup.log"
 "$BIN/maef-api" demo >> "$OUT/setup.log" 2>&1
 ADMIN_EMAIL="web-admin@example.com" ADMIN_PASSWORD="web-admin-password-$RUN"

@@ -147,7 +147,15 @@ pub fn app(state: AppState, config: &Config) -> Router {
     // timeout instead.
     let (uploads, upload_paths) = routes::media::upload_router().split_for_parts();
     let doc = openapi::with_header([paths, upload_paths]);
-    let storefront = config.web_dir.as_deref().and_then(web::Storefront::open);
+    let stripe_js = if config.payments.stripe.is_some() {
+        web::StripeJs::Allowed
+    } else {
+        web::StripeJs::Refused
+    };
+    let storefront = config
+        .web_dir
+        .as_deref()
+        .and_then(|dir| web::Storefront::open(dir, stripe_js));
     let explorer = storefront.as_ref().and_then(web::Storefront::explorer);
     let app = routes
         .layer(TimeoutLayer::with_status_code(

@@ -10,7 +10,8 @@
 //!   (`no-cache` with `Last-Modified`).
 //! - every other path: `index.html`, the single-page app, which routes in the browser
 //!   (`/products/robe-d-ete-en-wax`, `/orders/2026-000123`), `no-cache` and a
-//!   Content-Security-Policy that allows only this origin.
+//!   Content-Security-Policy that allows only this origin — and, when Stripe is
+//!   configured, the origins Stripe.js needs for its Payment Element.
 //!
 //! The build writes a `.gz` beside each text file; it is sent to clients that accept
 //! gzip (`precompressed_gzip`), so nothing is compressed per request.
@@ -38,21 +39,47 @@ const PAGE_POLICY: HeaderValue = HeaderValue::from_static(
      style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; \
      form-action 'self'; frame-ancestors 'none'",
 );
+/// The same, plus what Stripe's Payment Element needs (Stripe's CSP guide): its
+/// script from js.stripe.com (never bundled), its frames (the element, 3-D Secure)
+/// and its API. Sent only when Stripe is configured: a shop without it stays
+/// same-origin only.
+const PAGE_POLICY_WITH_STRIPE: HeaderValue = HeaderValue::from_static(
+    "default-src 'self'; img-src 'self' data: blob: https://*.stripe.com; media-src 'self' blob:; \
+     script-src 'self' https://js.stripe.com https://*.js.stripe.com; \
+     frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; \
+     connect-src 'self' https://api.stripe.com; \
+     style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; \
+     form-action 'self'; frame-ancestors 'none'",
+);
+
+/// Whether the page may load Stripe.js (maef-api has Stripe's keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StripeJs {
+    /// Stripe is configured: its origins are allowed.
+    Allowed,
+    /// Stripe is not configured: this origin only.
+    Refused,
+}
 
 /// The storefront build, when `WEB_DIR` names a folder with an `index.html`.
 #[derive(Clone)]
 pub struct Storefront {
     dir: PathBuf,
+    policy: HeaderValue,
 }
 
 impl Storefront {
     /// The build in `dir`, or `None` (with a warning) when it has no `index.html`:
     /// then the API runs alone, as without `WEB_DIR`.
-    pub fn open(dir: &Path) -> Option<Self> {
+    pub fn open(dir: &Path, stripe: StripeJs) -> Option<Self> {
         if dir.join("index.html").is_file() {
             tracing::info!(dir = %dir.display(), "serving the storefront at /");
             Some(Self {
                 dir: dir.to_path_buf(),
+                policy: match stripe {
+                    StripeJs::Allowed => PAGE_POLICY_WITH_STRIPE,
+                    StripeJs::Refused => PAGE_POLICY,
+                },
             })
         } else {
             tracing::warn!(dir = %dir.display(), "WEB_DIR has no index.html: storefront not served (run npm run build in web/)");
@@ -109,7 +136,7 @@ impl Storefront {
             HeaderValue::from_static("nosniff"),
         );
         if is_html {
-            headers.insert(header::CONTENT_SECURITY_POLICY, PAGE_POLICY);
+            headers.insert(header::CONTENT_SECURITY_POLICY, self.policy.clone());
             headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         }
         response

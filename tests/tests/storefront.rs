@@ -130,6 +130,44 @@ async fn the_storefront_is_served_at_the_root_with_its_routes_falling_back_to_th
 }
 
 #[tokio::test]
+async fn the_page_allows_stripe_js_only_when_stripe_is_configured() {
+    let db = TestDb::new().await;
+    let build = Build::new(false);
+    let dir = build.path().to_string_lossy().to_string();
+
+    let without = router_for(&test_config(&db.url, &[("WEB_DIR", dir.as_str())]));
+    let page = request(&without, Method::GET, "/orders/2026-000001/pay", false).await;
+    let policy = header(&page, header::CONTENT_SECURITY_POLICY);
+    assert!(policy.starts_with("default-src 'self';"), "{policy}");
+    assert!(
+        !policy.contains("stripe"),
+        "no Stripe origin without Stripe: {policy}"
+    );
+
+    let with = router_for(&test_config(
+        &db.url,
+        &[
+            ("WEB_DIR", dir.as_str()),
+            ("STRIPE_SECRET_KEY", "sk_test_maef_storefront"),
+            ("STRIPE_WEBHOOK_SECRETS", "whsec_maef_storefront"),
+        ],
+    ));
+    let page = request(&with, Method::GET, "/orders/2026-000001/pay", false).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let policy = header(&page, header::CONTENT_SECURITY_POLICY);
+    for directive in [
+        "script-src 'self' https://js.stripe.com",
+        "frame-src https://js.stripe.com",
+        "https://hooks.stripe.com",
+        "connect-src 'self' https://api.stripe.com",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} missing from {policy}");
+    }
+}
+
+#[tokio::test]
 async fn hashed_assets_are_cached_for_a_year_and_sent_precompressed_and_a_missing_one_is_a_404_problem() {
     let db = TestDb::new().await;
     let build = Build::new(false);

@@ -166,3 +166,45 @@ export function scenario(name, fn) {
     }
   };
 }
+
+/**
+ * The fake payment providers scripts/test-web.sh started (tests/src/bin/fake_providers.rs):
+ * FedaPay's transactions as maef-api created them, and a payment settled the way a
+ * customer on FedaPay's page would, answered with the webhook FedaPay then sends.
+ */
+export const fakeFedapay = {
+  control: process.env.FAKE_PROVIDERS_CONTROL,
+  async transaction(id) {
+    return (await fetch(`${this.control}/fedapay/transactions/${id}`)).json();
+  },
+  /** Sets the transaction's status and delivers FedaPay's signed webhook to maef-api. */
+  async settle(id, status) {
+    const event = await (await fetch(`${this.control}/fedapay/transactions/${id}/${status}`, { method: "POST" })).json();
+    const response = await fetch(`${BASE_URL}/api/v1/webhooks/fedapay`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-FEDAPAY-SIGNATURE": event.signature },
+      body: event.body,
+    });
+    if (!response.ok) throw new Error(`webhook refused: ${response.status} ${await response.text()}`);
+    return response.json();
+  },
+};
+
+/** A customer account made through the API: its e-mail, password and access token. */
+export async function customer(prefix) {
+  const unique = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const email = `${prefix}.${unique}@example.com`;
+  const password = "correct-horse-battery-staple";
+  await api("/api/v1/auth/register", { method: "POST", body: { email, password, username: `${prefix}${unique}` } });
+  const { access_token } = await api("/api/v1/auth/login", { method: "POST", body: { email, password } });
+  return { email, password, token: access_token };
+}
+
+/** Signs `page` in through the login form. */
+export async function signIn(page, { email, password }) {
+  await page.goto("/login");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/account$/);
+}

@@ -9,7 +9,9 @@ import {
   api,
   BASE_URL,
   createCoupon,
+  customer,
   DESKTOP,
+  fakeFedapay,
   launch,
   quoteOf,
   record,
@@ -17,6 +19,7 @@ import {
   screenshot,
   setAvailable,
   shopper,
+  signIn,
 } from "./lib.mjs";
 
 /** Per scenario: each waits at most 30 s for any one thing (Playwright's default). */
@@ -148,21 +151,36 @@ test("a shopper browses, searches with a typo, buys with cash on delivery and fi
   await page.waitForURL(/\/checkout$/);
   await page.getByText(`Signed in as ${email}`).waitFor();
   await fillAddress(page, { name: "Awa Diop" });
-  await page.getByRole("radio", { name: /Cash on delivery/ }).check();
   const merged = await quoteOf(page);
   assert.equal(merged.grand_total, quote.grand_total, "the merged cart keeps the lines and the coupon");
   await screenshot(page, "checkout");
   await page.getByTestId("place-order").click();
 
-  // Confirmation with the total the shopper saw, and the order's timeline.
+  // The order is placed (awaiting payment); its payment step lists what the API
+  // offers for it, and cash on delivery through the payments route confirms it.
   await page.waitForURL(/\/orders\/\d{4}-\d{6}\?placed=1/);
   await page.getByTestId("order-placed").waitFor();
   const number = (await page.getByTestId("order-number").textContent()).replace("Order ", "");
   const token = await page.evaluate(() => localStorage.getItem("maef.access_token"));
+  const options = await api(`/api/v1/orders/${number}/payment-options`, { token });
+  const step = page.getByTestId("payment-step");
+  await step.getByRole("radio").first().waitFor();
+  assert.equal(await step.getByRole("radio").count(), options.providers.length, "one choice per option the API lists");
+  await step.getByRole("radio", { name: /Cash on delivery/ }).check();
+  await screenshot(page, "payment-step");
+  await step.getByRole("button", { name: "Confirm the order, pay on delivery" }).click();
+
+  // Confirmed, with the total the shopper saw, and the order's timeline.
+  await page.getByTestId("order-status").filter({ hasText: "Confirmed" }).waitFor();
+  await page.getByText("You pay in cash on delivery.").waitFor();
   const order = await api(`/api/v1/orders/${number}`, { token });
+  assert.equal(order.status, "confirmed");
   assert.equal(order.grand_total, quote.grand_total);
+  const payments = await api(`/api/v1/orders/${number}/payments`, { token });
+  assert.deepEqual(payments.payments.map((p) => [p.provider, p.status]), [["cash_on_delivery", "pending"]]);
   assert.equal(Number(await page.getByTestId("grand-total").getAttribute("data-amount")), quote.grand_total);
   assert.ok((await page.getByTestId("timeline").getByRole("listitem").count()) >= 1);
+  assert.equal(await page.getByTestId("payment-step").count(), 0, "a confirmed order has no payment step");
   await screenshot(page, "order-confirmation");
 
   // Signed out and in again: the order is in the account's history.
@@ -384,4 +402,158 @@ test("the home page's Largest Contentful Paint and first-page weight (figures, n
   // A measurement, not a timed assertion: it only has to exist.
   assert.ok(lcp > 0);
   await context.close();
+}));
+
+test("a guest pays with FedaPay: the API's hosted page, back to the order page, paid once the webhook lands", { timeout: TIMEOUT }, scenario("fedapay", async () => {
+  const context = await shopper(browser, DESKTOP);
+  // FedaPay's hosted page is on the internet, which the test cannot reach: the browser
+  // is answered locally for it, as FedaPay's page would be, and the test then does
+  // what FedaPay does — settles the transaction (in the fake) and sends the webhook.
+  const hosted = [];
+  await context.route("https://process.fedapay.com/**", (route) => {
+    hosted.push(route.request().url());
+    return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>FedaPay</title><h1>FedaPay (local stand-in)</h1>" });
+  });
+  const page = await context.newPage();
+  await page.goto("/products/dashiki-brode-en-coton");
+  await addToCart(page, 1);
+  await page.goto("/checkout");
+  await fillAddress(page, { email: "kofi@example.com", name: "Kofi Mensah" });
+  await page.getByTestId("place-order").click();
+  await page.waitForURL(/\/orders\/\d{4}-\d{6}\?placed=1/);
+  const number = (await page.getByTestId("order-number").textContent()).replace("Order ", "");
+  const orderToken = await page.evaluate((n) => JSON.parse(localStorage.getItem("maef.order_tokens") ?? "{}")[n], number);
+  assert.ok(orderToken, "the guest's order token is kept by the browser");
+
+  const step = page.getByTestId("payment-step");
+  await step.getByRole("radio", { name: /FedaPay/ }).check();
+  await step.getByRole("button", { name: "Pay now" }).click();
+  await page.waitForURL(/^https:\/\/process\.fedapay\.com\//);
+  await page.getByRole("heading", { name: "FedaPay (local stand-in)" }).waitFor();
+
+  // The page followed is the one the API returned, for a transaction of the order's
+  // amount whose callback is this storefront's return page.
+  const headers = { "X-Order-Token": orderToken };
+  const payments = await api(`/api/v1/orders/${number}/payments`, { headers });
+  const payment = payments.payments.at(-1);
+  assert.equal(payment.provider, "fedapay");
+  assert.equal(payment.status, "pending");
+  assert.equal(hosted.length, 1);
+  const transactionId = Number(new URL(hosted[0]).pathname.split("/").pop());
+  const transaction = await fakeFedapay.transaction(transactionId);
+  assert.equal(transaction.callback_url, `${BASE_URL}/orders/${number}/paid`);
+  const order = await api(`/api/v1/orders/${number}`, { headers });
+  assert.equal(transaction.amount, order.grand_total);
+
+  // FedaPay sends the shopper back before its webhook: the page waits for it…
+  await page.goto(transaction.callback_url);
+  await page.getByTestId("payment-waiting").waitFor();
+  assert.equal(await page.getByTestId("order-status").textContent(), "Awaiting payment");
+  await screenshot(page, "payment-waiting");
+  // …which arrives; maef re-fetches the transaction from FedaPay (maef-worker), and
+  // the page shows the order paid without a reload.
+  const outcome = await fakeFedapay.settle(transactionId, "approved");
+  assert.equal(outcome.outcome, "verification_enqueued");
+  await page.getByTestId("order-status").filter({ hasText: "Paid" }).waitFor();
+  const paid = await api(`/api/v1/orders/${number}`, { headers });
+  assert.equal(paid.status, "paid");
+  assert.equal(paid.payment_status, "paid");
+  await screenshot(page, "payment-paid");
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("reviews: one written and shown once approved, sorted, filtered and paged, voted helpful; field errors from the API", { timeout: TIMEOUT }, scenario("reviews", async () => {
+  const slug = "robe-d-ete-en-wax";
+  // Other customers' reviews, approved, so the list has more than one page (5).
+  const ratings = [5, 3, 4, 5, 2, 5];
+  for (const [i, rating] of ratings.entries()) {
+    const other = await customer(`reviewer${i}`);
+    const review = await api(`/api/v1/products/${slug}/reviews`, {
+      method: "POST",
+      token: other.token,
+      body: { rating, title: `Avis ${i}`, body: `Review number ${i}: the fabric is ${rating >= 4 ? "lovely" : "thin"}.` },
+    });
+    await api(`/api/v1/admin/reviews/${review.id}/moderation`, { method: "POST", token: admin, body: { status: "approved" } });
+  }
+
+  const author = await customer("awa");
+  const context = await shopper(browser, DESKTOP);
+  const page = await context.newPage();
+  await signIn(page, author);
+  await page.goto(`/products/${slug}`);
+  const reviews = page.getByTestId("reviews");
+  await reviews.getByTestId("rating-summary").waitFor();
+
+  // The summary is the API's: average and histogram.
+  const first = await api(`/api/v1/products/${slug}/reviews?limit=5`);
+  assert.equal(await reviews.getByTestId("rating-count").textContent(), `${first.rating.count} reviews`);
+  for (const n of [1, 2, 3, 4, 5]) {
+    assert.equal(Number(await reviews.getByTestId(`histogram-${n}`).textContent()), first.rating.histogram[n]);
+  }
+  // "More reviews" until the end: every approved review, newest first, none twice.
+  const list = reviews.getByTestId("review");
+  await list.first().waitFor();
+  while (await reviews.getByRole("button", { name: "More reviews" }).isVisible()) {
+    const before = await list.count();
+    await reviews.getByRole("button", { name: "More reviews" }).click();
+    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=review]").length > n, before);
+  }
+  const all = await api(`/api/v1/products/${slug}/reviews?limit=100`);
+  assert.deepEqual(await list.evaluateAll((items) => items.map((li) => Number(li.dataset.reviewId))), all.items.map((r) => r.id));
+
+  // Sorted by the lowest rating, then only the 5-star ones.
+  await reviews.getByLabel("Sort by").selectOption("rating_asc");
+  const lowest = await api(`/api/v1/products/${slug}/reviews?sort=rating_asc&limit=5`);
+  await page.waitForFunction((id) => document.querySelector("[data-testid=review]")?.dataset.reviewId === String(id), lowest.items[0].id);
+  await reviews.getByLabel("Rating", { exact: true }).selectOption("5");
+  const fives = await api(`/api/v1/products/${slug}/reviews?sort=rating_asc&rating=5&limit=5`);
+  await page.waitForFunction((n) => document.querySelectorAll("[data-testid=review]").length === n, fives.items.length);
+  assert.deepEqual(await list.evaluateAll((items) => items.map((li) => Number(li.dataset.reviewId))), fives.items.map((r) => r.id));
+
+  // The form: a body too short is refused next to its field, then the review is sent.
+  await reviews.getByTestId("write-review").click();
+  const form = reviews.getByTestId("review-form");
+  await form.getByRole("radio", { name: "4 stars" }).check();
+  await form.getByLabel("Your review").fill("Nice");
+  await form.getByRole("button", { name: "Send the review" }).click();
+  const body = form.getByLabel("Your review");
+  await page.locator(".field-invalid").filter({ has: page.getByLabel("Your review") }).waitFor();
+  assert.equal(await body.getAttribute("aria-invalid"), "true");
+  await screenshot(page, "review-field-error");
+  await form.getByLabel("Title (optional)").fill("Belle coupe");
+  await body.fill("Beautiful colours, the cut is right and the fabric holds after washing.");
+  await form.getByRole("button", { name: "Send the review" }).click();
+  const status = reviews.getByTestId("own-review-status");
+  await status.filter({ hasText: "will appear once a moderator" }).waitFor();
+  assert.equal(await status.getAttribute("data-status"), "pending");
+
+  // A moderator approves it (admin API): on the next visit it is in the list.
+  const queue = await api(`/api/v1/admin/reviews?status=pending&product=${slug}`, { token: admin });
+  const mine = queue.items.find((r) => r.body.startsWith("Beautiful colours"));
+  assert.ok(mine, "the review waits in the moderation queue");
+  await api(`/api/v1/admin/reviews/${mine.id}/moderation`, { method: "POST", token: admin, body: { status: "approved" } });
+  await page.reload();
+  const published = reviews.locator(`[data-review-id="${mine.id}"]`);
+  await published.waitFor();
+  assert.match(await published.textContent(), /Belle coupe/);
+  await status.filter({ hasText: "Your review is published." }).waitFor();
+  await screenshot(page, "reviews");
+
+  // Another customer finds it helpful; the count is the API's.
+  const voter = await customer("moussa");
+  const other = await shopper(browser, DESKTOP);
+  const tab = await other.newPage();
+  await signIn(tab, voter);
+  await tab.goto(`/products/${slug}`);
+  const vote = tab.locator(`[data-review-id="${mine.id}"]`).getByTestId("helpful");
+  await vote.click();
+  await vote.filter({ hasText: "You found this helpful (1)" }).waitFor();
+  assert.equal(await vote.getAttribute("aria-pressed"), "true");
+  const after = await api(`/api/v1/products/${slug}/reviews?limit=100`);
+  assert.equal(after.items.find((r) => r.id === mine.id).helpful_count, 1);
+  assertNoErrors(context);
+  assertNoErrors(other);
+  await context.close();
+  await other.close();
 }));

@@ -40,6 +40,7 @@ function query(filters: Filters, after?: string) {
 
 export function Reviews({ slug }: { slug: string }) {
   const { t } = useI18n();
+  const ids = useId();
   const [filters, setFilters] = useState<Filters>({ sort: "recent", rating: null, verified: false, withMedia: false });
   const [list, setList] = useState<{ items: Review[]; next: string | null; summary: Summary | null }>({
     items: [],
@@ -82,30 +83,30 @@ export function Reviews({ slug }: { slug: string }) {
       <OwnReviewPanel slug={slug} onPublished={first.reload} />
       {summary && summary.count > 0 && (
         <div className="review-filters">
-          <label>
-            {t.reviews.sort}{" "}
-            <select value={filters.sort} onChange={(e) => setFilters((f) => ({ ...f, sort: e.target.value as Sort }))}>
-              {SORTS.map((s) => (
-                <option key={s} value={s}>
-                  {t.reviews.sorts[s]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t.reviews.rating}{" "}
-            <select
-              value={filters.rating ?? ""}
-              onChange={(e) => setFilters((f) => ({ ...f, rating: e.target.value ? Number(e.target.value) : null }))}
-            >
-              <option value="">{t.reviews.allRatings}</option>
-              {[5, 4, 3, 2, 1].map((n) => (
-                <option key={n} value={n}>
-                  {t.reviews.stars(n)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <label htmlFor={`${ids}-sort`}>{t.reviews.sort}</label>
+          <select
+            id={`${ids}-sort`}
+            value={filters.sort} onChange={(e) => setFilters((f) => ({ ...f, sort: e.target.value as Sort }))}
+          >
+            {SORTS.map((s) => (
+              <option key={s} value={s}>
+                {t.reviews.sorts[s]}
+              </option>
+            ))}
+          </select>
+          <label htmlFor={`${ids}-rating`}>{t.reviews.rating}</label>
+          <select
+            id={`${ids}-rating`}
+            value={filters.rating ?? ""}
+            onChange={(e) => setFilters((f) => ({ ...f, rating: e.target.value ? Number(e.target.value) : null }))}
+          >
+            <option value="">{t.reviews.allRatings}</option>
+            {[5, 4, 3, 2, 1].map((n) => (
+              <option key={n} value={n}>
+                {t.reviews.stars(n)}
+              </option>
+            ))}
+          </select>
           <label>
             <input
               type="checkbox"
