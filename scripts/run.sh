@@ -5,6 +5,10 @@
 # optimised (the perf profile: release without fat LTO, built once and reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The demo shop takes cash on delivery where its demo customers live (a store policy
+# `migrate` writes; docs/payments.md): the storefront's checkout then ends confirmed
+# without any payment provider's keys. Set COD_COUNTRIES to change it.
+export COD_COUNTRIES="${COD_COUNTRIES:-SN,CI,BJ,FR}"
 MAEF_PROFILE=perf scripts/setup.sh maef
 # shellcheck source=/dev/null
 source .run/env
