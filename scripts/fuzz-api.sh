@@ -112,7 +112,18 @@ FUZZ_KNOWN_IDS=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.a
   \"/api/v1/orders/{number}\": {\"number\": $(ids "select order_number from shop.customer_order")},
   \"/api/v1/admin/orders/{number}\": {\"number\": $(ids "select order_number from shop.customer_order")},
   \"/api/v1/admin/orders/{number}/notes\": {\"number\": $(ids "select order_number from shop.customer_order")},
-  \"/api/v1/admin/orders/{number}/cancel\": {\"number\": $(ids "select order_number from shop.customer_order")}
+  \"/api/v1/admin/orders/{number}/cancel\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/orders/{number}/shipments\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/orders/{number}/cancellations\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/orders/{number}/cancel\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/orders/{number}/returns\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/orders/{number}/invoice\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/orders/{number}/documents\": {\"number\": $(ids "select order_number from shop.customer_order")},
+  \"/api/v1/admin/shipments/{id}\": {\"id\": $(ids "select shipment_id from shop.shipment")},
+  \"/api/v1/admin/shipments/{id}/status\": {\"id\": $(ids "select shipment_id from shop.shipment")},
+  \"/api/v1/admin/returns/{id}\": {\"id\": $(ids "select return_id from shop.order_return")},
+  \"/api/v1/admin/carriers/{code}\": {\"code\": $(ids "select code from shop.carrier")},
+  \"/api/v1/webhooks/carrier/{carrier}\": {\"carrier\": $(ids "select code from shop.carrier")}
 }")
 export FUZZ_KNOWN_IDS
 export PYTHONPATH="scripts/fuzz-api" SCHEMATHESIS_HOOKS=hooks

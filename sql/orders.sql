@@ -55,7 +55,9 @@ language sql stable as $$
                      'product_slug', i.product_slug, 'quantity', i.quantity, 'unit_price', i.unit_amount,
                      'compare_at', i.compare_at_amount, 'subtotal', i.subtotal_amount, 'discounts', i.discounts,
                      'discount_total', i.discount_amount, 'total', i.total_amount, 'tax_rate_bp', i.tax_rate_bp,
-                     'tax', i.tax_amount, 'backordered_quantity', i.backordered_quantity) order by i.order_item_id)
+                     'tax', i.tax_amount, 'backordered_quantity', i.backordered_quantity,
+                     'quantity_shipped', i.quantity_shipped, 'quantity_cancelled', i.quantity_cancelled,
+                     'quantity_returned', i.quantity_returned) order by i.order_item_id)
                    from shop.order_item i where i.order_id = o.order_id), '[]'),
         'subtotal', o.subtotal_amount, 'discount_total', o.discount_amount,
         'shipping_total', o.shipping_amount, 'shipping_tax', o.shipping_tax_amount,
@@ -65,6 +67,7 @@ language sql stable as $$
         'shipping_method', o.shipping_method,
         'shipping_address', o.shipping_address, 'billing_address', o.billing_address,
         'customer_note', o.customer_note,
+        'shipments', api._order_shipments_json(o.order_id),
         'placed_at', o.placed_at, 'reservation_expires_at', o.reservation_expires_at,
         'created_at', o.created_at, 'updated_at', o.updated_at,
         'events', coalesce((select jsonb_agg(
@@ -351,6 +354,14 @@ begin
     if p_order.status = p_status then  -- not a change, so the trigger would not see it
         perform shop.order_transition_refuse('status', p_order.status, p_status);
     end if;
+    -- A paid order's stock was sold and its money captured: cancelling it puts the
+    -- units back and refunds them (api.admin_cancellation_begin, sql/fulfilment.sql).
+    if p_order.payment_status in ('paid', 'partially_refunded', 'refunded') then
+        raise exception using errcode = 'MA409', constraint = 'order_transition_invalid',
+            message = format('an order cannot go from status %s to %s here: it is paid', p_order.status, p_status),
+            detail = json_build_object('machine', 'status', 'from', p_order.status, 'to', p_status)::text,
+            hint = 'POST /api/v1/admin/orders/{number}/cancellations cancels a paid order and refunds it.';
+    end if;
     perform api._order_note(p_note);
     update shop.customer_order set status = p_status, reservation_expires_at = null,
         payment_status = case when payment_status = 'pending' then 'none' else payment_status end
@@ -371,7 +382,8 @@ begin
         -- Staff cancellations are the only ones yet (customers' and failed payments'
         -- come with their issues); the free-text reason travels as `note`.
         perform api._emit_event('order.cancelled', 'order', v.order_id::text, jsonb_build_object(
-            'order_id', v.order_id, 'order_number', v.order_number, 'reason', 'admin', 'note', p_note,
+            'order_id', v.order_id, 'order_number', v.order_number,
+            'reason', coalesce(nullif(current_setting('maef.cancelled_by', true), ''), 'admin'), 'note', p_note,
             'cancelled_at', now(), 'restocked', true, 'released', v_released));
     end if;
     return v;
@@ -417,6 +429,8 @@ begin
         'order_id', v.order_id, 'order_number', v.order_number, 'currency', v.currency_code,
         'total_amount', v.total_amount, 'payment_id', p_payment ->> 'payment_id', 'provider', p_payment ->> 'provider',
         'paid_at', now()));
+    -- The invoice, numbered without gaps in this transaction (sql/invoices.sql).
+    perform api._issue_invoice(p_order_id);
     return api._order_json(v, true);
 end
 $$;

@@ -729,6 +729,8 @@ begin
         where order_id = v_order.order_id;
         perform api._order_note('');
     end if;
+    -- The credit note of the refund, numbered without gaps (sql/invoices.sql).
+    perform api._issue_credit_note(r.refund_id);
     perform api._emit_event('refund.succeeded', 'refund', r.refund_id::text, jsonb_build_object(
         'refund_id', r.refund_id, 'payment_id', r.payment_id, 'order_id', r.order_id,
         'order_number', v_order.order_number, 'amount', r.amount, 'currency', r.currency_code,
@@ -830,6 +832,19 @@ create function api.refund_begin(p_number text, p_body jsonb, p_idem jsonb)
 returns jsonb
 language plpgsql security definer
 set search_path = '' as $$
+begin
+    perform api._require_scope('orders:write:any');
+    return api._refund_begin(p_number, p_body, p_idem);
+end
+$$;
+
+-- The body of api.refund_begin, without its permission check: fulfilment's
+-- cancellations and returns (sql/fulfilment.sql, sql/returns.sql) start their refunds
+-- through it, so every refund takes the same path (lines, caps, idempotency, provider).
+create function api._refund_begin(p_number text, p_body jsonb, p_idem jsonb)
+returns jsonb
+language plpgsql
+set search_path = '' as $$
 declare
     v_order shop.customer_order;
     v_pay shop.payment;
@@ -845,7 +860,6 @@ declare
     v_line jsonb;
     v_exponent smallint;
 begin
-    perform api._require_scope('orders:write:any');
     if p_idem is null then
         raise exception using errcode = 'MA400', constraint = 'idempotency_key_required',
             message = 'a refund needs an Idempotency-Key header';
@@ -1217,6 +1231,7 @@ comment on function api._payment_apply(uuid, jsonb, text) is 'Private: applies a
 comment on function api._refund_settle(bigint, text, jsonb, text) is 'Private: settles a pending refund (succeeded: order payment status, event, e-mail; failed).';
 comment on function api._refund_apply(bigint, jsonb, text) is 'Private: locks and settles a refund from a provider webhook.';
 comment on function api._order_payments_json(shop.customer_order) is 'Private: an order''s payments, refunds and totals for staff.';
+comment on function api._refund_begin(text, jsonb, jsonb) is 'Private: api.refund_begin without its permission check (cancellations and returns refund through it).';
 comment on function api._refund_amounts(shop.customer_order, jsonb, boolean) is 'Private: a refund''s lines and amount from the order (pro rata, never more than whole lines).';
 
 -- ---------------------------------------------------------------- who may call these

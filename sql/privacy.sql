@@ -124,6 +124,8 @@ begin
     where o.order_id = any (p_order_ids);
     get diagnostics v_count = row_count;
     update shop.shipment s set address = api._country_only(s.address) where s.order_id = any (p_order_ids);
+    -- Invoices' buyer, returns' notes, cancellations' reasons (sql/fulfilment.sql).
+    perform api._anonymise_fulfilment(p_order_ids, p_needles, p_email);
     update shop.order_event e set note = api._scrub_text(e.note, p_needles)
     where e.order_id = any (p_order_ids) and e.note <> '';
     -- The stock ledger's reasons repeat the timeline's (a payment note, a cancellation).

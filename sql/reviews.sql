@@ -621,6 +621,7 @@ comment on function api._plain_text(text) is 'Private: plain text from client in
 comment on function api._review_flags(text) is 'Private: the filters'' objections to a text (link, profanity), per the reviews.filter_* settings.';
 comment on function api._review_json(shop.review, text) is 'Private: a review as JSON for the public, its author (own) or moderators (staff).';
 comment on function api._rating_json(bigint, boolean) is 'Private: a product''s rating summary {average, count[, histogram]} from shop.product_rating.';
+comment on function api._review_not_found() is 'Private: raises MA404 review_not_found (no such review, or one the caller may not see).';
 comment on function api._review_text(jsonb, text, integer, integer) is 'Private: a review''s title or body as plain text within its length limits (MA422 review_<field>_too_short/_too_long).';
 comment on function api._review_media(jsonb, uuid) is 'Private: the distinct asset ids of a submission, each an image or video the author uploaded (MA422 review_media_invalid).';
 comment on function api._review_cursor(text) is 'Private: a review-list cursor "key|id" (MA422 invalid_cursor).';

@@ -149,8 +149,10 @@ permissions! {
     CatalogRead = "catalog:read";
     /// `orders:read:any`: every order.
     OrdersReadAny = "orders:read:any";
-    /// `orders:write:any`: change any order (notes, cancellation; refunds and shipments later).
+    /// `orders:write:any`: change any order (notes, shipments, cancellations, returns, refunds).
     OrdersWriteAny = "orders:write:any";
+    /// `carriers:admin`: create and change carriers, rotate their webhook secrets.
+    CarriersAdmin = "carriers:admin";
     /// `webhooks:write`: webhook endpoints, their delivery logs, the events.
     WebhooksWrite = "webhooks:write";
     /// `emails:admin`: e-mail templates and the e-mail outbox.

@@ -8,6 +8,7 @@
 //! - [`extract`]: query/JSON extractors that reject with problem JSON.
 //! - [`routes`]: one module per resource, each with its `router()`.
 //! - [`openapi`]: the OpenAPI 3.1 document.
+//! - [`invoice`]: invoices and credit notes rendered as HTML or PDF.
 //! - [`migrate`]: applies migrations and reloads the SQL code.
 //! - [`web`]: the storefront's build (`WEB_DIR`) served at `/`.
 //!
@@ -20,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod invoice;
 pub mod migrate;
 pub mod openapi;
 pub mod routes;

@@ -56,7 +56,14 @@ fn parse_timestamped(header: &str, scheme: &str) -> Result<(i64, Vec<Vec<u8>>), 
     }
 }
 
-fn verify_timestamped(
+/// Verifies a `t=<unix>,<scheme>=<hex>[,…]` header: HMAC-SHA256 of `"{t}.{body}"` under
+/// any of `secrets`, `t` within `tolerance_secs` of `now`. Stripe (`v1`) and FedaPay
+/// (`s`) sign this way, and so do the carriers' webhooks of fulfilment (`v1`, header
+/// `Maef-Carrier-Signature`), so one verifier serves them all. Returns the timestamp.
+///
+/// # Errors
+/// Missing, malformed, stale or matching no secret.
+pub fn verify_timestamped(
     header: Option<&str>,
     scheme: &str,
     body: &[u8],
@@ -138,6 +145,11 @@ pub fn sign_stripe(secret: &str, t: i64, body: &[u8]) -> String {
 /// Signs like FedaPay: `t=<t>,s=<hex>`.
 pub fn sign_fedapay(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},s={}", hmac_sha256_hex(secret, t, body))
+}
+
+/// Signs a `t=<t>,<scheme>=<hex>` header as [`verify_timestamped`] checks it.
+pub fn sign_timestamped(secret: &str, scheme: &str, t: i64, body: &[u8]) -> String {
+    format!("t={t},{scheme}={}", hmac_sha256_hex(secret, t, body))
 }
 
 /// Signs like Paystack: hex HMAC-SHA512 of the body.

@@ -97,6 +97,32 @@ UNSTATED_RULES = [
      "adjustment; location names an existing one"),
     (r"(POST /api/v1/admin/variants/\{id\}/stock-adjustments|PATCH /api/v1/admin/variants/\{id\})$",
      "stock_below_reserved", None, None, "units on hand are not below the units reserved at the location"),
+    # Fulfilment (docs/fulfilment.md): references to rows, and the state of the order.
+    (r"POST /api/v1/admin/orders/\{number\}/(shipments|cancellations)$", "invalid_field",
+     r"^\$\.(carrier|location|lines\[\d+\]\.order_item_id)$", None,
+     "carrier and location name active rows; each line is a line of this order, listed once"),
+    (r"POST /api/v1/admin/orders/\{number\}/shipments$", "stock_below_reserved", None, None,
+     "the location the parcel leaves from has the units free"),
+    (r"POST /api/v1/admin/shipments/\{id\}/status$", "invalid_field", r"^\$\.tracking_number$", None,
+     "a tracking number is set once"),
+    (r"POST /api/v1/admin/orders/\{number\}/cancellations$", "invalid_field", r"^\$\.reason$", None,
+     "a reason has a visible character once trimmed"),
+    (r"POST /api/v1/orders/\{number\}/cancel$", "cancellation_window_passed", None, None,
+     "a customer cancels within CANCEL_WINDOW_MINUTES of placing the order"),
+    (r"POST /api/v1/orders/\{number\}/returns$", "invalid_field", r"^\$\.lines\[\d+\]\.(order_item_id|reason)$", None,
+     "each line is a line of this order, listed once, with an active reason"),
+    (r"POST /api/v1/orders/\{number\}/returns$", "line_not_delivered", None, None, "only delivered units come back"),
+    (r"POST /api/v1/orders/\{number\}/returns$", "return_window_passed", None, None,
+     "a return is asked within RETURN_WINDOW_DAYS of the delivery"),
+    (r"POST /api/v1/admin/returns/\{id\}/decision$", "invalid_field", r"^\$\.note$", None, "a rejection says why"),
+    (r"POST /api/v1/admin/returns/\{id\}/receive$", "invalid_field", r"^\$\.lines", None,
+     "the condition of every line of the return, each once"),
+    *[(r"POST /api/v1/(admin/orders/\{number\}/(cancellations|refunds)|orders/\{number\}/cancel|admin/returns/\{id\}/refund)$",
+       code, None, None, "a refund stays within what was captured and what is left of each line")
+      for code in ("refund_exceeds_captured", "refund_quantity_exceeds", "refund_empty")],
+    # A signature only the carrier's secret makes (400, like a forged one).
+    (r"POST /api/v1/webhooks/carrier/\{carrier\}$", "invalid_signature", None, None,
+     "the body is signed with the carrier's secret"),
     # The bytes of an upload: a schema says "binary", not "a decodable JPEG, PNG, WebP,
     # GIF, MP4, WebM or QuickTime file of at least one byte".
     (r"POST /api/v1/media/upload$", "unsupported_media_type", None, None, "the bytes are a file of an allowed type"),
@@ -113,6 +139,28 @@ UNSTATED_RULES = [
     # e-mails receive (the template's `sample`).
     (r"PUT /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
      "the template parses and uses only the variables its kind receives"),
+    # Reviews: lengths counted after HTML is stripped, within store settings; media the
+    # author uploaded; a rejection explained to its author; a product filter naming one.
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_body_too_short", None, None,
+     "the body, HTML stripped, is at least REVIEWS_BODY_MIN_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_body_too_long", None, None,
+     "the body, HTML stripped, is at most REVIEWS_BODY_MAX_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_title_too_short", None, None,
+     "a title is not empty once HTML is stripped"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_title_too_long", None, None,
+     "the title, HTML stripped, is at most REVIEWS_TITLE_MAX_CHARS long"),
+    (r"POST /api/v1/products/\{slug\}/reviews$", "review_media_invalid", None, None,
+     "media are images or videos the author uploaded"),
+    (r"POST /api/v1/admin/reviews/\{id\}/moderation$", "reason_required", None, None,
+     "a rejection needs a reason (the author sees it)"),
+    (r"PUT /api/v1/admin/reviews/\{id\}/reply$", "invalid_field", r"^\$\.body$", None,
+     "a reply is 1..5000 characters once HTML is stripped"),
+    (r"GET /api/v1/admin/reviews$", "invalid_filter", r"^\$\.product$", None, "product names an existing product"),
+    # Reports: each takes only its own parameters (GET /api/v1/admin/reports lists them).
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_parameter", None, None,
+     "a report takes only the parameters GET /api/v1/admin/reports lists for it"),
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_range", None, None, "from is not after to"),
+    (r"GET /api/v1/admin/reports/\{name\}$", "invalid_currency", None, None, "currency names a currency of the shop"),
     # A secret only the e-mail holds.
     (r"POST /api/v1/auth/password-reset/confirm$", "invalid_reset_token", None, None, "the token comes from the e-mail"),
     # The password policy's lists.
@@ -121,7 +169,7 @@ UNSTATED_RULES = [
 ]
 
 # The codes of rules above answered with another status than 422.
-OTHER_STATUS = {"unsupported_media_type": 415, "cart_expired": 410}
+OTHER_STATUS = {"unsupported_media_type": 415, "cart_expired": 410, "invalid_signature": 400}
 
 _accepted: dict[str, int] = {}
 

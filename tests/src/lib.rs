@@ -17,6 +17,7 @@ pub mod fake_paystack;
 pub mod fake_provider;
 pub mod fake_stripe;
 pub mod fakes;
+pub mod fulfilment;
 pub mod http;
 pub mod shop;
 

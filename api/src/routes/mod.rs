@@ -28,9 +28,12 @@ pub mod categories;
 pub mod checkout;
 pub mod docs;
 pub mod emails;
+pub mod fulfilment;
+pub mod fulfilment_types;
 pub mod health;
 pub mod instagram;
 pub mod inventory;
+pub mod invoices;
 pub mod media;
 pub mod orders;
 pub mod payment_types;
@@ -45,6 +48,7 @@ pub mod promotion_types;
 pub mod promotions;
 pub mod reports;
 pub mod reset_password;
+pub mod returns;
 pub mod reviews;
 pub mod search;
 pub mod shipping;
@@ -78,6 +82,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(payments::router())
         .merge(payment_webhooks::router())
+        .merge(fulfilment::router())
+        .merge(returns::router())
+        .merge(invoices::router())
         .merge(webhooks::router())
         .merge(emails::router())
         .merge(reset_password::router())

@@ -82,6 +82,14 @@ pub enum OrderEventKind {
     PaymentStatus,
     FulfillmentStatus,
     Note,
+    /// A shipment was made or changed state (`from`/`to`: shipment states).
+    Shipment,
+    /// The order or some of its lines were cancelled.
+    Cancellation,
+    /// A return request changed state (`from`/`to`: return states).
+    Return,
+    /// An invoice or credit note was issued.
+    Invoice,
 }
 
 /// A stock reservation's state.
@@ -154,6 +162,12 @@ pub struct OrderLine {
     pub tax: i64,
     /// Units reserved beyond the stock on hand (backorder): they ship when stock arrives.
     pub backordered_quantity: i32,
+    /// Units in shipments (fulfilment, `docs/fulfilment.md`).
+    pub quantity_shipped: i32,
+    /// Units cancelled before they shipped.
+    pub quantity_cancelled: i32,
+    /// Units back through returns or parcels returned to sender.
+    pub quantity_returned: i32,
 }
 
 /// An entry of the order's timeline.
@@ -231,6 +245,8 @@ pub struct Order {
     #[schema(required)]
     pub billing_address: Option<OrderAddress>,
     pub customer_note: String,
+    /// Parcels with their lines, tracking numbers and URLs, oldest first.
+    pub shipments: Vec<crate::routes::fulfilment_types::Shipment>,
     #[schema(required, value_type = Option<Timestamp>)]
     pub placed_at: Option<String>,
     /// Until when the stock is held for payment (null once paid, confirmed or closed).

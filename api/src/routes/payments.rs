@@ -323,6 +323,18 @@ pub async fn refund(
     if begun["action"] != "call" {
         return Ok(JsonText(StatusCode::CREATED, begun["body"].to_string()));
     }
+    let body = call_refund(&state, &begun).await?;
+    Ok(JsonText(StatusCode::CREATED, canonical(&body)?))
+}
+
+/// The provider step of a refund begun by `api.refund_begin` (or by a cancellation or
+/// a return, which start theirs through the same SQL): the provider's refund call with
+/// no transaction open, then its answer recorded as the service
+/// (`api.refund_created` / `api.refund_create_failed`). Returns the recorded body.
+///
+/// # Errors
+/// A failed call is recorded, then answered 502 naming the provider and its code.
+pub async fn call_refund(state: &AppState, begun: &Value) -> Result<String, ApiError> {
     let refund: RefundToCreate = parse(&begun["refund"])?;
     let provider = begun["payment"]["provider"]
         .as_str()
@@ -332,19 +344,18 @@ pub async fn refund(
     match maef_payments::refund(&state.payments, provider, payment_ref, &refund).await {
         Ok(result) => {
             let result = serde_json::to_value(&result).map_err(|e| ApiError::internal(e.to_string()))?;
-            let body = owner_call(
-                &state,
+            owner_call(
+                state,
                 "select api.refund_created($1, $2)::text",
                 &[&refund.id, &result],
             )
-            .await?;
-            Ok(JsonText(StatusCode::CREATED, canonical(&body)?))
+            .await
         }
         Err(error) => {
             tracing::warn!(provider = provider.as_str(), refund = refund.id, error = %error, "refund failed");
             let sql_error = error.to_sql(None);
             owner_call(
-                &state,
+                state,
                 "select api.refund_create_failed($1, $2)::text",
                 &[&refund.id, &sql_error],
             )

@@ -340,6 +340,7 @@ pub async fn product_reviews(
 #[schema(example = json!({"rating": 5, "title": "Superbe", "body": "Tissu épais, coupe parfaite.", "media": []}))]
 pub struct ReviewRequest {
     /// 1 to 5 (another number: 422 `review_rating_check`).
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     /// HTML is stripped; at most `reviews.title_max_chars` (150) characters after that.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -573,6 +574,7 @@ pub async fn moderate_review(
 #[schema(example = json!({"body": "Merci pour votre avis !"}))]
 pub struct ReplyRequest {
     /// HTML is stripped; 1 to 5000 characters after that.
+    #[schema(min_length = 1)]
     pub body: String,
 }
 
