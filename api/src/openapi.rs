@@ -267,6 +267,30 @@ mod tests {
         );
     }
 
+    /// Every operation has its own `operationId`: utoipa takes the handler's name, two
+    /// modules may both have a `refund`, and client generators refuse a document where
+    /// two operations share one (openapi-typescript stops there).
+    #[test]
+    fn every_operation_id_is_unique() {
+        let doc = super::document();
+        let mut seen = std::collections::BTreeMap::<String, String>::new();
+        let mut duplicates = Vec::new();
+        for (path, operations) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in operations.as_object().expect("operations") {
+                let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+                let at = format!("{method} {path}");
+                if let Some(first) = seen.insert(id.clone(), at.clone()) {
+                    duplicates.push(format!("{id}: {first} and {at}"));
+                }
+            }
+        }
+        assert!(
+            duplicates.is_empty(),
+            "operationId used twice:\n{}",
+            duplicates.join("\n")
+        );
+    }
+
     /// Every `$ref` of the document names a schema of its components: utoipa writes a
     /// reference for a `value_type` that is not `inline` without registering the type,
     /// and a client generator (openapi-typescript) then refuses the whole document.

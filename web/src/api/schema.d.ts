@@ -36,6 +36,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/carriers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every carrier with its tracking URL template (never its secrets). */
+        get: operations["list_carriers"];
+        put?: never;
+        /** Creates a carrier and its webhook signing secret, returned once as `secret`; audited. */
+        post: operations["create_carrier"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/carriers/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Changes a carrier's name, tracking URL template (null removes it) or `is_active`. */
+        patch: operations["update_carrier"];
+        trace?: never;
+    };
+    "/api/v1/admin/carriers/{code}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Makes a new webhook secret (returned once); the previous one stays valid for a day so
+         *     the carrier can switch without losing an event. Audited.
+         */
+        post: operations["rotate_carrier_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/categories": {
         parameters: {
             query?: never;
@@ -316,6 +371,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Invoices and credit notes by number (gapless per kind and year). */
+        get: operations["admin_invoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders": {
         parameters: {
             query?: never;
@@ -364,6 +436,30 @@ export interface paths {
          *     audited. A paid or closed order answers 409 `order_transition_invalid`.
          */
         post: operations["cancel_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{number}/cancellations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels a paid order that has not shipped, or unshipped units of its lines (an
+         *     unpaid order: whole only). Units go back on hand (ledger); a paid order is refunded
+         *     exactly the cancelled lines (their allocated discounts and taxes, and the shipping
+         *     when nothing is left) through the payments refund path; the coupon use comes back
+         *     when the whole order is cancelled. The same `Idempotency-Key` answers the same
+         *     cancellation. Audited; the customer gets an e-mail.
+         */
+        post: operations["admin_cancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -444,6 +540,28 @@ export interface paths {
          *     Restocked lines go back on hand. Audited.
          */
         post: operations["refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{number}/shipments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ships units of an order's lines in one parcel (a line may ship across several). The
+         *     order must be paid, or confirmed for cash on delivery (whose units leave stock now);
+         *     never more than ordered minus shipped or cancelled. The shipment starts `pending`;
+         *     the order's fulfilment follows. Audited.
+         */
+        post: operations["create_shipment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -698,6 +816,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns, newest first (`status=requested`: the ones to decide). */
+        get: operations["admin_returns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A return. */
+        get: operations["admin_return"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves or rejects a requested return (a rejection says why: the customer reads
+         *     it). Audited; the customer gets an e-mail.
+         */
+        post: operations["decide"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/receive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Marks an approved return received with each line's condition: resellable units go
+         *     back on hand (ledger), damaged ones do not. Audited.
+         */
+        post: operations["receive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refunds a received return through the payments refund path: the returned lines
+         *     (their allocated discounts and taxes), and the shipping when the whole order came
+         *     back or a reason is the shop's fault. The same `Idempotency-Key` answers the same
+         *     refund. Audited.
+         */
+        post: operations["refund_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reviews": {
         parameters: {
             query?: never;
@@ -745,6 +959,44 @@ export interface paths {
         post?: never;
         /** Removes the shop's reply (audited). */
         delete: operations["delete_reply"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shipment with its order's counters and the carrier events received for it. */
+        get: operations["shipment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/shipments/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves a shipment along pending → shipped → in transit → delivered (or failed
+         *     delivery, returned to sender). The order's fulfilment and delivered status follow;
+         *     each change is on the timeline, an event and an e-mail to the customer. Audited.
+         */
+        post: operations["set_shipment_status"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1688,6 +1940,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{number}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The customer cancels their order (or a guest with its token) while it is unpaid, or
+         *     paid and not shipped, within `CANCEL_WINDOW_MINUTES` of placing it. A paid order is
+         *     refunded in full. Asking again answers the same cancellation.
+         */
+        post: operations["customer_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{number}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The order's invoice and credit notes, oldest first. */
+        get: operations["order_documents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{number}/documents/{document}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the order's documents by number (a credit note, say), as HTML or PDF. */
+        get: operations["order_document"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{number}/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The order's invoice (issued when it was paid), as printable HTML or, with
+         *     `Accept: application/pdf`, a PDF, in the customer's language. For its customer, a
+         *     guest with the order's token, or staff.
+         */
+        get: operations["order_invoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{number}/payment-options": {
         parameters: {
             query?: never;
@@ -1726,6 +2054,27 @@ export interface paths {
          *     reaches the provider again as the same request).
          */
         post: operations["pay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{number}/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's returns (its customer, or a guest with its token). */
+        get: operations["order_returns"];
+        put?: never;
+        /**
+         * Asks to return delivered units (the order's customer, or a guest with its token),
+         *     each with a reason, within `RETURN_WINDOW_DAYS` of its delivery.
+         */
+        post: operations["request_return"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1819,6 +2168,23 @@ export interface paths {
          *     slugs are left out.
          */
         post: operations["lookup_products"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/return-reasons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The reasons a customer may give, labelled in their language. */
+        get: operations["return_reasons"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2096,6 +2462,30 @@ export interface paths {
         get: operations["my_reviews"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/carrier/{carrier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A carrier's tracking event, signed `Maef-Carrier-Signature: t=<unix>,v1=<hex>`:
+         *     HMAC-SHA256 of `"{t}.{body}"` with the carrier's secret (any valid one while a secret
+         *     is rotated), `t` within `CARRIER_WEBHOOK_TOLERANCE_SECS` — the payment webhooks'
+         *     verifier. A missing, stale or forged signature answers 400 and changes nothing. Each
+         *     event id is applied once; an event older than the shipment's last change is kept as
+         *     stale.
+         */
+        post: operations["carrier_webhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2510,6 +2900,49 @@ export interface components {
         CallbackResult: {
             accounts: components["schemas"]["ConnectedAccount"][];
         };
+        /** @description A cancellation. */
+        Cancellation: {
+            by: components["schemas"]["CancelledBy"];
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            id: number;
+            lines: components["schemas"]["CancelledLine"][];
+            order: components["schemas"]["OrderFulfilment"];
+            reason: string;
+            refund: null | components["schemas"]["StartedRefund"];
+            whole_order: boolean;
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/orders/{number}/cancellations`.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "order_item_id": 12,
+         *           "quantity": 1
+         *         }
+         *       ],
+         *       "reason": "out of stock"
+         *     }
+         */
+        CancellationRequest: {
+            /** @description Unshipped units to cancel; absent: the whole order. */
+            lines?: components["schemas"]["LineQuantity"][];
+            /** @description Why (1 to 500 characters; in the customer's e-mail). */
+            reason: string;
+        };
+        /**
+         * @description Who cancelled.
+         * @enum {string}
+         */
+        CancelledBy: "staff" | "customer";
+        /** @description Units cancelled from a line. */
+        CancelledLine: {
+            /** Format: int64 */
+            order_item_id: number;
+            /** Format: int32 */
+            quantity: number;
+            sku: string;
+        };
         /**
          * @description Body of `POST /api/v1/admin/orders/{number}/cancel`.
          * @example {
@@ -2537,6 +2970,94 @@ export interface components {
             currency: components["schemas"]["Currency"];
             /** @description The caption's words (`15 000 FCFA`). */
             text: string | null;
+        };
+        /** @description A carrier for staff (never its secrets, except `secret` once when made). */
+        Carrier: {
+            code: string;
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            id: number;
+            is_active: boolean;
+            name: string;
+            /** @description On creation and rotation only, once: the new signing secret (`whsec_…`). */
+            secret?: string;
+            /** @description The valid webhook secrets' dates. */
+            secrets: components["schemas"]["SecretDates"][];
+            /** @description `https://…{tracking}…`. */
+            tracking_url_template: string | null;
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/carriers`.
+         * @example {
+         *       "code": "chronopost",
+         *       "name": "Chronopost",
+         *       "tracking_url_template": "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={tracking}"
+         *     }
+         */
+        CarrierCreate: {
+            code: string;
+            is_active?: boolean | null;
+            name: string;
+            /** @description An https URL holding `{tracking}` (at most 500 characters). */
+            tracking_url_template?: string | null;
+        };
+        /**
+         * @description A carrier webhook's body (signed, `Maef-Carrier-Signature: t=<unix>,v1=<hex>`).
+         * @example {
+         *       "id": "evt_1",
+         *       "occurred_at": "2026-11-02T10:15:00Z",
+         *       "status": "delivered",
+         *       "tracking_number": "JD0123456789"
+         *     }
+         */
+        CarrierEvent: {
+            description?: string | null;
+            /** @description The carrier's event id: each is applied once. */
+            id: string;
+            occurred_at?: null | components["schemas"]["Timestamp"];
+            status: components["schemas"]["ShipmentTarget"];
+            tracking_number: string;
+        };
+        /** @description A carrier event received for a shipment. */
+        CarrierEventSummary: {
+            event_id: string;
+            outcome: components["schemas"]["CarrierOutcome"];
+            received_at: components["schemas"]["Timestamp"];
+            status: string | null;
+        };
+        /** @description `{items}`: every carrier. */
+        CarrierList: {
+            items: components["schemas"]["Carrier"][];
+        };
+        /** @description A carrier as a shipment names it. */
+        CarrierName: {
+            code: string;
+            name: string;
+        };
+        /**
+         * @description What applying a carrier event did.
+         * @enum {string}
+         */
+        CarrierOutcome: "received" | "applied" | "duplicate_state" | "stale" | "transition_refused" | "unknown_shipment" | "duplicate";
+        /**
+         * @description Body of `PATCH /api/v1/admin/carriers/{code}`: the fields to change (passed to SQL
+         *     as sent, so `null` can remove the template).
+         */
+        CarrierPatch: {
+            is_active?: boolean;
+            name?: string;
+            /** @description Null removes the template. */
+            tracking_url_template?: string | null;
+        };
+        /** @description The answer to a carrier webhook. */
+        CarrierReceipt: {
+            outcome: components["schemas"]["CarrierOutcome"];
+            /**
+             * Format: int64
+             * @description The shipment it concerned, if any (absent for a duplicate).
+             */
+            shipment_id?: number | null;
         };
         /**
          * @description A cart and its quote, computed in PostgreSQL by the pricing engine
@@ -2966,6 +3487,15 @@ export interface components {
          * @enum {string}
          */
         Currency: "EUR" | "GBP" | "GHS" | "NGN" | "USD" | "XOF";
+        /**
+         * @description Body of `POST /api/v1/orders/{number}/cancel`.
+         * @example {
+         *       "reason": "ordered the wrong size"
+         *     }
+         */
+        CustomerCancelRequest: {
+            reason?: string | null;
+        };
         /** @description Body of `PATCH /api/v1/admin/customer-groups/{id}`. */
         CustomerGroupPatch: {
             code?: string;
@@ -3019,6 +3549,37 @@ export interface components {
         Disconnected: {
             account_id: string;
             disconnected: boolean;
+        };
+        /**
+         * Format: binary
+         * @description A rendered document, for the OpenAPI document.
+         */
+        DocumentBytes: string;
+        /**
+         * @description A document's kind.
+         * @enum {string}
+         */
+        DocumentKind: "invoice" | "credit_note";
+        /** @description `{items}`: an order's invoice and credit notes. */
+        DocumentList: {
+            items: components["schemas"]["DocumentSummary"][];
+        };
+        /** @description A page of documents by number. */
+        DocumentPage: {
+            items: components["schemas"]["LedgerDocument"][];
+            next_cursor: string | null;
+        };
+        /** @description A document in a list. */
+        DocumentSummary: {
+            currency: components["schemas"]["Currency"];
+            issued_at: components["schemas"]["Timestamp"];
+            kind: components["schemas"]["DocumentKind"];
+            /** @description `F-2026-000001` (invoices), `AV-2026-000001` (credit notes): gapless per year. */
+            number: string;
+            /** Format: int64 */
+            tax_total: number;
+            /** Format: int64 */
+            total: number;
         };
         /** @description The answer of a draft. */
         DraftResult: {
@@ -3205,12 +3766,54 @@ export interface components {
         IngestResult: {
             jobs: components["schemas"]["QueuedPull"][];
         };
+        /**
+         * @description The state a returned line arrived in.
+         * @enum {string}
+         */
+        ItemCondition: "resellable" | "damaged";
+        /** @description A document for the accountant. */
+        LedgerDocument: {
+            currency: components["schemas"]["Currency"];
+            issued_at: components["schemas"]["Timestamp"];
+            kind: components["schemas"]["DocumentKind"];
+            number: string;
+            order_number: string;
+            /** Format: int32 */
+            sequence: number;
+            /** Format: int64 */
+            tax_total: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int32 */
+            year: number;
+        };
+        /** @description An order line's units: ordered, shipped, cancelled, returned. */
+        LineCounts: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int32 */
+            quantity: number;
+            /** Format: int32 */
+            quantity_cancelled: number;
+            /** Format: int32 */
+            quantity_returned: number;
+            /** Format: int32 */
+            quantity_shipped: number;
+            sku: string;
+        };
         /** @description What a line is, for display. */
         LineLabel: {
             product_slug: string;
             product_title: string;
             sku: string;
             variant_name: string;
+        };
+        /** @description Units of an order line. */
+        LineQuantity: {
+            /** Format: int64 */
+            order_item_id: number;
+            /** Format: int32 */
+            quantity: number;
         };
         /** @description The answer of a link. */
         LinkResult: {
@@ -3894,6 +4497,8 @@ export interface components {
             reservation_expires_at: null | components["schemas"]["Timestamp"];
             /** @description Staff only. */
             reservations?: components["schemas"]["OrderReservation"][];
+            /** @description Parcels with their lines, tracking numbers and URLs, oldest first. */
+            shipments: components["schemas"]["Shipment"][];
             shipping_address: null | components["schemas"]["OrderAddress"];
             shipping_method: null | components["schemas"]["OrderShippingMethod"];
             /** Format: int64 */
@@ -3954,7 +4559,15 @@ export interface components {
          * @description What a timeline entry records.
          * @enum {string}
          */
-        OrderEventKind: "placed" | "status" | "payment_status" | "fulfillment_status" | "note";
+        OrderEventKind: "placed" | "status" | "payment_status" | "fulfillment_status" | "note" | "shipment" | "cancellation" | "return" | "invoice";
+        /** @description An order's states and its lines' counters. */
+        OrderFulfilment: {
+            fulfillment_status: components["schemas"]["FulfillmentStatus"];
+            lines: components["schemas"]["LineCounts"][];
+            number: string;
+            payment_status: components["schemas"]["PaymentStatus"];
+            status: components["schemas"]["OrderStatus"];
+        };
         /** @description A line of an order: a copy of the quote's line when the order was placed. */
         OrderLine: {
             /**
@@ -3976,6 +4589,21 @@ export interface components {
             product_title: string;
             /** Format: int32 */
             quantity: number;
+            /**
+             * Format: int32
+             * @description Units cancelled before they shipped.
+             */
+            quantity_cancelled: number;
+            /**
+             * Format: int32
+             * @description Units back through returns or parcels returned to sender.
+             */
+            quantity_returned: number;
+            /**
+             * Format: int32
+             * @description Units in shipments (fulfilment, `docs/fulfilment.md`).
+             */
+            quantity_shipped: number;
             sku: string;
             /** Format: int64 */
             subtotal: number;
@@ -4809,6 +5437,28 @@ export interface components {
             count: number;
             histogram: components["schemas"]["RatingHistogram"];
         };
+        /** @description A received line's condition. */
+        ReceivedLine: {
+            condition: components["schemas"]["ItemCondition"];
+            /** Format: int64 */
+            order_item_id: number;
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/returns/{id}/receive`.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "condition": "resellable",
+         *           "order_item_id": 12
+         *         }
+         *       ]
+         *     }
+         */
+        ReceiveRequest: {
+            /** @description Every line of the return, once. */
+            lines: components["schemas"]["ReceivedLine"][];
+            note?: string | null;
+        };
         /** @description Body of refresh and logout. */
         RefreshRequest: {
             /** @description The refresh token of the session. */
@@ -5076,6 +5726,118 @@ export interface components {
             /** @description The account's e-mail. */
             email: string;
         };
+        /** @description A return (RMA). */
+        Return: {
+            decided_at: null | components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            id: number;
+            lines: components["schemas"]["ReturnLine"][];
+            /** @description The customer's. */
+            note: string;
+            order_number: string;
+            received_at: null | components["schemas"]["Timestamp"];
+            refund: null | components["schemas"]["StartedRefund"];
+            refunded_at: null | components["schemas"]["Timestamp"];
+            requested_at: components["schemas"]["Timestamp"];
+            /** @description `RMA-2026-000001`. */
+            rma_number: string;
+            /** @description Staff's (customers see it on a rejection only). */
+            staff_note: string;
+            status: components["schemas"]["ReturnStatus"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description Approve or reject.
+         * @enum {string}
+         */
+        ReturnDecision: "approve" | "reject";
+        /**
+         * @description Body of `POST /api/v1/admin/returns/{id}/decision`.
+         * @example {
+         *       "decision": "approve",
+         *       "note": "Send it back within 14 days"
+         *     }
+         */
+        ReturnDecisionRequest: {
+            decision: components["schemas"]["ReturnDecision"];
+            /** @description Required to reject (the customer reads it). */
+            note?: string | null;
+        };
+        /** @description A returned line. */
+        ReturnLine: {
+            /** @description Set when received. */
+            condition: string | null;
+            /** Format: int64 */
+            order_item_id: number;
+            product_title: string;
+            /** Format: int32 */
+            quantity: number;
+            reason: string;
+            reason_label: string;
+            /**
+             * Format: int32
+             * @description Units put back on hand.
+             */
+            restocked: number;
+            sku: string;
+            variant_name: string;
+        };
+        /** @description A line to return. */
+        ReturnLineRequest: {
+            /** Format: int64 */
+            order_item_id: number;
+            /** Format: int32 */
+            quantity: number;
+            /** @description A reason's code (`GET /api/v1/return-reasons`). */
+            reason: string;
+        };
+        /** @description `{items}`: an order's returns. */
+        ReturnList: {
+            items: components["schemas"]["Return"][];
+        };
+        /** @description A page of returns, newest first. */
+        ReturnPage: {
+            items: components["schemas"]["Return"][];
+            /** @description `after` for the next page. */
+            next_cursor: string | null;
+        };
+        /** @description A reason to return. */
+        ReturnReason: {
+            code: string;
+            /** @description In the caller's language. */
+            label: string;
+            label_en: string;
+            label_fr: string;
+            /** @description The shop's fault: the refund includes the shipping. */
+            shop_fault: boolean;
+        };
+        /** @description `{items}`: the active reasons. */
+        ReturnReasonList: {
+            items: components["schemas"]["ReturnReason"][];
+        };
+        /**
+         * @description Body of `POST /api/v1/orders/{number}/returns`.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "order_item_id": 12,
+         *           "quantity": 1,
+         *           "reason": "wrong_size"
+         *         }
+         *       ],
+         *       "note": "Too small"
+         *     }
+         */
+        ReturnRequest: {
+            /** @description Delivered units, within the return window (422 `return_window_passed`). */
+            lines: components["schemas"]["ReturnLineRequest"][];
+            note?: string | null;
+        };
+        /**
+         * @description A return's state (`shop.return_transition`).
+         * @enum {string}
+         */
+        ReturnStatus: "requested" | "approved" | "rejected" | "received" | "refunded";
         /**
          * @description A published review, as shoppers see it. Title and body are plain text (HTML was
          *     stripped): escape them when displaying.
@@ -5336,12 +6098,109 @@ export interface components {
             total: number;
             total_exact: boolean;
         };
+        /** @description When a carrier's webhook secret was made and until when it is valid. */
+        SecretDates: {
+            created_at: components["schemas"]["Timestamp"];
+            expires_at: null | components["schemas"]["Timestamp"];
+        };
         /** @description When a signing secret was made, and until when a rotated one stays valid. */
         SecretInfo: {
             created_at: string;
             /** @description Null for the current secret; the end of the overlap for a rotated one. */
             expires_at?: string | null;
         };
+        /** @description A parcel. */
+        Shipment: {
+            carrier: components["schemas"]["CarrierName"];
+            created_at: components["schemas"]["Timestamp"];
+            delivered_at: null | components["schemas"]["Timestamp"];
+            failed_at: null | components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            id: number;
+            in_transit_at: null | components["schemas"]["Timestamp"];
+            lines: components["schemas"]["ShipmentLine"][];
+            /** @description The stock location it leaves from. */
+            location: string | null;
+            order_number: string;
+            returned_at: null | components["schemas"]["Timestamp"];
+            shipped_at: null | components["schemas"]["Timestamp"];
+            status: components["schemas"]["ShipmentStatus"];
+            tracking_number: string | null;
+            /** @description The carrier's tracking page (its template with the number), when both are known. */
+            tracking_url: string | null;
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A shipment for staff, with its carrier events. */
+        ShipmentDetail: {
+            carrier_events: components["schemas"]["CarrierEventSummary"][];
+            order: components["schemas"]["OrderFulfilment"];
+            shipment: components["schemas"]["Shipment"];
+        };
+        /** @description Units of a line in a shipment. */
+        ShipmentLine: {
+            /** Format: int64 */
+            order_item_id: number;
+            product_title: string;
+            /** Format: int32 */
+            quantity: number;
+            sku: string;
+            variant_name: string;
+        };
+        /**
+         * @description Body of `POST /api/v1/admin/orders/{number}/shipments`.
+         * @example {
+         *       "carrier": "dhl",
+         *       "lines": [
+         *         {
+         *           "order_item_id": 12,
+         *           "quantity": 1
+         *         }
+         *       ],
+         *       "tracking_number": "JD0123456789"
+         *     }
+         */
+        ShipmentRequest: {
+            /** @description An active carrier's code (`GET /api/v1/admin/carriers`). */
+            carrier: string;
+            /**
+             * @description 1 to 500 lines, each listed once; never more than ordered minus shipped or
+             *     cancelled (409 `shipment_quantity_exceeds`).
+             */
+            lines: components["schemas"]["LineQuantity"][];
+            /** @description An active stock location's code; default: where the units were sold from. */
+            location?: string | null;
+            /** @description Unique per carrier (409 `tracking_number_taken`). */
+            tracking_number?: string | null;
+        };
+        /** @description A shipment and its order after a change. */
+        ShipmentResult: {
+            order: components["schemas"]["OrderFulfilment"];
+            shipment: components["schemas"]["Shipment"];
+        };
+        /**
+         * @description A shipment's state (`shop.shipment_transition` lists the allowed moves).
+         * @enum {string}
+         */
+        ShipmentStatus: "pending" | "shipped" | "in_transit" | "delivered" | "failed_delivery" | "returned_to_sender";
+        /**
+         * @description Body of `POST /api/v1/admin/shipments/{id}/status`.
+         * @example {
+         *       "status": "shipped",
+         *       "tracking_number": "JD0123456789"
+         *     }
+         */
+        ShipmentStatusRequest: {
+            /** @description For the timeline (at most 1000 characters). */
+            note?: string | null;
+            status: components["schemas"]["ShipmentTarget"];
+            /** @description Set it while the shipment has none. */
+            tracking_number?: string | null;
+        };
+        /**
+         * @description A state staff (or a carrier) move a shipment to.
+         * @enum {string}
+         */
+        ShipmentTarget: "shipped" | "in_transit" | "delivered" | "failed_delivery" | "returned_to_sender";
         /**
          * @description How a shipping method reaches the customer.
          * @enum {string}
@@ -5521,6 +6380,18 @@ export interface components {
         StaffReviewPage: {
             items: components["schemas"]["StaffReview"][];
             next_cursor: string | null;
+        };
+        /** @description The refund a cancellation or a return started. */
+        StartedRefund: {
+            /** Format: int64 */
+            amount: number;
+            currency: components["schemas"]["Currency"];
+            /** Format: int64 */
+            id: number;
+            method: components["schemas"]["RefundMethod"];
+            /** @description Whether it includes the shipping. */
+            shipping: boolean;
+            status: components["schemas"]["RefundState"];
         };
         /** @description A probe's answer. */
         Status: {
@@ -6258,6 +7129,415 @@ export interface operations {
             };
             /** @description Codes: `invalid_limit`, `invalid_query` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_carriers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The carriers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CarrierList"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_carrier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CarrierCreate"];
+            };
+        };
+        responses: {
+            /** @description The carrier, with `secret` (shown once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Carrier"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `carrier_code_key`: the code is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (details = the JSON path), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_carrier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Carrier code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CarrierPatch"];
+            };
+        };
+        responses: {
+            /** @description The carrier */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Carrier"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such carrier (`carrier_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (details = the JSON path), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_carrier_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Carrier code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The carrier, with the new `secret` (shown once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Carrier"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such carrier (`carrier_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8432,6 +9712,96 @@ export interface operations {
             };
         };
     };
+    admin_invoices: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page (the last number seen). */
+                after?: string;
+                kind?: string;
+                /** @description Page size (default 20). */
+                limit?: number;
+                year?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_filter`, `invalid_limit`, `invalid_query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     admin_orders: {
         parameters: {
             query?: {
@@ -8727,6 +10097,156 @@ export interface operations {
             };
             /** @description Internal error (logged with the request id; the body says nothing more) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_cancel: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Required: a new key per checkout attempt (a UUID is a good one), the same when
+                 *     retrying it (1 to 255 visible ASCII characters, else 400).
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancellationRequest"];
+            };
+        };
+        responses: {
+            /** @description The cancellation with its refund and the order's counters */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cancellation"];
+                };
+            };
+            /** @description Codes: `idempotency_key_required`, `invalid_idempotency_key`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_transition_invalid` (already cancelled or expired), `order_already_shipped` (the whole order asked, units shipped), `cancel_quantity_exceeds` (`details`: `{order_item_id, ordered, shipped, cancelled, requested}` as JSON), `order_not_paid` (lines of an unpaid order), `idempotency_key_in_flight`, `refund_failed`, `refund_outcome_unknown` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (details = the JSON path), `idempotency_key_reused`, `refund_exceeds_captured` (a manual refund already took the money), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cancellation is made but the provider failed its refund: `payment_provider_refused` (the refund is failed: refund again by hand), `payment_provider_error`, `payment_provider_unreachable` (the refund stays pending); `details`: `{provider, provider_code, http_status}` as JSON */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9224,6 +10744,141 @@ export interface operations {
             };
             /** @description The provider failed: `payment_provider_refused` (the refund is failed), `payment_provider_error`, `payment_provider_unreachable` (the refund stays pending); `details`: `{provider, provider_code, http_status}` as JSON */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_shipment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShipmentRequest"];
+            };
+        };
+        responses: {
+            /** @description The shipment and the order's counters */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipmentResult"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_not_shippable` (not paid, or closed; `details`: `{status, payment_status}` as JSON), `shipment_quantity_exceeds` (`details`: `{order_item_id, ordered, shipped, cancelled, requested}` as JSON), `tracking_number_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (an unknown carrier, location or line; details = the JSON path), `stock_below_reserved` (the location given lacks free units), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11330,6 +12985,579 @@ export interface operations {
             };
         };
     };
+    admin_returns: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                after?: string;
+                /** @description Page size (default 20). */
+                limit?: number;
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of returns */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_filter`, `invalid_limit`, `invalid_query` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admin_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Return id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The return */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Return"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such return (`return_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Return id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description The return */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Return"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such return (`return_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `return_transition_invalid`: not awaiting a decision (`details`: `{from, to}` as JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (a rejection without a note), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Return id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiveRequest"];
+            };
+        };
+        responses: {
+            /** @description The return */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Return"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such return (`return_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `return_transition_invalid`: not approved (`details`: `{from, to}` as JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (a line not in the return, or one missing), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refund_return: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Required: a new key per checkout attempt (a UUID is a good one), the same when
+                 *     retrying it (1 to 255 visible ASCII characters, else 400).
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Return id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The return with its refund */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Return"];
+                };
+            };
+            /** @description Codes: `idempotency_key_required`, `invalid_idempotency_key` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such return (`return_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `return_transition_invalid` (not received, or already refunded), `order_not_refundable`, `idempotency_key_in_flight`, `refund_failed`, `refund_outcome_unknown` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `refund_exceeds_captured`, `refund_quantity_exceeds` (the units were refunded by hand), `refund_empty`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider failed the refund: `payment_provider_refused`, `payment_provider_error`, `payment_provider_unreachable`; `details`: `{provider, provider_code, http_status}` as JSON */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     admin_reviews: {
         parameters: {
             query?: {
@@ -11726,6 +13954,227 @@ export interface operations {
             };
             /** @description The request took longer than REQUEST_TIMEOUT_MS */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    shipment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Shipment id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shipment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipmentDetail"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such shipment (`shipment_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_shipment_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Shipment id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShipmentStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description The shipment and the order's counters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipmentResult"];
+                };
+            };
+            /** @description Malformed request body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such shipment (`shipment_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `shipment_transition_invalid` (`details`: `{from, to}` as JSON), `tracking_number_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `invalid_field` (a tracking number already set), `invalid_body` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18846,6 +21295,459 @@ export interface operations {
             };
         };
     };
+    customer_cancel: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomerCancelRequest"];
+            };
+        };
+        responses: {
+            /** @description The cancellation */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cancellation"];
+                };
+            };
+            /** @description Codes: `invalid_order_token`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_transition_invalid` (already closed), `order_already_shipped`, `idempotency_key_in_flight`, `refund_failed`, `refund_outcome_unknown` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `cancellation_window_passed`, `invalid_field`, `refund_exceeds_captured`, `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is cancelled but the provider failed its refund (the shop settles it); codes as for staff cancellations */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    order_documents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    order_document: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /** @description `application/pdf` for a PDF; anything else gives HTML. */
+                Accept?: string | null;
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Document number, e.g. `AV-2026-000001` */
+                document: string;
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    /** @description `inline; filename="AV-2026-000001.pdf"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["DocumentBytes"];
+                    "text/html": components["schemas"]["DocumentBytes"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_not_found`, `invoice_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    order_invoice: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /** @description `application/pdf` for a PDF; anything else gives HTML. */
+                Accept?: string | null;
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice */
+            200: {
+                headers: {
+                    /** @description `inline; filename="F-2026-000001.pdf"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["DocumentBytes"];
+                    "text/html": components["schemas"]["DocumentBytes"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `order_not_found`, `invoice_not_found` (not paid yet) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     payment_options: {
         parameters: {
             query?: {
@@ -19167,6 +22069,242 @@ export interface operations {
             };
             /** @description The provider failed: `payment_provider_refused` (its 4xx: the payment is failed), `payment_provider_error` (5xx, unreadable answer) or `payment_provider_unreachable` (timeout: the payment stays pending); `details`: `{provider, provider_code, http_status}` as JSON */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    order_returns: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The returns, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnList"];
+                };
+            };
+            /** @description Malformed token (`invalid_order_token`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_return: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
+                 *     characters, else 400 `invalid_order_token`.
+                 */
+                token?: string;
+            };
+            header?: {
+                /**
+                 * @description A guest order's token, as returned once by checkout (1 to 128 visible ASCII
+                 *     characters, else 400 `invalid_order_token`).
+                 */
+                "X-Order-Token"?: string | null;
+            };
+            path: {
+                /** @description Order number */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRequest"];
+            };
+        };
+        responses: {
+            /** @description The return, requested */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Return"];
+                };
+            };
+            /** @description Codes: `invalid_order_token`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order for this caller (`order_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `return_quantity_exceeds`: more than delivered minus already in returns (`details`: `{order_item_id, delivered, returning, requested}` as JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Codes: `line_not_delivered`, `return_window_passed` (details = the line's JSON path), `invalid_field` (an unknown line or reason), `invalid_body` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19811,6 +22949,71 @@ export interface operations {
             };
             /** @description Wrong shape (`invalid_body`), or more than 100 slugs (`too_many_slugs`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    return_reasons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active reasons */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnReasonList"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21531,6 +24734,115 @@ export interface operations {
             };
             /** @description The request took longer than REQUEST_TIMEOUT_MS */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    carrier_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Carrier code */
+                carrier: string;
+            };
+            cookie?: never;
+        };
+        /** @description The event, as signed */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CarrierEvent"];
+            };
+        };
+        responses: {
+            /** @description Stored (once) and applied */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CarrierReceipt"];
+                };
+            };
+            /** @description Codes: `invalid_signature` (missing, malformed, stale or forged: nothing changed), `invalid_event` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such active carrier with a secret (`carrier_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range (details name it) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
