@@ -78,6 +78,14 @@ function asProblem(status: number, error: unknown): ApiProblem {
  * token tries once more after refreshing the session (access tokens are short-lived).
  */
 export async function unwrap<T>(call: () => Promise<Answer<T>>): Promise<T> {
+  return (await unwrapResponse(call)).data;
+}
+
+/**
+ * `unwrap`, with the response too: for the headers of a call whose body is a file
+ * (an invoice's `Content-Disposition`).
+ */
+export async function unwrapResponse<T>(call: () => Promise<Answer<T>>): Promise<{ data: T; response: Response }> {
   let answer: Answer<T>;
   try {
     answer = await call();
@@ -91,7 +99,7 @@ export async function unwrap<T>(call: () => Promise<Answer<T>>): Promise<T> {
     if (answer.response.status === 401) session.signOutLocally();
     throw asProblem(answer.response.status, answer.error);
   }
-  return answer.data as T;
+  return { data: answer.data as T, response: answer.response };
 }
 
 /** A fresh key for an `Idempotency-Key` header (one per user action, reused on retry). */

@@ -48,6 +48,15 @@ const french: Record<string, string> = {
   review_vote_exists: "Vous avez déjà voté pour cet avis.",
   own_review_vote: "Vous ne pouvez pas voter pour votre propre avis.",
   authentication_required: "Connectez-vous pour continuer.",
+  invoice_not_found: "Pas encore de facture : elle est émise quand la commande est payée.",
+  cancellation_window_passed: "Le délai pour annuler cette commande en ligne est passé : contactez la boutique.",
+  order_already_shipped: "Cette commande est déjà partie (en partie au moins) : elle ne peut plus être annulée. Vous pourrez retourner les articles une fois livrés.",
+  order_transition_invalid: "Cette commande ne peut plus changer ainsi (déjà annulée ou close).",
+  refund_failed: "La commande est annulée, mais le remboursement n’a pas pu être fait automatiquement : la boutique vous remboursera.",
+  refund_outcome_unknown: "La commande est annulée ; le prestataire n’a pas encore confirmé le remboursement.",
+  line_not_delivered: "Cet article n’a pas encore été livré : seuls les articles livrés peuvent être retournés.",
+  return_window_passed: "Le délai de retour de cet article est passé : contactez la boutique.",
+  return_quantity_exceeds: "Vous ne pouvez pas retourner autant d’unités de cet article (livrées moins celles déjà en retour).",
 };
 
 /** The sentence to show for a problem, in the shopper's language. */

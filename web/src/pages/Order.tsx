@@ -5,12 +5,19 @@
 // awaits payment it holds the payment step (also at `/orders/{number}/pay`, the
 // payment_failed e-mail's link); `/orders/{number}/paid` is where FedaPay, Paystack
 // and Stripe send the shopper back: it waits for the payment to be settled.
+// After-sales (docs/fulfilment.md): the parcels and their tracking, each line's
+// shipped / returned / cancelled units, the invoice and credit notes, cancelling the
+// order while nothing has shipped, and returns of delivered items.
 import { useEffect, useMemo, useState } from "react";
 import { useParams, useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
+import { CancelOrder } from "../components/CancelOrder";
+import { OrderDocuments } from "../components/OrderDocuments";
 import { PaymentStep } from "../components/PaymentStep";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QuoteSummary } from "../components/QuoteSummary";
+import { Returns } from "../components/Returns";
+import { Shipments } from "../components/Shipments";
 import { useI18n } from "../i18n";
 import { formatMoney } from "../lib/money";
 import { useAsync } from "../lib/useAsync";
@@ -71,6 +78,13 @@ function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewPr
   const { t, locale, dateTime } = useI18n();
   const money = (amount: number) => formatMoney(amount, order.currency, locale, order.exponent);
   const address = order.shipping_address;
+  // What a timeline entry moved to, in the words of its kind.
+  const eventTarget = (kind: string, to: string) =>
+    (kind === "shipment"
+      ? t.shipments.statuses[to]
+      : kind === "return"
+        ? t.returns.statuses[to]
+        : (t.order.eventTargets[to] ?? t.order.statuses[to])) ?? to;
   return (
     <article className="order" aria-labelledby="order-title">
       {placed && (
@@ -115,7 +129,7 @@ function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewPr
           </thead>
           <tbody>
             {order.lines.map((line) => (
-              <tr key={line.id}>
+              <tr key={line.id} data-sku={line.sku}>
                 <th scope="row">
                   {line.product_title}
                   <span className="variant-name">{line.variant_name}</span>
@@ -125,6 +139,17 @@ function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewPr
                     </small>
                   ))}
                   {line.backordered_quantity > 0 && <small>{t.order.backordered(line.backordered_quantity)}</small>}
+                  {line.quantity_shipped + line.quantity_returned + line.quantity_cancelled > 0 && (
+                    <small
+                      className="line-counts"
+                      data-testid="line-counts"
+                      data-shipped={line.quantity_shipped}
+                      data-returned={line.quantity_returned}
+                      data-cancelled={line.quantity_cancelled}
+                    >
+                      {t.order.lineCounts(line.quantity_shipped, line.quantity_returned, line.quantity_cancelled)}
+                    </small>
+                  )}
                 </th>
                 <td data-label={t.cart.unitPrice}>{money(line.unit_price)}</td>
                 <td data-label={t.cart.quantity}>{line.quantity}</td>
@@ -147,6 +172,11 @@ function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewPr
           }}
         />
       </section>
+
+      <Shipments shipments={order.shipments} />
+      <Returns order={order} orderRef={orderRef} onChanged={reload} />
+      {order.status !== "awaiting_payment" && order.status !== "expired" && <OrderDocuments order={order} orderRef={orderRef} />}
+      <CancelOrder order={order} orderRef={orderRef} onChanged={reload} />
 
       {order.shipping_method && (
         <section aria-labelledby="delivery-title">
@@ -177,7 +207,7 @@ function OrderView({ order, placed, returning, orderRef, reload, guest }: ViewPr
               {event.to && (
                 <span>
                   {" "}
-                  → {t.order.statuses[event.to] ?? event.to}
+                  → {eventTarget(event.kind, event.to)}
                 </span>
               )}
               {event.note && <p className="note">{event.note}</p>}

@@ -21,7 +21,8 @@ export interface OrderRef {
   token?: string;
 }
 
-function orderParams(order: OrderRef) {
+/** The path and, for a guest, the `X-Order-Token` header of a call about `order`. */
+export function orderParams(order: OrderRef) {
   return {
     path: { number: order.number },
     header: order.token ? { "X-Order-Token": order.token } : {},
