@@ -8,6 +8,8 @@
 #      playwright-core against the real maef-api (serving the build) and maef-worker
 #      on a fresh database with the demo shop, FedaPay pointed at the Rust tests' fake
 #      (target/debug/fake-providers). Screenshots go to target/web-e2e/.
+# Arguments go to `node --test`: `scripts/test-web.sh --test-name-pattern=after-sales`
+# runs those scenarios only.
 # Needs node, npm and chromium (scripts/setup.sh installs them) and the debug
 # binaries (cargo build -p maef-api -p maef-worker, and -p maef-tests --bin
 # fake-providers; `cargo test` builds it too). Exits non-zero on any failure; drops
@@ -71,4 +73,4 @@ echo "==> storefront: browser tests (Chromium) against maef-api on :$PORT" >&2
 cd web
 MAEF_BASE_URL="http://$BIND_ADDR" MAEF_ADMIN_EMAIL="$ADMIN_EMAIL" MAEF_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     SCREENSHOT_DIR="$PWD/../$OUT" CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}" \
-    node --test --test-reporter=spec e2e/
+    node --test --test-reporter=spec "$@" e2e/

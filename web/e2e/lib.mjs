@@ -7,6 +7,7 @@
 //   MAEF_ADMIN_EMAIL, MAEF_ADMIN_PASSWORD   an administrator (fixtures)
 //   CHROMIUM_PATH        default /usr/bin/chromium
 //   SCREENSHOT_DIR       default ../target/web-e2e
+import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -207,4 +208,70 @@ export async function signIn(page, { email, password }) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/account$/);
+}
+
+/** Headers of a call about an order: a guest's token, if any. */
+export function orderHeaders(order) {
+  return order.token ? { "X-Order-Token": order.token } : {};
+}
+
+/**
+ * An order placed through the API, as the storefront places one: a cart in XOF for
+ * Senegal, `items` ([{variant_id, quantity}]), the quote's delivery method, checkout
+ * with the quoted total — by the customer of `token`, or a guest (the answer then
+ * carries the order's `token`). Paid `"cod"` (cash on delivery: confirmed) or not.
+ */
+export async function placeOrder({ token, items, pay = "cod", email = "guest@example.com" }) {
+  const opened = await api("/api/v1/cart", { method: "POST", token, body: { currency: "XOF", shipping_country: "SN" } });
+  const headers = token ? {} : { "X-Cart-Session": opened.session };
+  for (const item of items) await api("/api/v1/cart/items", { method: "POST", token, headers, body: item });
+  const quote = await api("/api/v1/cart", { token, headers });
+  if (!quote.shipping_method) throw new Error("the quote has no delivery method");
+  const order = await api("/api/v1/checkout", {
+    method: "POST",
+    token,
+    headers: { ...headers, "Idempotency-Key": randomUUID() },
+    body: {
+      ...(token ? {} : { email }),
+      shipping_address: { full_name: "Aminata Fall", line1: "5 avenue Pompidou", city: "Dakar", country: "SN", phone: "77 765 43 21" },
+      shipping_method: quote.shipping_method.code,
+      expected_total: quote.grand_total,
+    },
+  });
+  if (pay === "cod") {
+    await api(`/api/v1/orders/${order.number}/payments`, {
+      method: "POST",
+      token,
+      headers: { ...orderHeaders(order), "Idempotency-Key": randomUUID() },
+      body: { provider: "cash_on_delivery" },
+    });
+  }
+  return order;
+}
+
+/** A variant of a demo product that is in stock (the last one listed, as the keyboard test picks). */
+export async function inStockVariant(slug) {
+  const product = await api(`/api/v1/products/${slug}`);
+  const variant = product.variants.filter((v) => v.stock_status !== "out_of_stock").at(-1);
+  if (!variant) throw new Error(`${slug}: no variant in stock`);
+  return variant;
+}
+
+/** Staff, through the admin API: the courier brought the cash (the order is paid, its invoice issued). */
+export function markPaid(admin, number) {
+  return api(`/api/v1/admin/orders/${number}/mark-paid`, { method: "POST", token: admin, body: { note: "browser test" } });
+}
+
+/** Staff ship `lines` ([{order_item_id, quantity}]) in one parcel, then move it through `states`. */
+export async function ship(admin, number, lines, { carrier = "dhl", tracking, states = ["shipped"] } = {}) {
+  const created = await api(`/api/v1/admin/orders/${number}/shipments`, {
+    method: "POST",
+    token: admin,
+    body: { lines, carrier, tracking_number: tracking ?? null },
+  });
+  let shipment = created.shipment;
+  for (const status of states) {
+    shipment = (await api(`/api/v1/admin/shipments/${shipment.id}/status`, { method: "POST", token: admin, body: { status } })).shipment;
+  }
+  return shipment;
 }

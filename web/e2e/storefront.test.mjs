@@ -12,12 +12,17 @@ import {
   customer,
   DESKTOP,
   fakeFedapay,
+  inStockVariant,
   launch,
+  markPaid,
+  orderHeaders,
+  placeOrder,
   quoteOf,
   record,
   scenario,
   screenshot,
   setAvailable,
+  ship,
   shopper,
   signIn,
 } from "./lib.mjs";
@@ -38,6 +43,13 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
+
+/** The problem JSON the API answers for a call that is meant to be refused. */
+async function problemOf(path, headers = {}) {
+  const response = await fetch(`${BASE_URL}${path}`, { headers });
+  assert.ok(response.status >= 400, `${path} answered ${response.status}`);
+  return response.json();
+}
 
 function assertNoErrors(context) {
   assert.deepEqual(context.errors, [], "the pages logged errors");
@@ -561,4 +573,223 @@ test("reviews: one written and shown once approved, sorted, filtered and paged, 
   assertNoErrors(other);
   await context.close();
   await other.close();
+}));
+
+test("after-sales: a paid order shipped by staff shows its parcel, tracking link and invoice; cancelling it is refused once shipped", { timeout: TIMEOUT }, scenario("shipped", async () => {
+  const shopperAccount = await customer("kadi");
+  const dashiki = await inStockVariant("dashiki-brode-en-coton");
+  const robe = await inStockVariant("robe-d-ete-en-wax");
+  const placed = await placeOrder({ token: shopperAccount.token, items: [{ variant_id: dashiki.id, quantity: 2 }, { variant_id: robe.id, quantity: 1 }] });
+  await markPaid(admin, placed.number);
+  const documents = await api(`/api/v1/orders/${placed.number}/documents`, { token: shopperAccount.token });
+  const invoice = documents.items.find((d) => d.kind === "invoice");
+  assert.ok(invoice, "paying the order issued its invoice");
+
+  const context = await shopper(browser);
+  const page = await context.newPage();
+  await signIn(page, shopperAccount);
+  await page.goto(`/orders/${placed.number}`);
+  await page.getByTestId("order-status").filter({ hasText: "Paid" }).waitFor();
+  await page.getByTestId("document").and(page.locator(`[data-number="${invoice.number}"]`)).waitFor();
+  // Paid, nothing shipped: the page offers the cancellation.
+  await page.getByTestId("cancel-start").waitFor();
+
+  // Meanwhile staff ship the dashikis (admin API) with DHL: the robe stays to ship.
+  const dashikiLine = placed.lines.find((l) => l.variant_id === dashiki.id);
+  const tracking = `JD${Date.now()}`;
+  const shipment = await ship(admin, placed.number, [{ order_item_id: dashikiLine.id, quantity: 2 }], { tracking });
+
+  // The page was loaded before: the shopper asks to cancel, the API refuses (shipped)
+  // and the page shows its message, then the order as it now is.
+  await page.getByTestId("cancel-start").click();
+  await page.getByRole("button", { name: "Yes, cancel the order" }).click();
+  const cancelError = page.getByTestId("cancel-error").locator(".alert");
+  await cancelError.waitFor();
+  assert.equal(await cancelError.getAttribute("data-code"), "order_already_shipped");
+  await page.getByTestId("parcel").waitFor();
+  assert.equal(await page.getByTestId("cancel-start").count(), 0, "a shipped order offers no cancellation");
+  const after = await api(`/api/v1/orders/${placed.number}`, { token: shopperAccount.token });
+  assert.equal(after.status, "partially_fulfilled", "the refused cancellation changed nothing");
+
+  // The parcel: carrier, state, the tracking link to the API's URL in a new tab, its lines.
+  const apiShipment = after.shipments.find((s) => s.id === shipment.id);
+  const parcel = page.getByTestId("parcel");
+  assert.equal(await parcel.count(), 1);
+  assert.match(await parcel.getByTestId("parcel-carrier").textContent(), /DHL Express/);
+  assert.equal(await parcel.getByTestId("parcel-status").getAttribute("data-status"), "shipped");
+  assert.equal(await parcel.getByTestId("parcel-status").textContent(), "Shipped");
+  const link = parcel.getByTestId("tracking-link");
+  assert.ok(apiShipment.tracking_url.includes(tracking));
+  assert.equal(await link.getAttribute("href"), apiShipment.tracking_url);
+  assert.equal(await link.getAttribute("target"), "_blank");
+  assert.match(await link.getAttribute("rel"), /\bnoopener\b/);
+  assert.match(await link.textContent(), new RegExp(tracking));
+  const parcelLines = parcel.getByTestId("parcel-line");
+  assert.deepEqual(
+    await parcelLines.evaluateAll((items) => items.map((li) => [li.dataset.sku, Number(li.dataset.quantity)])),
+    [[dashiki.sku, 2]],
+  );
+  // Each line says what shipped: both dashikis, not the robe.
+  const dashikiRow = page.locator(`.lines tr[data-sku="${dashiki.sku}"]`);
+  assert.equal(await dashikiRow.getByTestId("line-counts").getAttribute("data-shipped"), "2");
+  assert.match(await dashikiRow.getByTestId("line-counts").textContent(), /2 shipped/);
+  assert.equal(await page.locator(`.lines tr[data-sku="${robe.sku}"]`).getByTestId("line-counts").count(), 0);
+  assert.equal(await page.getByTestId("order-status").textContent(), "Partly shipped");
+  await screenshot(page, "order-shipped");
+
+  // The invoice, fetched with the customer's token: the HTML in a new tab…
+  const row = page.getByTestId("document").and(page.locator(`[data-number="${invoice.number}"]`));
+  const [tab] = await Promise.all([context.waitForEvent("page"), row.getByRole("button", { name: `View Invoice ${invoice.number}` }).click()]);
+  await tab.waitForLoadState();
+  assert.match(tab.url(), /^blob:/);
+  assert.match(await tab.locator("body").textContent(), new RegExp(invoice.number));
+  await screenshot(tab, "invoice");
+  await tab.close();
+  // …and the PDF downloaded under the API's file name.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    row.getByRole("button", { name: `Download Invoice ${invoice.number} as PDF` }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), `${invoice.number}.pdf`);
+  const { readFile } = await import("node:fs/promises");
+  const pdf = await readFile(await download.path());
+  assert.equal(pdf.subarray(0, 5).toString("latin1"), "%PDF-");
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("after-sales: a guest cancels an order confirmed for cash on delivery (no invoice yet: the API says why)", { timeout: TIMEOUT }, scenario("cancel", async () => {
+  const dashiki = await inStockVariant("dashiki-brode-en-coton");
+  const placed = await placeOrder({ items: [{ variant_id: dashiki.id, quantity: 1 }], email: "binta@example.com" });
+  assert.ok(placed.token, "a guest's order comes with its token");
+
+  const context = await shopper(browser);
+  const page = await context.newPage();
+  // The order e-mail's link carries the token; the page keeps it for later calls.
+  await page.goto(`/orders/${placed.number}?token=${encodeURIComponent(placed.token)}`);
+  await page.getByTestId("order-status").filter({ hasText: "Confirmed" }).waitFor();
+
+  // Not paid yet: no invoice, in the API's words (fetched with the guest's token).
+  const noInvoice = await problemOf(`/api/v1/orders/${placed.number}/invoice`, orderHeaders(placed));
+  assert.equal(noInvoice.code, "invoice_not_found");
+  await page.getByRole("button", { name: "View Invoice", exact: true }).click();
+  const invoiceError = page.getByTestId("documents-error").locator(".alert");
+  await invoiceError.waitFor();
+  assert.equal(await invoiceError.getAttribute("data-code"), "invoice_not_found");
+  assert.match(await invoiceError.textContent(), new RegExp(noInvoice.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+
+  // Cancel: a confirmation first; "keep" sends nothing.
+  await page.getByTestId("cancel-start").click();
+  const confirm = page.getByTestId("cancel-confirm");
+  await confirm.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel this order? This cannot be undone.");
+  await screenshot(page, "cancel-confirm");
+  await confirm.getByRole("button", { name: "Keep the order" }).click();
+  assert.equal((await api(`/api/v1/orders/${placed.number}`, { headers: orderHeaders(placed) })).status, "confirmed");
+  await page.getByTestId("cancel-start").click();
+  await confirm.getByLabel("Why? (optional)").fill("Ordered the wrong colour");
+  await confirm.getByRole("button", { name: "Yes, cancel the order" }).click();
+
+  await page.getByTestId("cancel-result").filter({ hasText: "Your order is cancelled." }).waitFor();
+  await page.getByTestId("order-status").filter({ hasText: "Cancelled" }).waitFor();
+  // Nothing was paid: no refund to announce.
+  assert.equal(await page.getByTestId("cancel-refund").count(), 0);
+  const cancelled = await api(`/api/v1/orders/${placed.number}`, { headers: orderHeaders(placed) });
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(cancelled.lines[0].quantity_cancelled, 1);
+  await page.getByTestId("timeline").getByText("Cancellation").first().waitFor();
+  assert.match(await page.getByTestId("line-counts").textContent(), /1 cancelled/);
+  await screenshot(page, "order-cancelled");
+  assertNoErrors(context);
+  await context.close();
+}));
+
+test("after-sales: a delivered order: a return refused next to its field, then requested and listed", { timeout: TIMEOUT }, scenario("returns", async () => {
+  const shopperAccount = await customer("ousmane");
+  const dashiki = await inStockVariant("dashiki-brode-en-coton");
+  const robe = await inStockVariant("robe-d-ete-en-wax");
+  const placed = await placeOrder({ token: shopperAccount.token, items: [{ variant_id: dashiki.id, quantity: 2 }, { variant_id: robe.id, quantity: 1 }] });
+  await markPaid(admin, placed.number);
+  await ship(admin, placed.number, placed.lines.map((l) => ({ order_item_id: l.id, quantity: l.quantity })), {
+    carrier: "colissimo",
+    tracking: `6A${Date.now()}`,
+    states: ["shipped", "in_transit", "delivered"],
+  });
+  const delivered = await api(`/api/v1/orders/${placed.number}`, { token: shopperAccount.token });
+  assert.equal(delivered.status, "delivered");
+  const dashikiLine = placed.lines.find((l) => l.variant_id === dashiki.id);
+
+  const context = await shopper(browser);
+  const page = await context.newPage();
+  await signIn(page, shopperAccount);
+  await page.goto(`/orders/${placed.number}`);
+  await page.getByTestId("parcel-status").filter({ hasText: "Delivered" }).waitFor();
+  const returns = page.getByTestId("returns");
+  await returns.getByText("No return yet.").waitFor();
+  await returns.getByTestId("return-start").click();
+  const form = returns.getByTestId("return-form");
+  const dashikiChoice = form.getByTestId("return-choice").and(page.locator(`[data-sku="${dashiki.sku}"]`));
+  const robeChoice = form.getByTestId("return-choice").and(page.locator(`[data-sku="${robe.sku}"]`));
+  assert.match(await dashikiChoice.textContent(), /2 can be returned/);
+  // The reasons are the API's, in the page's language.
+  const reasons = await api("/api/v1/return-reasons");
+  await robeChoice.getByRole("checkbox").check();
+  assert.deepEqual(
+    (await robeChoice.getByLabel("Reason").locator("option").allTextContents()).slice(1),
+    reasons.items.map((r) => r.label_en),
+  );
+
+  // No reason for the robe: the API's 422 names the line's reason, shown next to it.
+  await form.getByRole("button", { name: "Request the return" }).click();
+  const robeReason = robeChoice.getByLabel("Reason");
+  await robeChoice.locator(".field-invalid").filter({ has: page.getByLabel("Reason") }).waitFor();
+  assert.equal(await robeReason.getAttribute("aria-invalid"), "true");
+  assert.match(await robeChoice.locator(".field-error").textContent(), /no such return reason/);
+  await screenshot(page, "return-field-error");
+  await robeChoice.getByRole("checkbox").uncheck();
+
+  // Meanwhile, in another tab, one dashiki is already being returned (API): the page
+  // still offers two, and asking for both is refused next to the quantity.
+  await api(`/api/v1/orders/${placed.number}/returns`, {
+    method: "POST",
+    token: shopperAccount.token,
+    body: { lines: [{ order_item_id: dashikiLine.id, quantity: 1, reason: "changed_mind" }] },
+  });
+  await dashikiChoice.getByRole("checkbox").check();
+  await dashikiChoice.getByLabel("Quantity").selectOption("2");
+  await dashikiChoice.getByLabel("Reason").selectOption("wrong_size");
+  await form.getByRole("button", { name: "Request the return" }).click();
+  const quantity = dashikiChoice.getByLabel("Quantity");
+  await dashikiChoice.locator(".field-invalid").filter({ has: page.getByLabel("Quantity") }).waitFor();
+  assert.equal(await quantity.getAttribute("aria-invalid"), "true");
+  assert.match(await dashikiChoice.locator(".field-error").textContent(), /2 delivered, 1 already in returns/);
+  // The list was read again: the other tab's return is there, one dashiki is left.
+  await dashikiChoice.getByText("1 can be returned").waitFor();
+  await returns.getByTestId("return").first().waitFor();
+  await screenshot(page, "return-quantity-refused");
+
+  // One dashiki, wrong size, with a note: requested.
+  await dashikiChoice.getByLabel("Quantity").selectOption("1");
+  await form.getByLabel("A note for the shop (optional)").fill("Too small, I need an XL.");
+  await form.getByRole("button", { name: "Request the return" }).click();
+  await returns.getByTestId("return-requested").waitFor();
+  const listed = await api(`/api/v1/orders/${placed.number}/returns`, { token: shopperAccount.token });
+  assert.equal(listed.items.length, 2);
+  const mine = listed.items.at(-1);
+  assert.equal(mine.status, "requested");
+  assert.deepEqual(mine.lines.map((l) => [l.order_item_id, l.quantity, l.reason]), [[dashikiLine.id, 1, "wrong_size"]]);
+  assert.match(await returns.getByTestId("return-requested").textContent(), new RegExp(mine.rma_number));
+  const shown = returns.locator(`[data-testid="return"][data-rma="${mine.rma_number}"]`);
+  assert.equal(await shown.getByTestId("return-status").textContent(), "Requested");
+  assert.match(await shown.getByTestId("return-line").textContent(), /1 × .*Wrong size/);
+  assert.deepEqual(
+    await returns.getByTestId("return").evaluateAll((items) => items.map((li) => li.dataset.rma)),
+    listed.items.map((r) => r.rma_number),
+  );
+  // Both dashikis are now in returns; only the robe may still go back.
+  await returns.getByTestId("return-start").click();
+  assert.deepEqual(await form.getByTestId("return-choice").evaluateAll((items) => items.map((d) => d.dataset.sku)), [robe.sku]);
+  await screenshot(page, "return-requested");
+  assertNoErrors(context);
+  await context.close();
 }));

@@ -9,7 +9,11 @@ export function useProblemText(): (error: unknown) => string {
   return (error) => {
     if (error instanceof ApiProblem) {
       if (error.status === 0) return t.errors.network;
-      return problemText(locale, error.code, error.problem.message);
+      // `invalid_field` messages start with the field's JSON path, which is the
+      // program's name for it: the shopper sees the sentence, next to the field.
+      const { details, message } = error.problem;
+      const sentence = error.code === "invalid_field" && details && message.startsWith(`${details}: `) ? message.slice(details.length + 2) : message;
+      return problemText(locale, error.code, sentence);
     }
     return error instanceof Error ? error.message : String(error);
   };
