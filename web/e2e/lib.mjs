@@ -59,14 +59,16 @@ let step = 0;
 /**
  * A full-page screenshot named `<nn>-<name>.png` under SCREENSHOT_DIR (the sticky
  * header is pinned to the top for it, else it shows wherever the page was scrolled),
- * and `<nn>-<name>.jpg`, the first screenful, small enough for docs/storefront.md.
+ * and `<nn>-<name>.jpg`, the first screenful — or the screenful from `at` (a locator)
+ * down — small enough for docs/storefront.md.
  */
-export async function screenshot(page, name) {
+export async function screenshot(page, name, { at } = {}) {
   step += 1;
   const base = join(SCREENSHOT_DIR, `${String(step).padStart(2, "0")}-${name}`);
   const pin = await page.addStyleTag({ content: ".site-header { position: static !important; }" });
   await page.screenshot({ path: `${base}.png`, fullPage: true, animations: "disabled" });
-  await page.evaluate(() => window.scrollTo(0, 0));
+  if (at) await at.evaluate((element) => element.scrollIntoView({ block: "start" }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${base}.jpg`, type: "jpeg", quality: 70 });
   await pin.evaluate((style) => style.remove());
   return `${base}.png`;

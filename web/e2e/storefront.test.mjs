@@ -635,7 +635,7 @@ test("after-sales: a paid order shipped by staff shows its parcel, tracking link
   assert.match(await dashikiRow.getByTestId("line-counts").textContent(), /2 shipped/);
   assert.equal(await page.locator(`.lines tr[data-sku="${robe.sku}"]`).getByTestId("line-counts").count(), 0);
   assert.equal(await page.getByTestId("order-status").textContent(), "Partly shipped");
-  await screenshot(page, "order-shipped");
+  await screenshot(page, "order-shipped", { at: page.getByTestId("shipments") });
 
   // The invoice, fetched with the customer's token: the HTML in a new tab…
   const row = page.getByTestId("document").and(page.locator(`[data-number="${invoice.number}"]`));
@@ -683,7 +683,7 @@ test("after-sales: a guest cancels an order confirmed for cash on delivery (no i
   const confirm = page.getByTestId("cancel-confirm");
   await confirm.waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel this order? This cannot be undone.");
-  await screenshot(page, "cancel-confirm");
+  await screenshot(page, "cancel-confirm", { at: page.getByTestId("documents") });
   await confirm.getByRole("button", { name: "Keep the order" }).click();
   assert.equal((await api(`/api/v1/orders/${placed.number}`, { headers: orderHeaders(placed) })).status, "confirmed");
   await page.getByTestId("cancel-start").click();
@@ -699,7 +699,9 @@ test("after-sales: a guest cancels an order confirmed for cash on delivery (no i
   assert.equal(cancelled.lines[0].quantity_cancelled, 1);
   await page.getByTestId("timeline").getByText("Cancellation").first().waitFor();
   assert.match(await page.getByTestId("line-counts").textContent(), /1 cancelled/);
-  await screenshot(page, "order-cancelled");
+  // A cancelled order that was never paid has no invoice to offer.
+  assert.equal(await page.getByTestId("documents").count(), 0);
+  await screenshot(page, "order-cancelled", { at: page.getByTestId("cancel-result") });
   assertNoErrors(context);
   await context.close();
 }));
@@ -745,7 +747,7 @@ test("after-sales: a delivered order: a return refused next to its field, then r
   await robeChoice.locator(".field-invalid").filter({ has: page.getByLabel("Reason") }).waitFor();
   assert.equal(await robeReason.getAttribute("aria-invalid"), "true");
   assert.match(await robeChoice.locator(".field-error").textContent(), /no such return reason/);
-  await screenshot(page, "return-field-error");
+  await screenshot(page, "return-field-error", { at: form });
   await robeChoice.getByRole("checkbox").uncheck();
 
   // Meanwhile, in another tab, one dashiki is already being returned (API): the page
@@ -766,7 +768,7 @@ test("after-sales: a delivered order: a return refused next to its field, then r
   // The list was read again: the other tab's return is there, one dashiki is left.
   await dashikiChoice.getByText("1 can be returned").waitFor();
   await returns.getByTestId("return").first().waitFor();
-  await screenshot(page, "return-quantity-refused");
+  await screenshot(page, "return-quantity-refused", { at: form });
 
   // One dashiki, wrong size, with a note: requested.
   await dashikiChoice.getByLabel("Quantity").selectOption("1");
@@ -786,10 +788,10 @@ test("after-sales: a delivered order: a return refused next to its field, then r
     await returns.getByTestId("return").evaluateAll((items) => items.map((li) => li.dataset.rma)),
     listed.items.map((r) => r.rma_number),
   );
+  await screenshot(page, "return-requested", { at: returns });
   // Both dashikis are now in returns; only the robe may still go back.
   await returns.getByTestId("return-start").click();
   assert.deepEqual(await form.getByTestId("return-choice").evaluateAll((items) => items.map((d) => d.dataset.sku)), [robe.sku]);
-  await screenshot(page, "return-requested");
   assertNoErrors(context);
   await context.close();
 }));

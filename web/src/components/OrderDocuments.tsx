@@ -62,6 +62,8 @@ export function OrderDocuments({ order, orderRef }: Props) {
   useEffect(() => () => urls.current.forEach((url) => URL.revokeObjectURL(url)), []);
 
   const items = documents.data?.items ?? [];
+  // A cancelled order that was never paid has no invoice, and never will.
+  if (order.status === "cancelled" && (!documents.data || items.length === 0) && documents.error === null) return null;
   const invoice = items.find((d) => d.kind === "invoice") ?? null;
   const creditNotes = items.filter((d) => d.kind === "credit_note");
   const label = (d: DocumentSummary | null) =>
