@@ -3,6 +3,8 @@
 // Each scenario is what a shopper does, on a phone unless said otherwise; what the
 // page shows is checked against what the API computed.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import {
   adminToken,
@@ -651,9 +653,43 @@ test("after-sales: a paid order shipped by staff shows its parcel, tracking link
     row.getByRole("button", { name: `Download Invoice ${invoice.number} as PDF` }).click(),
   ]);
   assert.equal(download.suggestedFilename(), `${invoice.number}.pdf`);
-  const { readFile } = await import("node:fs/promises");
   const pdf = await readFile(await download.path());
   assert.equal(pdf.subarray(0, 5).toString("latin1"), "%PDF-");
+
+  // Staff cancel the robe, not shipped (admin API): refunded (cash: recorded at once),
+  // so a credit note is issued; the page lists it and opens it the same way.
+  const robeLine = placed.lines.find((l) => l.variant_id === robe.id);
+  await api(`/api/v1/admin/orders/${placed.number}/cancellations`, {
+    method: "POST",
+    token: admin,
+    headers: { "Idempotency-Key": randomUUID() },
+    body: { lines: [{ order_item_id: robeLine.id, quantity: 1 }], reason: "out of stock at the warehouse" },
+  });
+  const withNote = await api(`/api/v1/orders/${placed.number}/documents`, { token: shopperAccount.token });
+  const creditNote = withNote.items.find((d) => d.kind === "credit_note");
+  assert.ok(creditNote, "the refund issued a credit note");
+  await page.reload();
+  const noteRow = page.getByTestId("document").and(page.locator(`[data-number="${creditNote.number}"]`));
+  await noteRow.waitFor();
+  assert.deepEqual(
+    await page.getByTestId("document").evaluateAll((items) => items.map((li) => li.dataset.number)),
+    withNote.items.map((d) => d.number),
+  );
+  const [noteTab] = await Promise.all([
+    context.waitForEvent("page"),
+    noteRow.getByRole("button", { name: `View Credit note ${creditNote.number}` }).click(),
+  ]);
+  await noteTab.waitForLoadState();
+  assert.match(await noteTab.locator("body").textContent(), new RegExp(creditNote.number));
+  await noteTab.close();
+  assert.equal(await page.locator(`.lines tr[data-sku="${robe.sku}"]`).getByTestId("line-counts").getAttribute("data-cancelled"), "1");
+
+  // In French: the parcel and the lines in words of the shopper's language.
+  await page.getByLabel("Language").selectOption("fr");
+  await page.getByRole("heading", { name: "Colis · DHL Express" }).waitFor();
+  assert.equal(await parcel.getByTestId("parcel-status").textContent(), "Expédié");
+  assert.match(await dashikiRow.getByTestId("line-counts").textContent(), /2 expédiés/);
+  assert.match(await link.textContent(), /s’ouvre dans un nouvel onglet/);
   assertNoErrors(context);
   await context.close();
 }));
