@@ -4465,6 +4465,7 @@ export interface components {
         /** @description An order. */
         Order: {
             billing_address: null | components["schemas"]["OrderAddress"];
+            cancellable_until: null | components["schemas"]["Timestamp"];
             coupon_code: string | null;
             created_at: components["schemas"]["Timestamp"];
             currency: components["schemas"]["Currency"];
@@ -4596,6 +4597,17 @@ export interface components {
             quantity_cancelled: number;
             /**
              * Format: int32
+             * @description Units in delivered parcels.
+             */
+            quantity_delivered: number;
+            /**
+             * Format: int32
+             * @description Units a return request may still ask for: delivered, not already in a return
+             *     that was not rejected (`POST /api/v1/orders/{number}/returns`).
+             */
+            quantity_returnable: number;
+            /**
+             * Format: int32
              * @description Units back through returns or parcels returned to sender.
              */
             quantity_returned: number;
@@ -4604,6 +4616,7 @@ export interface components {
              * @description Units in shipments (fulfilment, `docs/fulfilment.md`).
              */
             quantity_shipped: number;
+            returnable_until: null | components["schemas"]["Timestamp"];
             sku: string;
             /** Format: int64 */
             subtotal: number;

@@ -1,8 +1,8 @@
 // The customer cancels their order (`POST /api/v1/orders/{number}/cancel`,
-// docs/fulfilment.md): offered while nothing has shipped and the order is unpaid,
-// confirmed for cash on delivery, or paid; after a confirmation step. Whether the
-// cancellation window (CANCEL_WINDOW_MINUTES) is still open only the API knows: its
-// refusal (`cancellation_window_passed`, `order_already_shipped`…) is shown as it says.
+// docs/fulfilment.md), after a confirmation step. The order says until when it may
+// (`cancellable_until`: placed, nothing shipped, within CANCEL_WINDOW_MINUTES), so the
+// button is offered only then; a page left open may still meet a refusal
+// (`cancellation_window_passed`, `order_already_shipped`…), shown as the API says it.
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useI18n } from "../i18n";
@@ -13,11 +13,9 @@ import { ProblemAlert } from "./ProblemAlert";
 type Order = Schemas["Order"];
 type Cancellation = Schemas["Cancellation"];
 
-const CANCELLABLE: ReadonlySet<Order["status"]> = new Set(["awaiting_payment", "confirmed", "paid"]);
-
 /** Whether the page offers the cancellation (the API has the last word). */
 export function mayCancel(order: Order): boolean {
-  return CANCELLABLE.has(order.status) && order.lines.every((l) => l.quantity_shipped === 0);
+  return order.cancellable_until !== null && Date.parse(order.cancellable_until) > Date.now();
 }
 
 interface Props {

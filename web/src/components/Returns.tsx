@@ -63,7 +63,9 @@ function ReturnsSection({ order, orderRef, onChanged, delivered }: Props & { del
   const returning = returningByLine(items);
   const returnable = order.lines
     .map((line) => ({ line, max: (delivered.get(line.id) ?? 0) - (returning.get(line.id) ?? 0) }))
-    .filter((r) => r.max > 0);
+    // Past its return window (`returnable_until`, RETURN_WINDOW_DAYS after delivery) a
+    // line is no longer offered.
+    .filter((r) => r.max > 0 && r.line.returnable_until !== null && Date.parse(r.line.returnable_until) > Date.now());
   const reasonList = reasons.data?.items ?? [];
   const reasonLabel = (code: string, fallback: string) => {
     const reason = reasonList.find((r) => r.code === code);
