@@ -5,8 +5,8 @@ SHELL := /bin/bash
 .PHONY: help run test fuzz-api bench bench-jobs bench-search bench-media bench-events bench-checkout bench-stories bench-reports bench-payments bench-scale bench-partitions lint check-links setup
 
 help:
-	@echo "make run    - set up, load the demo shop, run maef-api on :8000 and maef-worker (optimised builds)"
-	@echo "make test   - set up, run every test suite (non-zero exit on failure)"
+	@echo "make run    - set up, load the demo shop, build the storefront, run maef-api on :8000 (shop at /, API at /api/v1, explorer at /docs) and maef-worker"
+	@echo "make test   - set up, run every test suite, the storefront's browser tests included (non-zero exit on failure)"
 	@echo "make fuzz-api - set up, fuzz every OpenAPI operation of the real API with schemathesis (docs/api-contract.md)"
 	@echo "make bench  - benchmark GET /api/v1/products/{slug} against pgbench"
 	@echo "make bench-jobs - job queue: maef-worker vs graphile-worker and pgmq (jobs/s, latency)"

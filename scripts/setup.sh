@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine for maef, idempotently and quietly:
-#   system packages, cargo-pgrx, a PostgreSQL server, the `maef` login role and
-#   database, the extension installed into the server, migrations applied.
+#   system packages (with Node.js and Chromium for the storefront), cargo-pgrx, a
+#   PostgreSQL server, the `maef` login role and database, the extension installed
+#   into the server, migrations applied.
 #
 # Usage: scripts/setup.sh [database-name]     (default: maef)
 # Writes the connection settings to .run/env (sourced by the Makefile targets).
@@ -20,12 +21,20 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ---------------------------------------------------------------- packages
+# chromium: the storefront's browser tests (web/e2e, playwright-core drives it; no
+# browser is downloaded). Node.js: the storefront's build (web/, Vite), any 18.19+.
 PACKAGES=(postgresql-15 postgresql-contrib postgresql-server-dev-15 clang libclang-dev
-          pkg-config sudo build-essential libssl-dev wrk curl pgbouncer)
+          pkg-config sudo build-essential libssl-dev wrk curl pgbouncer chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# A Node.js already on the PATH (Debian's, NodeSource's, nvm's) is kept when it is
+# recent enough; otherwise Debian's (18.19 on Debian 12) with its npm.
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing system packages: ${missing[*]}"
     as_root apt-get update -qq

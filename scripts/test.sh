@@ -7,7 +7,10 @@
 #      cluster run as the postgres user (initdb refuses root);
 #   3. scripts/fuzz-api.sh: schemathesis against the real maef-api, every operation of
 #      the OpenAPI document, anonymous and signed in (docs/api-contract.md; about 5
-#      minutes at 20 examples per operation).
+#      minutes at 20 examples per operation);
+#   4. scripts/test-web.sh: the storefront — its generated API types are current, it
+#      builds within its budget, and a shopper's scenarios pass in Chromium against the
+#      real maef-api and maef-worker (docs/storefront.md; about 2 minutes).
 # Exits non-zero on any failure; drops the run's databases at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +51,11 @@ fi
 echo "==> make fuzz-api (the OpenAPI contract, from outside; a fixed seed, so a failure reproduces)" >&2
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-20}" FUZZ_SEED="${FUZZ_SEED:-20261206}" scripts/fuzz-api.sh 2>&1 | tee -a "$LOG"
 
-# One closing line for the whole run (pipefail above already stopped on a failure).
+echo "==> storefront (types current, build and budget, browser tests in Chromium)" >&2
+scripts/test-web.sh 2>&1 | tee -a "$LOG"
+
+# One closing line for the whole run (pipefail above already stopped on a failure):
+# cargo's "test result:" lines and node's test runner's "ℹ pass N" / "ℹ fail N".
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^ℹ pass [0-9]+$/ { p += $3 } /^ℹ fail [0-9]+$/ { f += $3 }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"

@@ -57,8 +57,25 @@ language sql stable as $$
                      'discount_total', i.discount_amount, 'total', i.total_amount, 'tax_rate_bp', i.tax_rate_bp,
                      'tax', i.tax_amount, 'backordered_quantity', i.backordered_quantity,
                      'quantity_shipped', i.quantity_shipped, 'quantity_cancelled', i.quantity_cancelled,
-                     'quantity_returned', i.quantity_returned) order by i.order_item_id)
-                   from shop.order_item i where i.order_id = o.order_id), '[]'),
+                     'quantity_returned', i.quantity_returned,
+                     'quantity_delivered', d.delivered,
+                     'quantity_returnable', greatest(d.delivered - d.in_returns, 0),
+                     'returnable_until', d.last_delivered_at
+                                         + make_interval(days => api._setting_int('returns.window_days')::integer))
+                     order by i.order_item_id)
+                   from shop.order_item i
+                   -- What a return request may ask for (api.request_return's rule):
+                   -- delivered units not already in a return that was not rejected.
+                   cross join lateral (
+                       select coalesce((select sum(si.quantity) from shop.shipment_item si
+                                        join shop.shipment s using (shipment_id)
+                                        where si.order_item_id = i.order_item_id and s.status = 'delivered'), 0)::integer as delivered,
+                              coalesce((select sum(ri.quantity) from shop.return_item ri
+                                        join shop.order_return r using (return_id)
+                                        where ri.order_item_id = i.order_item_id and r.status <> 'rejected'), 0)::integer as in_returns,
+                              (select max(s.delivered_at) from shop.shipment_item si join shop.shipment s using (shipment_id)
+                               where si.order_item_id = i.order_item_id and s.status = 'delivered') as last_delivered_at) d
+                   where i.order_id = o.order_id), '[]'),
         'subtotal', o.subtotal_amount, 'discount_total', o.discount_amount,
         'shipping_total', o.shipping_amount, 'shipping_tax', o.shipping_tax_amount,
         'tax_total', o.tax_amount, 'grand_total', o.total_amount,
@@ -69,6 +86,13 @@ language sql stable as $$
         'customer_note', o.customer_note,
         'shipments', api._order_shipments_json(o.order_id),
         'placed_at', o.placed_at, 'reservation_expires_at', o.reservation_expires_at,
+        -- api.customer_cancel_begin's rule, so a page offers the button only when it works.
+        'cancellable_until',
+            case when o.placed_at is not null and o.status not in ('cancelled', 'expired')
+                      and not exists (select from shop.order_item i
+                                      where i.order_id = o.order_id and i.quantity_shipped > 0)
+                      and now() <= o.placed_at + make_interval(mins => api._setting_int('orders.cancel_window_minutes')::integer)
+                 then o.placed_at + make_interval(mins => api._setting_int('orders.cancel_window_minutes')::integer) end,
         'created_at', o.created_at, 'updated_at', o.updated_at,
         'events', coalesce((select jsonb_agg(
                       jsonb_build_object('at', e.created_at, 'kind', e.kind, 'from', e.from_state, 'to', e.to_state,

@@ -69,6 +69,11 @@ pub struct Config {
     /// The Instagram integration (`IG_*`, `OAUTH_TOKEN_KEY`): all optional; without
     /// them its routes answer 409 `instagram_not_configured`.
     pub instagram: maef_instagram::InstagramConfig,
+    /// `WEB_DIR` (default unset): the storefront's build (`web/dist`, made by `npm run
+    /// build`), served at `/` with the API still at `/api/v1`; its `docs/` folder (the
+    /// vendored API explorer) replaces the static `/docs` page. Unset, or a folder
+    /// without `index.html`: the API alone, as before.
+    pub web_dir: Option<std::path::PathBuf>,
     /// The payment providers (`STRIPE_*`, `FEDAPAY_*`, `PAYSTACK_*`, `PAYMENT_*`): all
     /// optional; a provider without keys is not offered (docs/payments.md).
     pub payments: maef_payments::PaymentsConfig,
@@ -234,6 +239,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("argon2", &self.argon2)
+            .field("web_dir", &self.web_dir)
             .finish_non_exhaustive()
     }
 }
@@ -374,6 +380,10 @@ impl Config {
                 var: p.var,
                 problem: p.problem,
             })?,
+            web_dir: var("WEB_DIR")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
             payments: maef_payments::PaymentsConfig::from_lookup(var).map_err(|p| ConfigError {
                 var: p.var,
                 problem: p.problem,

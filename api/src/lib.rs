@@ -12,6 +12,7 @@
 //! - [`migrate`]: applies migrations and reloads the SQL code.
 //! - [`metrics`]: Prometheus metrics of the instance (served by `GET /metrics`).
 //! - [`replica`]: the public read routes on a streaming replica, read-your-writes.
+//! - [`web`]: the storefront's build (`WEB_DIR`) served at `/`.
 //!
 //! `main.rs` only parses the command line; tests drive [`app`] directly.
 
@@ -28,6 +29,7 @@ pub mod migrate;
 pub mod openapi;
 pub mod replica;
 pub mod routes;
+pub mod web;
 
 use std::{sync::Arc, time::Duration};
 
@@ -161,19 +163,34 @@ pub fn app(state: AppState, config: &Config) -> Router {
     let doc = openapi::with_header([paths, upload_paths]);
     let instance_metrics = state.metrics.clone();
     let token_state = state.clone();
-    routes
+    let stripe_js = if config.payments.stripe.is_some() {
+        web::StripeJs::Allowed
+    } else {
+        web::StripeJs::Refused
+    };
+    let storefront = config
+        .web_dir
+        .as_deref()
+        .and_then(|dir| web::Storefront::open(dir, stripe_js));
+    let explorer = storefront.as_ref().and_then(web::Storefront::explorer);
+    let app = routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
         .merge(uploads)
-        .merge(routes::docs::router(&doc))
+        .merge(routes::docs::router(&doc, explorer))
         .with_state(state)
         // Inside the error layers: a request that wrote gets its primary-reads token
         // whatever its response.
-        .layer(middleware::from_fn_with_state(token_state, replica::issue_token))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(token_state, replica::issue_token));
+    // Without a storefront, every path no route takes is a 404 problem; with one, the
+    // storefront answers the paths outside /api/ (web.rs).
+    let app = match storefront {
+        Some(storefront) => app.fallback(move |request: Request| storefront.clone().serve(request)),
+        None => app.fallback(not_found),
+    };
+    app.method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error::log_server_errors))

@@ -1,4 +1,4 @@
-//! `maef-api` command line: `serve`, `migrate`, `demo`.
+//! `maef-api` command line: `serve`, `migrate`, `demo`, `create-admin`, `openapi`.
 
 use clap::{Parser, Subcommand};
 use maef_api::config::{Config, Purpose};
@@ -27,6 +27,10 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Print the OpenAPI 3.1 document (what `/api/v1/openapi.json` serves) to standard
+    /// output, without a database: for generating clients (`web/` generates its types
+    /// from it).
+    Openapi,
 }
 
 #[tokio::main]
@@ -35,6 +39,16 @@ async fn main() {
     let purpose = match cli.command {
         Command::Serve => Purpose::Serve,
         Command::Migrate | Command::Demo | Command::CreateAdmin { .. } => Purpose::Tooling,
+        Command::Openapi => {
+            // Pretty and key-ordered (serde_json's map is a BTreeMap), so a
+            // generated client's diff shows what changed.
+            let doc = maef_api::openapi::document();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("the document serialises")
+            );
+            return;
+        }
     };
     let config = match Config::from_env(purpose) {
         Ok(config) => config,
@@ -49,6 +63,7 @@ async fn main() {
         Command::Migrate => migrate(&config).await,
         Command::Demo => demo(&config).await,
         Command::CreateAdmin { email } => create_admin(&config, &email).await,
+        Command::Openapi => unreachable!("printed above, without a configuration"),
     };
     if let Err(err) = result {
         eprintln!("maef-api: {err:#}");

@@ -65,7 +65,7 @@ fn add_document_routes(doc: &mut serde_json::Value) {
         "responses": {"200": {"description": "The document",
                               "content": {"application/json": {"schema": {"type": "object"}}}}}}});
     doc["paths"]["/docs"] = json!({"get": {
-        "tags": ["health"], "summary": "A readable page of every operation", "operationId": "docs_page",
+        "tags": ["health"], "summary": "The API explorer (Swagger UI, when the storefront's build is served), else a readable page of every operation", "operationId": "docs_page",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}});
 }
 
@@ -264,6 +264,30 @@ mod tests {
             gaps.is_empty(),
             "untyped parts of the contract:\n{}",
             gaps.join("\n")
+        );
+    }
+
+    /// Every operation has its own `operationId`: utoipa takes the handler's name, two
+    /// modules may both have a `refund`, and client generators refuse a document where
+    /// two operations share one (openapi-typescript stops there).
+    #[test]
+    fn every_operation_id_is_unique() {
+        let doc = super::document();
+        let mut seen = std::collections::BTreeMap::<String, String>::new();
+        let mut duplicates = Vec::new();
+        for (path, operations) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in operations.as_object().expect("operations") {
+                let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+                let at = format!("{method} {path}");
+                if let Some(first) = seen.insert(id.clone(), at.clone()) {
+                    duplicates.push(format!("{id}: {first} and {at}"));
+                }
+            }
+        }
+        assert!(
+            duplicates.is_empty(),
+            "operationId used twice:\n{}",
+            duplicates.join("\n")
         );
     }
 

@@ -805,8 +805,13 @@ async fn what_cannot_be_cancelled_is_refused_and_customers_cancel_within_the_win
         "{}",
         wrong_token.text()
     );
+    assert!(
+        cancellable_until(&shop, &unpaid).await.is_string(),
+        "placed, unshipped, within the window: the page may offer the button"
+    );
     let mine = customer_cancel(&shop, &unpaid).await;
     assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.text());
+    assert_eq!(cancellable_until(&shop, &unpaid).await, Value::Null, "cancelled");
     assert_eq!(mine.json()["refund"], Value::Null);
     assert_eq!(mine.json()["by"], "customer");
     assert_eq!(order_states(&shop, &unpaid.number).await.0, "cancelled");
@@ -831,6 +836,11 @@ async fn what_cannot_be_cancelled_is_refused_and_customers_cancel_within_the_win
         (r.status, r.problem_code().as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "cancellation_window_passed")
     );
+    assert_eq!(
+        cancellable_until(&shop, &late).await,
+        Value::Null,
+        "past the window"
+    );
     // Shipped: 409 even within the window.
     let shipped = paid_order(&shop, "XOF", "SN", &[(robe, 1)]).await;
     assert_eq!(
@@ -850,6 +860,7 @@ async fn what_cannot_be_cancelled_is_refused_and_customers_cancel_within_the_win
         (r.status, r.problem_code().as_str()),
         (StatusCode::CONFLICT, "order_already_shipped")
     );
+    assert_eq!(cancellable_until(&shop, &shipped).await, Value::Null, "shipped");
     assert_fulfilment_consistent(&shop.client).await;
 }
 
@@ -1167,4 +1178,13 @@ async fn a_stripe_paid_order_is_refunded_at_stripe_when_cancelled_and_a_refused_
     assert_eq!(by_hand.status, StatusCode::CREATED, "{}", by_hand.text());
     assert_eq!(stripe.calls_to("POST /v1/refunds"), 3);
     assert_fulfilment_consistent(&shop.client).await;
+}
+
+/// The order's `cancellable_until`, as its customer reads it.
+async fn cancellable_until(shop: &Shop, order: &maef_tests::fulfilment::Placed) -> Value {
+    let path = format!("/api/v1/orders/{}", order.number);
+    let page =
+        maef_tests::fulfilment::get_with_token(&shop.app, &path, &order.token, "application/json").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    page.json()["cancellable_until"].clone()
 }

@@ -11,7 +11,8 @@ use axum::{
 use maef_tests::{
     count,
     fulfilment::{
-        assert_fulfilment_consistent, deliver_all, paid_order, post_keyed, shop, variant, Placed, Shop,
+        assert_fulfilment_consistent, deliver_all, get_with_token, paid_order, post_keyed, shop, variant,
+        Placed, Shop,
     },
     http::Reply,
 };
@@ -47,6 +48,17 @@ async fn a_delivered_line_comes_back_restocked_when_resellable_and_refunded_by_t
     let pagne = variant(&shop.client, "PAGNE", 8000, 1250, 20).await;
     let order = paid_order(&shop, "XOF", "SN", &[(robe, 2), (pagne, 1)]).await;
     let (robe_line, pagne_line) = (order.lines[0].0, order.lines[1].0);
+
+    let before = order_lines(&shop, &order).await;
+    assert_eq!(
+        (
+            before[0]["quantity_delivered"].clone(),
+            before[0]["quantity_returnable"].clone(),
+            before[0]["returnable_until"].clone()
+        ),
+        (json!(0), json!(0), Value::Null),
+        "nothing delivered: nothing returnable, no deadline"
+    );
 
     // Nothing delivered yet: refused.
     let early = ask(
@@ -121,6 +133,30 @@ async fn a_delivered_line_comes_back_restocked_when_resellable_and_refunded_by_t
     )
     .await;
     assert_eq!(twice.problem_code(), "return_quantity_exceeds");
+    // The order says what is left to return, and until when (14 days after delivery).
+    let after = order_lines(&shop, &order).await;
+    assert_eq!(
+        [&after[0], &after[1]].map(|l| (
+            l["quantity_delivered"].as_i64(),
+            l["quantity_returnable"].as_i64()
+        )),
+        [(Some(2), Some(1)), (Some(1), Some(0))]
+    );
+    let until: bool = shop
+        .client
+        .query_one(
+            "select $1::text::timestamptz = max(s.delivered_at) + interval '14 days' from shop.shipment s \
+             join shop.customer_order o using (order_id) where o.order_number = $2",
+            &[&after[0]["returnable_until"].as_str().unwrap(), &order.number],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        until,
+        "returnable_until is the delivery plus the window: {}",
+        after[0]
+    );
 
     // Out of order: receiving or refunding before approval.
     let receive_body = json!({"lines": [{"order_item_id": robe_line, "condition": "resellable"},
@@ -486,4 +522,12 @@ async fn a_return_past_the_window_is_refused_and_a_rejection_says_why() {
         (StatusCode::NOT_FOUND, "return_not_found")
     );
     assert_fulfilment_consistent(&shop.client).await;
+}
+
+/// The order's lines as its customer reads them.
+async fn order_lines(shop: &Shop, order: &Placed) -> Vec<Value> {
+    let path = format!("/api/v1/orders/{}", order.number);
+    let page = get_with_token(&shop.app, &path, &order.token, "application/json").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    page.json()["lines"].as_array().unwrap().clone()
 }

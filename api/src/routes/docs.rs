@@ -1,26 +1,35 @@
 //! The OpenAPI document and a readable HTML page built from it.
 //!
-//! The page is rendered here from the document rather than by Swagger UI or Redoc:
-//! those fetch JavaScript bundles from the network (at build time or in the browser),
-//! and our build machines reach only package registries.
+//! Two pages at `/docs`: the interactive API explorer (Swagger UI from the npm
+//! registry, vendored by the storefront's build into `web/dist/docs`, no CDN at run
+//! time) when `WEB_DIR` has it, else a static page rendered here from the document,
+//! which needs nothing but this binary.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
-use axum::{response::Html, routing::get, Router};
+use axum::{extract::Request, response::Html, routing::get, Router};
 use serde_json::Value;
 
 use crate::{routes::JsonText, AppState};
 
-/// `/api/v1/openapi.json` and `/docs` for `doc`, rendered once.
-pub fn router(doc: &Value) -> Router<AppState> {
+/// `/api/v1/openapi.json` and `/docs` for `doc`: the explorer's page `explorer` when
+/// given, else the static page, rendered once.
+pub fn router(doc: &Value, explorer: Option<PathBuf>) -> Router<AppState> {
     let json: Arc<str> = doc.to_string().into();
-    let page: Arc<str> = render(doc).into();
-    Router::new()
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { JsonText::ok(json.to_string()) }),
-        )
-        .route("/docs", get(move || async move { Html(page.to_string()) }))
+    let docs = Router::new().route(
+        "/api/v1/openapi.json",
+        get(move || async move { JsonText::ok(json.to_string()) }),
+    );
+    match explorer {
+        Some(page) => docs.route(
+            "/docs",
+            get(move |request: Request| crate::web::serve_file(page.clone(), request)),
+        ),
+        None => {
+            let page: Arc<str> = render(doc).into();
+            docs.route("/docs", get(move || async move { Html(page.to_string()) }))
+        }
+    }
 }
 
 fn escape(text: &str) -> String {

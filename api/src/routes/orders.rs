@@ -168,6 +168,15 @@ pub struct OrderLine {
     pub quantity_cancelled: i32,
     /// Units back through returns or parcels returned to sender.
     pub quantity_returned: i32,
+    /// Units in delivered parcels.
+    pub quantity_delivered: i32,
+    /// Units a return request may still ask for: delivered, not already in a return
+    /// that was not rejected (`POST /api/v1/orders/{number}/returns`).
+    pub quantity_returnable: i32,
+    /// Until when a return of this line is accepted (its last delivery plus the store's
+    /// return window); null while nothing of it was delivered.
+    #[schema(required, value_type = Option<Timestamp>)]
+    pub returnable_until: Option<String>,
 }
 
 /// An entry of the order's timeline.
@@ -252,6 +261,11 @@ pub struct Order {
     /// Until when the stock is held for payment (null once paid, confirmed or closed).
     #[schema(required, value_type = Option<Timestamp>)]
     pub reservation_expires_at: Option<String>,
+    /// Until when the customer may cancel the whole order online
+    /// (`POST /api/v1/orders/{number}/cancel`): placed, not closed, nothing shipped,
+    /// within the store's cancel window. Null once they no longer can.
+    #[schema(required, value_type = Option<Timestamp>)]
+    pub cancellable_until: Option<String>,
     #[schema(value_type = Timestamp)]
     pub created_at: String,
     #[schema(value_type = Timestamp)]

@@ -232,7 +232,7 @@ pub async fn receive(
 /// (their allocated discounts and taxes), and the shipping when the whole order came
 /// back or a reason is the shop's fault. The same `Idempotency-Key` answers the same
 /// refund. Audited.
-#[utoipa::path(post, path = "/api/v1/admin/returns/{id}/refund", tag = "returns",
+#[utoipa::path(post, path = "/api/v1/admin/returns/{id}/refund", tag = "returns", operation_id = "refund_return",
     security(("bearer" = ["orders:write:any"])), params(("id" = i64, Path, description = "Return id"), IdempotencyKeyHeader),
     responses(
         (status = 201, description = "The return with its refund", body = Return),
