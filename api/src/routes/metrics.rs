@@ -29,8 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Prometheus metrics of this instance: `maef_http_requests_total{method,route,status}`,
 /// `maef_http_request_duration_seconds{method,route}` (histogram),
 /// `maef_db_pool_connections{state=open|idle|max}`, `maef_db_pool_waiting`,
-/// `maef_db_errors_total{sqlstate}`. The bearer token is `METRICS_TOKEN`, not a user's
-/// access token.
+/// `maef_db_errors_total{sqlstate}`; with a read replica `maef_db_reads_total{server}`,
+/// `maef_db_replica_fallbacks_total` and `maef_db_read_pool_*`. The bearer token is
+/// `METRICS_TOKEN`, not a user's access token.
 #[utoipa::path(get, path = "/metrics", tag = "health", security(("bearer" = [])),
     responses(
         (status = 200, description = "Prometheus text format (version 0.0.4)", content_type = "text/plain", body = String),

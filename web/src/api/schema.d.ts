@@ -2590,6 +2590,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics of this instance: `maef_http_requests_total{method,route,status}`,
+         *     `maef_http_request_duration_seconds{method,route}` (histogram),
+         *     `maef_db_pool_connections{state=open|idle|max}`, `maef_db_pool_waiting`,
+         *     `maef_db_errors_total{sqlstate}`; with a read replica `maef_db_reads_total{server}`,
+         *     `maef_db_replica_fallbacks_total` and `maef_db_read_pool_*`. The bearer token is
+         *     `METRICS_TOKEN`, not a user's access token.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -2597,7 +2621,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database answers and every embedded migration is applied. */
+        /**
+         * The database answers and every embedded migration is applied. With a read replica,
+         *     also whether it answers: a replica down leaves the instance ready (the primary
+         *     serves its reads), reported as `degraded` with status 200, so that a load balancer
+         *     keeps the instance while monitoring sees the replica's state.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -6408,7 +6437,12 @@ export interface components {
         };
         /** @description A probe's answer. */
         Status: {
-            /** @description `ok` (liveness) or `ready` (readiness). */
+            /** @description The read replica (`/readyz` with `DATABASE_READ_URL` only): `ok` or `unreachable`. */
+            replica?: string | null;
+            /**
+             * @description `ok` (liveness), `ready` (readiness), or `degraded`: ready, but the read replica
+             *     does not answer, so the primary serves the reads meant for it.
+             */
             status: string;
         };
         /**
@@ -25327,6 +25361,80 @@ export interface operations {
             };
         };
     };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format (version 0.0.4) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Code `route_not_found`: `METRICS_TOKEN` is not set, so metrics are not served */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request took longer than REQUEST_TIMEOUT_MS */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error (logged with the request id; the body says nothing more) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database took too long, or no connection became free in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     readyz: {
         parameters: {
             query?: never;
@@ -25336,7 +25444,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ready to serve */
+            /** @description Ready to serve (`degraded`: the read replica does not answer) */
             200: {
                 headers: {
                     [name: string]: unknown;
