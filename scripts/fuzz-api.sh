@@ -50,6 +50,9 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 export DATABASE_URL="${MAEF_TEST_ADMIN_URL%/*}/$DB"
 export JWT_SECRET="fuzz-$RUN-fuzz-$RUN-fuzz"
 export BIND_ADDR="127.0.0.1:$PORT" ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 LOG_FORMAT=json
+# /metrics is served only with METRICS_TOKEN set (404 otherwise): set it so the fuzz
+# checks its bearer rule (no or a wrong token → 401) like every other protected route.
+export METRICS_TOKEN="fuzz-metrics-$RUN-metrics"
 # Sign-ins and resets are throttled per client address; the fuzz is one client.
 export RATE_LIMIT_PER_CLIENT=100000 RATE_LIMIT_PER_ACCOUNT=100000
 target/debug/maef-api migrate > "$OUT/setup.log"
