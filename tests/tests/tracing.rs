@@ -3,7 +3,7 @@
 //! request span (route template, status, the `x-request-id` as `request.id`, child of
 //! an incoming `traceparent`), its database child span, no secret in any span, the
 //! last spans flushed on SIGTERM, a collector that is down failing no request, and no
-//! exporter without `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! exporter without `OTEL_EXPORTER_OTLP_ENDPOINT`; the worker's span per job run.
 
 use std::{
     sync::{Arc, Mutex},
@@ -11,7 +11,7 @@ use std::{
 };
 
 use axum::{body::Bytes, extract::State, http::StatusCode, routing::post, Router};
-use maef_tests::{api_process::ApiProcess, eventually, seed_products, TestDb};
+use maef_tests::{api_process::ApiProcess, eventually, seed_products, TestDb, WorkerProcess};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,
     common::v1::{any_value, AnyValue, KeyValue},
@@ -305,6 +305,56 @@ async fn a_collector_down_fails_no_request_and_no_endpoint_means_no_exporter() {
     assert_eq!(status, 200);
     assert!(!request_id.is_empty());
     assert!(api.terminate().await);
+}
+
+#[tokio::test]
+async fn each_job_run_is_a_span_with_its_kind_id_and_attempt() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    maef_tests::disable_schedules(&client).await;
+    let ok: i64 = client
+        .query_one("select api.enqueue_job('noop')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let failing: i64 = client
+        .query_one(
+            "select api.enqueue_job('noop', '{\"fail\": true}', p_max_attempts => 1)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (collector_url, received) = collector().await;
+    let mut worker = WorkerProcess::spawn(
+        &db.url,
+        "traced-worker",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let job_span = |id: i64| {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, s)| s.name == "job noop" && attribute(s, "job.id") == Some(id.to_string()))
+            .cloned()
+    };
+    eventually(Duration::from_secs(20), "both jobs' spans", || async {
+        job_span(ok).is_some() && job_span(failing).is_some()
+    })
+    .await;
+    let (service, span) = job_span(ok).unwrap();
+    assert_eq!(service, "maef-worker", "the default service name");
+    assert_eq!(attribute(&span, "job.kind").as_deref(), Some("noop"));
+    assert_eq!(attribute(&span, "job.attempt").as_deref(), Some("1"));
+    assert_ne!(span.status.map(|s| s.code), Some(2), "not an error");
+    let (_, span) = job_span(failing).unwrap();
+    assert_eq!(span.status.map(|s| s.code), Some(2), "a failed run is an error span");
+    worker.signal("TERM");
+    assert!(worker.wait(Duration::from_secs(15)).await.success());
 }
 
 fn hex(bytes: &[u8]) -> String {
