@@ -424,10 +424,7 @@ mod tests {
             function_name("select api.product_by_slug($1)::text"),
             "api.product_by_slug"
         );
-        assert_eq!(
-            function_name("select api.login($1, $2, $3)::text"),
-            "api.login"
-        );
+        assert_eq!(function_name("select api.login($1, $2, $3)::text"), "api.login");
         assert_eq!(function_name("select 'secret'"), "query");
         assert_eq!(function_name("select count('secret')"), "query");
     }

@@ -230,7 +230,11 @@ async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
 /// `traceparent` if any; its attributes are the method, path, route template, status
 /// and `request.id` — never headers, query strings or bodies.
 fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     let span = tracing::info_span!(
         "request",
         method = %request.method(),

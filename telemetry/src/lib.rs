@@ -7,7 +7,7 @@
 //! becomes an OpenTelemetry span sent over OTLP/HTTP (protobuf) to
 //! `$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces` by the SDK's batch processor, from its own
 //! thread: a slow or absent collector never delays nor fails a request — its spans are
-//! dropped and the SDK logs the failed export. The standard variables apply
+//! dropped and the failed export is logged, at most once a minute. The standard variables apply
 //! (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
 //! `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`).
 //!
@@ -18,7 +18,12 @@
 use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
+use tracing_subscriber::{
+    filter::{dynamic_filter_fn, filter_fn, FilterExt as _},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer,
+};
 
 pub use tracing_opentelemetry::OpenTelemetrySpanExt as SpanExt;
 
@@ -70,8 +75,12 @@ impl Telemetry {
 /// [`ENDPOINT_VAR`] is set, trace export under `OTEL_SERVICE_NAME` (`default_service`
 /// when unset). A second call in one process (tests) leaves the first in place.
 pub fn init(default_service: &'static str, format: LogFormat) -> Telemetry {
-    let provider = endpoint_configured().then(|| tracer_provider(default_service)).flatten();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let provider = endpoint_configured()
+        .then(|| tracer_provider(default_service))
+        .flatten();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .and(dynamic_filter_fn(|meta, _| exporter_logs_once_a_minute(meta)));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = match format {
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
@@ -94,7 +103,12 @@ pub fn init(default_service: &'static str, format: LogFormat) -> Telemetry {
                 }
             }))
     });
-    if tracing_subscriber::registry().with(fmt).with(otel).try_init().is_err() {
+    if tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .is_err()
+    {
         // Already initialised (tests): this provider would receive nothing.
         return Telemetry { provider: None };
     }
@@ -106,6 +120,33 @@ pub fn init(default_service: &'static str, format: LogFormat) -> Telemetry {
         );
     }
     Telemetry { provider }
+}
+
+/// Log filter: the exporter's own log lines (a failed export, spans dropped) at most
+/// once a minute, so that a collector down for an hour writes 60 lines, not one per
+/// batch. Everything else passes. Dynamic (asked for every event, never cached per
+/// call site), since its answer changes with time.
+fn exporter_logs_once_a_minute(meta: &tracing::Metadata<'_>) -> bool {
+    use std::sync::{atomic::AtomicU64, OnceLock};
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    if !meta.is_event() || !meta.target().starts_with("opentelemetry") {
+        return true;
+    }
+    let now = START.get_or_init(std::time::Instant::now).elapsed().as_secs();
+    once_a_minute(&LAST, now)
+}
+
+/// Whether a line may pass at `now` (seconds), given the time after the last one that
+/// did in `last` (0: none yet); records `now` when it may.
+fn once_a_minute(last: &std::sync::atomic::AtomicU64, now: u64) -> bool {
+    use std::sync::atomic::Ordering;
+    let now = now + 1;
+    let previous = last.load(Ordering::Relaxed);
+    (previous == 0 || now >= previous + 60)
+        && last
+            .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 fn endpoint_configured() -> bool {
@@ -158,4 +199,22 @@ pub fn mark_error(span: &tracing::Span) {
 pub fn inject_current(headers: &mut http::HeaderMap) {
     let context = tracing::Span::current().context();
     TraceContextPropagator::new().inject_context(&context, &mut opentelemetry_http::HeaderInjector(headers));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::once_a_minute;
+
+    #[test]
+    fn the_exporter_logs_at_most_one_line_a_minute() {
+        let last = AtomicU64::new(0);
+        assert!(once_a_minute(&last, 0), "the first line");
+        assert!(!once_a_minute(&last, 0));
+        assert!(!once_a_minute(&last, 59));
+        assert!(once_a_minute(&last, 60), "a minute later");
+        assert!(!once_a_minute(&last, 100));
+        assert!(once_a_minute(&last, 125));
+    }
 }

@@ -38,9 +38,16 @@ async fn collector() -> (String, Received) {
 
 /// `POST /v1/traces`: the exporter's protobuf body; an empty
 /// `ExportTraceServiceResponse` (all accepted) in return.
-async fn export(State(received): State<Received>, body: Bytes) -> (StatusCode, [(&'static str, &'static str); 1], Vec<u8>) {
+async fn export(
+    State(received): State<Received>,
+    body: Bytes,
+) -> (StatusCode, [(&'static str, &'static str); 1], Vec<u8>) {
     let Ok(request) = ExportTraceServiceRequest::decode(body) else {
-        return (StatusCode::BAD_REQUEST, [("content-type", "text/plain")], b"bad protobuf".to_vec());
+        return (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "text/plain")],
+            b"bad protobuf".to_vec(),
+        );
     };
     let mut received = received.lock().unwrap();
     for resource_spans in request.resource_spans {
@@ -55,7 +62,11 @@ async fn export(State(received): State<Received>, body: Bytes) -> (StatusCode, [
             received.extend(scope.spans.into_iter().map(|span| (service.clone(), span)));
         }
     }
-    (StatusCode::OK, [("content-type", "application/x-protobuf")], Vec::new())
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-protobuf")],
+        Vec::new(),
+    )
 }
 
 fn value_text(value: Option<&AnyValue>) -> String {
@@ -81,13 +92,17 @@ fn find(attributes: &[KeyValue], key: &str) -> Option<String> {
 
 /// The request span whose `request.id` is `id`, once the collector has it.
 async fn request_span(received: &Received, id: &str) -> Span {
-    eventually(Duration::from_secs(15), &format!("the span of request {id}"), || async {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, s)| attribute(s, "request.id").as_deref() == Some(id))
-    })
+    eventually(
+        Duration::from_secs(15),
+        &format!("the span of request {id}"),
+        || async {
+            received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, s)| attribute(s, "request.id").as_deref() == Some(id))
+        },
+    )
     .await;
     received
         .lock()
@@ -180,11 +195,21 @@ async fn requests_and_their_database_calls_are_spans_joined_by_the_request_id() 
     let span = request_span(&received, &request_id).await;
     assert_eq!(span.name, "GET /api/v1/products/{slug}");
     assert_eq!(span.kind, SpanKind::Server as i32);
-    assert_eq!(attribute(&span, "http.route").as_deref(), Some("/api/v1/products/{slug}"));
+    assert_eq!(
+        attribute(&span, "http.route").as_deref(),
+        Some("/api/v1/products/{slug}")
+    );
     assert_eq!(attribute(&span, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(attribute(&span, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(
+        attribute(&span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
     assert_eq!(hex(&span.trace_id), TRACE_ID, "the caller's trace");
-    assert_eq!(hex(&span.parent_span_id), PARENT_ID, "the caller's span is the parent");
+    assert_eq!(
+        hex(&span.parent_span_id),
+        PARENT_ID,
+        "the caller's span is the parent"
+    );
     let service = received.lock().unwrap()[0].0.clone();
     assert_eq!(service, "maef-api", "the default service name");
 
@@ -199,7 +224,10 @@ async fn requests_and_their_database_calls_are_spans_joined_by_the_request_id() 
         .unwrap_or_else(|| panic!("no database span among {calls:?}"));
     assert_eq!(call.name, "api.product_by_slug");
     assert_eq!(call.kind, SpanKind::Client as i32);
-    assert_eq!(attribute(call, "db.operation").as_deref(), Some("api.product_by_slug"));
+    assert_eq!(
+        attribute(call, "db.operation").as_deref(),
+        Some("api.product_by_slug")
+    );
 
     // Without a traceparent: a new trace, no parent. Unrouted: the span says so.
     let (status, request_id, _) = send(&http, &api, Method::GET, "/api/v1/no/such/route", &[], None).await;
@@ -208,27 +236,59 @@ async fn requests_and_their_database_calls_are_spans_joined_by_the_request_id() 
     assert!(span.parent_span_id.is_empty(), "a root span");
     assert_ne!(hex(&span.trace_id), TRACE_ID);
     assert_eq!(span.name, "GET unmatched");
-    assert_eq!(attribute(&span, "http.response.status_code").as_deref(), Some("404"));
+    assert_eq!(
+        attribute(&span, "http.response.status_code").as_deref(),
+        Some("404")
+    );
 
     // Credentials in, tokens out, a bearer token on the next request: none in a span.
     let email = "traced@example.com";
     let credentials = json!({"email": email, "password": PASSWORD});
-    let (status, _, _) = send(&http, &api, Method::POST, "/api/v1/auth/register", &[], Some(&credentials)).await;
+    let (status, _, _) = send(
+        &http,
+        &api,
+        Method::POST,
+        "/api/v1/auth/register",
+        &[],
+        Some(&credentials),
+    )
+    .await;
     assert_eq!(status, 201);
-    let (status, login_id, body) = send(&http, &api, Method::POST, "/api/v1/auth/login", &[], Some(&credentials)).await;
+    let (status, login_id, body) = send(
+        &http,
+        &api,
+        Method::POST,
+        "/api/v1/auth/login",
+        &[],
+        Some(&credentials),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let tokens: Value = serde_json::from_str(&body).unwrap();
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     let bearer = format!("Bearer {access}");
-    let (status, me_id, _) = send(&http, &api, Method::GET, "/api/v1/users/me", &[("authorization", &bearer)], None).await;
+    let (status, me_id, _) = send(
+        &http,
+        &api,
+        Method::GET,
+        "/api/v1/users/me",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let login = request_span(&received, &login_id).await;
-    assert_eq!(attribute(&login, "http.route").as_deref(), Some("/api/v1/auth/login"));
+    assert_eq!(
+        attribute(&login, "http.route").as_deref(),
+        Some("/api/v1/auth/login")
+    );
     let me = request_span(&received, &me_id).await;
-    eventually(Duration::from_secs(15), "the database spans of login and me", || async {
-        !children(&received, &login).is_empty() && !children(&received, &me).is_empty()
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the database spans of login and me",
+        || async { !children(&received, &login).is_empty() && !children(&received, &me).is_empty() },
+    )
     .await;
 
     let everything = format!("{:?}", received.lock().unwrap());
@@ -285,7 +345,8 @@ async fn a_collector_down_fails_no_request_and_no_endpoint_means_no_exporter() {
     )
     .await;
     for _ in 0..20 {
-        let (status, request_id, _) = send(&http, &api, Method::GET, "/api/v1/products/nocol-1", &[], None).await;
+        let (status, request_id, _) =
+            send(&http, &api, Method::GET, "/api/v1/products/nocol-1", &[], None).await;
         assert_eq!(status, 200);
         assert!(!request_id.is_empty());
     }
@@ -352,7 +413,11 @@ async fn each_job_run_is_a_span_with_its_kind_id_and_attempt() {
     assert_eq!(attribute(&span, "job.attempt").as_deref(), Some("1"));
     assert_ne!(span.status.map(|s| s.code), Some(2), "not an error");
     let (_, span) = job_span(failing).unwrap();
-    assert_eq!(span.status.map(|s| s.code), Some(2), "a failed run is an error span");
+    assert_eq!(
+        span.status.map(|s| s.code),
+        Some(2),
+        "a failed run is an error span"
+    );
     worker.signal("TERM");
     assert!(worker.wait(Duration::from_secs(15)).await.success());
 }

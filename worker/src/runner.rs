@@ -430,7 +430,10 @@ async fn execute(
         Outcome::Abandoned => crate::metrics::Ending::Abandoned,
     };
     crate::metrics::finished(kind, ending, duration_ms / 1e3);
-    if !matches!(outcome, Outcome::Done(Completion::Batched | Completion::InTransaction)) {
+    if !matches!(
+        outcome,
+        Outcome::Done(Completion::Batched | Completion::InTransaction)
+    ) {
         maef_telemetry::mark_error(&span);
     }
     drop(span);
