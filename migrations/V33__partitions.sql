@@ -26,6 +26,13 @@
 -- - job_attempt.finished_at becomes NOT NULL (every attempt row is written when the
 --   attempt ends).
 
+-- The code schemas are dropped and re-created by every `maef-api migrate` once the
+-- migrations are applied (api/src/migrate.rs, reload_code). Views of the report schema
+-- (report.jobs, report.job_stats…) depend on the tables renamed below, and a database
+-- migrated before this version has them: drop the schema first, as the reload would
+-- (no data depends on it: the reload refuses to run when something does).
+drop schema if exists report cascade;
+
 -- Moves shop.<p_table> into a new table of the same columns (defaults, identity,
 -- checks, comments, storage) partitioned by month of p_key: one partition per month
 -- from the oldest row's to p_ahead months after the current one, and the default.

@@ -52,6 +52,20 @@ pub struct MigrateReport {
     pub sql_files: usize,
 }
 
+/// Applies the embedded migrations up to `version` only, without reloading the code
+/// schemas: for upgrade tests, which build a database as an older release left it (its
+/// migrations, plus the code objects that release had) and then run [`run`].
+///
+/// # Errors
+/// A failing migration.
+pub async fn apply_up_to(client: &mut Client, version: i32) -> anyhow::Result<()> {
+    runner()
+        .set_target(refinery::Target::Version(version))
+        .run_async(client)
+        .await?;
+    Ok(())
+}
+
 /// Applies pending migrations, then reloads the extension and every `sql/*.sql` file.
 /// Idempotent; concurrent runs wait for each other.
 ///

@@ -61,7 +61,7 @@ pub async fn connect(url: &str) -> Client {
 /// a `cargo test` run outside `make test` — which has no end-of-run cleanup — are
 /// recognised and dropped as stale by the next `make test` (scripts/test.sh) an hour
 /// later, instead of filling the disk.
-fn run_id() -> String {
+pub fn run_id() -> String {
     std::env::var("MAEF_TEST_RUN_ID").unwrap_or_else(|_| {
         static ID: OnceLock<String> = OnceLock::new();
         ID.get_or_init(|| {

@@ -327,3 +327,65 @@ async fn a_busy_table_postpones_the_drop_and_retention_stays_exact() {
     assert_eq!(done["audit_log"], 0, "{done}");
     assert!(!exists(&client, &format!("shop.audit_log_p{expired_month}")).await);
 }
+
+/// A database migrated before V33 has the report schema's views over the three tables
+/// (report.jobs, report.job_stats… read shop.job_attempt): V33 renames those tables, so
+/// it must drop the views first (the reload re-creates them). Upgrading such a database
+/// once failed with "cannot drop table shop.job_attempt_unpartitioned because other
+/// objects depend on it"; fresh databases (every other test) never had the views.
+#[tokio::test]
+async fn a_database_migrated_before_v33_with_its_report_views_upgrades() {
+    let admin = connect(&maef_tests::admin_url()).await;
+    let name = format!("maef_t_{}_upgrade33", maef_tests::run_id());
+    maef_tests::drop_database(&admin, &name).await;
+    admin
+        .execute(&format!("create database {name}"), &[])
+        .await
+        .unwrap();
+    let url = maef_tests::database_url(&name);
+    let mut client = connect(&url).await;
+    maef_api::migrate::apply_up_to(&mut client, 32)
+        .await
+        .expect("migrations up to V32");
+    // What the report code of that release created over these tables.
+    client
+        .batch_execute(
+            "create schema report;
+             create view report.jobs as select job_id, attempt from shop.job_attempt;
+             create view report.audit as select audit_log_id from shop.audit_log;
+             create view report.events as select event_id from shop.event;",
+        )
+        .await
+        .unwrap();
+    let report = maef_api::migrate::run(&mut client)
+        .await
+        .expect("upgrade to the current version");
+    assert_eq!(
+        report.applied.len(),
+        1,
+        "only V33 was pending: {:?}",
+        report.applied
+    );
+    for table in TABLES {
+        let partitioned: bool = client
+            .query_one(
+                "select relkind = 'p' from pg_class where oid = ('shop.' || $1)::regclass",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(partitioned, "shop.{table} is partitioned after the upgrade");
+    }
+    assert!(
+        count(
+            &client,
+            "select count(*) from pg_views where schemaname = 'report'"
+        )
+        .await
+            > 0,
+        "the reload re-created the report schema"
+    );
+    drop(client);
+    maef_tests::drop_database(&admin, &name).await;
+}
