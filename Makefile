@@ -73,5 +73,5 @@ check-links:
 
 lint: check-links
 	cargo fmt --all --check
-	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-instagram -p maef-payments -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
+	cargo clippy --quiet -p maef-core -p maef-media -p maef-outbound -p maef-instagram -p maef-payments -p maef-telemetry -p maef-api -p maef-worker -p maef-demo -p maef-tests --all-targets -- -D warnings
 	cd extension && cargo clippy --quiet --all-targets -- -D warnings

@@ -211,14 +211,8 @@ pub struct Argon2Config {
     pub parallelism: u32,
 }
 
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
+/// How log lines are written (text, or one JSON object per line for log collectors).
+pub use maef_telemetry::LogFormat;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

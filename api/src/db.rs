@@ -237,6 +237,56 @@ pub async fn call_on(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<String, ApiError> {
+    use tracing::Instrument as _;
+    call_retried(db, client, caller, access, sql, params)
+        .instrument(call_span(sql))
+        .await
+}
+
+/// The span of one [`call_on`] when traces are exported (none otherwise: logs stay as
+/// they were): named after the `api.*` function, never with parameter values.
+fn call_span(sql: &str) -> tracing::Span {
+    if !maef_telemetry::traces_enabled() {
+        return tracing::Span::none();
+    }
+    let operation = function_name(sql);
+    tracing::info_span!(
+        "db.call",
+        otel.name = operation,
+        otel.kind = "client",
+        db.system = "postgresql",
+        db.operation = operation,
+    )
+}
+
+/// The function `sql` calls (`select api.product_by_slug($1)::text` →
+/// `api.product_by_slug`), or `query` when it calls none: never any other part of the
+/// statement.
+fn function_name(sql: &str) -> &str {
+    let Some(paren) = sql.find('(') else {
+        return "query";
+    };
+    let before = &sql[..paren];
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map_or(0, |i| i + 1);
+    let name = &before[start..];
+    if name.contains('.') {
+        name
+    } else {
+        "query"
+    }
+}
+
+/// [`call_on`] without its span.
+async fn call_retried(
+    db: &Db,
+    client: &deadpool_postgres::Object,
+    caller: &Caller,
+    access: Access,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, ApiError> {
     let result = match call_once(db, client, caller, access, sql, params).await {
         Err(e) if e.is_code_reload_race() => {
             tracing::info!(sql, "code reloaded during the request: running it again");
@@ -362,4 +412,20 @@ pub async fn begin_as<'a>(
     tx.execute(&set_identity, &[&caller.role, &caller.claims, &caller.user_id])
         .await?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn the_operation_is_the_function_called_never_the_parameters() {
+        assert_eq!(
+            function_name("select api.product_by_slug($1)::text"),
+            "api.product_by_slug"
+        );
+        assert_eq!(function_name("select api.login($1, $2, $3)::text"), "api.login");
+        assert_eq!(function_name("select 'secret'"), "query");
+        assert_eq!(function_name("select count('secret')"), "query");
+    }
 }

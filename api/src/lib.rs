@@ -46,6 +46,8 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use maef_telemetry::SpanExt as _;
+
 use crate::config::Config;
 
 /// Shared state of every handler (cheap to clone: everything is behind an `Arc`).
@@ -149,10 +151,8 @@ pub fn app(state: AppState, config: &Config) -> Router {
         ])
         .max_age(Duration::from_secs(600));
     let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request| {
-            let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-        })
+        .make_span_with(request_span)
+        .on_response(record_status)
         // 5xx are logged once, with their cause, by error::log_server_errors.
         .on_failure(());
 
@@ -224,17 +224,65 @@ async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
     .hint("See /api/v1/openapi.json for the methods each route accepts.")
 }
 
-/// Starts logging to stderr in the configured format.
-pub fn init_tracing(format: config::LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        config::LogFormat::Json => builder.json().try_init(),
-        config::LogFormat::Text => builder.try_init(),
-    };
+/// The span of one request: its fields join the log lines of the request (`request_id`
+/// is the `x-request-id` response header). When traces are exported it is the
+/// request's server span, named after the route template, a child of the caller's W3C
+/// `traceparent` if any; its attributes are the method, path, route template, status
+/// and `request.id` — never headers, query strings or bodies.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+    );
+    if !maef_telemetry::traces_enabled() {
+        return span;
+    }
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str);
+    span.record(
+        "otel.name",
+        format!("{} {}", request.method(), route.unwrap_or("unmatched")),
+    );
+    span.record("otel.kind", "server");
+    span.set_attribute("http.request.method", request.method().to_string());
+    span.set_attribute("request.id", request_id.to_owned());
+    if let Some(route) = route {
+        span.set_attribute("http.route", route.to_owned());
+    }
+    maef_telemetry::set_parent_from(&span, request.headers());
+    span
+}
+
+/// The status of the response, on the request's span (server errors mark it failed),
+/// after tower-http's own debug line.
+fn record_status(response: &axum::response::Response, latency: Duration, span: &tracing::Span) {
+    use tower_http::trace::OnResponse as _;
+    tower_http::trace::DefaultOnResponse::default().on_response(response, latency, span);
+    if !maef_telemetry::traces_enabled() {
+        return;
+    }
+    let status = response.status();
+    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        maef_telemetry::mark_error(span);
+    }
+}
+
+/// Starts logging to stderr in the configured format, and trace export when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see [`maef_telemetry`]).
+pub fn init_tracing(format: config::LogFormat) -> maef_telemetry::Telemetry {
+    maef_telemetry::init("maef-api", format)
 }
 
 /// `maef-api serve`: checks that migrations are current, then serves HTTP until

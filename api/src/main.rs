@@ -57,7 +57,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    maef_api::init_tracing(config.log_format);
+    let telemetry = maef_api::init_tracing(config.log_format);
     let result = match cli.command {
         Command::Serve => maef_api::serve(config).await,
         Command::Migrate => migrate(&config).await,
@@ -65,6 +65,9 @@ async fn main() {
         Command::CreateAdmin { email } => create_admin(&config, &email).await,
         Command::Openapi => unreachable!("printed above, without a configuration"),
     };
+    // The last spans (those of the requests finished during shutdown) are exported
+    // before exiting; blocking, so off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     if let Err(err) = result {
         eprintln!("maef-api: {err:#}");
         std::process::exit(1);

@@ -77,6 +77,24 @@ impl ApiProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Sends SIGTERM and waits (up to 15 s) for the process to exit; returns whether it
+    /// exited successfully.
+    ///
+    /// # Panics
+    /// When it is still running after 15 s.
+    pub async fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "maef-api did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether `GET /readyz` answers 200.
     async fn ready(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)).await else {

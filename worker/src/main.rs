@@ -11,13 +11,12 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(err) = maef_worker::run(config, shutdown_signal()).await {
+    let telemetry = maef_telemetry::init("maef-worker", maef_telemetry::LogFormat::Text);
+    let result = maef_worker::run(config, shutdown_signal()).await;
+    // The spans of the last jobs are exported before exiting; blocking, so off the
+    // runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    if let Err(err) = result {
         eprintln!("maef-worker: {err:#}");
         std::process::exit(1);
     }

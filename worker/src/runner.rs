@@ -408,6 +408,8 @@ async fn execute(
             Err(e) => Err(e),
         }
     };
+    let span = job_span(&job);
+    let work = tracing::Instrument::instrument(work, span.clone());
     let outcome = tokio::select! {
         // A handler that finished wins over a late abandon signal.
         biased;
@@ -428,6 +430,13 @@ async fn execute(
         Outcome::Abandoned => crate::metrics::Ending::Abandoned,
     };
     crate::metrics::finished(kind, ending, duration_ms / 1e3);
+    if !matches!(
+        outcome,
+        Outcome::Done(Completion::Batched | Completion::InTransaction)
+    ) {
+        maef_telemetry::mark_error(&span);
+    }
+    drop(span);
     match outcome {
         Outcome::Done(Completion::Batched) => {
             tracing::info!(job_id = id, kind, attempt, duration_ms, "job done");
@@ -473,6 +482,21 @@ async fn execute(
         }
     }
     drop(permit);
+}
+
+/// The span of one job run when traces are exported (none otherwise: the job's log
+/// lines stay as they were). Its kind, id and attempt, never its payload.
+fn job_span(job: &ClaimedJob) -> tracing::Span {
+    if !maef_telemetry::traces_enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "job.run",
+        otel.name = format!("job {}", job.kind),
+        job.kind = %job.kind,
+        job.id = job.id,
+        job.attempt = job.attempt,
+    )
 }
 
 /// A database error with its SQLSTATE and message (`Display` says only "db error").
