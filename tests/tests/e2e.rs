@@ -409,6 +409,18 @@ async fn serve_ready(db: &TestDb) -> (Process, u16) {
 }
 
 /// Peak resident memory of a process (`VmHWM`), in KiB.
+/// Resets the process's peak RSS to its current RSS (`clear_refs` 5, Linux ≥ 4.0) and
+/// answers that current RSS in KiB.
+fn reset_peak_rss_kib(pid: u32) -> u64 {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -438,6 +450,10 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
         .to_string();
 
     let video = maef_media::fixtures::mp4(50 << 20);
+    // What the upload itself costs: the peak is reset once the account exists (the
+    // sign-in's argon2id hash alone takes 19 MiB, and the binary's own size grows with
+    // every feature), so the figure below is the upload's growth over this baseline.
+    let baseline = reset_peak_rss_kib(api.0.id());
     let (head, tail) = maef_tests::http::multipart_parts("clip.mp4");
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let request_head = format!(
@@ -457,11 +473,12 @@ async fn a_50_mib_upload_streams_through_the_real_api_in_bounded_memory() {
     stream.read_to_end(&mut raw).await.unwrap();
     let (status, body) = checked_response("POST", "/api/v1/media/upload", &raw);
     assert_eq!(status, 201, "{body}");
-    let peak = peak_rss_kib(api.0.id());
-    eprintln!("maef-api peak RSS during a 50 MiB upload: {peak} KiB");
+    let growth = peak_rss_kib(api.0.id()).saturating_sub(baseline);
+    eprintln!("maef-api peak RSS growth during a 50 MiB upload: {growth} KiB");
+    // Streamed in bounded buffers, not held: under half of the 51,200 KiB of the body.
     assert!(
-        peak < 64 * 1024,
-        "maef-api peak RSS {peak} KiB during a 50 MiB upload"
+        growth < 24 * 1024,
+        "maef-api RSS grew by {growth} KiB during a 50 MiB upload"
     );
 
     let sha = hex::encode(Sha256::digest(&video));
