@@ -78,4 +78,27 @@ impl IdempotencyKey {
             "hash": hex::encode(mac.finalize().into_bytes()),
         }))
     }
+
+    /// [`Self::argument`] for a route that refuses to run without a key (a checkout, a
+    /// payment, a refund, a cancellation: a retry must never make a second one):
+    /// 400 `idempotency_key_required`, saying that `what` needs the header.
+    ///
+    /// # Errors
+    /// No `Idempotency-Key` header.
+    pub fn required_argument(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        body: &impl Serialize,
+        what: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.argument(state, caller, body).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_required",
+                format!("{what} needs an Idempotency-Key header"),
+            )
+            .hint("Send a new UUID per attempt, and the same one when retrying it.")
+        })
+    }
 }

@@ -4,7 +4,7 @@
 //! `Idempotency-Key` header is required; a duplicate sent while the first is running
 //! waits for it and answers the same order.
 
-use axum::{extract::State, http::StatusCode};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -100,14 +100,7 @@ pub async fn checkout(
     key: IdempotencyKey,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<JsonText, ApiError> {
-    let idem = key.argument(&state, &caller, &request).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "checkout needs an Idempotency-Key header",
-        )
-        .hint("Send a new UUID per checkout attempt, and the same one when retrying it.")
-    })?;
+    let idem = key.required_argument(&state, &caller, &request, "checkout")?;
     let request = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     answer(
         &state,

@@ -339,13 +339,7 @@ pub async fn admin_cancel(
     key: IdempotencyKey,
     Json(request): Json<CancellationRequest>,
 ) -> Result<JsonText, ApiError> {
-    let idem = key.argument(&state, &caller, &request).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "a cancellation needs an Idempotency-Key header",
-        )
-    })?;
+    let idem = key.required_argument(&state, &caller, &request, "a cancellation")?;
     let body = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     let begun = db::call(
         &state.db,

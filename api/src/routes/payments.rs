@@ -148,14 +148,7 @@ pub async fn pay(
     key: IdempotencyKey,
     Json(request): Json<PaymentRequest>,
 ) -> Result<JsonText, ApiError> {
-    let idem = key.argument(&state, &caller, &request).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "paying an order needs an Idempotency-Key header",
-        )
-        .hint("Send a new UUID per payment attempt, and the same one when retrying it.")
-    })?;
+    let idem = key.required_argument(&state, &caller, &request, "paying an order")?;
     let body = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     let offered = state.payments.config.offered();
     let begun = db::call(
@@ -303,13 +296,7 @@ pub async fn refund(
     key: IdempotencyKey,
     Json(request): Json<RefundRequest>,
 ) -> Result<JsonText, ApiError> {
-    let idem = key.argument(&state, &caller, &request).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "a refund needs an Idempotency-Key header",
-        )
-    })?;
+    let idem = key.required_argument(&state, &caller, &request, "a refund")?;
     let body = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     let begun = db::call(
         &state.db,

@@ -248,13 +248,7 @@ pub async fn refund(
     Path(id): Path<i64>,
     key: IdempotencyKey,
 ) -> Result<JsonText, ApiError> {
-    let idem = key.argument(&state, &caller, &id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "a refund needs an Idempotency-Key header",
-        )
-    })?;
+    let idem = key.required_argument(&state, &caller, &id, "a refund")?;
     let begun = db::call(
         &state.db,
         &caller,
