@@ -161,6 +161,27 @@ async fn refund(app: &TestApp, staff: &str, number: &str, key: &str, body: Value
     app.send(request).await
 }
 
+/// Starts a worker against the provider's fake (`env`) and waits until its
+/// verify_payment job has marked the order paid; the worker is returned to keep running.
+async fn worker_pays(
+    app: &TestApp,
+    client: &Client,
+    number: &str,
+    mut env: Vec<(String, String)>,
+    name: &str,
+) -> WorkerProcess {
+    env.push(("PAYMENT_HTTP_TIMEOUT_SECS".into(), "5".into()));
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let worker = WorkerProcess::spawn(&app.db.url, name, &refs);
+    eventually(
+        Duration::from_secs(30),
+        "the order paid by verify_payment",
+        || async move { order_state(client, number).await.0 == "paid" },
+    )
+    .await;
+    worker
+}
+
 async fn order_state(client: &Client, number: &str) -> (String, String) {
     let row = client
         .query_one(
@@ -952,19 +973,7 @@ async fn fedapay_webhooks_are_verified_by_re_fetching_and_refunds_are_manual() {
         "invalid_signature"
     );
 
-    let mut env: Vec<(String, String)> = fedapay.env();
-    env.push(("PAYMENT_HTTP_TIMEOUT_SECS".into(), "5".into()));
-    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let _worker = WorkerProcess::spawn(&app.db.url, "payments-fedapay", &refs);
-    eventually(
-        Duration::from_secs(30),
-        "the order paid by verify_payment",
-        || {
-            let (client, number) = (&client, &number);
-            async move { order_state(client, number).await.0 == "paid" }
-        },
-    )
-    .await;
+    let _worker = worker_pays(&app, &client, &number, fedapay.env(), "payments-fedapay").await;
     assert_eq!(fedapay.calls_to("GET /v1/transactions"), 1);
     assert_eq!(on_hand(&client, variant).await, (4, 0));
 
@@ -1037,19 +1046,7 @@ async fn paystack_pays_after_verify_and_refunds_follow_its_webhooks() {
         "no event id: event, reference and status are its identity"
     );
 
-    let mut env: Vec<(String, String)> = paystack.env();
-    env.push(("PAYMENT_HTTP_TIMEOUT_SECS".into(), "5".into()));
-    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let _worker = WorkerProcess::spawn(&app.db.url, "payments-paystack", &refs);
-    eventually(
-        Duration::from_secs(30),
-        "the order paid by verify_payment",
-        || {
-            let (client, number) = (&client, &number);
-            async move { order_state(client, number).await.0 == "paid" }
-        },
-    )
-    .await;
+    let _worker = worker_pays(&app, &client, &number, paystack.env(), "payments-paystack").await;
     assert_eq!(paystack.calls_to("GET /transaction/verify"), 1);
 
     // A partial refund is queued at Paystack; its webhook settles it.
