@@ -59,7 +59,8 @@ begin
         raise exception using errcode = 'MA422', constraint = 'cart_item_quantity_range',
             message = 'quantity must be between 1 and 999';
     end if;
-    select i.qty_on_hand - i.qty_reserved into v_available
+    -- Parked units (stock slots, V34) are counted in qty_reserved but free.
+    select i.qty_on_hand - i.qty_reserved + shop.stock_parked(i.variant_id) into v_available
     from shop.inventory i where i.variant_id = p_variant_id and not i.allow_backorder;
     if v_available is not null and p_quantity > v_available then
         raise exception using errcode = 'MA422', constraint = 'insufficient_stock',
@@ -83,7 +84,7 @@ begin
         from shop.cart_item g where g.cart_id = p_guest.cart_id
         on conflict (cart_id, variant_id) do update set quantity = least(
             shop.cart_item.quantity + excluded.quantity, 999,
-            coalesce((select i.qty_on_hand - i.qty_reserved from shop.inventory i
+            coalesce((select i.qty_on_hand - i.qty_reserved + shop.stock_parked(i.variant_id) from shop.inventory i
                       where i.variant_id = excluded.variant_id and not i.allow_backorder), 999));
         update shop.cart set coupon_code = coalesce(coupon_code, p_guest.coupon_code) where cart_id = v_mine.cart_id;
         update shop.cart set status = 'abandoned', merged_into = v_mine.cart_id, session_hash = null

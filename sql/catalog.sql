@@ -54,7 +54,9 @@ declare
     v_available integer;
     v_threshold integer;
 begin
-    select i.qty_on_hand - i.qty_reserved, i.low_stock_threshold into v_available, v_threshold
+    select i.qty_on_hand - i.qty_reserved + case when i.reservation_slots > 0 then shop.stock_parked(i.variant_id) else 0 end,
+           i.low_stock_threshold
+    into v_available, v_threshold
     from shop.inventory i where i.variant_id = p_variant_id;
     return case
         when coalesce(v_available, 0) <= 0 then 'out_of_stock'
@@ -64,7 +66,7 @@ begin
 end
 $$;
 comment on function api._stock_status(bigint) is
-    'Private: in_stock, low_stock or out_of_stock for a variant (available = on hand - reserved).';
+    'Private: in_stock, low_stock or out_of_stock for a variant (available = on hand - reserved + parked in slots).';
 
 -- A product as shown in lists.
 create function api._product_summary(p shop.product)

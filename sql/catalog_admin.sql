@@ -174,11 +174,13 @@ begin
             coalesce(p_variant -> 'attributes', '{}'), coalesce(api._int_field(p_variant, 'position', p_path), 0),
             coalesce(api._bool_field(p_variant, 'is_active', p_path), true))
     returning variant_id into v_id;
-    perform api._reject_unknown(v_stock, p_path || '.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
-    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold, allow_backorder)
+    perform api._reject_unknown(v_stock, p_path || '.stock',
+                                array['qty_on_hand', 'low_stock_threshold', 'allow_backorder', 'reservation_slots']);
+    insert into shop.inventory (variant_id, qty_on_hand, low_stock_threshold, allow_backorder, reservation_slots)
     values (v_id, coalesce(api._int_field(v_stock, 'qty_on_hand', p_path || '.stock'), 0),
             coalesce(api._int_field(v_stock, 'low_stock_threshold', p_path || '.stock'), 5),
-            coalesce(api._bool_field(v_stock, 'allow_backorder', p_path || '.stock'), false));
+            coalesce(api._bool_field(v_stock, 'allow_backorder', p_path || '.stock'), false),
+            coalesce(api._bounded_int_field(v_stock, 'reservation_slots', p_path || '.stock', 0, 64), 0));
     if p_variant ? 'prices' and jsonb_typeof(p_variant -> 'prices') <> 'array' then
         perform api._bad_field(p_path || '.prices', 'must be an array');
     end if;
@@ -205,7 +207,11 @@ language sql stable as $$
                            from shop.product_media pm where pm.product_id = p.product_id), '[]'),
         'variants', coalesce((
             select jsonb_agg(to_jsonb(v) - 'product_id' || jsonb_build_object(
-                       'stock', (select to_jsonb(i) - 'variant_id' from shop.inventory i where i.variant_id = v.variant_id),
+                       -- qty_reserved: what orders hold; units parked in stock slots apart (V34).
+                       'stock', (select to_jsonb(i) - 'variant_id' || jsonb_build_object(
+                                            'qty_reserved', i.qty_reserved - parked.n, 'qty_in_slots', parked.n)
+                                 from shop.inventory i cross join lateral (select shop.stock_parked(i.variant_id) as n) parked
+                                 where i.variant_id = v.variant_id),
                        'prices', coalesce((select jsonb_agg(to_jsonb(pr) - 'product_id' - 'variant_id' order by pr.price_id)
                                            from shop.price pr where pr.variant_id = v.variant_id), '[]'))
                    order by v.position, v.variant_id)
@@ -463,7 +469,8 @@ begin
         raise exception using errcode = 'MA404', constraint = 'variant_not_found', message = 'no such variant';
     end if;
     if p_patch ? 'stock' then
-        perform api._reject_unknown(p_patch -> 'stock', '$.stock', array['qty_on_hand', 'low_stock_threshold', 'allow_backorder']);
+        perform api._reject_unknown(p_patch -> 'stock', '$.stock',
+                                    array['qty_on_hand', 'low_stock_threshold', 'allow_backorder', 'reservation_slots']);
         -- A new on-hand total is a stock adjustment for the difference, with its ledger
         -- row (sql/inventory.sql); the policy fields are plain updates.
         -- Absent or null: unchanged (as for the policy fields below).
@@ -474,7 +481,11 @@ begin
         end if;
         update shop.inventory i set
             low_stock_threshold = coalesce(api._int_field(p_patch -> 'stock', 'low_stock_threshold', '$.stock'), i.low_stock_threshold),
-            allow_backorder = coalesce(api._bool_field(p_patch -> 'stock', 'allow_backorder', '$.stock'), i.allow_backorder)
+            allow_backorder = coalesce(api._bool_field(p_patch -> 'stock', 'allow_backorder', '$.stock'), i.allow_backorder),
+            -- A hot variant's stock slots (docs/checkout.md#stock-slots); a change takes
+            -- the parked units back (V34's trigger), the next reservation parks them again.
+            reservation_slots = coalesce(api._bounded_int_field(p_patch -> 'stock', 'reservation_slots', '$.stock', 0, 64),
+                                         i.reservation_slots)
         where i.variant_id = p_variant_id;
     end if;
     perform api._audit('variant_updated', 'product_variant', p_variant_id::text, p_patch);
@@ -483,7 +494,7 @@ begin
     return api._product_admin_json(v_product_id);
 end
 $$;
-comment on function api.update_variant(bigint, jsonb) is 'Updates a variant and/or its stock ({"stock": {"qty_on_hand": 12, "low_stock_threshold": 3, "allow_backorder": false}}; a new qty_on_hand is an adjustment movement for the difference). Needs catalog:write. Errors: MA422 stock_below_reserved.';
+comment on function api.update_variant(bigint, jsonb) is 'Updates a variant and/or its stock ({"stock": {"qty_on_hand": 12, "low_stock_threshold": 3, "allow_backorder": false, "reservation_slots": 32}}; a new qty_on_hand is an adjustment movement for the difference). Needs catalog:write. Errors: MA422 stock_below_reserved.';
 
 create function api.delete_variant(p_variant_id bigint)
 returns jsonb

@@ -17,8 +17,10 @@
 --      all of it commits together.
 --
 -- Lock order: idempotency key → cart row → coupon row → inventory rows (sorted) →
--- their levels; the same as payment, expiry and cancellation (see V27), so none of
--- them can deadlock another.
+-- their levels and stock slots; the same as payment, expiry and cancellation (see
+-- V27), so none of them can deadlock another. A checkout whose units come from stock
+-- slots locks slot rows only, last, and waits for nothing while it holds them
+-- (sql/inventory.sql, api._reserve_order_stock).
 --
 -- Errors (nothing written): MA400 idempotency_key_required, MA404 cart_not_found (also
 -- once the cart is checked out) / address_not_found / shipping_method_not_found, MA410
@@ -217,13 +219,17 @@ begin
     -- Stock, optimistically and without a lock: most checkouts that will fail for stock
     -- fail here, before they take a lock or an order number.
     select jsonb_agg(jsonb_build_object('sku', v.sku, 'variant_id', v.variant_id, 'requested', ci.quantity,
-                                        'available', greatest(i.qty_on_hand - i.qty_reserved, 0))
+                                        'available', greatest(a.available, 0))
                      order by v.product_id, v.variant_id)
     into v_short
     from shop.cart_item ci
     join shop.inventory i on i.variant_id = ci.variant_id
     join shop.product_variant v on v.variant_id = ci.variant_id
-    where ci.cart_id = v_cart.cart_id and not i.allow_backorder and i.qty_on_hand - i.qty_reserved < ci.quantity;
+    -- Units parked in stock slots (V34) are counted in qty_reserved but free.
+    cross join lateral (select i.qty_on_hand - i.qty_reserved
+                               + case when i.reservation_slots > 0 then shop.stock_parked(i.variant_id) else 0 end
+                               as available) a
+    where ci.cart_id = v_cart.cart_id and not i.allow_backorder and a.available < ci.quantity;
     if v_short is not null then
         perform api._raise_short(v_short);
     end if;

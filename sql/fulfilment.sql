@@ -194,6 +194,7 @@ begin
         return;
     end if;
     perform api._stock_write();
+    perform api._slots_take_back(p_variant_id);  -- parked units are free here (V34)
     insert into shop.stock_level (variant_id, stock_location_id) values (p_variant_id, p_location_id)
     on conflict do nothing;
     update shop.stock_level l set qty_on_hand = l.qty_on_hand + p_delta

@@ -155,6 +155,137 @@ begin
 end
 $$;
 
+-- Takes a variant's parked units back to its level (V34): slots, levels and ledger by
+-- shop.stock_slots_take_back, the inventory total here. The caller holds the variant's
+-- lock. Returns the units taken back.
+create function api._slots_take_back(p_variant_id bigint)
+returns integer
+language plpgsql as $$
+declare
+    v_parked integer := shop.stock_slots_take_back(p_variant_id);
+begin
+    if v_parked > 0 then
+        update shop.inventory set qty_reserved = qty_reserved - v_parked where variant_id = p_variant_id;
+    end if;
+    return v_parked;
+end
+$$;
+
+-- Parks a slotted variant's free units beyond its low-stock threshold in its K slots,
+-- evenly (slot_fill). Only for a variant with one level, at an active location (slots
+-- hold that location's units). The caller holds the variant's lock and has taken the
+-- slots back (they are empty).
+create function api._slots_refill(p_variant_id bigint)
+returns void
+language plpgsql as $$
+declare
+    v_slots integer;
+    v_threshold integer;
+    v_location bigint;
+    v_free integer;
+    v_park integer;
+begin
+    select i.reservation_slots, i.low_stock_threshold into v_slots, v_threshold
+    from shop.inventory i where i.variant_id = p_variant_id;
+    if coalesce(v_slots, 0) = 0 then
+        return;
+    end if;
+    select min(l.stock_location_id), min(l.qty_on_hand - l.qty_reserved) into v_location, v_free
+    from shop.stock_level l join shop.stock_location s on s.stock_location_id = l.stock_location_id
+    where l.variant_id = p_variant_id
+    having count(*) = 1 and bool_and(s.is_active);
+    -- At least threshold + 1 units stay at the level: see V34.
+    v_park := coalesce(v_free, 0) - (v_threshold + 1);
+    if v_location is null or v_park <= 0 then
+        return;
+    end if;
+    insert into shop.stock_slot (variant_id, slot, stock_location_id, qty_free)
+    select p_variant_id, g, v_location, v_park / v_slots + case when g < v_park % v_slots then 1 else 0 end
+    from generate_series(0, v_slots - 1) g
+    on conflict (variant_id, slot) do update
+    set qty_free = excluded.qty_free, stock_location_id = excluded.stock_location_id;
+    update shop.stock_level set qty_reserved = qty_reserved + v_park
+    where variant_id = p_variant_id and stock_location_id = v_location;
+    update shop.inventory set qty_reserved = qty_reserved + v_park where variant_id = p_variant_id;
+    insert into shop.stock_movement (variant_id, stock_location_id, kind, slot_delta, reason, actor_id)
+    values (p_variant_id, v_location, 'slot_fill', v_park, 'parked for concurrent reservations',
+            shop.current_user_id());
+end
+$$;
+
+-- Reserves the lines of an order from their variants' slots, and writes their
+-- reservation and ledger rows; the inventory and level rows are not touched. Returns
+-- true, or raises MA5SL when a line finds no slot with its units. The caller runs it in
+-- a subtransaction, which MA5SL rolls back, locks included.
+--
+-- p_wait false: each line takes a slot that has its units and that no other
+-- transaction holds (FOR UPDATE SKIP LOCKED); it never waits. A row that changed since
+-- the statement began is re-read once locked and, when it no longer has the units,
+-- passed over but left locked: hence the rollback on a miss, as such a lock kept into
+-- the locked path would wait for the variant's row while holding a slot (the reverse of
+-- the lock order).
+-- p_wait true (one-line orders whose slots were all busy, in a fresh subtransaction
+-- that holds no slot): waits for one slot that had the units, chosen by its key alone
+-- (so no row is locked but that one), and takes them if it still has them.
+create function api._reserve_from_slots(p_order_id uuid, p_items bigint[], p_variants bigint[],
+                                        p_quantities integer[], p_slots integer[], p_actor uuid, p_wait boolean)
+returns boolean
+language plpgsql as $$
+declare
+    v_locations bigint[] := '{}';
+    v_location bigint;
+    v_slot smallint;
+    i integer;
+begin
+    for i in 1 .. cardinality(p_items) loop
+        if not p_wait then
+            -- Each session tries its own slot first (its pid modulo K: one index probe),
+            -- then the others from there on, so sessions spread over the slots.
+            with s as (
+                select x.slot from shop.stock_slot x
+                where x.variant_id = p_variants[i] and x.slot = pg_backend_pid() % p_slots[i]
+                  and x.qty_free >= p_quantities[i]
+                for update skip locked)
+            update shop.stock_slot y set qty_free = y.qty_free - p_quantities[i]
+            from s where y.variant_id = p_variants[i] and y.slot = s.slot
+            returning y.stock_location_id into v_location;
+            if v_location is null then
+                with s as (
+                    select x.slot from shop.stock_slot x
+                    where x.variant_id = p_variants[i] and x.qty_free >= p_quantities[i]
+                    order by (x.slot + pg_backend_pid()) % 64
+                    limit 1 for update skip locked)
+                update shop.stock_slot y set qty_free = y.qty_free - p_quantities[i]
+                from s where y.variant_id = p_variants[i] and y.slot = s.slot
+                returning y.stock_location_id into v_location;
+            end if;
+        else
+            select x.slot into v_slot from shop.stock_slot x
+            where x.variant_id = p_variants[i] and x.qty_free >= p_quantities[i]
+            order by (x.slot + pg_backend_pid()) % 64 limit 1;
+            perform from shop.stock_slot x where x.variant_id = p_variants[i] and x.slot = v_slot for update;
+            update shop.stock_slot y set qty_free = y.qty_free - p_quantities[i]
+            where y.variant_id = p_variants[i] and y.slot = v_slot and y.qty_free >= p_quantities[i]
+            returning y.stock_location_id into v_location;
+        end if;
+        if v_location is null then
+            raise exception using errcode = 'MA5SL', message = 'a line found no stock slot';
+        end if;
+        v_locations := v_locations || v_location;
+        v_location := null;
+    end loop;
+    with a as (select * from unnest(p_items, p_variants, p_quantities, v_locations)
+                         as a(item, variant, quantity, location_id)),
+    held as (
+        insert into shop.stock_reservation (order_id, order_item_id, variant_id, stock_location_id, quantity)
+        select p_order_id, a.item, a.variant, a.location_id, a.quantity from a)
+    insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, slot_delta, reason,
+                                     actor_id, order_id)
+    select a.variant, a.location_id, 'reservation', a.quantity, -a.quantity, 'checkout', p_actor, p_order_id from a;
+    return true;
+end
+$$;
+
 -- Reserves the stock of every line of an order, from active locations in priority
 -- order (splitting a line over locations when it must). A line of a variant without
 -- backorder and short of stock makes the whole call fail with MA409 insufficient_stock
@@ -171,6 +302,17 @@ $$;
 -- UPDATE the benchmark compares with. A line whose variant gained a second level in the
 -- meantime (a receipt at another location) is undone and taken by the general path,
 -- under the lock already held.
+--
+-- Stock slots (V34). An order whose every tracked line is of a slotted variant first
+-- tries its variants' slots (api._reserve_from_slots), with no lock waited for. When a
+-- line finds no slot with its units, the order takes the locked path below, where a
+-- slotted line takes its variant's parked units back, is reserved by the general path
+-- (exact availability, threshold crossing, backorder) and parks what is free again.
+--
+-- Lock order with slots: a transaction holding slot rows waits for no other lock (its
+-- slot takes skip locked rows, and it writes only its own rows afterwards); the locked
+-- path takes slot rows only after its variants' inventory rows. So slot locks come
+-- after inventory locks and before product locks, for everybody.
 create function api._reserve_order_stock(p_order_id uuid)
 returns boolean
 language plpgsql as $$
@@ -182,6 +324,8 @@ declare
     v_skus text[];
     v_backorders boolean[];
     v_locations bigint[];
+    v_slots integer[];
+    v_from_slots boolean := false;
     v_available integer;
     v_reserved boolean;
     v_threshold integer;
@@ -190,42 +334,76 @@ declare
     v_backordered boolean := false;
     i integer;
 begin
-    perform api._stock_write();
     -- The tracked lines in lock order, each with its level when the variant has exactly
-    -- one, at an active location (read without a lock; checked again under it).
+    -- one, at an active location (read without a lock; checked again under it; not read
+    -- for slotted variants, which do not take the fast path).
     select coalesce(array_agg(oi.order_item_id order by v.product_id, oi.variant_id), '{}'),
            coalesce(array_agg(oi.variant_id order by v.product_id, oi.variant_id), '{}'),
            coalesce(array_agg(oi.quantity order by v.product_id, oi.variant_id), '{}'),
            coalesce(array_agg(oi.sku order by v.product_id, oi.variant_id), '{}'),
            coalesce(array_agg(inv.allow_backorder order by v.product_id, oi.variant_id), '{}'),
-           coalesce(array_agg(one.location_id order by v.product_id, oi.variant_id), '{}')
-    into v_items, v_variants, v_quantities, v_skus, v_backorders, v_locations
+           coalesce(array_agg(one.location_id order by v.product_id, oi.variant_id), '{}'),
+           coalesce(array_agg(inv.reservation_slots order by v.product_id, oi.variant_id), '{}')
+    into v_items, v_variants, v_quantities, v_skus, v_backorders, v_locations, v_slots
     from shop.order_item oi
     join shop.inventory inv on inv.variant_id = oi.variant_id
     join shop.product_variant v on v.variant_id = oi.variant_id
     left join lateral (
         select min(l.stock_location_id) as location_id from shop.stock_level l
         join shop.stock_location s on s.stock_location_id = l.stock_location_id
-        where l.variant_id = oi.variant_id
+        where l.variant_id = oi.variant_id and inv.reservation_slots = 0
         having count(*) = 1 and bool_and(s.is_active)) one on true
     where oi.order_id = p_order_id;
     if cardinality(v_items) = 0 then
         return false;
     end if;
-    -- Fast-path rows first, outside any lock.
-    with a as (select * from unnest(v_items, v_variants, v_quantities, v_locations) as a(item, variant, quantity, location_id)
-               where a.location_id is not null),
+    -- Every line slotted: from the slots if they have the units (see above).
+    if 0 <> all (v_slots) then
+        begin
+            v_from_slots := api._reserve_from_slots(p_order_id, v_items, v_variants, v_quantities, v_slots, v_actor, false);
+        exception when sqlstate 'MA5SL' then
+            v_from_slots := false;  -- rolled back to the block's start, slot locks included
+        end;
+        if not v_from_slots and cardinality(v_items) = 1 then
+            begin  -- every slot with the units was busy: wait for one
+                v_from_slots := api._reserve_from_slots(p_order_id, v_items, v_variants, v_quantities, v_slots, v_actor, true);
+            exception when sqlstate 'MA5SL' then
+                v_from_slots := false;
+            end;
+        end if;
+        if v_from_slots then
+            return false;
+        end if;
+    end if;
+    perform api._stock_write();  -- the inventory rows change below (not by the slots)
+    -- Fast-path rows first, outside any lock (slotted lines take the general path).
+    with a as (select * from unnest(v_items, v_variants, v_quantities, v_locations, v_slots)
+                        as a(item, variant, quantity, location_id, slots)
+               where a.location_id is not null and a.slots = 0),
     held as (
         insert into shop.stock_reservation (order_id, order_item_id, variant_id, stock_location_id, quantity)
         select p_order_id, a.item, a.variant, a.location_id, a.quantity from a)
     insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, reason, actor_id, order_id)
     select a.variant, a.location_id, 'reservation', a.quantity, 'checkout', v_actor, p_order_id from a;
     -- Several variants: all locked first, in order (see the lock order above). One
-    -- variant: its UPDATE below is the lock.
-    if cardinality(v_variants) > 1 then
+    -- variant: its UPDATE below is the lock, unless it is slotted (its slots are locked
+    -- after it).
+    if cardinality(v_variants) > 1 or 0 <> any (v_slots) then
         perform api._lock_variants(v_variants);
     end if;
     for i in 1 .. cardinality(v_items) loop
+        if v_slots[i] > 0 then
+            -- A slotted line: its parked units back, the general path, then park again.
+            perform api._slots_take_back(v_variants[i]);
+            v_line_short := api._reserve_line(p_order_id, v_items[i], v_variants[i], v_quantities[i], v_skus[i],
+                                              v_backorders[i], v_actor);
+            if v_line_short is null then
+                perform api._slots_refill(v_variants[i]);
+            else
+                v_short := v_short || v_line_short;
+            end if;
+            continue;
+        end if;
         if v_locations[i] is null then
             v_line_short := api._reserve_line(p_order_id, v_items[i], v_variants[i], v_quantities[i], v_skus[i],
                                               v_backorders[i], v_actor);
@@ -354,6 +532,9 @@ begin
     perform api._stock_write();
     insert into shop.inventory (variant_id) values (p_variant_id) on conflict do nothing;
     perform api._lock_variants(array[p_variant_id]);
+    -- Parked units back first: they are free, and may belong to another location. The
+    -- next reservation parks them again.
+    perform api._slots_take_back(p_variant_id);
     insert into shop.stock_level (variant_id, stock_location_id) values (p_variant_id, p_location_id)
     on conflict do nothing;
     update shop.stock_level l set qty_on_hand = l.qty_on_hand + p_delta
@@ -393,6 +574,7 @@ begin
     perform api._stock_write();
     insert into shop.inventory (variant_id) values (p_variant_id) on conflict do nothing;
     perform api._lock_variants(array[p_variant_id]);
+    perform api._slots_take_back(p_variant_id);  -- the free units below include the parked ones
     select i.qty_on_hand into v_current from shop.inventory i where i.variant_id = p_variant_id;
     if p_target > v_current then
         perform api._adjust_stock(p_variant_id, api._first_location(p_variant_id), 'adjustment', p_target - v_current, p_reason);
@@ -426,25 +608,33 @@ language sql stable as $$
 $$;
 
 -- A variant's stock for staff: totals, levels per location and the latest movements.
+-- qty_reserved is what orders hold; units parked in stock slots (V34, counted in the
+-- rows' qty_reserved) are shown apart, as qty_in_slots, and are available.
 create function api._variant_stock_json(p_variant_id bigint)
 returns jsonb
 language sql stable as $$
     select jsonb_build_object(
         'variant_id', v.variant_id, 'sku', v.sku, 'tracked', i.variant_id is not null,
-        'qty_on_hand', coalesce(i.qty_on_hand, 0), 'qty_reserved', coalesce(i.qty_reserved, 0),
-        'available', coalesce(i.qty_on_hand - i.qty_reserved, 0),
+        'qty_on_hand', coalesce(i.qty_on_hand, 0), 'qty_reserved', coalesce(i.qty_reserved - parked.n, 0),
+        'qty_in_slots', parked.n, 'reservation_slots', coalesce(i.reservation_slots, 0),
+        'available', coalesce(i.qty_on_hand - i.qty_reserved + parked.n, 0),
         'allow_backorder', coalesce(i.allow_backorder, false), 'low_stock_threshold', i.low_stock_threshold,
         'levels', coalesce((select jsonb_agg(jsonb_build_object(
                                 'location', s.code, 'name', s.name, 'priority', s.priority, 'is_active', s.is_active,
-                                'qty_on_hand', l.qty_on_hand, 'qty_reserved', l.qty_reserved,
-                                'available', l.qty_on_hand - l.qty_reserved) order by s.priority, s.stock_location_id)
+                                'qty_on_hand', l.qty_on_hand, 'qty_reserved', l.qty_reserved - lp.n,
+                                'qty_in_slots', lp.n, 'available', l.qty_on_hand - l.qty_reserved + lp.n)
+                                order by s.priority, s.stock_location_id)
                             from shop.stock_level l join shop.stock_location s using (stock_location_id)
+                            cross join lateral (
+                                select coalesce(sum(x.qty_free), 0)::integer as n from shop.stock_slot x
+                                where x.variant_id = l.variant_id and x.stock_location_id = l.stock_location_id) lp
                             where l.variant_id = v.variant_id), '[]'),
         'movements', coalesce((select jsonb_agg(m.j order by m.id desc) from (
                                    select mv.stock_movement_id as id, jsonb_build_object(
                                        'id', mv.stock_movement_id, 'at', mv.created_at, 'kind', mv.kind,
                                        'location', s.code, 'on_hand_delta', mv.on_hand_delta,
-                                       'reserved_delta', mv.reserved_delta, 'quantity', mv.quantity,
+                                       'reserved_delta', mv.reserved_delta, 'slot_delta', mv.slot_delta,
+                                       'quantity', mv.quantity,
                                        'reason', mv.reason, 'actor_id', mv.actor_id,
                                        'order_number', (select o.order_number from shop.customer_order o
                                                         where o.order_id = mv.order_id)) as j
@@ -452,6 +642,7 @@ language sql stable as $$
                                    where mv.variant_id = v.variant_id
                                    order by mv.stock_movement_id desc limit 50) m), '[]'))
     from shop.product_variant v left join shop.inventory i on i.variant_id = v.variant_id
+    cross join lateral (select shop.stock_parked(v.variant_id) as n) parked
     where v.variant_id = p_variant_id
 $$;
 
@@ -643,6 +834,16 @@ begin
     update shop.stock_location s set code = v.code, name = v.name, kind = v.kind, priority = v.priority,
         is_active = v.is_active
     where s.stock_location_id = p_stock_location_id returning * into v;
+    if not v.is_active then
+        -- Checkout no longer reserves here: units parked in slots here go back (V34).
+        perform api._stock_write();
+        perform api._lock_variants(array(select distinct x.variant_id from shop.stock_slot x
+                                         where x.stock_location_id = p_stock_location_id and x.qty_free > 0));
+        perform api._slots_take_back(x.variant_id)
+        from (select distinct y.variant_id from shop.stock_slot y
+              where y.stock_location_id = p_stock_location_id and y.qty_free > 0) x
+        order by x.variant_id;
+    end if;
     perform api._audit('stock_location.update', 'stock_location', p_stock_location_id::text,
                        jsonb_build_object('before', v_before, 'patch', p_patch));
     return api._stock_location_json(v);
@@ -654,45 +855,65 @@ comment on function api.admin_update_stock_location(bigint, jsonb) is
 -- ---------------------------------------------------------------- reports
 
 -- Active variants at or below their low-stock threshold (available = on hand -
--- reserved), least available first, with what each location has.
+-- reserved), least available first, with what each location has. Units parked in
+-- stock slots are free (V34): slots never hold a variant's last threshold + 1 units,
+-- but a variant is listed by its true availability all the same.
 create view report.low_stock as
+with parked as (select x.variant_id, x.stock_location_id, sum(x.qty_free)::integer as n
+                from shop.stock_slot x group by x.variant_id, x.stock_location_id),
+parked_total as (select variant_id, sum(n)::integer as n from parked group by variant_id)
 select v.variant_id, v.sku, p.title as product_title, v.name as variant_name,
-       i.qty_on_hand, i.qty_reserved, i.qty_on_hand - i.qty_reserved as available,
+       i.qty_on_hand, i.qty_reserved - coalesce(pt.n, 0) as qty_reserved,
+       i.qty_on_hand - i.qty_reserved + coalesce(pt.n, 0) as available,
        i.low_stock_threshold, i.allow_backorder,
-       (select jsonb_object_agg(s.code, l.qty_on_hand - l.qty_reserved order by s.priority)
+       (select jsonb_object_agg(s.code, l.qty_on_hand - l.qty_reserved + coalesce(pk.n, 0) order by s.priority)
         from shop.stock_level l join shop.stock_location s using (stock_location_id)
+        left join parked pk on pk.variant_id = l.variant_id and pk.stock_location_id = l.stock_location_id
         where l.variant_id = v.variant_id) as available_by_location
 from shop.inventory i
 join shop.product_variant v on v.variant_id = i.variant_id
 join shop.product p on p.product_id = v.product_id
-where v.is_active and p.is_active and i.qty_on_hand - i.qty_reserved <= i.low_stock_threshold
-order by i.qty_on_hand - i.qty_reserved, v.sku;
+left join parked_total pt on pt.variant_id = i.variant_id
+where v.is_active and p.is_active and i.qty_on_hand - i.qty_reserved + coalesce(pt.n, 0) <= i.low_stock_threshold
+order by i.qty_on_hand - i.qty_reserved + coalesce(pt.n, 0), v.sku;
 comment on view report.low_stock is
     'Active variants whose available stock (on hand - reserved) is at or below their threshold, least first, with availability per location.';
 
 -- Every way stock could disagree with itself; empty when consistent. Levels against the
--- ledger and the live reservations, inventory totals against levels, negatives without
--- backorder.
+-- ledger, the live reservations and the parked units (V34: level reserved = live
+-- reservations + parked = Σ reserved_delta + Σ slot_delta), slots against the ledger,
+-- inventory totals against levels, negatives without backorder.
 create view report.stock_inconsistencies as
 with ledger as (
-    select variant_id, stock_location_id, sum(on_hand_delta) as on_hand, sum(reserved_delta) as reserved
+    select variant_id, stock_location_id, sum(on_hand_delta) as on_hand, sum(reserved_delta) as reserved,
+           sum(slot_delta) as parked
     from shop.stock_movement group by variant_id, stock_location_id),
 live as (
     select variant_id, stock_location_id, sum(quantity) as reserved
     from shop.stock_reservation where status = 'active' group by variant_id, stock_location_id),
+slots as (
+    select variant_id, stock_location_id, sum(qty_free) as parked
+    from shop.stock_slot group by variant_id, stock_location_id),
 levels as (
     select variant_id, sum(qty_on_hand) as on_hand, sum(qty_reserved) as reserved
     from shop.stock_level group by variant_id)
 select l.variant_id, l.stock_location_id, 'level differs from ledger' as problem,
        jsonb_build_object('level', jsonb_build_array(l.qty_on_hand, l.qty_reserved),
-                          'ledger', jsonb_build_array(coalesce(g.on_hand, 0), coalesce(g.reserved, 0))) as data
+                          'ledger', jsonb_build_array(coalesce(g.on_hand, 0), coalesce(g.reserved + g.parked, 0))) as data
 from shop.stock_level l left join ledger g using (variant_id, stock_location_id)
-where l.qty_on_hand <> coalesce(g.on_hand, 0) or l.qty_reserved <> coalesce(g.reserved, 0)
+where l.qty_on_hand <> coalesce(g.on_hand, 0) or l.qty_reserved <> coalesce(g.reserved + g.parked, 0)
 union all
-select l.variant_id, l.stock_location_id, 'reserved differs from live reservations',
-       jsonb_build_object('reserved', l.qty_reserved, 'live', coalesce(r.reserved, 0))
+select l.variant_id, l.stock_location_id, 'reserved differs from live reservations and parked units',
+       jsonb_build_object('reserved', l.qty_reserved, 'live', coalesce(r.reserved, 0), 'parked', coalesce(s.parked, 0))
 from shop.stock_level l left join live r using (variant_id, stock_location_id)
-where l.qty_reserved <> coalesce(r.reserved, 0)
+left join slots s using (variant_id, stock_location_id)
+where l.qty_reserved <> coalesce(r.reserved, 0) + coalesce(s.parked, 0)
+union all
+select coalesce(s.variant_id, g.variant_id), coalesce(s.stock_location_id, g.stock_location_id),
+       'parked units differ from ledger',
+       jsonb_build_object('slots', coalesce(s.parked, 0), 'ledger', coalesce(g.parked, 0))
+from slots s full join (select * from ledger where parked <> 0) g using (variant_id, stock_location_id)
+where coalesce(s.parked, 0) <> coalesce(g.parked, 0)
 union all
 select i.variant_id, null, 'inventory totals differ from levels',
        jsonb_build_object('inventory', jsonb_build_array(i.qty_on_hand, i.qty_reserved),
@@ -712,6 +933,9 @@ comment on function api._stock_low_crossed(bigint, integer) is 'Private: emits s
 comment on function api._raise_short(jsonb) is 'Private: MA409 insufficient_stock listing the short lines.';
 comment on function api._stock_write() is 'Private: marks the transaction''s stock writes as the SQL API''s (the direct-change trigger stays off).';
 comment on function api._lock_variants(bigint[]) is 'Private: locks variants'' inventory rows in (product_id, variant_id) order — the stock lock order.';
+comment on function api._slots_take_back(bigint) is 'Private: takes a variant''s parked units back from its stock slots (slots, levels, ledger, inventory total); the caller holds the variant''s lock.';
+comment on function api._slots_refill(bigint) is 'Private: parks a slotted variant''s free units beyond its low-stock threshold + 1 in its stock slots; the caller holds the variant''s lock.';
+comment on function api._reserve_from_slots(uuid, bigint[], bigint[], integer[], integer[], uuid, boolean) is 'Private: reserves an order''s lines from their variants'' stock slots (skipping busy slots, or waiting for one); MA5SL when a line finds none.';
 comment on function api._reserve_order_stock(uuid) is 'Private: reserves every line of an order from active locations in priority order (one-level variants by a fast path); MA409 insufficient_stock listing the short lines.';
 comment on function api._reserve_line(uuid, bigint, bigint, integer, text, boolean, uuid) is 'Private: reserves one line over active locations under its variant''s lock; returns its shortage or null.';
 comment on function api._close_order_reservations(uuid, text, text) is 'Private: turns an order''s live reservations into sales, or releases them (release, cancellation), with ledger rows.';

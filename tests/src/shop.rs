@@ -232,9 +232,10 @@ pub fn idem(key: &str, hash: &str) -> Value {
 
 /// Every way stock, reservations, orders and coupons could disagree; empty when all is
 /// consistent. Written independently of `report.stock_inconsistencies`:
-/// - per (variant, location): on hand = sum of the ledger's on-hand deltas, reserved =
-///   sum of its reserved deltas = sum of live reservations; nothing negative or
-///   over-reserved without backorder;
+/// - per (variant, location): on hand = sum of the ledger's on-hand deltas; reserved =
+///   live reservations + units parked in stock slots = sum of the ledger's reserved
+///   deltas + sum of its slot deltas; parked units = sum of the slot deltas; nothing
+///   negative or over-reserved without backorder;
 /// - per variant: the inventory row's totals = the sums of its levels;
 /// - live reservations only on orders awaiting payment or confirmed, and none left on
 ///   paid, expired or cancelled orders;
@@ -243,19 +244,25 @@ pub async fn stock_problems(client: &Client) -> Vec<String> {
     client
         .query(
             "with ledger as (select variant_id, stock_location_id, sum(on_hand_delta) as on_hand,
-                                    sum(reserved_delta) as reserved
+                                    sum(reserved_delta) as reserved, sum(slot_delta) as parked
                              from shop.stock_movement group by 1, 2),
                   live as (select variant_id, stock_location_id, sum(quantity) as reserved
-                           from shop.stock_reservation where status = 'active' group by 1, 2)
-             select format('variant %s at %s: level %s/%s, ledger %s/%s, live reservations %s',
+                           from shop.stock_reservation where status = 'active' group by 1, 2),
+                  slots as (select variant_id, stock_location_id, sum(qty_free) as parked
+                            from shop.stock_slot group by 1, 2)
+             select format('variant %s at %s: level %s/%s, ledger %s/%s+%s, live reservations %s, parked %s',
                            l.variant_id, l.stock_location_id, l.qty_on_hand, l.qty_reserved,
-                           coalesce(g.on_hand, 0), coalesce(g.reserved, 0), coalesce(r.reserved, 0))
+                           coalesce(g.on_hand, 0), coalesce(g.reserved, 0), coalesce(g.parked, 0),
+                           coalesce(r.reserved, 0), coalesce(s.parked, 0))
              from shop.stock_level l
              join shop.inventory i using (variant_id)
              left join ledger g using (variant_id, stock_location_id)
              left join live r using (variant_id, stock_location_id)
-             where l.qty_on_hand <> coalesce(g.on_hand, 0) or l.qty_reserved <> coalesce(g.reserved, 0)
-                or l.qty_reserved <> coalesce(r.reserved, 0) or l.qty_reserved < 0
+             left join slots s using (variant_id, stock_location_id)
+             where l.qty_on_hand <> coalesce(g.on_hand, 0)
+                or l.qty_reserved <> coalesce(g.reserved, 0) + coalesce(g.parked, 0)
+                or l.qty_reserved <> coalesce(r.reserved, 0) + coalesce(s.parked, 0)
+                or coalesce(g.parked, 0) <> coalesce(s.parked, 0) or l.qty_reserved < 0
                 or (not i.allow_backorder and (l.qty_on_hand < 0 or l.qty_reserved > l.qty_on_hand))
              union all
              select format('variant %s: inventory %s/%s, levels %s/%s', i.variant_id, i.qty_on_hand,
@@ -284,9 +291,25 @@ pub async fn stock_problems(client: &Client) -> Vec<String> {
 }
 
 /// Asserts [`stock_problems`] finds nothing.
+/// Also asserts that `report.stock_inconsistencies`, the staff's own check, agrees.
 pub async fn assert_consistent(client: &Client) {
     let problems = stock_problems(client).await;
     assert!(problems.is_empty(), "stock is inconsistent: {problems:#?}");
+    let reported: Vec<String> = client
+        .query(
+            "select format('%s %s: %s %s', variant_id, stock_location_id, problem, data)
+                from report.stock_inconsistencies",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        reported.is_empty(),
+        "report.stock_inconsistencies disagrees: {reported:#?}"
+    );
 }
 
 /// Registers `email` (with `role`, or a plain customer) and returns the access token of

@@ -1,8 +1,10 @@
 //! Checkout under real concurrency: hundreds of clients racing for the last units, carts
 //! locking the same SKUs in opposite orders, one Idempotency-Key sent twenty times at
-//! once, a coupon's last uses, and payments racing reservation expiry. After each, the
-//! consistency query (`maef_tests::shop::stock_problems`) proves no unit or coupon use
-//! was lost or counted twice.
+//! once, a coupon's last uses, and payments racing reservation expiry; then the same
+//! races on hot variants whose stock is split over stock slots, with staff changing
+//! their stock while checkouts run. After each, the consistency query
+//! (`maef_tests::shop::stock_problems`) proves no unit or coupon use was lost or
+//! counted twice.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -157,11 +159,26 @@ async fn five_hundred_checkouts_of_the_last_ten_units_make_exactly_ten_orders() 
 
 #[tokio::test]
 async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
+    opposite_orders(0).await;
+}
+
+/// A slotted variant's slot rows are locked after inventory rows by the locked path, and
+/// a transaction holding slot rows waits for no lock: carts mixing it with a plain
+/// variant, in both orders, do not deadlock either.
+#[tokio::test]
+async fn carts_mixing_a_slotted_and_a_plain_sku_in_opposite_orders_never_deadlock() {
+    opposite_orders(8).await;
+}
+
+/// 200 carts of two SKUs with 60 units each, half listing them in each order, checked
+/// out at once; SKU A has `slots` stock slots.
+async fn opposite_orders(slots: i16) {
     let app = TestApp::with(CROWD).await;
     let client = app.db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     let a = seed_variant(&client, "PAIR-A", 15000, 2299, Some(60)).await;
     let b = seed_variant(&client, "PAIR-B", 9000, 1299, Some(60)).await;
+    set_slots(&client, a, slots, 5).await;
     // Carts s1…s100 list A then B; s101…s200 list B then A (their cart lines, and so
     // their order lines, come in that order).
     let forward = guest_carts(&client, 100, &[(a, 1), (b, 1)]).await;
@@ -201,13 +218,43 @@ async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
     );
     let row = client
         .query_one(
-            "select sum(qty_reserved)::bigint, bool_and(qty_reserved = 60) from shop.inventory",
+            "select sum(qty_reserved)::bigint, bool_and(qty_reserved = 60), sum(shop.stock_parked(variant_id))::bigint
+             from shop.inventory",
             &[],
         )
         .await
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (120, true));
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, bool>(1), row.get::<_, i64>(2)),
+        (120, true, 0),
+        "every unit held by an order, none left parked"
+    );
     assert_consistent(&client).await;
+}
+
+/// Gives `variant` `slots` stock slots and a low-stock threshold, as staff do.
+async fn set_slots(client: &Client, variant: i64, slots: i16, threshold: i32) {
+    client
+        .execute(
+            "update shop.inventory set reservation_slots = $2, low_stock_threshold = $3 where variant_id = $1",
+            &[&variant, &slots, &threshold],
+        )
+        .await
+        .unwrap();
+}
+
+/// Reservations of `variant` taken from its stock slots, and slot fills, in the ledger.
+async fn slot_traffic(client: &Client, variant: i64) -> (i64, i64) {
+    let row = client
+        .query_one(
+            "select count(*) filter (where kind = 'reservation' and slot_delta < 0),
+                    count(*) filter (where kind = 'slot_fill')
+             from shop.stock_movement where variant_id = $1",
+            &[&variant],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
 }
 
 #[tokio::test]
@@ -346,11 +393,30 @@ async fn expired_orders(client: &Client, variant: i64, n: i32) -> Vec<uuid::Uuid
 
 #[tokio::test]
 async fn payments_racing_reservation_expiry_end_each_order_paid_or_expired_never_both() {
+    payments_racing_expiry(0).await;
+}
+
+/// The same with the orders' units taken from stock slots: a sale or a release closes a
+/// slot reservation at the level like any other.
+#[tokio::test]
+async fn payments_racing_expiry_of_reservations_taken_from_slots_end_each_order_one_way() {
+    payments_racing_expiry(4).await;
+}
+
+async fn payments_racing_expiry(slots: i16) {
     let db = maef_tests::TestDb::new().await;
     let client = db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     let variant = seed_variant(&client, "RACE", 15000, 2299, Some(100)).await;
+    set_slots(&client, variant, slots, 5).await;
     let orders = expired_orders(&client, variant, 80).await;
+    if slots > 0 {
+        let (from_slots, fills) = slot_traffic(&client, variant).await;
+        assert!(
+            from_slots > 0 && fills > 0,
+            "slots used: {from_slots} reservations, {fills} fills"
+        );
+    }
     // Two expirers walk from the oldest reservation, as maef-worker does (one order per
     // transaction); two payers pay from the newest. They meet in the middle.
     let queue = Arc::new(tokio::sync::Mutex::new(orders.clone()));
@@ -441,9 +507,10 @@ async fn payments_racing_reservation_expiry_end_each_order_paid_or_expired_never
         "{paid} paid, {} expired",
         expired_numbers.len()
     );
+    // Nothing held by orders any more (units parked in slots are free).
     let row = client
         .query_one(
-            "select qty_on_hand::bigint, qty_reserved::bigint from shop.inventory",
+            "select qty_on_hand::bigint, (qty_reserved - shop.stock_parked(variant_id))::bigint from shop.inventory",
             &[],
         )
         .await
@@ -508,5 +575,139 @@ async fn sql_checkouts_from_many_sessions_of_opposite_line_orders_never_deadlock
         }
     }
     assert_eq!(created, 25);
+    assert_consistent(&client).await;
+}
+
+/// A hot variant in stock slots, 500 shoppers at once for its 120 units: exactly 120
+/// orders, most of them reserved from the slots without waiting for the variant's row;
+/// the last units (never parked: slots keep the low-stock threshold + 1 units at the
+/// level) go by the locked path, which raises stock.low once and takes the product out
+/// of stock.
+#[tokio::test]
+async fn five_hundred_checkouts_of_a_slotted_variant_sell_exactly_its_stock() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "FLASH", 15000, 2299, Some(120)).await;
+    set_slots(&client, variant, 8, 5).await;
+    let sessions = guest_carts(&client, 500, &[(variant, 1)]).await;
+    let body = checkout_body(total(&client, &sessions[0]).await);
+    let replies = join_all(
+        sessions
+            .iter()
+            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
+    )
+    .await;
+    let counts = tally(&replies);
+    assert_eq!(
+        counts,
+        HashMap::from([
+            ((201, "created".to_string()), 120),
+            ((409, "insufficient_stock".to_string()), 380)
+        ]),
+        "no 5xx, no deadlock, nothing else"
+    );
+    let row = client
+        .query_one(
+            "select i.qty_on_hand, i.qty_reserved, shop.stock_parked(i.variant_id), p.in_stock
+             from shop.inventory i join shop.product_variant v using (variant_id) join shop.product p using (product_id)
+             where i.variant_id = $1",
+            &[&variant],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i32>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, i32>(2),
+            row.get::<_, bool>(3)
+        ),
+        (120, 120, 0, false)
+    );
+    let (from_slots, fills) = slot_traffic(&client, variant).await;
+    assert!(
+        from_slots >= 80 && fills >= 1,
+        "most of the 114 parkable units were reserved from the slots: {from_slots}, {fills} fills"
+    );
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.event where type = 'stock.low'"
+        )
+        .await,
+        1,
+        "stock.low once, when the threshold was crossed"
+    );
+    assert_consistent(&client).await;
+}
+
+/// Checkouts of a slotted variant (alone, and beside a plain one in both orders) while
+/// staff change its stock in psql, its low-stock threshold and its number of slots —
+/// each change takes the parked units back, waiting for reservations in flight on the
+/// slots. Every checkout ends in an order or a clear 409; nothing is oversold, and what
+/// orders hold is exactly what the ledger and the reservations say.
+#[tokio::test]
+async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
+    let app = TestApp::with(CROWD).await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let a = seed_variant(&client, "HOT-A", 15000, 2299, Some(150)).await;
+    let b = seed_variant(&client, "PLAIN-B", 9000, 1299, Some(100)).await;
+    set_slots(&client, a, 8, 3).await;
+    let mut sessions = guest_carts(&client, 150, &[(a, 1)]).await;
+    sessions.extend(guest_cart_range(&client, 151, 225, &[(a, 1), (b, 1)]).await);
+    sessions.extend(guest_cart_range(&client, 226, 300, &[(b, 1), (a, 1)]).await);
+    let single = checkout_body(total(&client, &sessions[0]).await);
+    let pair = checkout_body(total(&client, &sessions[150]).await);
+    let staff = app.db.connect().await;
+    let changes = tokio::spawn(async move {
+        for n in 0..30 {
+            let change = match n % 3 {
+                0 => "update shop.inventory set qty_on_hand = qty_on_hand + 2 where variant_id = $1",
+                1 => "update shop.inventory set low_stock_threshold = 3 + (low_stock_threshold + 1) % 2 where variant_id = $1",
+                _ => "update shop.inventory set reservation_slots = 4 + reservation_slots % 8 where variant_id = $1",
+            };
+            staff.execute(change, &[&a]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    let replies = join_all(sessions.iter().enumerate().map(|(i, s)| {
+        let body = if i < 150 { &single } else { &pair };
+        post_checkout(&app, s, format!("key-{s}"), body)
+    }))
+    .await;
+    changes.await.unwrap();
+    let counts = tally(&replies);
+    let created = counts.get(&(201, "created".to_string())).copied().unwrap_or(0);
+    let short = counts
+        .get(&(409, "insufficient_stock".to_string()))
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(created + short, 300, "only orders and clear 409s: {counts:?}");
+    assert!(created >= 150, "{counts:?}");
+    // What orders hold of A is exactly its live reservations, which its level counts
+    // beside the parked units; none sold beyond what is on hand.
+    let row = client
+        .query_one(
+            "select (select coalesce(sum(oi.quantity), 0) from shop.order_item oi where oi.variant_id = $1)::bigint,
+                    (i.qty_reserved - shop.stock_parked(i.variant_id))::bigint,
+                    i.qty_on_hand::bigint, i.qty_reserved <= i.qty_on_hand
+             from shop.inventory i where i.variant_id = $1",
+            &[&a],
+        )
+        .await
+        .unwrap();
+    let (ordered, held, on_hand, within): (i64, i64, i64, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(ordered, held, "units ordered = units held by reservations");
+    assert_eq!(on_hand, 150 + 20, "the ten receipts of two units each");
+    assert!(within && held <= on_hand);
+    let (from_slots, _) = slot_traffic(&client, a).await;
+    assert!(from_slots > 0, "the slots were used");
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await as usize,
+        created
+    );
     assert_consistent(&client).await;
 }

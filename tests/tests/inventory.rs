@@ -521,3 +521,198 @@ async fn a_variant_gaining_a_second_location_while_a_reservation_waits_is_split_
     );
     assert_consistent(&client).await;
 }
+
+/// Checks a guest cart of `quantity` units of `variant` out through `api.checkout`.
+async fn guest_checkout(
+    client: &Client,
+    variant: i64,
+    quantity: i32,
+    key: &str,
+) -> Result<Value, (String, String)> {
+    let mut guest = Who::guest();
+    fill_cart(client, &mut guest, "XOF", "SN", &[(variant, quantity)]).await;
+    let body = checkout_body(cart_total(client, &guest).await);
+    guest
+        .call(
+            client,
+            "select api.checkout($2, $1, $3)::text",
+            &[&body, &idem(key, "h")],
+        )
+        .await
+}
+
+/// Stock slots of a hot variant: set over HTTP (0 to 64), filled on the locked path with
+/// the units beyond the low-stock threshold + 1, taken by the next checkouts; shown to
+/// staff apart from what orders hold, invisible to shoppers (availability, the cart's
+/// quantity check, the product page), and taken back by a count, a closed location or a
+/// tampering check.
+#[tokio::test]
+async fn a_hot_variants_stock_slots_are_set_over_http_and_invisible_to_shoppers() {
+    let app = TestApp::new().await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let variant = seed_variant(&client, "FLASH-TEE", 5000, 900, Some(20)).await;
+    let manager = signed_in(&app, "manager@example.com", Some("manager")).await;
+    let patch = |body: Value| {
+        let (app, manager) = (&app, &manager);
+        async move {
+            app.call(
+                Method::PATCH,
+                &format!("/api/v1/admin/variants/{variant}"),
+                Some(manager),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let stock = || {
+        let (app, manager) = (&app, &manager);
+        async move {
+            let reply = app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/admin/variants/{variant}/stock"),
+                    Some(manager),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            reply.json()
+        }
+    };
+    let too_many = patch(json!({"stock": {"reservation_slots": 65}})).await;
+    assert_eq!(
+        too_many.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_many.text()
+    );
+    assert_eq!(too_many.problem_code(), "invalid_field");
+    assert_eq!(too_many.json()["details"], "$.stock.reservation_slots");
+    let set = patch(json!({"stock": {"reservation_slots": 4, "low_stock_threshold": 5}})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    assert_eq!(set.json()["variants"][0]["stock"]["reservation_slots"], 4);
+
+    // The first checkout takes the locked path and parks 20 - 2 - (5 + 1) = 12 units.
+    guest_checkout(&client, variant, 2, "k1").await.unwrap();
+    let s = stock().await;
+    assert_eq!(
+        (
+            &s["qty_on_hand"],
+            &s["qty_reserved"],
+            &s["qty_in_slots"],
+            &s["available"],
+            &s["reservation_slots"]
+        ),
+        (&json!(20), &json!(2), &json!(12), &json!(18), &json!(4))
+    );
+    assert_eq!(s["levels"][0]["qty_in_slots"], 12);
+    assert_eq!(s["levels"][0]["available"], 18);
+    assert_eq!(s["movements"][0]["kind"], "slot_fill");
+    assert_eq!(s["movements"][0]["slot_delta"], 12);
+    // The next one takes its unit from a slot.
+    guest_checkout(&client, variant, 1, "k2").await.unwrap();
+    let s = stock().await;
+    assert_eq!(
+        (&s["qty_reserved"], &s["qty_in_slots"], &s["available"]),
+        (&json!(3), &json!(11), &json!(17))
+    );
+    assert_eq!(
+        (
+            &s["movements"][0]["kind"],
+            &s["movements"][0]["reserved_delta"],
+            &s["movements"][0]["slot_delta"]
+        ),
+        (&json!("reservation"), &json!(1), &json!(-1))
+    );
+    // Shoppers see the parked units as available: 17 fit in a cart, 18 do not.
+    let page = app
+        .call(Method::GET, "/api/v1/products/flash-tee", None, None)
+        .await;
+    assert_eq!(page.json()["variants"][0]["stock_status"], "in_stock");
+    let mut shopper = Who::guest();
+    fill_cart(&client, &mut shopper, "XOF", "SN", &[(variant, 17)]).await;
+    let over = shopper
+        .call(
+            &client,
+            "select api.cart_add_item($2, $3, $1)::text",
+            &[&variant, &1],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(over, ("MA422".into(), "insufficient_stock".into()));
+    // The product's admin document says the same as the stock route.
+    let product = patch(json!({"stock": {"reservation_slots": 4}})).await.json();
+    assert_eq!(product["variants"][0]["stock"]["qty_reserved"], 3);
+    assert_eq!(product["variants"][0]["stock"]["qty_in_slots"], 11);
+
+    // A count lower than the free units takes the parked units back first.
+    let counted = patch(json!({"stock": {"qty_on_hand": 5}})).await;
+    assert_eq!(counted.status, StatusCode::OK, "{}", counted.text());
+    let s = stock().await;
+    assert_eq!(
+        (
+            &s["qty_on_hand"],
+            &s["qty_reserved"],
+            &s["qty_in_slots"],
+            &s["available"]
+        ),
+        (&json!(5), &json!(3), &json!(0), &json!(2))
+    );
+    let low: Vec<(String, i32)> = client
+        .query("select sku, available from report.low_stock", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(low, vec![("FLASH-TEE".to_string(), 2)]);
+
+    // Restocked, parked again by the next checkout; closing the location takes its
+    // parked units back, and nothing can be reserved from it.
+    patch(json!({"stock": {"qty_on_hand": 40}})).await;
+    guest_checkout(&client, variant, 1, "k3").await.unwrap();
+    assert_eq!(stock().await["qty_in_slots"], 40 - 4 - 6);
+    let main: i64 = client
+        .query_one(
+            "select stock_location_id from shop.stock_location where code = 'main'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let closed = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/stock-locations/{main}"),
+            Some(&manager),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text());
+    assert_eq!(stock().await["qty_in_slots"], 0);
+    let refused = guest_checkout(&client, variant, 1, "k4").await.unwrap_err();
+    assert_eq!(refused, ("MA409".into(), "insufficient_stock".into()));
+    assert_consistent(&client).await;
+
+    // The consistency check notices a slot changed by hand.
+    client
+        .execute(
+            "update shop.stock_slot set qty_free = 3 where variant_id = $1 and slot = 0",
+            &[&variant],
+        )
+        .await
+        .unwrap();
+    let problems: Vec<String> = client
+        .query("select problem from report.stock_inconsistencies", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        problems.contains(&"parked units differ from ledger".to_string())
+            && problems.contains(&"reserved differs from live reservations and parked units".to_string()),
+        "{problems:?}"
+    );
+}

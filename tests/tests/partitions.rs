@@ -361,9 +361,9 @@ async fn a_database_migrated_before_v33_with_its_report_views_upgrades() {
         .await
         .expect("upgrade to the current version");
     assert_eq!(
-        report.applied.len(),
-        1,
-        "only V33 was pending: {:?}",
+        report.applied.first().map(String::as_str),
+        Some("V33__partitions"),
+        "V33 and the later ones were pending: {:?}",
         report.applied
     );
     for table in TABLES {

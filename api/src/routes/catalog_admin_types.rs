@@ -184,6 +184,12 @@ pub struct StockFields {
     pub low_stock_threshold: Option<i32>,
     /// Sell beyond the stock on hand (false for a new variant).
     pub allow_backorder: Option<bool>,
+    /// Stock slots for a hot variant (0, the default: none): its free units beyond the
+    /// low-stock threshold are split over this many rows, so concurrent checkouts stop
+    /// queueing on one row (docs/checkout.md#stock-slots). Twice the concurrent
+    /// checkouts expected is a good start; a change takes the parked units back.
+    #[schema(minimum = 0, maximum = 64)]
+    pub reservation_slots: Option<i32>,
 }
 
 /// A price window in one currency. `compare_at_amount` must exceed `amount` (else 422
@@ -405,8 +411,12 @@ pub struct StockRow {
     pub qty_on_hand: i32,
     /// Held by unpaid orders.
     pub qty_reserved: i32,
+    /// Free units parked in the variant's stock slots (available to shoppers).
+    pub qty_in_slots: i32,
     pub low_stock_threshold: i32,
     pub allow_backorder: bool,
+    /// Stock slots (0: none).
+    pub reservation_slots: i32,
     #[schema(value_type = Timestamp)]
     pub updated_at: String,
 }

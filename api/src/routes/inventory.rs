@@ -36,7 +36,10 @@ pub struct StockLevel {
     pub priority: i32,
     pub is_active: bool,
     pub qty_on_hand: i32,
+    /// Held by orders.
     pub qty_reserved: i32,
+    /// Free units parked in stock slots here (counted in `available`).
+    pub qty_in_slots: i32,
     pub available: i32,
 }
 
@@ -51,6 +54,10 @@ pub enum MovementKind {
     Release,
     Return,
     Cancellation,
+    /// Free units parked in stock slots.
+    SlotFill,
+    /// Parked units taken back from stock slots.
+    SlotDrain,
 }
 
 /// A row of the stock ledger.
@@ -64,7 +71,11 @@ pub struct StockMovement {
     #[schema(required)]
     pub location: Option<String>,
     pub on_hand_delta: i32,
+    /// Change of the units reserved for orders.
     pub reserved_delta: i32,
+    /// Change of the units parked in stock slots (a reservation from a slot: minus its
+    /// quantity).
+    pub slot_delta: i32,
     pub quantity: i32,
     pub reason: String,
     #[schema(required)]
@@ -82,7 +93,12 @@ pub struct VariantStock {
     /// False for a variant without stock tracking (no inventory row): always available.
     pub tracked: bool,
     pub qty_on_hand: i64,
+    /// Held by orders.
     pub qty_reserved: i64,
+    /// Free units parked in stock slots (counted in `available`).
+    pub qty_in_slots: i64,
+    /// Stock slots (0: none; see `PATCH /api/v1/admin/variants/{id}`).
+    pub reservation_slots: i32,
     pub available: i64,
     pub allow_backorder: bool,
     #[schema(required)]

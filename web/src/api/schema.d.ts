@@ -4025,7 +4025,7 @@ export interface components {
          * @description What a ledger row records.
          * @enum {string}
          */
-        MovementKind: "receipt" | "adjustment" | "sale" | "reservation" | "release" | "return" | "cancellation";
+        MovementKind: "receipt" | "adjustment" | "sale" | "reservation" | "release" | "return" | "cancellation" | "slot_fill" | "slot_drain";
         /**
          * @description Body of `POST /api/v1/admin/categories`.
          * @example {
@@ -6490,6 +6490,14 @@ export interface components {
              *     `stock_below_reserved`). A change is an adjustment movement in the ledger.
              */
             qty_on_hand?: number | null;
+            /**
+             * Format: int32
+             * @description Stock slots for a hot variant (0, the default: none): its free units beyond the
+             *     low-stock threshold are split over this many rows, so concurrent checkouts stop
+             *     queueing on one row (docs/checkout.md#stock-slots). Twice the concurrent
+             *     checkouts expected is a good start; a change takes the parked units back.
+             */
+            reservation_slots?: number | null;
         };
         /** @description A variant's stock at one location. */
         StockLevel: {
@@ -6501,9 +6509,17 @@ export interface components {
             name: string;
             /** Format: int32 */
             priority: number;
+            /**
+             * Format: int32
+             * @description Free units parked in stock slots here (counted in `available`).
+             */
+            qty_in_slots: number;
             /** Format: int32 */
             qty_on_hand: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Held by orders.
+             */
             qty_reserved: number;
         };
         /** @description A stock location. */
@@ -6547,14 +6563,28 @@ export interface components {
             /** Format: int32 */
             quantity: number;
             reason: string;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Change of the units reserved for orders.
+             */
             reserved_delta: number;
+            /**
+             * Format: int32
+             * @description Change of the units parked in stock slots (a reservation from a slot: minus its
+             *     quantity).
+             */
+            slot_delta: number;
         };
         /** @description A variant's inventory row. */
         StockRow: {
             allow_backorder: boolean;
             /** Format: int32 */
             low_stock_threshold: number;
+            /**
+             * Format: int32
+             * @description Free units parked in the variant's stock slots (available to shoppers).
+             */
+            qty_in_slots: number;
             /** Format: int32 */
             qty_on_hand: number;
             /**
@@ -6562,6 +6592,11 @@ export interface components {
              * @description Held by unpaid orders.
              */
             qty_reserved: number;
+            /**
+             * Format: int32
+             * @description Stock slots (0: none).
+             */
+            reservation_slots: number;
             updated_at: components["schemas"]["Timestamp"];
         };
         /**
@@ -6953,10 +6988,23 @@ export interface components {
             low_stock_threshold: number | null;
             /** @description The 50 latest, newest first. */
             movements: components["schemas"]["StockMovement"][];
+            /**
+             * Format: int64
+             * @description Free units parked in stock slots (counted in `available`).
+             */
+            qty_in_slots: number;
             /** Format: int64 */
             qty_on_hand: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Held by orders.
+             */
             qty_reserved: number;
+            /**
+             * Format: int32
+             * @description Stock slots (0: none; see `PATCH /api/v1/admin/variants/{id}`).
+             */
+            reservation_slots: number;
             sku: string;
             /** @description False for a variant without stock tracking (no inventory row): always available. */
             tracked: boolean;
