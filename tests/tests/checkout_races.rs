@@ -99,6 +99,25 @@ fn tally(replies: &[Reply]) -> HashMap<(u16, String), usize> {
     counts
 }
 
+/// Checks every session's cart out at once (key `key-<session>`) and tallies the replies.
+async fn check_out_all(app: &TestApp, sessions: &[String], body: &Value) -> HashMap<(u16, String), usize> {
+    let replies = join_all(
+        sessions
+            .iter()
+            .map(|s| post_checkout(app, s, format!("key-{s}"), body)),
+    )
+    .await;
+    tally(&replies)
+}
+
+/// The tally of a race where `created` checkouts won and `short` were refused for stock.
+fn created_and_short(created: usize, short: usize) -> HashMap<(u16, String), usize> {
+    HashMap::from([
+        ((201, "created".to_string()), created),
+        ((409, "insufficient_stock".to_string()), short),
+    ])
+}
+
 async fn count(client: &Client, sql: &str) -> i64 {
     maef_tests::count(client, sql).await
 }
@@ -111,19 +130,9 @@ async fn five_hundred_checkouts_of_the_last_ten_units_make_exactly_ten_orders() 
     let variant = seed_variant(&client, "LAST-TEN", 15000, 2299, Some(10)).await;
     let sessions = guest_carts(&client, 500, &[(variant, 1)]).await;
     let body = checkout_body(total(&client, &sessions[0]).await);
-    let replies = join_all(
-        sessions
-            .iter()
-            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
-    )
-    .await;
-    let counts = tally(&replies);
     assert_eq!(
-        counts,
-        HashMap::from([
-            ((201, "created".to_string()), 10),
-            ((409, "insufficient_stock".to_string()), 490)
-        ]),
+        check_out_all(&app, &sessions, &body).await,
+        created_and_short(10, 490),
         "no 5xx, no deadlock, nothing else"
     );
     assert_eq!(
@@ -159,7 +168,7 @@ async fn five_hundred_checkouts_of_the_last_ten_units_make_exactly_ten_orders() 
 
 #[tokio::test]
 async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
-    opposite_orders(0).await;
+    opposite_orders(0, 0).await;
 }
 
 /// A slotted variant's slot rows are locked after inventory rows by the locked path, and
@@ -167,18 +176,26 @@ async fn carts_locking_two_skus_in_opposite_orders_never_deadlock() {
 /// variant, in both orders, do not deadlock either.
 #[tokio::test]
 async fn carts_mixing_a_slotted_and_a_plain_sku_in_opposite_orders_never_deadlock() {
-    opposite_orders(8).await;
+    opposite_orders(8, 0).await;
+}
+
+/// Both SKUs slotted: each order takes one slot of each (the second one missing rolls the
+/// first back and the order takes the locked path), in both line orders.
+#[tokio::test]
+async fn carts_of_two_slotted_skus_in_opposite_orders_never_deadlock() {
+    opposite_orders(8, 4).await;
 }
 
 /// 200 carts of two SKUs with 60 units each, half listing them in each order, checked
-/// out at once; SKU A has `slots` stock slots.
-async fn opposite_orders(slots: i16) {
+/// out at once; SKU A has `slots_a` stock slots, B `slots_b`.
+async fn opposite_orders(slots_a: i16, slots_b: i16) {
     let app = TestApp::with(CROWD).await;
     let client = app.db.connect().await;
     ship_to(&client, "SN", "XOF", 2000).await;
     let a = seed_variant(&client, "PAIR-A", 15000, 2299, Some(60)).await;
     let b = seed_variant(&client, "PAIR-B", 9000, 1299, Some(60)).await;
-    set_slots(&client, a, slots, 5).await;
+    set_slots(&client, a, slots_a, 5).await;
+    set_slots(&client, b, slots_b, 5).await;
     // Carts s1…s100 list A then B; s101…s200 list B then A (their cart lines, and so
     // their order lines, come in that order).
     let forward = guest_carts(&client, 100, &[(a, 1), (b, 1)]).await;
@@ -196,24 +213,14 @@ async fn opposite_orders(slots: i16) {
     let body = checkout_body(total(&client, &sessions[0]).await);
     assert_eq!(total(&client, &sessions[150]).await, body["expected_total"]);
     // Interleave the two kinds so that they meet.
-    let mut order: Vec<&String> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
     for i in 0..100 {
-        order.push(&sessions[i]);
-        order.push(&sessions[100 + i]);
+        order.push(sessions[i].clone());
+        order.push(sessions[100 + i].clone());
     }
-    let replies = join_all(
-        order
-            .iter()
-            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
-    )
-    .await;
-    let counts = tally(&replies);
     assert_eq!(
-        counts,
-        HashMap::from([
-            ((201, "created".to_string()), 60),
-            ((409, "insufficient_stock".to_string()), 140)
-        ]),
+        check_out_all(&app, &order, &body).await,
+        created_and_short(60, 140),
         "no deadlock_detected, no 5xx"
     );
     let row = client
@@ -229,6 +236,10 @@ async fn opposite_orders(slots: i16) {
         (120, true, 0),
         "every unit held by an order, none left parked"
     );
+    if slots_a > 0 && slots_b > 0 {
+        let (from_slots, _) = slot_traffic(&client, b).await;
+        assert!(from_slots > 0, "orders took both lines from slots");
+    }
     assert_consistent(&client).await;
 }
 
@@ -592,19 +603,9 @@ async fn five_hundred_checkouts_of_a_slotted_variant_sell_exactly_its_stock() {
     set_slots(&client, variant, 8, 5).await;
     let sessions = guest_carts(&client, 500, &[(variant, 1)]).await;
     let body = checkout_body(total(&client, &sessions[0]).await);
-    let replies = join_all(
-        sessions
-            .iter()
-            .map(|s| post_checkout(&app, s, format!("key-{s}"), &body)),
-    )
-    .await;
-    let counts = tally(&replies);
     assert_eq!(
-        counts,
-        HashMap::from([
-            ((201, "created".to_string()), 120),
-            ((409, "insufficient_stock".to_string()), 380)
-        ]),
+        check_out_all(&app, &sessions, &body).await,
+        created_and_short(120, 380),
         "no 5xx, no deadlock, nothing else"
     );
     let row = client
