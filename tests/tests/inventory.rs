@@ -695,6 +695,28 @@ async fn a_hot_variants_stock_slots_are_set_over_http_and_invisible_to_shoppers(
     assert_eq!(refused, ("MA409".into(), "insufficient_stock".into()));
     assert_consistent(&client).await;
 
+    // The ledger refuses deltas its kind may not have (a reservation from a slot moves
+    // exactly its units out of the slots).
+    for (kind, reserved, slot) in [
+        ("reservation", 1, -2),
+        ("slot_fill", 0, -1),
+        ("slot_drain", 1, -1),
+    ] {
+        let refused = client
+            .execute(
+                "insert into shop.stock_movement (variant_id, stock_location_id, kind, reserved_delta, slot_delta)
+                 values ($1, $2, $3, $4, $5)",
+                &[&variant, &main, &kind, &reserved, &slot],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            sql_error(&refused).1,
+            "stock_movement_kind_deltas",
+            "{kind} {reserved} {slot}"
+        );
+    }
+
     // The consistency check notices a slot changed by hand.
     client
         .execute(
