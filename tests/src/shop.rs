@@ -295,17 +295,12 @@ pub async fn stock_problems(client: &Client) -> Vec<String> {
 pub async fn assert_consistent(client: &Client) {
     let problems = stock_problems(client).await;
     assert!(problems.is_empty(), "stock is inconsistent: {problems:#?}");
-    let reported: Vec<String> = client
-        .query(
-            "select format('%s %s: %s %s', variant_id, stock_location_id, problem, data)
-                from report.stock_inconsistencies",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reported: Vec<String> = crate::column(
+        client,
+        "select format('%s %s: %s %s', variant_id, stock_location_id, problem, data)
+         from report.stock_inconsistencies",
+    )
+    .await;
     assert!(
         reported.is_empty(),
         "report.stock_inconsistencies disagrees: {reported:#?}"

@@ -659,14 +659,12 @@ async fn a_hot_variants_stock_slots_are_set_over_http_and_invisible_to_shoppers(
         ),
         (&json!(5), &json!(3), &json!(0), &json!(2))
     );
-    let low: Vec<(String, i32)> = client
-        .query("select sku, available from report.low_stock", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    assert_eq!(low, vec![("FLASH-TEE".to_string(), 2)]);
+    let low: Vec<String> = maef_tests::column(
+        &client,
+        "select format('%s %s', sku, available) from report.low_stock",
+    )
+    .await;
+    assert_eq!(low, vec!["FLASH-TEE 2".to_string()]);
 
     // Restocked, parked again by the next checkout; closing the location takes its
     // parked units back, and nothing can be reserved from it.
@@ -725,13 +723,8 @@ async fn a_hot_variants_stock_slots_are_set_over_http_and_invisible_to_shoppers(
         )
         .await
         .unwrap();
-    let problems: Vec<String> = client
-        .query("select problem from report.stock_inconsistencies", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let problems: Vec<String> =
+        maef_tests::column(&client, "select problem from report.stock_inconsistencies").await;
     assert!(
         problems.contains(&"parked units differ from ledger".to_string())
             && problems.contains(&"reserved differs from live reservations and parked units".to_string()),
