@@ -628,8 +628,8 @@ async fn five_hundred_checkouts_of_a_slotted_variant_sell_exactly_its_stock() {
     );
     let (from_slots, fills) = slot_traffic(&client, variant).await;
     assert!(
-        from_slots >= 80 && fills >= 1,
-        "most of the 114 parkable units were reserved from the slots: {from_slots}, {fills} fills"
+        from_slots >= 57 && fills >= 1,
+        "at least half the 114 parkable units were reserved from the slots (99-112 here): {from_slots}, {fills} fills"
     );
     assert_eq!(
         count(
