@@ -200,6 +200,18 @@ pub async fn load(client: &mut Client) -> anyhow::Result<OrdersSummary> {
             .await
             .with_context(|| format!("placing the demo order of {}", order.name))?;
     }
+    // A flash-sale item, as a shop sets one up for a product it expects to sell out in
+    // minutes: the demo variant with the most free stock gets stock slots
+    // (docs/checkout.md#stock-slots); the next checkout of it parks its units there.
+    tx.execute(
+        "update shop.inventory set reservation_slots = 16 where variant_id = (
+             select i.variant_id from shop.inventory i join shop.product_variant v using (variant_id)
+             join shop.product p using (product_id)
+             where p.sku_root like 'DEMO-%' and v.is_active and p.is_active
+             order by i.qty_on_hand - i.qty_reserved desc, v.sku limit 1)",
+        &[],
+    )
+    .await?;
     let statuses = tx
         .query(
             "select status || ':' || count(*) from shop.customer_order where email like '%@' || $1

@@ -59,6 +59,15 @@ async fn the_demo_shop_loads_once_and_its_products_are_for_sale() {
     let states = count(&client, "select count(distinct status) from shop.customer_order").await;
     assert_eq!(states, 7, "{first:?}");
     maef_tests::shop::assert_consistent(&client).await;
+    // A flash-sale item in stock slots, as the README shows.
+    assert_eq!(
+        count(
+            &client,
+            "select count(*) from shop.inventory where reservation_slots = 16"
+        )
+        .await,
+        1
+    );
     let again = maef_demo::load(&mut client).await.unwrap();
     assert_eq!(
         again,
