@@ -1,7 +1,8 @@
--- Invoices and credit notes: paying an order issues its invoice (api.mark_order_paid
--- calls api._issue_invoice), a refund that succeeds issues a credit note
--- (api._refund_settle calls api._issue_credit_note), each in the transaction of the
--- change and numbered without gaps per kind and year. What a document says (seller,
+-- Invoices and credit notes: paying an order issues its invoice (the deferred trigger
+-- customer_order_invoice_at_commit of V35 calls api._issue_invoice as the paying
+-- transaction commits), a refund that succeeds issues a credit note (api._refund_settle
+-- calls api._issue_credit_note), each in the transaction of the change and numbered
+-- without gaps per kind and year. What a document says (seller,
 -- buyer, lines, tax per rate, totals) is copied at issue time and never changes
 -- (migrations/V32__fulfilment.sql: the immutable trigger).
 --
@@ -11,7 +12,10 @@
 -- fails later, a deadlock victim) rolls its increment back with it, so the next issuer
 -- gets the same number; the unique key (kind, year, sequence) makes a duplicate
 -- impossible; and nothing can delete a document afterwards. A sequence would leave a
--- hole at every rollback (nextval is not transactional).
+-- hole at every rollback (nextval is not transactional). The price is that issuers
+-- take their numbers one at a time, each holding the row until its commit ends; hence
+-- invoices are issued at commit (V35), and the document is built before the number is
+-- taken, so the lock covers the numbering, one insert and the commit.
 --
 -- Errors: MA404 order_not_found / invoice_not_found; MA422 invalid_filter / invalid_limit.
 
@@ -57,7 +61,9 @@ end
 $$;
 
 -- Issues the invoice of a paid order (once; a second call returns the first). Owner
--- only: called by api.mark_order_paid in the payment's transaction.
+-- only: called by the deferred trigger customer_order_invoice_at_commit (V35) as the
+-- payment's transaction commits. Everything but the number is computed first: the
+-- counter stays locked from the numbering to the end of the commit.
 create function api._issue_invoice(p_order_id uuid)
 returns bigint
 language plpgsql as $$
@@ -68,6 +74,8 @@ declare
     v_lines jsonb;
     v_taxes jsonb;
     v_ship_rate integer;
+    v_seller jsonb;
+    v_locale text;
 begin
     select * into o from shop.customer_order x where x.order_id = p_order_id;
     select i.invoice_id into v_id from shop.invoice i where i.order_id = p_order_id and i.kind = 'invoice';
@@ -92,12 +100,14 @@ begin
                        o.shipping_tax_amount
                 where o.shipping_amount > 0) x
           group by x.rate_bp) t;
+    v_seller := api._invoice_seller();
+    v_locale := api._email_locale(o.user_id);
     n := api._next_document_number('invoice');
     insert into shop.invoice (kind, year, sequence, number, order_id, locale, currency_code, prices_include_tax, seller,
                               buyer, lines, tax_breakdown, subtotal_amount, discount_amount, shipping_amount, tax_amount,
                               total_amount)
-    values ('invoice', n.doc_year, n.doc_sequence, n.doc_number, o.order_id, api._email_locale(o.user_id), o.currency_code,
-            o.prices_include_tax, api._invoice_seller(),
+    values ('invoice', n.doc_year, n.doc_sequence, n.doc_number, o.order_id, v_locale, o.currency_code,
+            o.prices_include_tax, v_seller,
             jsonb_build_object('email', o.email, 'address', coalesce(o.billing_address, o.shipping_address)),
             coalesce(v_lines, '[]'), v_taxes, o.subtotal_amount, o.discount_amount, o.shipping_amount, o.tax_amount,
             o.total_amount)

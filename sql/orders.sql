@@ -453,13 +453,14 @@ begin
         'order_id', v.order_id, 'order_number', v.order_number, 'currency', v.currency_code,
         'total_amount', v.total_amount, 'payment_id', p_payment ->> 'payment_id', 'provider', p_payment ->> 'provider',
         'paid_at', now()));
-    -- The invoice, numbered without gaps in this transaction (sql/invoices.sql).
-    perform api._issue_invoice(p_order_id);
+    -- The invoice is issued as this transaction commits, by the deferred trigger
+    -- customer_order_invoice_at_commit (V35), so that the gapless counter is locked
+    -- for the commit only (sql/invoices.sql).
     return api._order_json(v, true);
 end
 $$;
 comment on function api.mark_order_paid(uuid, jsonb) is
-    'Marks an order paid in the caller''s transaction: status paid, reservations become sales (ledger), timeline event. Race-safe against expiry (order row locked first). Owner only (payments call it). Errors: MA404 order_not_found, MA409 order_transition_invalid.';
+    'Marks an order paid in the caller''s transaction: status paid, reservations become sales (ledger), timeline event; its invoice is issued as the transaction commits (V35). Race-safe against expiry (order row locked first). Owner only (payments call it). Errors: MA404 order_not_found, MA409 order_transition_invalid.';
 
 -- Confirms an unpaid order for payment on delivery: its reservations stop expiring and
 -- its payment is pending; staff mark it paid when the money arrives, and fulfilment

@@ -228,7 +228,8 @@ async fn paying_issues_an_invoice_and_a_refund_a_credit_note_rendered_as_html_an
 }
 
 #[tokio::test]
-async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_and_a_rollback_leaves_no_hole() {
+async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_at_commit_and_a_rollback_leaves_no_hole(
+) {
     let shop = shop().await;
     let robe = variant(&shop.client, "ROBE", 1000, 100, 1000).await;
     let mut orders: Vec<Placed> = Vec::new();
@@ -252,8 +253,14 @@ async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_and_a_roll
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
 
-    // A payment that rolls back after its invoice took a number: the number comes back.
+    // The invoice is numbered as its payment commits (V35): while a payment's transaction
+    // is open it has no invoice and holds no number, so another payment committing
+    // meanwhile (of another variant: a sale locks its variant's stock) is not held
+    // behind it and takes the next number.
+    let pagne = variant(&shop.client, "PAGNE", 1000, 100, 10).await;
     let rolled = place(&shop.client, "XOF", "SN", &[(robe, 1)], None).await;
+    let other = place(&shop.client, "XOF", "SN", &[(pagne, 1)], None).await;
+    confirm_cash_on_delivery(&shop.client, &other).await;
     let order_id: uuid::Uuid = shop
         .client
         .query_one(
@@ -268,9 +275,30 @@ async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_and_a_roll
         .execute("select api.mark_order_paid($1, '{}')", &[&order_id])
         .await
         .unwrap();
+    let own_invoices = format!("select count(*) from shop.invoice where order_id = '{order_id}'");
+    assert_eq!(count(&shop.client, &own_invoices).await, 0);
+    let meanwhile = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        shop.app.call(
+            Method::POST,
+            &format!("/api/v1/admin/orders/{}/mark-paid", other.number),
+            Some(&shop.staff),
+            Some(json!({})),
+        ),
+    )
+    .await
+    .expect("a payment committing while another is open is not held behind it");
+    assert_eq!(meanwhile.status, StatusCode::OK, "{}", meanwhile.text());
+    // A payment that rolls back after its invoice took a number (issued at once here,
+    // as a failing commit would): the number comes back.
+    shop.client
+        .batch_execute("set constraints shop.customer_order_invoice_at_commit immediate")
+        .await
+        .unwrap();
+    assert_eq!(count(&shop.client, &own_invoices).await, 1);
     assert_eq!(
         count(&shop.client, "select max(sequence)::bigint from shop.invoice").await,
-        201
+        202
     );
     shop.client.batch_execute("rollback").await.unwrap();
     let last = paid_order(&shop, "XOF", "SN", &[(robe, 1)]).await;
@@ -288,15 +316,15 @@ async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_and_a_roll
         .collect();
     assert_eq!(
         numbers,
-        (1..=201).collect::<Vec<i32>>(),
-        "1..201: no gap, no duplicate"
+        (1..=202).collect::<Vec<i32>>(),
+        "1..202: no gap, no duplicate"
     );
     let last_number: String = shop.client.query_one(
         "select i.number from shop.invoice i join shop.customer_order o using (order_id) where o.order_number = $1",
         &[&last.number]).await.unwrap().get(0);
     assert_eq!(
         last_number,
-        format!("F-{}-000201", year(&shop.client).await),
+        format!("F-{}-000202", year(&shop.client).await),
         "the rolled-back number was reused"
     );
     let report = shop
@@ -313,7 +341,7 @@ async fn two_hundred_orders_paid_at_once_get_invoice_numbers_one_to_n_and_a_roll
             report.get::<_, i64>(1),
             report.get::<_, i32>(2)
         ),
-        (true, 201, 201)
+        (true, 202, 202)
     );
     assert!(fulfilment_problems(&shop.client).await.is_empty());
     assert_fulfilment_consistent(&shop.client).await;

@@ -573,6 +573,11 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
     let s = |v: &str| Some(v.to_string());
+    let year: i32 = client
+        .query_one("select extract(year from now() at time zone 'UTC')::integer", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(
         events,
         vec![
@@ -588,6 +593,13 @@ async fn the_state_machines_are_enforced_for_every_writer_psql_included_and_each
                 s("none"),
                 s("paid"),
                 "paid in cash at the counter".into()
+            ),
+            // Paid by any writer, the order gets its invoice as the payment commits (V35).
+            (
+                "invoice".into(),
+                None,
+                s("issued"),
+                format!("invoice F-{year}-000001 issued")
             ),
             ("status".into(), s("paid"), s("fulfilled"), String::new()),
             (
@@ -648,13 +660,20 @@ async fn cash_on_delivery_confirmation_stops_expiry_and_payment_later_sells_the_
         (paid["status"].as_str(), paid["payment_status"].as_str()),
         (Some("paid"), Some("paid"))
     );
-    // Paying again changes nothing (a duplicate notification).
+    // Paying again changes nothing (a duplicate notification) but what the first
+    // payment's commit added: its invoice (V35), issued once.
     let again: Value = client
         .query_one("select api.mark_order_paid($1, '{}')", &[&id])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(again["events"], paid["events"]);
+    let (before, after) = (
+        paid["events"].as_array().unwrap(),
+        again["events"].as_array().unwrap(),
+    );
+    assert_eq!(after[..before.len()], before[..]);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    assert_eq!(after[before.len()]["kind"], "invoice");
     let row = client
         .query_one("select qty_on_hand, qty_reserved from shop.inventory", &[])
         .await
