@@ -4,8 +4,8 @@
 #   * verified Stripe webhooks applied per second over 8 connections (each marks an
 #     order paid), against baselines measured in the same run: the same requests with a
 #     forged signature (no database) and the same events again (duplicates);
-#   * the latency a provider call adds to POST /api/v1/orders/{number}/payments: Stripe
-#     against the local fake, against cash on delivery (no call).
+#   * POST /api/v1/orders/{number}/payments with a provider call (Stripe against the
+#     local fake) and without (cash on delivery), alternating, p50 and p95.
 # Options (environment): BENCH_PAYMENTS_EVENTS (2000), BENCH_PAYMENTS_REQUESTS (200),
 # BENCH_SETUP (1; 0 skips scripts/setup.sh when the machine is set up already),
 # MAEF_SETUP_SKIP_EXTENSION=1 (a shared server: keep the installed extension).
