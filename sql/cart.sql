@@ -13,8 +13,12 @@
 
 create function api._session_hash(p_session text)
 returns text
-language sql immutable parallel safe as $$
-    select encode(sha256(convert_to(p_session, 'UTF8')), 'hex')
+-- PL/pgSQL: convert_to is only stable, so the planner never inlines this as SQL and
+-- would parse it at every call (see api._order_json).
+language plpgsql immutable parallel safe as $$
+begin
+    return encode(sha256(convert_to(p_session, 'UTF8')), 'hex');
+end
 $$;
 
 -- The caller's open cart: the signed-in user's, else the guest cart of the session.

@@ -36,13 +36,15 @@ comment on function api._setting_text(text) is 'Private: a text store policy fro
 -- language must not stop e-mails).
 create function api._email_locale(p_user_id uuid, p_locale text default null)
 returns text
-language sql stable
+language plpgsql stable  -- PL/pgSQL: its plan is kept (see api._order_json)
 set search_path = '' as $$
-    select coalesce(
+begin
+    return coalesce(
         case when p_locale in ('fr', 'en') then p_locale end,
         (select u.locale from shop.app_user u where u.user_id = p_user_id),
         (select l from (select api._setting_text('email.default_locale') as l) d where l in ('fr', 'en')),
-        'en')
+        'en');
+end
 $$;
 comment on function api._email_locale(uuid, text) is 'Private: fr or en — the asked locale, else the user''s, else email.default_locale, else en.';
 

@@ -52,11 +52,14 @@ $$;
 -- Stores the response of the request holding the key (same transaction as its effect).
 create function api._idempotency_finish(p_idem jsonb, p_status integer, p_body jsonb)
 returns void
-language sql as $$
-    insert into shop.idempotency_key (scope, key, method, path, request_hash, status_code, response_body)
-    select p_idem ->> 'scope', p_idem ->> 'key', p_idem ->> 'method', p_idem ->> 'path', p_idem ->> 'hash',
-           p_status, convert_to(p_body::text, 'UTF8')
-    where p_idem is not null
+language plpgsql as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    if p_idem is not null then
+        insert into shop.idempotency_key (scope, key, method, path, request_hash, status_code, response_body)
+        values (p_idem ->> 'scope', p_idem ->> 'key', p_idem ->> 'method', p_idem ->> 'path', p_idem ->> 'hash',
+                p_status, convert_to(p_body::text, 'UTF8'));
+    end if;
+end
 $$;
 
 -- Descriptions of the private helpers above, for \df+ in psql.

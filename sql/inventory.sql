@@ -20,8 +20,10 @@
 -- trigger then leaves them alone: levels and ledger are written here).
 create function api._stock_write()
 returns void
-language sql as $$
-    select set_config('maef.stock_write', 'on', true)
+language plpgsql as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    perform set_config('maef.stock_write', 'on', true);
+end
 $$;
 
 -- Locks the inventory rows of these variants in (product_id, variant_id) order.

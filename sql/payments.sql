@@ -143,8 +143,9 @@ $$;
 -- The order_confirmation e-mail's context (docs/email.md): amounts formatted.
 create function api._order_confirmation_email(o shop.customer_order)
 returns bigint
-language sql as $$
-    select api._queue_email('order_confirmation', o.email, jsonb_build_object(
+language plpgsql as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return (select api._queue_email('order_confirmation', o.email, jsonb_build_object(
         'order_number', o.order_number,
         'lines', coalesce((select jsonb_agg(jsonb_build_object(
                      'title', i.product_title, 'variant', i.variant_name, 'quantity', i.quantity,
@@ -163,7 +164,8 @@ language sql as $$
             'country', coalesce(a ->> 'country', ''))),
         o.user_id)
     from shop.currency c, coalesce(o.shipping_address, o.billing_address, '{}'::jsonb) a
-    where c.code = o.currency_code
+    where c.code = o.currency_code);
+end
 $$;
 
 -- Whether the order has another payment still able to succeed.

@@ -13,9 +13,11 @@
 -- The country a cart is quoted for: its shipping country, else its currency's default.
 create function api._cart_country(p_cart shop.cart)
 returns char(2)
-language sql stable as $$
-    select coalesce(p_cart.shipping_country,
-                    (select s.default_country from shop.store_setting s where s.currency_code = p_cart.currency_code))
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return coalesce(p_cart.shipping_country,
+                    (select s.default_country from shop.store_setting s where s.currency_code = p_cart.currency_code));
+end
 $$;
 
 -- The methods offered to a cart: active, with a rate for its country and currency, in
