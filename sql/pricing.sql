@@ -267,9 +267,12 @@ comment on function api.cart_quote(uuid, text) is
 -- EU Omnibus: the lowest price a variant had over the 30 days before an instant.
 create function api.lowest_price_30d(p_variant_id bigint, p_currency char(3), p_at timestamptz default now())
 returns bigint
-language sql stable parallel safe security definer
+-- PL/pgSQL: a SQL function with a SET clause is never inlined and was planned at every
+-- call (docs/contributing.md); a product page asks twice.
+language plpgsql stable parallel safe security definer
 set search_path = '' as $$
-    select min(h.amount)
+begin
+    return (select min(h.amount)
     from shop.price_history h
     join shop.product_variant v on v.variant_id = p_variant_id
     where h.currency_code = p_currency and h.amount is not null
@@ -279,7 +282,8 @@ set search_path = '' as $$
       and tstzrange(h.starts_at, h.ends_at) && tstzrange(p_at - interval '30 days', p_at, '[]')
       and (h.changed_at >= p_at - interval '30 days'
            or not exists (select from shop.price_history n where n.price_id = h.price_id
-                          and n.price_history_id > h.price_history_id and n.changed_at < p_at - interval '30 days'))
+                          and n.price_history_id > h.price_history_id and n.changed_at < p_at - interval '30 days')));
+end
 $$;
 comment on function api.lowest_price_30d(bigint, char, timestamptz) is
     'Lowest price (minor units) of a variant (or its product) in a currency over the 30 days before p_at (EU Omnibus).';

@@ -113,15 +113,19 @@ $$;
 -- with p_histogram the count per star.
 create function api._rating_json(p_product_id bigint, p_histogram boolean)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+-- PL/pgSQL: a non-inlined SQL function is planned at every call (docs/contributing.md),
+-- and a product page calls this once per product it shows.
+language plpgsql stable as $$
+begin
+    return (select jsonb_build_object(
         'average', case when coalesce(a.review_count, 0) > 0 then round(a.rating_sum::numeric / a.review_count, 2) end,
         'count', coalesce(a.review_count, 0))
     || case when p_histogram then jsonb_build_object('histogram', jsonb_build_object(
            '1', coalesce(a.rating_1, 0), '2', coalesce(a.rating_2, 0), '3', coalesce(a.rating_3, 0),
            '4', coalesce(a.rating_4, 0), '5', coalesce(a.rating_5, 0))) else '{}'::jsonb end
     from (select 1) one
-    left join shop.product_rating a on a.product_id = p_product_id
+    left join shop.product_rating a on a.product_id = p_product_id);
+end
 $$;
 
 create function api._review_not_found()
