@@ -28,13 +28,15 @@ language plpgsql as $$
 declare
     v_user_id uuid := shop.current_user_id();
     v_cart shop.cart;
+    v_hash text;
 begin
     if v_user_id is not null then
         select * into v_cart from shop.cart c
         where c.user_id = v_user_id and c.status = 'open' and c.expires_at > now();
     elsif p_session is not null then
+        v_hash := api._session_hash(p_session);  -- once, not once per row a plan may visit
         select * into v_cart from shop.cart c
-        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open'
+        where c.session_hash = v_hash and c.user_id is null and c.status = 'open'
           and c.expires_at > now();
     end if;
     if v_cart.cart_id is null then
@@ -114,13 +116,15 @@ declare
     v_cart shop.cart;
     v_guest shop.cart;
     v_token text;
+    v_hash text;
 begin
     if p_shipping_country is not null and p_shipping_country !~ '^[A-Z]{2}$' then
         raise exception using errcode = 'MA422', constraint = 'invalid_country', message = 'shipping_country must be an ISO 3166 alpha-2 code';
     end if;
     if p_session is not null then
+        v_hash := api._session_hash(p_session);  -- once, not once per row a plan may visit
         select * into v_guest from shop.cart c
-        where c.session_hash = api._session_hash(p_session) and c.user_id is null and c.status = 'open'
+        where c.session_hash = v_hash and c.user_id is null and c.status = 'open'
           and c.expires_at > now() for update;
     end if;
     if v_user_id is not null then
