@@ -92,8 +92,9 @@ $$;
 -- A refund as JSON.
 create function api._refund_json(r shop.refund, p_staff boolean)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return (select jsonb_build_object(
         'id', r.refund_id, 'payment_id', r.payment_id, 'amount', r.amount, 'currency', r.currency_code,
         'status', r.status, 'method', r.method, 'reason', r.reason, 'shipping', r.shipping,
         'lines', coalesce((select jsonb_agg(jsonb_build_object('order_item_id', i.order_item_id, 'quantity', i.quantity,
@@ -103,14 +104,16 @@ language sql stable as $$
     || case when p_staff then jsonb_build_object(
            'restock', r.restock, 'provider_ref', r.provider_ref, 'failure_code', r.failure_code,
            'failure_message', r.failure_message, 'created_by', r.created_by)
-       else '{}'::jsonb end
+       else '{}'::jsonb end);
+end
 $$;
 
 -- A payment as its customer sees it; p_staff adds the review and provider details.
 create function api._payment_json(p shop.payment, p_staff boolean)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return (select jsonb_build_object(
         'id', p.payment_id, 'provider', p.provider, 'status', p.status, 'amount', p.amount,
         'currency', p.currency_code, 'exponent', c.exponent,
         'amount_formatted', maef.format_money(p.amount, c.exponent, p.currency_code),
@@ -125,19 +128,22 @@ language sql stable as $$
            'attempt', p.attempt, 'last_checked_at', p.last_checked_at,
            'events', (select count(*) from shop.payment_event e where e.payment_id = p.payment_id))
        else '{}'::jsonb end
-    from shop.currency c where c.code = p.currency_code
+    from shop.currency c where c.code = p.currency_code);
+end
 $$;
 
 -- The 201 body of a payment request: the payment, what the client does next, the
 -- order's state.
 create function api._payment_response(p shop.payment)
 returns jsonb
-language sql stable as $$
-    select api._payment_json(p, false) || jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return (select api._payment_json(p, false) || jsonb_build_object(
         'next_action', coalesce(p.client_data, jsonb_build_object('type', 'none')),
         'order', jsonb_build_object('number', o.order_number, 'status', o.status, 'payment_status', o.payment_status,
                                     'reservation_expires_at', o.reservation_expires_at))
-    from shop.customer_order o where o.order_id = p.order_id
+    from shop.customer_order o where o.order_id = p.order_id);
+end
 $$;
 
 -- The order_confirmation e-mail's context (docs/email.md): amounts formatted.
@@ -1102,8 +1108,9 @@ comment on function api.order_payments(text, text) is
 -- An order's payments and refunds for staff, with what is left to refund.
 create function api._order_payments_json(v shop.customer_order)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (see api._order_json)
+begin
+    return (select jsonb_build_object(
         'order', jsonb_build_object('number', v.order_number, 'status', v.status, 'payment_status', v.payment_status,
                                     'currency', v.currency_code, 'grand_total', v.total_amount),
         'captured', coalesce((select sum(coalesce(p.amount_received, p.amount)) from shop.payment p
@@ -1111,7 +1118,8 @@ language sql stable as $$
         'refunded', coalesce((select sum(r.amount) from shop.refund r where r.order_id = v.order_id and r.status = 'succeeded'), 0),
         'refund_pending', coalesce((select sum(r.amount) from shop.refund r where r.order_id = v.order_id and r.status = 'pending'), 0),
         'payments', coalesce((select jsonb_agg(api._payment_json(p, true) order by p.created_at)
-                              from shop.payment p where p.order_id = v.order_id), '[]'))
+                              from shop.payment p where p.order_id = v.order_id), '[]')));
+end
 $$;
 
 create function api.admin_order_payments(p_number text)
