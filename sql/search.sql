@@ -12,15 +12,18 @@
 -- websearch_to_tsquery accepts any text: quotes, -exclusion, OR; never a syntax error.
 create function api._search_tsquery(p_q text)
 returns tsquery
-language sql stable parallel safe as $$
-    select case when numnode(f) = 0 then e
+-- PL/pgSQL: its plan is kept (docs/contributing.md); a search asks several times.
+language plpgsql stable parallel safe as $$
+begin
+    return (select case when numnode(f) = 0 then e
                 when numnode(e) = 0 then f
                 when f = e then f
                 when f::text !~ '[|!<]' and e::text !~ '[|!<]' and f <@ e then f
                 when f::text !~ '[|!<]' and e::text !~ '[|!<]' and e <@ f then e
                 else f || e end
     from (select websearch_to_tsquery('shop.french_unaccent', p_q) as f,
-                 websearch_to_tsquery('shop.english_unaccent', p_q) as e) q
+                 websearch_to_tsquery('shop.english_unaccent', p_q) as e) q);
+end
 $$;
 
 -- Validates and normalises a search text: 1..200 characters after trimming.

@@ -27,15 +27,17 @@
 -- derivative URLs (served as soon as the worker made them; the original meanwhile).
 create function api._story_media_json(p_asset_id uuid)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (docs/contributing.md)
+begin
+    return (select jsonb_build_object(
         'asset_id', a.asset_id, 'url', '/api/v1/media/' || a.asset_id, 'mime_type', a.mime_type,
         'width', a.width, 'height', a.height, 'duration_sec', a.duration_sec, 'size_bytes', a.size_bytes,
         'variants', case when a.mime_type like 'image/%' then jsonb_build_object(
             'thumb', '/api/v1/media/' || a.asset_id || '?variant=thumb',
             'medium', '/api/v1/media/' || a.asset_id || '?variant=medium',
             'webp', '/api/v1/media/' || a.asset_id || '?variant=webp') end)
-    from shop.media_asset a where a.asset_id = p_asset_id
+    from shop.media_asset a where a.asset_id = p_asset_id);
+end
 $$;
 comment on function api._story_media_json(uuid) is
     'Private: {asset_id, url, mime_type, width, height, duration_sec, size_bytes, variants{thumb, medium, webp} | null for videos}.';
@@ -43,8 +45,9 @@ comment on function api._story_media_json(uuid) is
 -- A story as the storefront sees it: media, caption, times and the active products it shows.
 create function api._story_json(p shop.story)
 returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (docs/contributing.md)
+begin
+    return (select jsonb_build_object(
         'id', p.story_id, 'platform', p.platform, 'media_type', p.media_type,
         'media_source', p.media_source,
         'media', api._story_media_json(p.asset_id),
@@ -55,7 +58,8 @@ language sql stable as $$
         'products', coalesce((
             select jsonb_agg(api._product_summary(pr) order by l.created_at, pr.product_id)
             from shop.story_product_link l join shop.product pr on pr.product_id = l.product_id
-            where l.story_id = p.story_id and pr.is_active), '[]'))
+            where l.story_id = p.story_id and pr.is_active), '[]')));
+end
 $$;
 comment on function api._story_json(shop.story) is
     'Private: the public form of a story (media with derivative URLs, poster, caption, posted_at, expires_on_instagram_at, permalink, active linked products as summaries).';
@@ -64,8 +68,9 @@ comment on function api._story_json(shop.story) is
 -- parser read, and every link (inactive drafts included).
 create function api._story_admin_json(p shop.story)
 returns jsonb
-language sql stable as $$
-    select api._story_json(p) || jsonb_build_object(
+language plpgsql stable as $$  -- PL/pgSQL: its plan is kept (docs/contributing.md)
+begin
+    return (select api._story_json(p) || jsonb_build_object(
         'account_id', p.account_id, 'external_id', p.external_id,
         'media_product_type', p.media_product_type, 'media_error', p.media_error,
         'hidden_at', p.hidden_at, 'created_at', p.created_at, 'updated_at', p.updated_at,
@@ -79,7 +84,8 @@ language sql stable as $$
                                                 'is_active', pr.is_active, 'linked_at', l.created_at)
                              order by l.created_at, pr.product_id)
             from shop.story_product_link l join shop.product pr on pr.product_id = l.product_id
-            where l.story_id = p.story_id), '[]'))
+            where l.story_id = p.story_id), '[]')));
+end
 $$;
 comment on function api._story_admin_json(shop.story) is
     'Private: the admin form of a story (public form + account, external id, media error, hidden_at, caption facts, every link).';
