@@ -434,12 +434,12 @@ $$;
 -- it waits, or has already expired the order and this raises MA409
 -- order_transition_invalid (expired → paid); the order ends paid or expired, never
 -- both. Paying an already paid order changes nothing. p_payment: {"payment_id"?,
--- "provider"?, "reference"?, "note"?} for the timeline and the order.paid event. Owner
--- only: payment code calls it.
-create function api.mark_order_paid(p_order_id uuid, p_payment jsonb)
-returns jsonb
-language plpgsql security definer
-set search_path = '' as $$
+-- "provider"?, "reference"?, "note"?} for the timeline and the order.paid event.
+-- Returns the order row: payment code calls this and needs no document;
+-- api.mark_order_paid (a DBA, the tests) answers with the order as JSON.
+create function api._mark_order_paid(p_order_id uuid, p_payment jsonb)
+returns shop.customer_order
+language plpgsql as $$
 declare
     v shop.customer_order;
     v_note text := coalesce(nullif(btrim(p_payment ->> 'note'), ''),
@@ -450,7 +450,7 @@ begin
         raise exception using errcode = 'MA404', constraint = 'order_not_found', message = 'no such order';
     end if;
     if v.payment_status in ('paid', 'partially_refunded', 'refunded') then
-        return api._order_json(v, true);
+        return v;
     end if;
     perform api._order_note(v_note);
     update shop.customer_order
@@ -467,6 +467,21 @@ begin
     -- The invoice is issued as this transaction commits, by the deferred trigger
     -- customer_order_invoice_at_commit (V35), so that the gapless counter is locked
     -- for the commit only (sql/invoices.sql).
+    return v;
+end
+$$;
+
+-- api._mark_order_paid answered with the staff's order document. Owner only.
+create function api.mark_order_paid(p_order_id uuid, p_payment jsonb)
+returns jsonb
+language plpgsql security definer
+set search_path = '' as $$
+declare
+    v shop.customer_order;
+begin
+    -- Two statements: the stable _order_json reads with its statement's snapshot, which
+    -- must be taken after the payment's writes (the timeline) to see them.
+    v := api._mark_order_paid(p_order_id, p_payment);
     return api._order_json(v, true);
 end
 $$;
@@ -525,6 +540,7 @@ comment on function api.expire_next_order() is
 
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._order_note(text) is 'Private: the note the order_event trigger writes with the next state change of this transaction.';
+comment on function api._mark_order_paid(uuid, jsonb) is 'Private: api.mark_order_paid without the document (payment code calls it); returns the order row.';
 comment on function api._order_by_number(text, boolean) is 'Private: the order with a number (optionally locked), else MA404 order_not_found.';
 comment on function api._order_json(shop.customer_order, boolean) is 'Private: an order as JSON (lines, totals, addresses, timeline; more for staff).';
 comment on function api._order_summary(shop.customer_order) is 'Private: an order in a list.';

@@ -12,7 +12,7 @@
 -- them after checking the signature, maef-worker after re-fetching the transaction.
 --
 -- Lock order (V27): order row → payment row → refund rows → inventory rows. A payment's
--- success marks the order paid in the same transaction (api.mark_order_paid).
+-- success marks the order paid in the same transaction (api._mark_order_paid).
 --
 -- Errors: MA404 order_not_found / payment_not_found; MA409 order_not_payable,
 -- idempotency_key_in_flight, order_not_refundable, refund_failed,
@@ -490,7 +490,7 @@ begin
     update shop.payment
     set status = 'succeeded', amount_received = v_amount, succeeded_at = now(), failure_code = null, failure_message = null
     where payment_id = v.payment_id returning * into v;
-    perform api.mark_order_paid(v_order.order_id, jsonb_build_object(
+    perform api._mark_order_paid(v_order.order_id, jsonb_build_object(
         'payment_id', v.payment_id, 'provider', v.provider, 'reference', v.provider_ref));
     perform api._emit_event('payment.succeeded', 'payment', v.payment_id::text, jsonb_build_object(
         'payment_id', v.payment_id, 'order_id', v.order_id, 'order_number', v_order.order_number,
@@ -677,7 +677,7 @@ begin
     end if;
     update shop.payment set status = 'succeeded', amount_received = amount, succeeded_at = now()
     where payment_id = v.payment_id returning * into v;
-    perform api.mark_order_paid(v_order.order_id, jsonb_build_object(
+    perform api._mark_order_paid(v_order.order_id, jsonb_build_object(
         'payment_id', v.payment_id, 'provider', 'cash_on_delivery',
         'note', coalesce(nullif(v_note, ''), 'cash collected on delivery')));
     perform api._emit_event('payment.succeeded', 'payment', v.payment_id::text, jsonb_build_object(
