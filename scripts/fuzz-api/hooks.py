@@ -136,8 +136,9 @@ UNSTATED_RULES = [
     (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_not_public", None, None,
      "the URL's host resolves to public addresses only"),
     # A template is a program: it must parse and use only the variables its kind's
-    # e-mails receive (the template's `sample`).
-    (r"PUT /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
+    # e-mails receive (the template's `sample`) — when saved and when previewed (the
+    # stateful phase previews one kind's template under another kind).
+    (r"(PUT|POST) /api/v1/admin/email-templates/.*$", "email_template_invalid", None, None,
      "the template parses and uses only the variables its kind receives"),
     # Reviews: lengths counted after HTML is stripped, within store settings; media the
     # author uploaded; a rejection explained to its author; a product filter naming one.
