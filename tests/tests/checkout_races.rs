@@ -179,7 +179,7 @@ async fn carts_mixing_a_slotted_and_a_plain_sku_in_opposite_orders_never_deadloc
     opposite_orders(8, 0).await;
 }
 
-/// Both SKUs slotted: each order takes one slot of each (the second one missing rolls the
+/// Both SKUs slotted: an order takes one slot of each (the second one missing rolls the
 /// first back and the order takes the locked path), in both line orders.
 #[tokio::test]
 async fn carts_of_two_slotted_skus_in_opposite_orders_never_deadlock() {
@@ -212,6 +212,29 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
     let sessions: Vec<String> = forward.into_iter().chain(backward).collect();
     let body = checkout_body(total(&client, &sessions[0]).await);
     assert_eq!(total(&client, &sessions[150]).await, body["expected_total"]);
+    // With both SKUs slotted, two orders first, one after the other: the first parks
+    // the units (slots start empty), the second takes both its lines from the slots.
+    // Whether orders of the race below find free slots depends on timing (a miss
+    // sends an order to the locked path, which holds the slots while it refills them),
+    // so the two-slot path is proven here and the race proves only what must hold.
+    let mut created = 0;
+    if slots_a > 0 && slots_b > 0 {
+        for s in guest_cart_range(&client, 201, 202, &[(a, 1), (b, 1)]).await {
+            let reply = post_checkout(&app, &s, format!("key-{s}"), &body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        }
+        assert_eq!(
+            slot_traffic(&client, a).await,
+            (1, 1),
+            "A: one order from a slot, one fill"
+        );
+        assert_eq!(
+            slot_traffic(&client, b).await,
+            (1, 1),
+            "B: the same order's other line"
+        );
+        created = 2;
+    }
     // Interleave the two kinds so that they meet.
     let mut order: Vec<String> = Vec::new();
     for i in 0..100 {
@@ -220,7 +243,7 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
     }
     assert_eq!(
         check_out_all(&app, &order, &body).await,
-        created_and_short(60, 140),
+        created_and_short(60 - created, 140 + created),
         "no deadlock_detected, no 5xx"
     );
     let row = client
@@ -236,10 +259,6 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
         (120, true, 0),
         "every unit held by an order, none left parked"
     );
-    if slots_a > 0 && slots_b > 0 {
-        let (from_slots, _) = slot_traffic(&client, b).await;
-        assert!(from_slots > 0, "orders took both lines from slots");
-    }
     assert_consistent(&client).await;
 }
 
@@ -661,6 +680,19 @@ async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
     sessions.extend(guest_cart_range(&client, 226, 300, &[(b, 1), (a, 1)]).await);
     let single = checkout_body(total(&client, &sessions[0]).await);
     let pair = checkout_body(total(&client, &sessions[150]).await);
+    // Two orders before the race, one after the other: the first parks A's units (its
+    // slots start empty), the second is reserved from a slot. In the race, how many find
+    // units in the slots depends on timing (each staff change empties them until a
+    // locked-path order parks again), so the slot path is proven here.
+    for s in sessions.drain(..2) {
+        let reply = post_checkout(&app, &s, format!("key-{s}"), &single).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    }
+    assert_eq!(
+        slot_traffic(&client, a).await,
+        (1, 1),
+        "one order from a slot, one fill"
+    );
     let staff = app.db.connect().await;
     let changes = tokio::spawn(async move {
         for n in 0..30 {
@@ -674,7 +706,7 @@ async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
         }
     });
     let replies = join_all(sessions.iter().enumerate().map(|(i, s)| {
-        let body = if i < 150 { &single } else { &pair };
+        let body = if i < 148 { &single } else { &pair };
         post_checkout(&app, s, format!("key-{s}"), body)
     }))
     .await;
@@ -685,8 +717,8 @@ async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
         .get(&(409, "insufficient_stock".to_string()))
         .copied()
         .unwrap_or(0);
-    assert_eq!(created + short, 300, "only orders and clear 409s: {counts:?}");
-    assert!(created >= 150, "{counts:?}");
+    assert_eq!(created + short, 298, "only orders and clear 409s: {counts:?}");
+    assert!(created >= 148, "{counts:?}");
     // What orders hold of A is exactly its live reservations, which its level counts
     // beside the parked units; none sold beyond what is on hand.
     let row = client
@@ -704,11 +736,9 @@ async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
     assert_eq!(ordered, held, "units ordered = units held by reservations");
     assert_eq!(on_hand, 150 + 20, "the ten receipts of two units each");
     assert!(within && held <= on_hand);
-    let (from_slots, _) = slot_traffic(&client, a).await;
-    assert!(from_slots > 0, "the slots were used");
     assert_eq!(
         count(&client, "select count(*) from shop.customer_order").await as usize,
-        created
+        created + 2
     );
     assert_consistent(&client).await;
 }
