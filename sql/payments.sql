@@ -677,7 +677,8 @@ begin
     end if;
     update shop.payment set status = 'succeeded', amount_received = amount, succeeded_at = now()
     where payment_id = v.payment_id returning * into v;
-    perform api._mark_order_paid(v_order.order_id, jsonb_build_object(
+    -- The order as it now is, for the answer (paid).
+    v_order := api._mark_order_paid(v_order.order_id, jsonb_build_object(
         'payment_id', v.payment_id, 'provider', 'cash_on_delivery',
         'note', coalesce(nullif(v_note, ''), 'cash collected on delivery')));
     perform api._emit_event('payment.succeeded', 'payment', v.payment_id::text, jsonb_build_object(

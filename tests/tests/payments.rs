@@ -891,6 +891,18 @@ async fn cash_on_delivery_confirms_the_order_and_staff_mark_it_paid() {
         order_state(&client, &number).await,
         ("paid".into(), "paid".into())
     );
+    // The answer shows the order as it now is: paid, its money captured.
+    let answer = marked.json();
+    assert_eq!(
+        (
+            &answer["order"]["status"],
+            &answer["order"]["payment_status"],
+            &answer["payments"][0]["status"]
+        ),
+        (&json!("paid"), &json!("paid"), &json!("succeeded")),
+        "{answer}"
+    );
+    assert_eq!(answer["captured"], answer["order"]["grand_total"]);
     assert_eq!(
         count(
             &client,
