@@ -7,8 +7,10 @@
 #      b. maef's reservation: api._reserve_order_stock of a one-line order (the
 #         variant's lock, its level, the reservation row, the ledger row, the totals);
 #      c. a whole checkout in SQL (api.checkout of a one-line guest cart);
-#      then b and c again with the hot variant's stock split over BENCH_SLOTS stock
-#      slots (docs/checkout.md#stock-slots): b' and c'.
+#      d. api._reserve_order_stock of two-line orders: the hot SKU and one of 1,000
+#         others (a shopper who buys the hot item and something else);
+#      then b, c and d again with the hot variant's stock split over BENCH_SLOTS stock
+#      slots (docs/checkout.md#stock-slots): b', c' and d'.
 #      Goal: b' >= 1 x a (the moonshot: 3 x).
 #   2. Whole checkout over HTTP (wrk, 8 connections) across 1,000 SKUs, two lines per
 #      cart: orders/s, p50, p95, p99. Goal: p95 <= 50 ms.
@@ -45,8 +47,9 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # orders for two reservation runs (without and with slots), the second one fast.
 CARTS_SQL=$(( SECONDS_PER_RUN * 5000 ))
 ORDERS_SQL=$(( SECONDS_PER_RUN * 15000 ))
+ORDERS_MIXED=$(( SECONDS_PER_RUN * 10000 ))
 CARTS_HTTP=$(( SECONDS_PER_RUN * 1500 ))
-echo "==> seeding: one hot variant, 1,000 SKUs, $ORDERS_SQL one-line orders and $CARTS_SQL carts on the hot SKU, 2 x $CARTS_HTTP two-line carts" >&2
+echo "==> seeding: one hot variant, 1,000 SKUs, $ORDERS_SQL one-line and $ORDERS_MIXED two-line orders and $CARTS_SQL carts on the hot SKU, 2 x $CARTS_HTTP two-line carts" >&2
 psql_q <<SQL
 insert into shop.category (name, slug) values ('Bench', 'bench-checkout');
 with p as (
@@ -75,6 +78,19 @@ i as (insert into shop.order_item (order_id, variant_id, product_id, product_tit
                                    unit_amount, subtotal_amount, total_amount)
       select order_id, bench.variant('BC-0'), null, 'Bench 0', 'Default', 'BC-0', 1, 10000, 10000, 10000 from n)
 insert into bench.reserve select n, order_id from n;
+-- 1d: two-line orders, the hot SKU and one of BC-1…BC-1000.
+create sequence bench.next_mixed;
+create table bench.mixed (n bigint primary key, order_id uuid not null);
+with o as (
+    insert into shop.customer_order (email, currency_code, subtotal_amount, total_amount, placed_at, reservation_expires_at)
+    select 'bench@example.com', 'XOF', 20000, 20000, now(), now() + interval '1 day' from generate_series(1, $ORDERS_MIXED)
+    returning order_id),
+n as (select order_id, row_number() over () as n from o),
+i as (insert into shop.order_item (order_id, variant_id, product_id, product_title, variant_name, sku, quantity,
+                                   unit_amount, subtotal_amount, total_amount)
+      select order_id, bench.variant(sku), null, 'Bench', 'Default', sku, 1, 10000, 10000, 10000
+      from n cross join lateral (values ('BC-0'), ('BC-' || (1 + n % 1000))) x(sku))
+insert into bench.mixed select n, order_id from n;
 -- 1c: guest carts h1..hN holding one unit of the hot SKU.
 create sequence bench.hot_cart;
 insert into shop.cart (currency_code, session_hash, shipping_country)
@@ -89,7 +105,7 @@ select c.cart_id, bench.variant('BC-' || (1 + (abs(hashtext(c.cart_id::text)) + 
 from shop.cart c cross join (values (0), (1)) x(k)
 where c.session_hash not in (select encode(sha256(convert_to('h' || g, 'UTF8')), 'hex') from generate_series(1, $CARTS_SQL) g);
 vacuum analyze shop.product, shop.product_variant, shop.price, shop.inventory, shop.stock_level, shop.stock_movement,
-    shop.customer_order, shop.order_item, shop.order_event, shop.cart, shop.cart_item, bench.reserve;
+    shop.customer_order, shop.order_item, shop.order_event, shop.cart, shop.cart_item, bench.reserve, bench.mixed;
 SQL
 BODY_HOT='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 12000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
 BODY_HTTP='{"email": "bench@example.com", "shipping_method": "standard", "expected_total": 22000, "shipping_address": {"full_name": "Bench", "line1": "1 rue", "city": "Dakar", "country": "SN", "phone": "771234567"}}'
@@ -118,6 +134,9 @@ SQL
 cat > "$OUT/reserve.sql" <<'SQL'
 select api._reserve_order_stock((select order_id from bench.reserve where n = (select nextval('bench.next'))));
 SQL
+cat > "$OUT/mixed.sql" <<'SQL'
+select api._reserve_order_stock((select order_id from bench.mixed where n = (select nextval('bench.next_mixed'))));
+SQL
 cat > "$OUT/checkout.sql" <<SQL
 select api.checkout('$BODY_HOT', 'h' || n, jsonb_build_object('scope', 'anon', 'key', 'k' || n, 'method', 'POST',
                                                                'path', '/api/v1/checkout', 'hash', 'h'))::text
@@ -132,12 +151,16 @@ settle
 run_pgbench reserve "$OUT/reserve.sql"
 settle
 run_pgbench checkout "$OUT/checkout.sql"
+settle
+run_pgbench mixed "$OUT/mixed.sql"
 # The same with the hot variant's free units split over stock slots.
 psql_q -c "update shop.inventory set reservation_slots = $SLOTS where variant_id = $HOT"
 settle
 run_pgbench reserve_slots "$OUT/reserve.sql"
 settle
 run_pgbench checkout_slots "$OUT/checkout.sql"
+settle
+run_pgbench mixed_slots "$OUT/mixed.sql"
 
 echo "==> consistency after the hot-SKU runs" >&2
 inconsistent=$(psql -w -tA "$URL" -c "select count(*) from report.stock_inconsistencies")
@@ -198,10 +221,13 @@ printf '%-58s %12.0f   %s\n' "1b. api._reserve_order_stock, hot SKU, 16 clients,
 printf '%-58s %12s\n' "    ratio 1b / 1a" "$ratio"
 printf '%-58s %12.0f   %s\n' "1c. api.checkout in SQL, hot SKU, 16 clients, orders/s" "$checkout_tps" "$checkout_load"
 printf '%-58s %12.3f\n' "    1c average latency (ms)" "$checkout_lat"
+printf '%-58s %12.0f   %s\n' "1d. as 1b, two-line orders: hot SKU + one of 1,000, res/s" "$mixed_tps" "$mixed_load"
 printf '%-58s %12.0f   %s\n' "1b'. as 1b, hot SKU in $SLOTS stock slots, res/s" "$reserve_slots_tps" "$reserve_slots_load"
 printf '%-58s %12s   (goal >= 1.0, moonshot >= 3.0)\n' "    ratio 1b' / 1a" "$ratio_slots"
 printf '%-58s %12.0f   %s\n' "1c'. as 1c, hot SKU in $SLOTS stock slots, orders/s" "$checkout_slots_tps" "$checkout_slots_load"
 printf '%-58s %12.3f\n' "    1c' average latency (ms)" "$checkout_slots_lat"
+printf '%-58s %12.0f   %s\n' "1d'. as 1d, hot SKU in $SLOTS stock slots, res/s" "$mixed_slots_tps" "$mixed_slots_load"
+printf '%-58s %12s\n' "    ratio 1d' / 1d" "$(awk -v a="$mixed_slots_tps" -v b="$mixed_tps" 'BEGIN { printf "%.2f", a / b }')"
 printf '%-58s %12.0f   %s\n' "2. POST /api/v1/checkout, 1,000 SKUs, 8 conns, orders/s" "$http_rps" "$http_load"
 printf '%-58s %12.3f\n' "   p50 latency (ms)" "$http_p50"
 printf '%-58s %12.3f   (goal <= 50)\n' "   p95 latency (ms)" "$http_p95"

@@ -288,6 +288,40 @@ begin
 end
 $$;
 
+-- Reserves an order of slotted and plain lines (p_slots: each line's K, 0 for a plain
+-- one) without the locked path's cost for the slotted ones: the plain lines by the
+-- general path under their variants' locks, then the slotted lines from their slots,
+-- skipping busy ones (api._reserve_from_slots). Slot rows come after inventory rows, as
+-- the lock order wants, and once it holds a slot the transaction waits for nothing.
+-- Raises MA5SL when a plain line is short or a slotted line finds no slot: the caller
+-- runs it in a subtransaction, rolled back then, locks included, and takes the locked
+-- path, which reports every short line. Returns true.
+create function api._reserve_mixed(p_order_id uuid, p_items bigint[], p_variants bigint[], p_quantities integer[],
+                                   p_skus text[], p_backorders boolean[], p_slots integer[], p_actor uuid)
+returns boolean
+language plpgsql as $$
+declare
+    v_plain integer[] := array(select g from generate_subscripts(p_slots, 1) g where p_slots[g] = 0 order by g);
+    v_slotted integer[] := array(select g from generate_subscripts(p_slots, 1) g where p_slots[g] > 0 order by g);
+    i integer;
+begin
+    perform api._stock_write();
+    perform api._lock_variants(array(select p_variants[g] from unnest(v_plain) g));
+    foreach i in array v_plain loop
+        if api._reserve_line(p_order_id, p_items[i], p_variants[i], p_quantities[i], p_skus[i], p_backorders[i],
+                             p_actor) is not null then
+            raise exception using errcode = 'MA5SL', message = 'a plain line is short';
+        end if;
+    end loop;
+    return api._reserve_from_slots(p_order_id,
+        array(select p_items[g] from unnest(v_slotted) with ordinality x(g, n) order by n),
+        array(select p_variants[g] from unnest(v_slotted) with ordinality x(g, n) order by n),
+        array(select p_quantities[g] from unnest(v_slotted) with ordinality x(g, n) order by n),
+        array(select p_slots[g] from unnest(v_slotted) with ordinality x(g, n) order by n),
+        p_actor, false);
+end
+$$;
+
 -- Reserves the stock of every line of an order, from active locations in priority
 -- order (splitting a line over locations when it must). A line of a variant without
 -- backorder and short of stock makes the whole call fail with MA409 insufficient_stock
@@ -306,15 +340,17 @@ $$;
 -- under the lock already held.
 --
 -- Stock slots (V34). An order whose every tracked line is of a slotted variant first
--- tries its variants' slots (api._reserve_from_slots), with no lock waited for. When a
--- line finds no slot with its units, the order takes the locked path below, where a
--- slotted line takes its variant's parked units back, is reserved by the general path
--- (exact availability, threshold crossing, backorder) and parks what is free again.
+-- tries its variants' slots (api._reserve_from_slots), with no lock waited for; an
+-- order mixing slotted and plain lines reserves the plain ones under their locks, then
+-- tries the slots (api._reserve_mixed). When a line finds no slot with its units (or a
+-- plain line is short), the order takes the locked path below, where a slotted line
+-- takes its variant's parked units back, is reserved by the general path (exact
+-- availability, threshold crossing, backorder) and parks what is free again.
 --
 -- Lock order with slots: a transaction holding slot rows waits for no other lock (its
 -- slot takes skip locked rows, and it writes only its own rows afterwards); the locked
 -- path takes slot rows only after its variants' inventory rows. So slot locks come
--- after inventory locks and before product locks, for everybody.
+-- after inventory locks for everybody, and nobody waits for a lock while holding one.
 create function api._reserve_order_stock(p_order_id uuid)
 returns boolean
 language plpgsql as $$
@@ -375,6 +411,18 @@ begin
         end if;
         if v_from_slots then
             return false;
+        end if;
+    elsif 0 <> any (v_slots) then
+        -- Slotted and plain lines: the plain ones under their variants' locks, then the
+        -- slotted ones from their slots (see api._reserve_mixed); else the locked path.
+        begin
+            v_from_slots := api._reserve_mixed(p_order_id, v_items, v_variants, v_quantities, v_skus, v_backorders,
+                                               v_slots, v_actor);
+        exception when sqlstate 'MA5SL' then
+            v_from_slots := false;  -- rolled back to the block's start, every lock included
+        end;
+        if v_from_slots then
+            return exists (select from shop.order_item oi where oi.order_id = p_order_id and oi.backordered_quantity > 0);
         end if;
     end if;
     perform api._stock_write();  -- the inventory rows change below (not by the slots)
@@ -938,6 +986,7 @@ comment on function api._lock_variants(bigint[]) is 'Private: locks variants'' i
 comment on function api._slots_take_back(bigint) is 'Private: takes a variant''s parked units back from its stock slots (slots, levels, ledger, inventory total); the caller holds the variant''s lock.';
 comment on function api._slots_refill(bigint) is 'Private: parks a slotted variant''s free units beyond its low-stock threshold + 1 in its stock slots; the caller holds the variant''s lock.';
 comment on function api._reserve_from_slots(uuid, bigint[], bigint[], integer[], integer[], uuid, boolean) is 'Private: reserves an order''s lines from their variants'' stock slots (skipping busy slots, or waiting for one); MA5SL when a line finds none.';
+comment on function api._reserve_mixed(uuid, bigint[], bigint[], integer[], text[], boolean[], integer[], uuid) is 'Private: reserves an order of slotted and plain lines — plain ones under their variants'' locks, slotted ones from their slots; MA5SL (caller rolls back) when a plain line is short or a slotted line finds no slot.';
 comment on function api._reserve_order_stock(uuid) is 'Private: reserves every line of an order from active locations in priority order (one-level variants by a fast path); MA409 insufficient_stock listing the short lines.';
 comment on function api._reserve_line(uuid, bigint, bigint, integer, text, boolean, uuid) is 'Private: reserves one line over active locations under its variant''s lock; returns its shortage or null.';
 comment on function api._close_order_reservations(uuid, text, text) is 'Private: turns an order''s live reservations into sales, or releases them (release, cancellation), with ledger rows.';

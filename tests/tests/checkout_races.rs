@@ -212,13 +212,14 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
     let sessions: Vec<String> = forward.into_iter().chain(backward).collect();
     let body = checkout_body(total(&client, &sessions[0]).await);
     assert_eq!(total(&client, &sessions[150]).await, body["expected_total"]);
-    // With both SKUs slotted, two orders first, one after the other: the first parks
-    // the units (slots start empty), the second takes both its lines from the slots.
-    // Whether orders of the race below find free slots depends on timing (a miss
-    // sends an order to the locked path, which holds the slots while it refills them),
-    // so the two-slot path is proven here and the race proves only what must hold.
+    // With A slotted, two orders first, one after the other: the first parks the units
+    // (slots start empty), the second takes A's line from a slot, and B's too when B is
+    // slotted (else B's under its lock: api._reserve_mixed). Whether orders of the race
+    // below find free slots depends on timing (a miss sends an order to the locked path,
+    // which holds the slots while it refills them), so the slot paths are proven here
+    // and the race proves only what must hold.
     let mut created = 0;
-    if slots_a > 0 && slots_b > 0 {
+    if slots_a > 0 {
         for s in guest_cart_range(&client, 201, 202, &[(a, 1), (b, 1)]).await {
             let reply = post_checkout(&app, &s, format!("key-{s}"), &body).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
@@ -228,9 +229,10 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
             (1, 1),
             "A: one order from a slot, one fill"
         );
+        let b_slotted = if slots_b > 0 { (1, 1) } else { (0, 0) };
         assert_eq!(
             slot_traffic(&client, b).await,
-            (1, 1),
+            b_slotted,
             "B: the same order's other line"
         );
         created = 2;
@@ -258,6 +260,100 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
         (row.get::<_, i64>(0), row.get::<_, bool>(1), row.get::<_, i64>(2)),
         (120, true, 0),
         "every unit held by an order, none left parked"
+    );
+    assert_consistent(&client).await;
+}
+
+/// An order mixing a slotted and a plain SKU takes the slotted line from a slot and
+/// reserves only the plain one under its variant's lock (api._reserve_mixed); a plain
+/// line short of stock sends it to the locked path, which refuses the order listing that
+/// line and leaves the parked units as they were; a backordered plain line is accepted
+/// and flagged beside a line from a slot.
+#[tokio::test]
+async fn an_order_mixing_a_slotted_and_a_plain_sku_takes_its_slotted_line_from_a_slot() {
+    let app = TestApp::new().await;
+    let client = app.db.connect().await;
+    ship_to(&client, "SN", "XOF", 2000).await;
+    let hot = seed_variant(&client, "MIX-HOT", 15000, 2299, Some(30)).await;
+    let plain = seed_variant(&client, "MIX-PLAIN", 9000, 1299, Some(3)).await;
+    let backorder = seed_variant(&client, "MIX-LATER", 5000, 799, Some(0)).await;
+    client
+        .execute(
+            "update shop.inventory set allow_backorder = true where variant_id = $1",
+            &[&backorder],
+        )
+        .await
+        .unwrap();
+    set_slots(&client, hot, 4, 2).await;
+    let check_out = |session: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            let body = checkout_body(total(client, &session).await);
+            post_checkout(app, &session, format!("key-{session}"), &body).await
+        }
+    };
+    let parked = || {
+        let client = &client;
+        async move { count(client, &format!("select shop.stock_parked({hot})::bigint")).await }
+    };
+    // Alone, the first order parks 30 - 1 - (2 + 1) = 26 units.
+    let first = guest_cart_range(&client, 1, 1, &[(hot, 1)]).await.remove(0);
+    assert_eq!(check_out(first).await.status, StatusCode::CREATED);
+    assert_eq!((slot_traffic(&client, hot).await, parked().await), ((0, 1), 26));
+
+    let mixed = guest_cart_range(&client, 2, 2, &[(plain, 2), (hot, 1)])
+        .await
+        .remove(0);
+    let reply = check_out(mixed).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(
+        (slot_traffic(&client, hot).await, parked().await),
+        ((1, 1), 25),
+        "the hot line from a slot, no refill"
+    );
+    let plain_row = format!("select qty_reserved::bigint from shop.inventory where variant_id = {plain}");
+    assert_eq!(count(&client, &plain_row).await, 2);
+
+    let short = guest_cart_range(&client, 3, 3, &[(hot, 1), (plain, 2)])
+        .await
+        .remove(0);
+    let refused = check_out(short).await;
+    assert_eq!(refused.problem_code(), "insufficient_stock", "{}", refused.text());
+    let lines: Value = serde_json::from_str(refused.json()["details"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        lines,
+        serde_json::json!([{"sku": "MIX-PLAIN", "variant_id": plain, "requested": 2, "available": 1}])
+    );
+    assert_eq!(
+        (
+            slot_traffic(&client, hot).await,
+            parked().await,
+            count(&client, &plain_row).await
+        ),
+        ((1, 1), 25, 2),
+        "nothing written"
+    );
+
+    let later = guest_cart_range(&client, 4, 4, &[(hot, 1), (backorder, 1)])
+        .await
+        .remove(0);
+    let reply = check_out(later).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!((slot_traffic(&client, hot).await, parked().await), ((2, 1), 24));
+    assert_eq!(
+        count(
+            &client,
+            &format!(
+                "select backordered_quantity::bigint from shop.order_item where variant_id = {backorder}"
+            )
+        )
+        .await,
+        1,
+        "the plain line is backordered"
+    );
+    assert_eq!(
+        count(&client, "select count(*) from shop.customer_order").await,
+        3
     );
     assert_consistent(&client).await;
 }
