@@ -109,18 +109,22 @@ async fn a_line_ships_across_parcels_up_to_the_ordered_quantity_and_no_further()
     for status in ["shipped", "in_transit", "delivered"] {
         let moved = move_shipment(&shop.app, &shop.staff, one, status).await;
         assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+        assert_eq!(moved.json()["shipment"]["status"], status, "the answer shows it");
     }
     // One parcel delivered of two: the order is not delivered yet.
     assert_eq!(
         order_states(&shop, &order.number).await,
         ("fulfilled".into(), "fulfilled".into())
     );
+    let mut moved = None;
     for status in ["shipped", "delivered"] {
-        assert_eq!(
-            move_shipment(&shop.app, &shop.staff, two, status).await.status,
-            StatusCode::OK
-        );
+        let reply = move_shipment(&shop.app, &shop.staff, two, status).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(reply.json()["shipment"]["status"], status);
+        moved = Some(reply.json());
     }
+    // The last answer already shows the order delivered, as the database does.
+    assert_eq!(moved.unwrap()["order"]["status"], "delivered");
     assert_eq!(
         order_states(&shop, &order.number).await,
         ("delivered".into(), "delivered".into())
@@ -665,6 +669,11 @@ async fn cancelling_lines_refunds_exactly_them_with_coupon_and_tax_included_in_x
         assert_eq!(three["refund"]["amount"], expected[2], "{three}");
         assert_eq!(three["whole_order"], true);
         assert_eq!(three["refund"]["shipping"], true);
+        assert_eq!(
+            (&three["order"]["status"], &three["order"]["payment_status"]),
+            (&json!("cancelled"), &json!("refunded")),
+            "the answer shows the order as it now is"
+        );
         let refunded: i64 = shop.client.query_one(
             "select sum(r.amount)::bigint from shop.refund r join shop.customer_order o using (order_id) where o.order_number = $1",
             &[&order.number]).await.unwrap().get(0);

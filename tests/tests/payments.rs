@@ -416,6 +416,11 @@ async fn stripe_checkout_to_paid_order_then_partial_and_full_refunds() {
         order_state(&client, &number).await,
         ("paid".into(), "refunded".into())
     );
+    assert_eq!(
+        rest.json()["order"]["payment_status"],
+        "refunded",
+        "the answer shows the order as it now is"
+    );
     let more = refund(
         &app,
         &staff,
@@ -933,6 +938,7 @@ async fn cash_on_delivery_confirms_the_order_and_staff_mark_it_paid() {
     assert_eq!(refunded.status, StatusCode::CREATED, "{}", refunded.text());
     assert_eq!(refunded.json()["refund"]["method"], "manual");
     assert_eq!(refunded.json()["refund"]["status"], "succeeded");
+    assert_eq!(refunded.json()["order"]["payment_status"], "partially_refunded");
     assert_payments_consistent(&client).await;
 }
 
