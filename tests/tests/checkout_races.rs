@@ -110,6 +110,14 @@ async fn check_out_all(app: &TestApp, sessions: &[String], body: &Value) -> Hash
     tally(&replies)
 }
 
+/// Checks every session's cart out, one after the other, each an order.
+async fn check_out_one_by_one(app: &TestApp, sessions: &[String], body: &Value) {
+    for s in sessions {
+        let reply = post_checkout(app, s, format!("key-{s}"), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    }
+}
+
 /// The tally of a race where `created` checkouts won and `short` were refused for stock.
 fn created_and_short(created: usize, short: usize) -> HashMap<(u16, String), usize> {
     HashMap::from([
@@ -220,10 +228,8 @@ async fn opposite_orders(slots_a: i16, slots_b: i16) {
     // and the race proves only what must hold.
     let mut created = 0;
     if slots_a > 0 {
-        for s in guest_cart_range(&client, 201, 202, &[(a, 1), (b, 1)]).await {
-            let reply = post_checkout(&app, &s, format!("key-{s}"), &body).await;
-            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-        }
+        let primers = guest_cart_range(&client, 201, 202, &[(a, 1), (b, 1)]).await;
+        check_out_one_by_one(&app, &primers, &body).await;
         assert_eq!(
             slot_traffic(&client, a).await,
             (1, 1),
@@ -780,10 +786,8 @@ async fn slotted_checkouts_racing_stock_changes_by_staff_stay_exact() {
     // slots start empty), the second is reserved from a slot. In the race, how many find
     // units in the slots depends on timing (each staff change empties them until a
     // locked-path order parks again), so the slot path is proven here.
-    for s in sessions.drain(..2) {
-        let reply = post_checkout(&app, &s, format!("key-{s}"), &single).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    }
+    let primers: Vec<String> = sessions.drain(..2).collect();
+    check_out_one_by_one(&app, &primers, &single).await;
     assert_eq!(
         slot_traffic(&client, a).await,
         (1, 1),
