@@ -607,6 +607,17 @@ async fn bad_checkouts_are_clear_4xx_problems_and_write_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
         ),
+        (
+            "an address book field in an inline address (InlineAddress has none)",
+            &guest,
+            Some("k13"),
+            with(
+                json!({"shipping_address": {"full_name": "A", "line1": "B", "city": "Dakar", "country": "SN",
+                                             "phone": "771234567", "kind": "shipping"}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
     ];
     for (what, who, key, body, status, code) in cases {
         let r = checkout(&app, who, None, key, &body).await;

@@ -37,16 +37,17 @@ pub enum AddressKind {
     Both,
 }
 
-/// An address as a client gives it (address book or checkout). Which fields are
-/// required and what a postal code, region or phone must look like depend on the
-/// country (`GET /api/v1/address-formats`): a field breaking its country's rules is 422
-/// `invalid_field` naming its JSON path. Null is the same as absent.
+/// An address of the address book as a client gives it (checkout's inline address is
+/// `InlineAddress`). Which fields are required and what a postal code, region or phone
+/// must look like depend on the country (`GET /api/v1/address-formats`): a field
+/// breaking its country's rules is 422 `invalid_field` naming its JSON path. Null is the
+/// same as absent.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"full_name": "Awa Diop", "line1": "12 rue Carnot", "city": "Dakar", "country": "SN",
                           "phone": "77 123 45 67"}))]
 pub struct AddressInput {
-    /// Address book only (default `both`).
+    /// Default `both`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<AddressKind>,
     /// Required (1 to 200 characters once spaces are collapsed).
@@ -81,9 +82,52 @@ pub struct AddressInput {
     #[schema(max_length = 32)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// Address book only: make it the default for its kind(s).
+    /// Make it the default for its kind(s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
+}
+
+/// An address given inline at checkout (a guest's, or a customer's not kept in the
+/// book): `AddressInput` without the address book's `kind` and `is_default`, which
+/// are refused here (422 `invalid_field`). Its own type so that the OpenAPI document
+/// says so: serde's `flatten` cannot share the fields with `deny_unknown_fields`.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "Awa Diop", "line1": "12 rue Carnot", "city": "Dakar", "country": "SN",
+                          "phone": "77 123 45 67"}))]
+pub struct InlineAddress {
+    /// Required (1 to 200 characters once spaces are collapsed).
+    #[schema(max_length = 200)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[schema(max_length = 200)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// Required.
+    #[schema(max_length = 200)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[schema(max_length = 200)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[schema(max_length = 100)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// State, province or region (a two-letter code in the US and Canada).
+    #[schema(max_length = 100)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[schema(max_length = 16)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Required: ISO 3166 alpha-2, one of the countries of `GET /api/v1/address-formats`.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Any common spelling (spaces, dashes, dots, a leading `+` or `00`); stored in E.164.
+    #[schema(max_length = 32)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// An address of the address book.

@@ -16,7 +16,7 @@ use crate::{
     extract::Json,
     idempotency::IdempotencyKey,
     routes::{
-        addresses::AddressInput,
+        addresses::InlineAddress,
         answer,
         cart::{CartSession, CartSessionHeader},
         orders::Order,
@@ -45,14 +45,14 @@ pub struct CheckoutRequest {
     /// The destination, inline — or `shipping_address_id`, not both. Required for
     /// `delivery` methods, optional for `pickup`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shipping_address: Option<AddressInput>,
+    pub shipping_address: Option<InlineAddress>,
     /// An address of the signed-in customer's book (guests: 422 `invalid_field`).
     #[schema(minimum = 1, maximum = 999999999999999999i64)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_address_id: Option<i64>,
     /// Defaults to the shipping address.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub billing_address: Option<AddressInput>,
+    pub billing_address: Option<InlineAddress>,
     #[schema(minimum = 1, maximum = 999999999999999999i64)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_address_id: Option<i64>,

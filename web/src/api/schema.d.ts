@@ -2721,10 +2721,11 @@ export interface components {
             required_fields: string[];
         };
         /**
-         * @description An address as a client gives it (address book or checkout). Which fields are
-         *     required and what a postal code, region or phone must look like depend on the
-         *     country (`GET /api/v1/address-formats`): a field breaking its country's rules is 422
-         *     `invalid_field` naming its JSON path. Null is the same as absent.
+         * @description An address of the address book as a client gives it (checkout's inline address is
+         *     `InlineAddress`). Which fields are required and what a postal code, region or phone
+         *     must look like depend on the country (`GET /api/v1/address-formats`): a field
+         *     breaking its country's rules is 422 `invalid_field` naming its JSON path. Null is the
+         *     same as absent.
          * @example {
          *       "city": "Dakar",
          *       "country": "SN",
@@ -2740,7 +2741,7 @@ export interface components {
             country?: string | null;
             /** @description Required (1 to 200 characters once spaces are collapsed). */
             full_name?: string | null;
-            /** @description Address book only: make it the default for its kind(s). */
+            /** @description Make it the default for its kind(s). */
             is_default?: boolean | null;
             kind?: null | components["schemas"]["AddressKind"];
             /** @description Required. */
@@ -3288,7 +3289,7 @@ export interface components {
          *     }
          */
         CheckoutRequest: {
-            billing_address?: null | components["schemas"]["AddressInput"];
+            billing_address?: null | components["schemas"]["InlineAddress"];
             /** Format: int64 */
             billing_address_id?: number | null;
             /**
@@ -3304,7 +3305,7 @@ export interface components {
             expected_total: number;
             /** @description A note for the shop. */
             note?: string | null;
-            shipping_address?: null | components["schemas"]["AddressInput"];
+            shipping_address?: null | components["schemas"]["InlineAddress"];
             /**
              * Format: int64
              * @description An address of the signed-in customer's book (guests: 422 `invalid_field`).
@@ -3794,6 +3795,35 @@ export interface components {
         /** @description The pulls an on-demand ingest queued (one per account at a time). */
         IngestResult: {
             jobs: components["schemas"]["QueuedPull"][];
+        };
+        /**
+         * @description An address given inline at checkout (a guest's, or a customer's not kept in the
+         *     book): `AddressInput` without the address book's `kind` and `is_default`, which
+         *     are refused here (422 `invalid_field`). Its own type so that the OpenAPI document
+         *     says so: serde's `flatten` cannot share the fields with `deny_unknown_fields`.
+         * @example {
+         *       "city": "Dakar",
+         *       "country": "SN",
+         *       "full_name": "Awa Diop",
+         *       "line1": "12 rue Carnot",
+         *       "phone": "77 123 45 67"
+         *     }
+         */
+        InlineAddress: {
+            city?: string | null;
+            company?: string | null;
+            /** @description Required: ISO 3166 alpha-2, one of the countries of `GET /api/v1/address-formats`. */
+            country?: string | null;
+            /** @description Required (1 to 200 characters once spaces are collapsed). */
+            full_name?: string | null;
+            /** @description Required. */
+            line1?: string | null;
+            line2?: string | null;
+            /** @description Any common spelling (spaces, dashes, dots, a leading `+` or `00`); stored in E.164. */
+            phone?: string | null;
+            postal_code?: string | null;
+            /** @description State, province or region (a two-letter code in the US and Canada). */
+            region?: string | null;
         };
         /**
          * @description The state a returned line arrived in.

@@ -24,7 +24,7 @@ import { useCart, DEFAULT_COUNTRY, type Quote } from "../state/cart";
 import { session } from "../state/session";
 import { CartLines, Messages, ShippingMethods, totalsOf } from "./Cart";
 
-type Address = Schemas["AddressInput"];
+type Address = Schemas["InlineAddress"];
 type CheckoutRequest = Schemas["CheckoutRequest"];
 type AddressField = "full_name" | "company" | "line1" | "line2" | "city" | "region" | "postal_code" | "phone";
 
