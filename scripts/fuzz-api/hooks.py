@@ -130,6 +130,11 @@ UNSTATED_RULES = [
     (r"POST /api/v1/media/upload$", "image_undecodable", None, None, "an image's bytes decode"),
     (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "invalid_field", r"^\$\.event_types", None,
      "event types name rows of shop.event_type (or their family, or *)"),
+    # URLs are parsed as browsers do (WHATWG, the url crate): a host whose last label is
+    # a number ("a.b.9") is an IPv4 address, and must be a valid one; JSON Schema's
+    # "uri" format (RFC 3986) takes it as a name.
+    (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_invalid", r"^\$\.url$", r"invalid IPv[46] address",
+     "a host ending in a number is an IPv4 address, which must be valid (WHATWG URL)"),
     # The world outside: DNS. A webhook URL's host must resolve, to public addresses.
     (r"(POST|PATCH) /api/v1/admin/webhook-endpoints.*$", "webhook_url_unresolvable", None, None,
      "the URL's host name resolves in DNS"),
