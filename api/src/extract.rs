@@ -151,4 +151,13 @@ mod tests {
             json!({"quantity": 2, "nested": [1000, {"n": -4}], "price": 2.5, "big": 1e300})
         );
     }
+
+    /// Parsed from text as a request body is: a large integral number with a fraction
+    /// must be read exactly (serde_json's float_roundtrip) to be recognised as integral.
+    #[test]
+    fn large_integral_numbers_with_a_fraction_are_read_exactly() {
+        let mut body: Value = serde_json::from_str(r#"{"order_item_id": 4126952997444994.0}"#).unwrap();
+        integral_numbers_as_integers(&mut body);
+        assert_eq!(body, json!({"order_item_id": 4126952997444994i64}));
+    }
 }
