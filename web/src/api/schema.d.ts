@@ -3799,7 +3799,7 @@ export interface components {
         /**
          * @description An address given inline at checkout (a guest's, or a customer's not kept in the
          *     book): `AddressInput` without the address book's `kind` and `is_default`, which
-         *     are refused here (422 `invalid_field`). Its own type so that the OpenAPI document
+         *     are refused here (422 `invalid_body`). Its own type so that the OpenAPI document
          *     says so: serde's `flatten` cannot share the fields with `deny_unknown_fields`.
          * @example {
          *       "city": "Dakar",
