@@ -176,6 +176,35 @@ async fn a_guest_checks_out_and_gets_an_order_with_its_lines_totals_reservation_
         assert_eq!(bad.status, StatusCode::NOT_FOUND);
         assert_eq!(bad.problem_code(), "order_not_found");
     }
+    // A token not 1 to 128 visible ASCII characters, in the query or the header, is a
+    // malformed request (the OpenAPI document's pattern for both), not a wrong token.
+    let long = "a".repeat(129);
+    let accented = "é".repeat(10); // 10 characters, 20 bytes
+    for query in [
+        "token=",
+        &format!("token={long}"),
+        &format!("token={accented}"),
+        "token=a%20b",
+        "token=%00",
+    ] {
+        let bad = app
+            .call(Method::GET, &format!("{path}?{query}"), None, None)
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(bad.problem_code(), "invalid_order_token", "{query}");
+    }
+    for header in ["", long.as_str(), "a b"] {
+        let bad = app
+            .send(
+                Request::get(&path)
+                    .header("x-order-token", header)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{header:?}");
+        assert_eq!(bad.problem_code(), "invalid_order_token");
+    }
     let stranger = signed_in(&app, "stranger@example.com", None).await;
     let other = app.call(Method::GET, &path, Some(&stranger), None).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);

@@ -371,7 +371,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
         };
         if let Some(value) = parts.headers.get("x-order-token") {
             let token = value.to_str().map_err(|_| bad())?;
-            return if (1..=128).contains(&token.len()) {
+            return if is_token_shaped(token) {
                 Ok(Self(Some(token.to_string())))
             } else {
                 Err(bad())
@@ -382,10 +382,17 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
             .0
             .token;
         match token {
-            Some(t) if !(1..=128).contains(&t.len()) => Err(bad()),
+            Some(t) if !is_token_shaped(&t) => Err(bad()),
             other => Ok(Self(other)),
         }
     }
+}
+
+/// 1 to 128 visible ASCII characters (`^[!-~]{1,128}$`, as the OpenAPI document says of
+/// both the header and the query parameter). Checkout's tokens are hex; the same rule
+/// for both places, counted in characters, so no token the document allows is refused.
+fn is_token_shaped(token: &str) -> bool {
+    (1..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Query of `GET /api/v1/orders/{number}`.
@@ -393,8 +400,8 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
 #[into_params(parameter_in = Query)]
 pub struct TokenParam {
     /// A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-    /// characters, else 400 `invalid_order_token`.
-    #[param(min_length = 1, max_length = 128)]
+    /// visible ASCII characters, else 400 `invalid_order_token`.
+    #[param(pattern = "^[!-~]{1,128}$")]
     pub token: Option<String>,
 }
 

@@ -21327,7 +21327,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21425,7 +21425,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21572,7 +21572,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21670,7 +21670,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21775,7 +21775,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21878,7 +21878,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -21976,7 +21976,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -22074,7 +22074,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -22226,7 +22226,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
@@ -22324,7 +22324,7 @@ export interface operations {
             query?: {
                 /**
                  * @description A guest order's token (or send it as the `X-Order-Token` header): 1 to 128
-                 *     characters, else 400 `invalid_order_token`.
+                 *     visible ASCII characters, else 400 `invalid_order_token`.
                  */
                 token?: string;
             };
