@@ -355,7 +355,8 @@ pub async fn save_token(
             "account_id must be an Instagram user id (digits, at most 64 characters)",
         ));
     }
-    if body.access_token.expose().trim().is_empty() || body.access_token.expose().len() > 4096 {
+    // Characters, as the schema's max_length counts them.
+    if body.access_token.expose().trim().is_empty() || body.access_token.expose().chars().count() > 4096 {
         return Err(bad("access_token must be a Graph API access token"));
     }
     let kind = body.token_kind.as_deref().unwrap_or("page");
