@@ -45,6 +45,20 @@ begin
 end
 $$;
 
+-- p_at, refused (MA422 at p_path) unless RFC 3339 can write it back: an instant from
+-- 0001-01-01 to 9999-12-31 UTC. PostgreSQL takes 0001-01-01T00:00:00+02:00 (1 BC in UTC)
+-- and writes it "0000-12-31T22:00:00+00:00 BC", which no client can parse.
+create function api._writable_instant(p_at timestamptz, p_path text)
+returns timestamptz
+language plpgsql immutable as $$
+begin
+    if p_at < '0001-01-01 00:00:00+00' or p_at >= '10000-01-01 00:00:00+00' then
+        perform api._bad_field(p_path, 'must be an instant from the year 1 to 9999 in UTC');
+    end if;
+    return p_at;
+end
+$$;
+
 -- The text at p_key of an object, checked to be a string (or absent / null).
 create function api._text_field(p_obj jsonb, p_key text, p_path text, p_required boolean default false)
 returns text
@@ -145,8 +159,8 @@ begin
         insert into shop.price (product_id, variant_id, currency_code, amount, compare_at_amount, starts_at, ends_at)
         values (case when p_variant_id is null then p_product_id end, p_variant_id, v_currency,
                 api._int_field(p_price, 'amount', p_path, true), api._int_field(p_price, 'compare_at_amount', p_path),
-                (api._text_field(p_price, 'starts_at', p_path))::timestamptz,
-                (api._text_field(p_price, 'ends_at', p_path))::timestamptz)
+                api._writable_instant((api._text_field(p_price, 'starts_at', p_path))::timestamptz, p_path || '.starts_at'),
+                api._writable_instant((api._text_field(p_price, 'ends_at', p_path))::timestamptz, p_path || '.ends_at'))
         returning price_id into v_id;
     exception when invalid_datetime_format or datetime_field_overflow then
         perform api._bad_field(p_path, 'starts_at and ends_at must be ISO 8601 timestamps');
@@ -560,9 +574,11 @@ begin
             compare_at_amount = case when p_patch ? 'compare_at_amount'
                                      then api._int_field(p_patch, 'compare_at_amount', '$') else pr.compare_at_amount end,
             starts_at = case when p_patch ? 'starts_at'
-                             then (api._text_field(p_patch, 'starts_at', '$'))::timestamptz else pr.starts_at end,
+                             then api._writable_instant((api._text_field(p_patch, 'starts_at', '$'))::timestamptz, '$.starts_at')
+                             else pr.starts_at end,
             ends_at = case when p_patch ? 'ends_at'
-                           then (api._text_field(p_patch, 'ends_at', '$'))::timestamptz else pr.ends_at end
+                           then api._writable_instant((api._text_field(p_patch, 'ends_at', '$'))::timestamptz, '$.ends_at')
+                           else pr.ends_at end
         where pr.price_id = p_price_id
         returning coalesce(pr.product_id, (select v.product_id from shop.product_variant v where v.variant_id = pr.variant_id))
         into v_product_id;

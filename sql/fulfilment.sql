@@ -731,7 +731,8 @@ begin
         raise exception using errcode = 'MA404', constraint = 'carrier_not_found', message = 'no such carrier';
     end if;
     begin
-        v_at := (p_event ->> 'occurred_at')::timestamptz;
+        -- An instant RFC 3339 cannot write back (before the year 1 UTC) counts as none.
+        v_at := api._writable_instant((p_event ->> 'occurred_at')::timestamptz, '$.occurred_at');
     exception when others then
         v_at := null;
     end;

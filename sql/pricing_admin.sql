@@ -37,8 +37,8 @@ begin
     perform api._check_promotion_rules(p_promotion -> 'rules');
     insert into shop.promotion (name, rules, priority, stacking, starts_at, ends_at, is_active)
     values (p_promotion ->> 'name', p_promotion -> 'rules', coalesce((p_promotion ->> 'priority')::integer, 0),
-            coalesce(p_promotion ->> 'stacking', 'exclusive'), (p_promotion ->> 'starts_at')::timestamptz,
-            (p_promotion ->> 'ends_at')::timestamptz, coalesce((p_promotion ->> 'is_active')::boolean, true))
+            coalesce(p_promotion ->> 'stacking', 'exclusive'), api._writable_instant((p_promotion ->> 'starts_at')::timestamptz, '$.starts_at'),
+            api._writable_instant((p_promotion ->> 'ends_at')::timestamptz, '$.ends_at'), coalesce((p_promotion ->> 'is_active')::boolean, true))
     returning * into v;
     perform api._audit('promotion.create', 'promotion', v.promotion_id::text, to_jsonb(v));
     return api._promotion_json(v);
@@ -64,8 +64,8 @@ begin
         rules = coalesce(p_patch -> 'rules', p.rules),
         priority = coalesce((p_patch ->> 'priority')::integer, p.priority),
         stacking = coalesce(p_patch ->> 'stacking', p.stacking),
-        starts_at = case when p_patch ? 'starts_at' then (p_patch ->> 'starts_at')::timestamptz else p.starts_at end,
-        ends_at = case when p_patch ? 'ends_at' then (p_patch ->> 'ends_at')::timestamptz else p.ends_at end,
+        starts_at = case when p_patch ? 'starts_at' then api._writable_instant((p_patch ->> 'starts_at')::timestamptz, '$.starts_at') else p.starts_at end,
+        ends_at = case when p_patch ? 'ends_at' then api._writable_instant((p_patch ->> 'ends_at')::timestamptz, '$.ends_at') else p.ends_at end,
         is_active = coalesce((p_patch ->> 'is_active')::boolean, p.is_active)
     where p.promotion_id = p_promotion_id
     returning * into v;
@@ -113,8 +113,10 @@ returns timestamptz
 language plpgsql stable as $$
 declare
     v_text text := api._text_field(p_obj, p_key, p_path);
+    v_at timestamptz;
 begin
-    return v_text::timestamptz;
+    v_at := v_text::timestamptz;
+    return api._writable_instant(v_at, p_path || '.' || p_key);
 exception when invalid_datetime_format or datetime_field_overflow or invalid_text_representation then
     perform api._bad_field(p_path || '.' || p_key, 'must be an ISO 8601 timestamp');
 end

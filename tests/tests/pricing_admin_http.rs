@@ -110,6 +110,37 @@ async fn a_coupon_can_be_changed_by_a_manager_and_the_change_is_validated_and_au
         .json()["promotion_id"]
         .as_i64()
         .unwrap();
+    // A window PostgreSQL would write back as "0000-12-31T22:00:01+00:00 BC" (the
+    // instant is in 1 BC in UTC) is refused, in a new promotion and in a change.
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/api/v1/admin/promotions".to_string(),
+            json!({"name": "Old", "ends_at": "0001-01-01T00:00:01+02:00",
+                   "rules": {"action": {"type": "percent_off_items", "percent": 10}}}),
+            "$.ends_at",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/promotions/{promotion}"),
+            json!({"starts_at": "0001-01-01T00:00:00+00:01"}),
+            "$.starts_at",
+        ),
+    ] {
+        let r = app.call(method, &path, Some(&manager), Some(body)).await;
+        assert_eq!(expect(&r, StatusCode::UNPROCESSABLE_ENTITY), "invalid_field");
+        assert_eq!(r.json()["details"], field);
+    }
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/admin/promotions", Some(&manager), None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing written"
+    );
     let coupons = format!("/api/v1/admin/promotions/{promotion}/coupons");
     let first = app
         .call(
@@ -155,6 +186,9 @@ async fn a_coupon_can_be_changed_by_a_manager_and_the_change_is_validated_and_au
         (json!({"usage_limit": "ten"}), "$.usage_limit"),
         (json!({"code": ""}), "$.code"),
         (json!({"ends_at": "next tuesday"}), "$.ends_at"),
+        // 1 BC in UTC, and the year 10000: instants RFC 3339 cannot write back.
+        (json!({"ends_at": "0001-01-01T00:00:01+02:00"}), "$.ends_at"),
+        (json!({"ends_at": "9999-12-31T23:00:00-14:00"}), "$.ends_at"),
         (json!({"starts_at": "2100-01-01T00:00:00Z"}), "$.ends_at"),
         (json!({"is_active": null}), "$.is_active"),
         (json!({"times_used": 0}), "$.times_used"),

@@ -27,7 +27,9 @@ pub enum Currency {
 
 /// An RFC 3339 timestamp, e.g. `2026-11-02T10:15:00.123456+00:00` (what PostgreSQL
 /// writes, and what it reads: the pattern admits real dates only, 29 February in leap
-/// years, years 0001 to 9999, offsets up to ±14:59).
+/// years, offsets up to ±14:59, and years 0002 to 9998, so that with any offset the
+/// instant falls within the years 1 to 9999 in UTC, which PostgreSQL writes back in this
+/// form; an instant outside them is refused, 422 `invalid_field`).
 pub struct Timestamp;
 
 impl utoipa::PartialSchema for Timestamp {
@@ -47,9 +49,9 @@ impl ToSchema for Timestamp {}
 /// 30th of the others, the 29th of February in leap years), `T`, a time, an offset.
 const TIMESTAMP_PATTERN: &str = concat!(
     "^(",
-    "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-",
+    "(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-",
     "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)",
-    "|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29",
+    "|([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29",
     ")T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$"
 );
 
