@@ -687,6 +687,7 @@ comment on function api.delete_category(bigint) is 'Deletes an empty category (o
 -- Descriptions of the private helpers above, for \df+ in psql.
 comment on function api._slugify(text, text) is 'Private: a unique slug from a title (lower-case, unaccented, dashes, -2/-3 suffix) for table product or category.';
 comment on function api._bad_field(text, text) is 'Private: raises MA422 invalid_field with the JSON path in DETAIL.';
+comment on function api._writable_instant(timestamptz, text) is 'Private: the instant, or MA422 invalid_field at its path when RFC 3339 cannot write it back (outside the years 1 to 9999 UTC).';
 comment on function api._text_field(jsonb, text, text, boolean) is 'Private: a string field of a JSON object, or MA422 naming its path.';
 comment on function api._int_field(jsonb, text, text, boolean) is 'Private: a whole-number field of a JSON object, or MA422 naming its path.';
 comment on function api._bool_field(jsonb, text, text) is 'Private: a boolean field of a JSON object, or MA422 naming its path.';

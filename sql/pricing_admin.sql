@@ -113,10 +113,8 @@ returns timestamptz
 language plpgsql stable as $$
 declare
     v_text text := api._text_field(p_obj, p_key, p_path);
-    v_at timestamptz;
 begin
-    v_at := v_text::timestamptz;
-    return api._writable_instant(v_at, p_path || '.' || p_key);
+    return api._writable_instant(v_text::timestamptz, p_path || '.' || p_key);
 exception when invalid_datetime_format or datetime_field_overflow or invalid_text_representation then
     perform api._bad_field(p_path || '.' || p_key, 'must be an ISO 8601 timestamp');
 end
